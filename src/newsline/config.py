@@ -1,0 +1,301 @@
+"""Settings: a TOML file (``--config`` or ``NEWSLINE_CONFIG``) plus ``NEWSLINE_*`` overrides.
+
+Nested keys use a double underscore in the environment, e.g.
+``NEWSLINE_FETCH__CONNECT_TO="*:443:127.0.0.1:8443"``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CONFIG_NAME = "newsline.toml"
+
+#: The original's hashtag list, in display order, with one-line descriptions.
+DEFAULT_HASHTAGS: list[tuple[str, str]] = [
+    ("illegals", "Illegal immigration, border crossings, deportations, asylum and migrant policy"),
+    ("politics", "Elections, parties, governments, legislatures, politicians and policy fights"),
+    ("society", "Social issues, communities, demographics, family, race, rights and protests"),
+    ("war", "Armed conflicts and their fronts, including Russia-Ukraine and Israel-Gaza"),
+    ("foreignaffairs", "Diplomacy, summits, treaties, sanctions and relations between countries"),
+    ("economy", "Business, markets, trade, jobs, inflation, companies, banks and budgets"),
+    ("military", "Armed forces, defence spending, weapons, troops and military exercises"),
+    ("religion", "Faith, churches, clergy, religious communities and belief"),
+    ("culture", "Arts, film, music, television, books, celebrities and entertainment"),
+    ("history", "Historical events, anniversaries, archaeology and heritage"),
+    ("health", "Medicine, disease, hospitals, public health, drugs and wellbeing"),
+    ("education", "Schools, universities, teachers, students and education policy"),
+    ("crime", "Crime, police, courts, trials, prisons and investigations"),
+    ("sports", "Sport: football, soccer, basketball, tennis, athletes, teams and matches"),
+    ("science", "Scientific research, space, climate science and discoveries"),
+    ("outdoors", "Nature, weather, wildlife, hunting, fishing, parks and the environment"),
+    ("technology", "Technology, computing, software, internet, gadgets, AI and telecoms"),
+    ("other", "Anything that fits no other hashtag"),
+]
+
+
+class HashtagSettings(BaseModel):
+    """One hashtag of a channel: its name (without '#'), description and seed keywords."""
+
+    tag: str
+    description: str = ""
+    keywords: list[str] = Field(default_factory=list)
+
+    @field_validator("tag")
+    @classmethod
+    def _strip_hash(cls, v: str) -> str:
+        v = v.strip().lstrip("#").lower()
+        if not v or not v.replace("_", "").isalnum():
+            raise ValueError(f"hashtag {v!r} must be letters, digits or '_'")
+        return v
+
+
+class SponsorSettings(BaseModel):
+    """One sponsor, written in six lengths: one variant per screen-width band."""
+
+    name: str = "newsline"
+    url: str = "https://github.com/newsline/newsline"
+    variants: list[str] = Field(
+        default_factory=lambda: [
+            "newsline",
+            "newsline",
+            "newsline: news, your way.",
+            "newsline: news, your way. Self-hosted aggregation.",
+            "newsline: news, your way. Self-hosted aggregation, digests and comments.",
+            "newsline: news, your way. Self-hosted news aggregation, timed digests, "
+            "and community comments for your town.",
+        ]
+    )
+
+    @field_validator("variants")
+    @classmethod
+    def _six(cls, v: list[str]) -> list[str]:
+        if len(v) != 6:
+            raise ValueError("a sponsor needs exactly six text variants (one per width band)")
+        return v
+
+
+class DigestSettings(BaseModel):
+    """When and how a channel's Digest is composed."""
+
+    schedule: str = "*/30"  # minutes of the hour, cron-like: "*/30", "0", "0,30"
+    max_window_hours: int = 24
+    max_entries_per_group: int = 5
+    max_entries: int = 40
+    memory_hours: int = 24
+
+
+class ChannelSettings(BaseModel):
+    """A branded site served by this install."""
+
+    slug: str
+    display_name: str
+    hometown: str = ""
+    timezone: str = "America/Chicago"
+    own_tag: str = ""  # tag of the channel's own publication (digests); defaults to slug
+    publications: list[str] | None = None  # publication tags carried; None = all
+    hashtags: list[HashtagSettings] = Field(
+        default_factory=lambda: [HashtagSettings(tag=t, description=d) for t, d in DEFAULT_HASHTAGS]
+    )
+    sponsor: SponsorSettings = Field(default_factory=SponsorSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
+    summary_max_chars: int = 280
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, v: str) -> str:
+        if not v or not all(c.isalnum() or c in "-_" for c in v) or v != v.lower():
+            raise ValueError(f"channel slug {v!r} must be lower-case letters, digits, '-' or '_'")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as America/Chicago)") from exc
+        return v
+
+    @model_validator(mode="after")
+    def _own_tag(self) -> ChannelSettings:
+        if not self.own_tag:
+            self.own_tag = self.slug
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class FetchSettings(BaseModel):
+    """Polite HTTP fetching."""
+
+    contact_url: str = "https://github.com/newsline/newsline"
+    user_agent: str = ""  # default: "newsline/<version> (+<contact_url>)"
+    concurrency: int = 32
+    per_host_concurrency: int = 2
+    min_host_delay: float = 1.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    total_timeout: float = 90.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    retries: int = 2
+    backoff_base: float = 1.0
+    max_retry_after: float = 120.0
+    min_interval: int = 300
+    max_interval: int = 86400
+    allow_private: bool = False
+    connect_to: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    ca_bundle: Path | None = None
+    robots_cache_seconds: int = 86400
+
+    @field_validator("connect_to", mode="before")
+    @classmethod
+    def _split(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [p.strip() for p in v.replace(";", ",").split(",") if p.strip()]
+        return v
+
+    @property
+    def agent(self) -> str:
+        from newsline import __version__
+
+        return self.user_agent or f"newsline/{__version__} (+{self.contact_url})"
+
+
+class SummarizeSettings(BaseModel):
+    """Summary backend: extractive (offline, default) or an OpenAI-compatible endpoint."""
+
+    backend: Literal["extractive", "openai"] = "extractive"
+    base_url: str = "http://127.0.0.1:8080/v1"
+    model: str = "local"
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout: float = 30.0
+    daily_budget: int = 500
+
+
+class WebSettings(BaseModel):
+    """The site."""
+
+    base_url: str = "http://127.0.0.1:8000"
+    default_channel: str = ""
+    page_size: int = 30
+    secret_key: str = ""
+
+
+class SchedulerSettings(BaseModel):
+    """In-process scheduler of ``newsline serve``."""
+
+    fetch_every_seconds: int = 120
+    enabled: bool = True
+
+
+class Settings(BaseSettings):
+    """All of newsline's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSLINE_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    database_url: str = ""
+    data_dir: Path = Path(".")
+    log_level: str = "INFO"
+    channels: list[ChannelSettings] = Field(
+        default_factory=lambda: [
+            ChannelSettings(slug="news", display_name="newsline", hometown="Remer,MN")
+        ]
+    )
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
+    summarize: SummarizeSettings = Field(default_factory=SummarizeSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings() merges NEWSLINE_* variables over the file key by key itself.
+        return (init_settings,)
+
+    @model_validator(mode="after")
+    def _derive(self) -> Settings:
+        if not self.channels:
+            raise ValueError("configure at least one [[channels]] entry")
+        slugs = [c.slug for c in self.channels]
+        if len(set(slugs)) != len(slugs):
+            raise ValueError(f"channel slugs must be unique, got {slugs}")
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'newsline.db').resolve()}"
+        if not self.web.default_channel:
+            self.web.default_channel = self.channels[0].slug
+        return self
+
+    def channel(self, slug: str) -> ChannelSettings | None:
+        """The channel with this slug, or None."""
+        return next((c for c in self.channels if c.slug == slug), None)
+
+
+class ConfigError(Exception):
+    """The configuration file is missing or invalid."""
+
+
+def config_path(explicit: Path | None = None) -> Path:
+    """Where the config file is: ``--config``, then ``NEWSLINE_CONFIG``, then ./newsline.toml."""
+    if explicit is not None:
+        return explicit
+    env = os.environ.get("NEWSLINE_CONFIG")
+    return Path(env) if env else Path(DEFAULT_CONFIG_NAME)
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Read the TOML file (when it exists), apply ``NEWSLINE_*`` variables, validate."""
+    file = config_path(path)
+    data: dict[str, Any] = {}
+    if file.exists():
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
+        data.setdefault("data_dir", str(file.resolve().parent))
+    elif path is not None:
+        raise ConfigError(f"config file {file} does not exist (create one with `newsline init`)")
+    data = _merge_env_over(data)
+    data.update(overrides)
+    try:
+        return Settings(**data)
+    except ValueError as exc:
+        raise ConfigError(f"{file}: {exc}") from exc
+
+
+def _merge_env_over(data: dict[str, Any]) -> dict[str, Any]:
+    """Let NEWSLINE_* variables override the file's values key by key (not section by section)."""
+    result = dict(data)
+    prefix = "NEWSLINE_"
+    for name, value in os.environ.items():
+        if not name.startswith(prefix) or name == "NEWSLINE_CONFIG":
+            continue
+        path = name[len(prefix) :].lower().split("__")
+        if path[0] not in Settings.model_fields:
+            continue
+        node = result
+        for key in path[:-1]:
+            child = node.get(key)
+            if not isinstance(child, dict):
+                child = {}
+                node[key] = child
+            node = child
+        node[path[-1]] = value
+    return result

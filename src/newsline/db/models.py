@@ -1,0 +1,233 @@
+"""The tables. One concept, one name: channel, publication, feed, item, story, digest."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Channel(Base):
+    """A branded site; its settings live in the config file, this row anchors references."""
+
+    __tablename__ = "channel"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    own_publication_id: Mapped[int | None] = mapped_column(
+        ForeignKey("publication.id", ondelete="SET NULL")
+    )
+
+
+class Publication(Base):
+    """A source: display name, short tag, home page, icon and republish mode."""
+
+    __tablename__ = "publication"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tag: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    home_url: Mapped[str | None] = mapped_column(String(2000))
+    icon_url: Mapped[str | None] = mapped_column(String(2000))
+    republish: Mapped[str] = mapped_column(String(10), default="teaser")  # full | teaser
+    is_channel_own: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    feeds: Mapped[list[Feed]] = relationship(back_populates="publication", cascade="all, delete-orphan")
+
+
+class Newsline(Base):
+    """Membership: which publications a channel carries."""
+
+    __tablename__ = "newsline"
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channel.id", ondelete="CASCADE"), primary_key=True
+    )
+    publication_id: Mapped[int] = mapped_column(
+        ForeignKey("publication.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class Feed(Base):
+    """A feed URL of a publication, with its fetch state."""
+
+    __tablename__ = "feed"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    publication_id: Mapped[int] = mapped_column(ForeignKey("publication.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    title: Mapped[str | None] = mapped_column(String(500))
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default="new")  # new | ok | error
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_fetched_at: Mapped[datetime | None] = mapped_column()
+    last_success_at: Mapped[datetime | None] = mapped_column()
+    next_fetch_at: Mapped[datetime | None] = mapped_column(index=True)
+    interval_seconds: Mapped[int] = mapped_column(Integer, default=3600)
+    entries_seen: Mapped[int] = mapped_column(Integer, default=0)
+    publication: Mapped[Publication] = relationship(back_populates="feeds")
+
+
+class Story(Base):
+    """Items from different publications about the same event."""
+
+    __tablename__ = "story"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(1000), default="")
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    item_count: Mapped[int] = mapped_column(Integer, default=0)
+    source_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Item(Base):
+    """One article (digests are items of a channel's own publication)."""
+
+    __tablename__ = "item"
+    __table_args__ = (
+        UniqueConstraint("publication_id", "guid"),
+        UniqueConstraint("publication_id", "slug"),
+        Index("ix_item_published_sort", "state", "sort_at"),
+        Index("ix_item_publication_sort", "publication_id", "sort_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    publication_id: Mapped[int] = mapped_column(ForeignKey("publication.id", ondelete="CASCADE"))
+    feed_id: Mapped[int | None] = mapped_column(ForeignKey("feed.id", ondelete="SET NULL"))
+    guid: Mapped[str] = mapped_column(String(2000))
+    url: Mapped[str] = mapped_column(String(2000), unique=True)  # normalized entry link
+    canonical_url: Mapped[str | None] = mapped_column(String(2000), unique=True)
+    # pending (found in a feed) -> ready (extracted or feed content kept) | duplicate
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    extract_error: Mapped[str | None] = mapped_column(Text)
+    content_source: Mapped[str | None] = mapped_column(String(12))  # page | feed
+    title: Mapped[str] = mapped_column(String(1000), default="")
+    author: Mapped[str | None] = mapped_column(String(500))
+    published_at: Mapped[datetime | None] = mapped_column()
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sort_at: Mapped[datetime] = mapped_column(default=utcnow)  # published, capped at first seen
+    site_name: Mapped[str | None] = mapped_column(String(300))
+    image_url: Mapped[str | None] = mapped_column(String(2000))
+    image_caption: Mapped[str | None] = mapped_column(Text)
+    teaser: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    body_text: Mapped[str] = mapped_column(Text, default="")
+    feed_html: Mapped[str | None] = mapped_column(Text)  # the feed's own content, kept as fallback
+    language: Mapped[str | None] = mapped_column(String(12))
+    slug: Mapped[str | None] = mapped_column(String(300))
+    content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    duplicate_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("item.id", ondelete="SET NULL"), index=True
+    )
+    near_duplicate_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("item.id", ondelete="SET NULL"), index=True
+    )
+    story_id: Mapped[int | None] = mapped_column(
+        ForeignKey("story.id", ondelete="SET NULL"), index=True
+    )
+    enriched_at: Mapped[datetime | None] = mapped_column()
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    publication: Mapped[Publication] = relationship()
+    hashtags: Mapped[list[ItemHashtag]] = relationship(
+        cascade="all, delete-orphan", order_by="ItemHashtag.rank"
+    )
+
+
+class ItemHashtag(Base):
+    """A hashtag given to an item for one channel (rank 0 = primary)."""
+
+    __tablename__ = "item_hashtag"
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id", ondelete="CASCADE"), primary_key=True)
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channel.id", ondelete="CASCADE"), primary_key=True
+    )
+    hashtag: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, default=0)
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    source: Mapped[str] = mapped_column(String(10), default="auto")  # auto | editor
+    __table_args__ = (Index("ix_item_hashtag_channel_tag", "channel_id", "hashtag", "rank"),)
+
+
+class Digest(Base):
+    """One published Digest of a channel: exactly one per channel and slot."""
+
+    __tablename__ = "digest"
+    __table_args__ = (UniqueConstraint("channel_id", "slot_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id", ondelete="CASCADE"))
+    slot_at: Mapped[datetime] = mapped_column()
+    window_start: Mapped[datetime] = mapped_column()
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("item.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    entries: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class FetchLog(Base):
+    """One HTTP attempt: what was asked, what came back, how long it took."""
+
+    __tablename__ = "fetch_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    feed_id: Mapped[int | None] = mapped_column(ForeignKey("feed.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # feed | page | robots
+    url: Mapped[str] = mapped_column(String(2000))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    bytes: Mapped[int] = mapped_column(Integer, default=0)
