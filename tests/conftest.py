@@ -1,0 +1,78 @@
+"""Shared fixtures: real SQLite files (and PostgreSQL when the test command started one)."""
+from __future__ import annotations
+
+import gzip
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CORPORA = Path(os.environ.get("NEWS_CORPORA", PROJECT_ROOT.parent / "shared" / "corpora"))
+PG_URL = os.environ.get("NEWSLINE_TEST_PG_URL", "")
+# Never pick up a developer's ./newsline.toml: tests build their settings explicitly.
+os.environ["NEWSLINE_CONFIG"] = str(PROJECT_ROOT / "tests" / "no-config.toml")
+
+needs_corpora = pytest.mark.skipif(
+    not CORPORA.is_dir(), reason=f"shared corpora not available at {CORPORA}"
+)
+
+
+def read_corpus_bytes(path: Path) -> bytes:
+    """Original bytes of a corpus file (undoes the .gz storage of article HTML)."""
+    data = path.read_bytes()
+    return gzip.decompress(data) if path.suffix == ".gz" else data
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Tests marked `postgres` that use `database_url` run on SQLite and, when the test
+    # command started a PostgreSQL cluster, a second time on it.
+    if "database_url" in metafunc.fixturenames:
+        backends = ["sqlite"]
+        if PG_URL and metafunc.definition.get_closest_marker("postgres"):
+            backends.append("postgresql")
+        metafunc.parametrize("database_url", backends, indirect=True)
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated, empty database: a SQLite file, or a new PostgreSQL database."""
+    from newsline.db.engine import dispose_all
+    from newsline.db.migrate import upgrade
+
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'newsline.db'}"
+        upgrade(url)
+        yield url
+        dispose_all()
+        return
+    import psycopg
+
+    name = f"nl_{uuid.uuid4().hex[:12]}"
+    admin = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = PG_URL.rpartition("/")
+    url = f"{base}/{name}"
+    upgrade(url)
+    yield url
+    dispose_all()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, database_url: str) -> Any:
+    """Build Settings for the test database, with overrides as keyword arguments."""
+    from newsline.config import load_settings
+
+    def build(**overrides: Any) -> Any:
+        overrides.setdefault("database_url", database_url)
+        overrides.setdefault("data_dir", str(tmp_path))
+        return load_settings(None, **overrides)
+
+    return build
