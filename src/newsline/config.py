@@ -89,6 +89,9 @@ class DigestSettings(BaseModel):
     max_entries_per_group: int = 5
     max_entries: int = 40
     memory_hours: int = 24
+    settle_seconds: int = 60  # wait this long after a slot so late arrivals are extracted
+    overview_max_chars: int = 1000
+    sponsor_section: bool = True  # end the digest with a #sponsor section
 
 
 class ChannelSettings(BaseModel):
@@ -191,6 +194,22 @@ class WebSettings(BaseModel):
     secret_key: str = ""
 
 
+class EmailSettings(BaseModel):
+    """The Digest's e-mail edition: the SMTP relay and the sender (password via env is best:
+    ``NEWSLINE_EMAIL__PASSWORD``)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 25
+    security: Literal["none", "starttls", "tls"] = "starttls"
+    username: str = ""
+    password: str = ""
+    from_address: str = "digest@localhost"
+    from_name: str = ""
+    timeout: float = 30.0
+    ca_bundle: Path | None = None  # extra CA certificates to trust for STARTTLS/TLS
+
+
 class SchedulerSettings(BaseModel):
     """In-process scheduler of ``newsline serve``."""
 
@@ -217,6 +236,7 @@ class Settings(BaseSettings):
     summarize: SummarizeSettings = Field(default_factory=SummarizeSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
 
     @classmethod
     def settings_customise_sources(
