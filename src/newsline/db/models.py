@@ -222,6 +222,27 @@ class Digest(Base):
     entries: Mapped[list[Any]] = mapped_column(default=list)
 
 
+class Subscriber(Base):
+    """An e-mail subscriber to a channel's Digest (double opt-in, one-click unsubscribe)."""
+
+    __tablename__ = "subscriber"
+    __table_args__ = (UniqueConstraint("channel_id", "email"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    # pending (confirmation mail sent) -> confirmed -> unsubscribed
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    token: Mapped[str] = mapped_column(String(64), unique=True)  # confirm + unsubscribe links
+    cadence: Mapped[str] = mapped_column(String(8), default="all")  # all | daily
+    daily_hour: Mapped[int] = mapped_column(Integer, default=7)  # local hour for "daily"
+    timezone: Mapped[str | None] = mapped_column(String(64))  # None: the channel's zone
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column()
+    unsubscribed_at: Mapped[datetime | None] = mapped_column()
+    last_sent_at: Mapped[datetime | None] = mapped_column()  # newest digest slot e-mailed
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
 class FetchLog(Base):
     """One HTTP attempt: what was asked, what came back, how long it took."""
 

@@ -229,6 +229,31 @@ def upgrade() -> None:
         sa.UniqueConstraint("channel_id", "slot_at", name=op.f("uq_digest_channel_id")),
     )
     op.create_table(
+        "subscriber",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("channel_id", sa.Integer(), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("token", sa.String(length=64), nullable=False),
+        sa.Column("cadence", sa.String(length=8), nullable=False),
+        sa.Column("daily_hour", sa.Integer(), nullable=False),
+        sa.Column("timezone", sa.String(length=64), nullable=True),
+        sa.Column("created_at", newsline.db.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("confirmed_at", newsline.db.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("unsubscribed_at", newsline.db.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_sent_at", newsline.db.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["channel_id"],
+            ["channel.id"],
+            name=op.f("fk_subscriber_channel_id_channel"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_subscriber")),
+        sa.UniqueConstraint("channel_id", "email", name=op.f("uq_subscriber_channel_id")),
+        sa.UniqueConstraint("token", name=op.f("uq_subscriber_token")),
+    )
+    op.create_table(
         "item_hashtag",
         sa.Column("item_id", sa.Integer(), nullable=False),
         sa.Column("channel_id", sa.Integer(), nullable=False),
@@ -282,6 +307,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_item_hashtag_channel_tag")
 
     op.drop_table("item_hashtag")
+    op.drop_table("subscriber")
     op.drop_table("digest")
     op.drop_table("newsline")
     with op.batch_alter_table("item", schema=None) as batch_op:
