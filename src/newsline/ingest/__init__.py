@@ -1,0 +1,1 @@
+"""Ingest: fetch (polite HTTP) -> feeds (parse, discover, OPML) -> extract -> store (refresh)."""
