@@ -15,6 +15,10 @@ from newsline.config import ConfigError, Settings, config_path, load_settings
 app = typer.Typer(no_args_is_help=True, help="newsline: news aggregation, digests and community.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
+sources_app = typer.Typer(no_args_is_help=True, help="Publications and their feeds.")
+app.add_typer(sources_app, name="sources")
+items_app = typer.Typer(no_args_is_help=True, help="Inspect and correct items.")
+app.add_typer(items_app, name="items")
 
 console = Console(stderr=True)
 
@@ -53,7 +57,9 @@ def main_callback(
     ctx: typer.Context,
     config: Annotated[
         Path | None,
-        typer.Option("--config", "-c", help="Config file (default: $NEWSLINE_CONFIG or ./newsline.toml)."),
+        typer.Option(
+            "--config", "-c", help="Config file (default: $NEWSLINE_CONFIG or ./newsline.toml)."
+        ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
@@ -74,7 +80,9 @@ def init(
     slug: Annotated[str, typer.Option(help="Channel slug (URL prefix).")] = "news",
     name: Annotated[str, typer.Option(help="Channel display name.")] = "newsline",
     hometown: Annotated[str, typer.Option(help="Hometown shown in the dateline.")] = "Remer,MN",
-    timezone: Annotated[str, typer.Option(help="IANA time zone of the channel.")] = "America/Chicago",
+    timezone: Annotated[
+        str, typer.Option(help="IANA time zone of the channel.")
+    ] = "America/Chicago",
     force: Annotated[bool, typer.Option(help="Overwrite an existing config file.")] = False,
 ) -> None:
     """Write a commented sample config with one channel, and create the database."""
@@ -113,6 +121,191 @@ def db_upgrade(ctx: typer.Context) -> None:
     settings = settings_of(ctx)
     _upgrade(settings)
     console.print(f"database at head: {settings.database_url}")
+
+
+# -- sources ------------------------------------------------------------------------------
+
+
+@sources_app.command("add")
+def sources_add(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(help="A feed URL, or a home page announcing its feeds.")],
+    tag: Annotated[
+        str | None, typer.Option(help="Short tag, e.g. nro (default: from the host).")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Display name (default: the feed's title).")
+    ] = None,
+    republish: Annotated[str, typer.Option(help="full (republish the body) or teaser.")] = "teaser",
+) -> None:
+    """Add a publication by its feed or home page (feeds are discovered from <link rel=alternate>)."""
+    import asyncio
+
+    from newsline.ingest.sources import SourceError, add_source
+
+    settings = settings_of(ctx)
+    try:
+        publication = asyncio.run(
+            add_source(settings, url, tag=tag, name=name, republish=republish)
+        )
+    except SourceError as exc:
+        raise fail(str(exc)) from exc
+    console.print(
+        f"added [bold]{publication.tag}[/bold] ({publication.name}), republish={publication.republish}"
+    )
+
+
+@sources_app.command("list")
+def sources_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Publications with their feeds and fetch health."""
+    import json
+
+    from rich.table import Table
+
+    from newsline.db.engine import session_scope
+    from newsline.ingest.sources import list_sources
+
+    settings = settings_of(ctx)
+    with session_scope(settings.database_url) as session:
+        rows = list_sources(session)
+    if as_json:
+        out = [
+            {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in vars(r).items()}
+            for r in rows
+        ]
+        typer.echo(json.dumps(out, indent=2))
+        return
+    table = Table("tag", "name", "mode", "status", "failures", "last fetch", "next", "feed / error")
+    for r in rows:
+        colour = {"ok": "green", "error": "red"}.get(r.status, "yellow")
+        detail = r.feed_url + (f"\n[red]{r.last_error}[/red]" if r.last_error else "")
+        table.add_row(
+            r.tag,
+            r.name,
+            r.republish,
+            f"[{colour}]{r.status}[/{colour}]"
+            + (f" {r.last_status_code}" if r.last_status_code else ""),
+            str(r.consecutive_failures),
+            r.last_fetched_at.strftime("%Y-%m-%d %H:%M") if r.last_fetched_at else "never",
+            r.next_fetch_at.strftime("%Y-%m-%d %H:%M") if r.next_fetch_at else "due",
+            detail,
+        )
+    Console().print(table)
+
+
+@sources_app.command("remove")
+def sources_remove(ctx: typer.Context, tag: str) -> None:
+    """Remove a publication, its feeds and its items."""
+    from newsline.db.engine import session_scope
+    from newsline.ingest.sources import SourceError, remove_source
+
+    settings = settings_of(ctx)
+    try:
+        with session_scope(settings.database_url) as session:
+            remove_source(session, tag)
+    except SourceError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"removed {tag}")
+
+
+@sources_app.command("import-opml")
+def sources_import_opml(ctx: typer.Context, file: Path) -> None:
+    """Add every feed of an OPML file (newsline:tag / newsline:republish attributes honoured)."""
+    from newsline.db.engine import session_scope
+    from newsline.ingest.sources import SourceError, import_opml
+
+    settings = settings_of(ctx)
+    if not file.exists():
+        raise fail(f"{file} does not exist")
+    try:
+        with session_scope(settings.database_url) as session:
+            added, present = import_opml(session, settings, file.read_bytes())
+    except SourceError as exc:
+        raise fail(f"{file}: {exc}") from exc
+    console.print(f"imported {added} new feeds ({present} already present)")
+
+
+@sources_app.command("export-opml")
+def sources_export_opml(ctx: typer.Context) -> None:
+    """Print all feeds as OPML 2.0."""
+    from newsline.db.engine import session_scope
+    from newsline.ingest.sources import export_opml
+
+    settings = settings_of(ctx)
+    with session_scope(settings.database_url) as session:
+        typer.echo(export_opml(session), nl=False)
+
+
+# -- fetch --------------------------------------------------------------------------------
+
+
+@app.command()
+def fetch(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit.")] = False,
+    source: Annotated[str | None, typer.Option(help="Only this publication tag.")] = None,
+    force: Annotated[bool, typer.Option(help="Refresh feeds even when not yet due.")] = False,
+    no_enrich: Annotated[
+        bool, typer.Option("--no-enrich", help="Skip the enrichment stage.")
+    ] = False,
+) -> None:
+    """Refresh due feeds, fetch and extract new items, enrich them; repeat unless --once."""
+    import time
+
+    from newsline.ingest.refresh import run_fetch
+    from newsline.workers.progress import make_reporter
+
+    settings = settings_of(ctx)
+    _upgrade(settings)
+    while True:
+        with make_reporter(console) as reporter:
+            report = run_fetch(
+                settings, source=source, force=force, reporter=reporter, enrich=not no_enrich
+            )
+        console.print(report.summary())
+        if once:
+            return
+        time.sleep(settings.scheduler.fetch_every_seconds)
+
+
+# -- items --------------------------------------------------------------------------------
+
+
+@items_app.command("list")
+def items_list(
+    ctx: typer.Context,
+    source: Annotated[str | None, typer.Option(help="Only this publication tag.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many items, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one array).")] = False,
+    state: Annotated[str, typer.Option(help="ready, pending, duplicate or all.")] = "ready",
+) -> None:
+    """Items: id, publication, canonical URL, title, author, published, image, caption, language, text."""
+    import json
+
+    from rich.table import Table
+
+    from newsline.db.engine import session_scope
+    from newsline.db.queries import list_items
+
+    settings = settings_of(ctx)
+    with session_scope(settings.database_url) as session:
+        rows = list_items(session, source=source, limit=limit, state=state)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    table = Table("id", "pub", "published", "title", "url")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["publication"],
+            (r["published"] or "")[:16],
+            r["title"][:70],
+            r["canonical_url"] or r["url"],
+        )
+    Console().print(table)
 
 
 def main() -> None:

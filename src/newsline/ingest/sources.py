@@ -1,0 +1,261 @@
+"""Publications and their feeds: add (with feed discovery), list, remove, OPML in and out."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urljoin, urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from newsline.config import Settings
+from newsline.db.channels import sync_channels
+from newsline.db.engine import session_scope
+from newsline.db.models import Feed, Publication
+from newsline.ingest.feeds import (
+    FeedError,
+    NotAFeedError,
+    OpmlSource,
+    ParsedFeed,
+    discover_feeds,
+    looks_like_html,
+    parse_feed,
+    parse_opml,
+    write_opml,
+)
+from newsline.ingest.fetch import Fetcher, FetchError
+from newsline.ingest.refresh import FEED_ACCEPT
+
+REPUBLISH_MODES = ("full", "teaser")
+
+
+class SourceError(Exception):
+    """A source cannot be added or changed; ``str()`` tells the user what to do."""
+
+
+@dataclass(frozen=True)
+class FoundFeed:
+    """A feed URL verified by fetching and parsing it."""
+
+    url: str
+    parsed: ParsedFeed
+
+
+async def find_feed(settings: Settings, url: str) -> FoundFeed:
+    """Fetch ``url``; if it is an HTML page, discover its feeds and take the first that parses."""
+    async with Fetcher(settings.fetch) as fetcher:
+        try:
+            result = await fetcher.get(url, kind="feed", accept=FEED_ACCEPT)
+        except FetchError as exc:
+            raise SourceError(f"cannot fetch {url}: {exc.reason}") from exc
+        try:
+            return FoundFeed(
+                result.final_url, parse_feed(result.body, result.final_url, result.content_type)
+            )
+        except NotAFeedError:
+            candidates = discover_feeds(result.body, result.final_url)
+        except FeedError as exc:
+            if not looks_like_html(result.body):
+                raise SourceError(f"{url} is not a usable feed: {exc}") from exc
+            candidates = discover_feeds(result.body, result.final_url)
+        if not candidates:
+            raise SourceError(
+                f"{url} is a web page that announces no feed (no <link rel=alternate>); "
+                "give the feed's URL instead"
+            )
+        problems = []
+        for candidate in candidates[:5]:
+            try:
+                found = await fetcher.get(candidate, kind="feed", accept=FEED_ACCEPT)
+                return FoundFeed(
+                    found.final_url, parse_feed(found.body, found.final_url, found.content_type)
+                )
+            except (FetchError, FeedError) as exc:
+                problems.append(f"{candidate}: {exc}")
+        raise SourceError(f"no working feed on {url}: " + "; ".join(problems))
+
+
+def tag_for(url: str, taken: set[str]) -> str:
+    """A short publication tag from a host name: ``www.nationalreview.com`` -> ``nationalreview``."""
+    host = (urlsplit(url).hostname or "source").lower()
+    labels = [lb for lb in host.split(".") if lb not in ("www", "feeds", "rss", "feed", "m")]
+    core = labels[-2] if len(labels) >= 2 else (labels[0] if labels else "source")
+    base = re.sub(r"[^a-z0-9]+", "", core)[:30] or "source"
+    tag, n = base, 2
+    while tag in taken:
+        tag, n = f"{base}{n}", n + 1
+    return tag
+
+
+def add_publication(
+    session: Session,
+    settings: Settings,
+    feed_url: str,
+    *,
+    tag: str | None = None,
+    name: str | None = None,
+    republish: str = "teaser",
+    home_url: str | None = None,
+) -> tuple[Publication, bool]:
+    """Create (or find) the publication for a feed URL; returns (publication, created)."""
+    if republish not in REPUBLISH_MODES:
+        raise SourceError(
+            f"republish must be one of {', '.join(REPUBLISH_MODES)}, not {republish!r}"
+        )
+    existing = session.scalar(select(Feed).where(Feed.url == feed_url))
+    if existing is not None:
+        return existing.publication, False
+    if tag:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", tag):
+            raise SourceError(f"tag {tag!r} must be lower-case letters, digits, '-' or '_'")
+        publication = session.scalar(select(Publication).where(Publication.tag == tag))
+        if publication is not None and publication.is_channel_own:
+            raise SourceError(f"tag {tag!r} belongs to a channel's own publication; pick another")
+    else:
+        taken = set(session.scalars(select(Publication.tag)))
+        tag = tag_for(home_url or feed_url, taken)
+        publication = None
+    created = publication is None
+    if publication is None:
+        publication = Publication(
+            tag=tag,
+            name=name or tag,
+            home_url=home_url or f"{urlsplit(feed_url).scheme}://{urlsplit(feed_url).netloc}/",
+            republish=republish,
+        )
+        session.add(publication)
+    elif name:
+        publication.name = name
+    publication.republish = republish
+    session.add(Feed(publication=publication, url=feed_url))
+    session.flush()
+    sync_channels(session, settings)
+    return publication, created
+
+
+async def add_source(
+    settings: Settings,
+    url: str,
+    *,
+    tag: str | None = None,
+    name: str | None = None,
+    republish: str = "teaser",
+) -> Publication:
+    """``newsline sources add``: verify/discover the feed, then store the publication."""
+    found = await find_feed(settings, url)
+    home = found.parsed.link if found.parsed.link else None
+    with session_scope(settings.database_url) as session:
+        publication, _created = add_publication(
+            session,
+            settings,
+            found.url,
+            tag=tag,
+            name=name or found.parsed.title or None,
+            republish=republish,
+            home_url=urljoin(found.url, home) if home else None,
+        )
+        if found.parsed.image_url and not publication.icon_url:
+            publication.icon_url = found.parsed.image_url
+        return publication
+
+
+def remove_source(session: Session, tag: str) -> Publication:
+    """Delete a publication with its feeds and items."""
+    publication = session.scalar(select(Publication).where(Publication.tag == tag))
+    if publication is None:
+        raise SourceError(f"no publication tagged {tag!r} (see `newsline sources list`)")
+    if publication.is_channel_own:
+        raise SourceError(f"{tag!r} is a channel's own publication (digests); it cannot be removed")
+    session.delete(publication)
+    return publication
+
+
+def import_opml(session: Session, settings: Settings, body: bytes) -> tuple[int, int]:
+    """Add every subscription of an OPML document; returns (added, already present)."""
+    try:
+        sources = parse_opml(body)
+    except FeedError as exc:
+        raise SourceError(str(exc)) from exc
+    added = present = 0
+    for src in sources:
+        _pub, created = add_publication(
+            session,
+            settings,
+            src.xml_url,
+            tag=src.tag,
+            name=src.title or None,
+            republish=src.republish if src.republish in REPUBLISH_MODES else "teaser",
+            home_url=src.html_url,
+        )
+        if created:
+            added += 1
+        else:
+            present += 1
+    return added, present
+
+
+def export_opml(session: Session) -> str:
+    """All feeds as OPML 2.0 (publication tag and republish mode kept)."""
+    rows = session.scalars(
+        select(Feed)
+        .join(Publication)
+        .where(Publication.is_channel_own.is_(False))
+        .order_by(Publication.tag)
+    )
+    return write_opml(
+        [
+            OpmlSource(
+                xml_url=f.url,
+                title=f.publication.name,
+                html_url=f.publication.home_url,
+                tag=f.publication.tag,
+                republish=f.publication.republish,
+            )
+            for f in rows
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """A feed with its health, for ``sources list`` and the sources page."""
+
+    tag: str
+    name: str
+    republish: str
+    feed_url: str
+    status: str
+    last_status_code: int | None
+    last_error: str | None
+    consecutive_failures: int
+    last_fetched_at: datetime | None
+    next_fetch_at: datetime | None
+    interval_seconds: int
+
+
+def list_sources(session: Session) -> list[SourceStatus]:
+    """Every feed with its publication and fetch state."""
+    rows = session.execute(
+        select(Publication, Feed)
+        .join(Feed)
+        .where(Publication.is_channel_own.is_(False))
+        .order_by(Publication.tag, Feed.id)
+    )
+    return [
+        SourceStatus(
+            tag=p.tag,
+            name=p.name,
+            republish=p.republish,
+            feed_url=f.url,
+            status=f.status,
+            last_status_code=f.last_status_code,
+            last_error=f.last_error,
+            consecutive_failures=f.consecutive_failures,
+            last_fetched_at=f.last_fetched_at,
+            next_fetch_at=f.next_fetch_at,
+            interval_seconds=f.interval_seconds,
+        )
+        for p, f in rows
+    ]
