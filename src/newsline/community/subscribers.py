@@ -1,0 +1,170 @@
+"""E-mail subscribers of a channel's Digest: double opt-in, cadence, one-click unsubscribe.
+
+A subscriber row starts ``pending`` with a random token; the confirmation mail links to
+``/<channel>/digest/confirm?token=...``. Only ``confirmed`` subscribers get digests. The
+same token signs the unsubscribe link (``List-Unsubscribe``), so no login is needed.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, datetime
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from newsline.db.models import Digest, Subscriber
+
+Cadence = Literal["all", "daily"]
+CADENCES: tuple[str, ...] = ("all", "daily")
+
+# Deliberately simple: one @, a dot in the domain, no spaces or angle brackets. The
+# confirmation mail is the real test of an address.
+_EMAIL = re.compile(
+    r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?\.[A-Za-z]{2,63}$"
+)
+
+
+class SubscriptionError(ValueError):
+    """A subscription request that cannot be accepted (bad address, hour or zone)."""
+
+
+def normalize_email(address: str) -> str:
+    """Trim, lower-case the domain, validate; :class:`SubscriptionError` when not an address."""
+    address = (address or "").strip()
+    if "@" not in address:
+        raise SubscriptionError(f"{address!r} is not an e-mail address")
+    local, _, domain = address.rpartition("@")
+    address = f"{local}@{domain.lower()}"
+    if len(address) > 320 or not _EMAIL.match(address):
+        raise SubscriptionError(f"{address!r} is not an e-mail address")
+    return address
+
+
+def _check_choice(cadence: str, daily_hour: int, timezone: str | None) -> None:
+    if cadence not in CADENCES:
+        raise SubscriptionError(f"cadence must be one of {', '.join(CADENCES)}, not {cadence!r}")
+    if not 0 <= daily_hour <= 23:
+        raise SubscriptionError(f"the daily hour must be 0-23, not {daily_hour}")
+    if timezone:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise SubscriptionError(f"unknown time zone {timezone!r}") from exc
+
+
+def new_token() -> str:
+    """A fresh, unguessable token for confirm/unsubscribe links."""
+    return secrets.token_urlsafe(24)
+
+
+def subscribe(
+    session: Session,
+    channel_id: int,
+    email: str,
+    *,
+    cadence: str = "all",
+    daily_hour: int = 7,
+    timezone: str | None = None,
+    confirmed: bool = False,
+    now: datetime | None = None,
+) -> tuple[Subscriber, bool]:
+    """Add or renew a subscription; returns (subscriber, whether a confirmation mail is due).
+
+    A confirmed subscriber only has their choices updated (no mail). An unsubscribed or
+    pending one gets a fresh token and must confirm again. ``confirmed=True`` is for the
+    operator's CLI (someone who asked in person), never for the web form.
+    """
+    email = normalize_email(email)
+    _check_choice(cadence, daily_hour, timezone)
+    now = now or datetime.now(UTC)
+    sub = session.scalar(
+        select(Subscriber).where(
+            Subscriber.channel_id == channel_id, func.lower(Subscriber.email) == email.lower()
+        )
+    )
+    if sub is None:
+        sub = Subscriber(channel_id=channel_id, email=email, token=new_token(), created_at=now)
+        session.add(sub)
+    sub.cadence, sub.daily_hour, sub.timezone = cadence, daily_hour, timezone or None
+    if sub.status == "confirmed":
+        session.flush()
+        return sub, False
+    if sub.status == "unsubscribed":
+        sub.token = new_token()
+        sub.unsubscribed_at = None
+    sub.status = "pending"
+    session.flush()
+    if confirmed:
+        _mark_confirmed(session, sub, now)
+        return sub, False
+    return sub, True
+
+
+def _mark_confirmed(session: Session, sub: Subscriber, now: datetime) -> None:
+    sub.status = "confirmed"
+    sub.confirmed_at = now
+    sub.last_error = None
+    if sub.cadence == "daily":
+        sub.last_sent_at = now  # the first daily edition comes at the next chosen hour
+    else:
+        # Digests published before confirming are not sent; the next one is.
+        sub.last_sent_at = session.scalar(
+            select(func.max(Digest.slot_at)).where(Digest.channel_id == sub.channel_id)
+        )
+    session.flush()
+
+
+def by_token(session: Session, token: str) -> Subscriber | None:
+    """The subscriber a link token belongs to, or None."""
+    if not token or len(token) > 64:
+        return None
+    return session.scalar(select(Subscriber).where(Subscriber.token == token))
+
+
+def confirm(session: Session, token: str, now: datetime | None = None) -> Subscriber | None:
+    """Confirm the address behind a token (idempotent); None for an unknown token."""
+    sub = by_token(session, token)
+    if sub is None or sub.status == "unsubscribed":
+        return None
+    if sub.status != "confirmed":
+        _mark_confirmed(session, sub, now or datetime.now(UTC))
+    return sub
+
+
+def unsubscribe(session: Session, token: str, now: datetime | None = None) -> Subscriber | None:
+    """Stop all mail to the subscriber behind a token (idempotent); None for an unknown token."""
+    sub = by_token(session, token)
+    if sub is None:
+        return None
+    if sub.status != "unsubscribed":
+        sub.status = "unsubscribed"
+        sub.unsubscribed_at = now or datetime.now(UTC)
+        session.flush()
+    return sub
+
+
+def remove(session: Session, channel_id: int, email: str) -> bool:
+    """Delete a subscriber outright (operator action); whether one was found."""
+    sub = session.scalar(
+        select(Subscriber).where(
+            Subscriber.channel_id == channel_id,
+            func.lower(Subscriber.email) == normalize_email(email).lower(),
+        )
+    )
+    if sub is None:
+        return False
+    session.delete(sub)
+    session.flush()
+    return True
+
+
+def subscribers(session: Session, channel_id: int, status: str | None = None) -> list[Subscriber]:
+    """A channel's subscribers (optionally of one status), oldest first."""
+    query = select(Subscriber).where(Subscriber.channel_id == channel_id)
+    if status is not None:
+        query = query.where(Subscriber.status == status)
+    return list(session.scalars(query.order_by(Subscriber.id)))

@@ -1,0 +1,622 @@
+"""The Digest: scheduled per channel, time-zone-correct, one per slot, stored as an item.
+
+A *slot* is an instant at which the channel's wall clock (in its own time zone) shows a
+scheduled minute (default every :00 and :30). :func:`run_digest` composes the digest for
+the slot containing ``at`` from the items that arrived since the previous digest (at most
+``max_window_hours``), and stores it as an item of the channel's own publication plus a
+``digest`` row. The database's unique key on ``(digest.channel_id, digest.slot_at)`` makes
+"exactly one per channel and slot" hold even when processes race; a slot whose window has
+nothing new publishes nothing. :func:`digest_tick` (the scheduler's job) only ever runs the
+*current* slot, so after an outage the missed slots are caught up once, by one digest
+whose window reaches back to the previous digest.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from newsline.config import ChannelSettings, Settings
+from newsline.db.engine import session_scope
+from newsline.db.models import Channel, Digest, Item, ItemHashtag, Newsline, Publication, Story
+from newsline.publish.digest_compose import (
+    Candidate,
+    Composition,
+    Entry,
+    Memory,
+    SponsorBlock,
+    compose,
+    extractive_overview,
+    rank_key,
+    render_html,
+    render_text,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SCHEDULE = "*/30"
+#: How far back a slot search walks (a schedule with an hour field can leave long gaps).
+_MAX_SLOT_SEARCH = timedelta(days=8)
+
+
+class DigestError(Exception):
+    """A digest cannot be run (unknown channel, bad schedule, ...)."""
+
+
+# --- schedule -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Cron-like: the minutes (and optionally hours) of the channel's wall clock."""
+
+    minutes: frozenset[int]
+    hours: frozenset[int] = frozenset(range(24))
+
+    def matches(self, local: datetime) -> bool:
+        """Whether this local wall-clock time is a slot."""
+        return local.minute in self.minutes and local.hour in self.hours
+
+
+def _cron_field(text: str, low: int, high: int) -> frozenset[int]:
+    values: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        step = 1
+        if "/" in part:
+            part, step_text = part.split("/", 1)
+            step = int(step_text)
+            if step <= 0:
+                raise ValueError("step must be positive")
+        if part in ("*", ""):
+            start, end = low, high
+        elif "-" in part:
+            a, b = part.split("-", 1)
+            start, end = int(a), int(b)
+        else:
+            start = int(part)
+            end = high if step > 1 else start
+        if not (low <= start <= end <= high):
+            raise ValueError(f"{part!r} is outside {low}-{high}")
+        values.update(range(start, end + 1, step))
+    return frozenset(values)
+
+
+def parse_schedule(spec: str) -> Schedule:
+    """Parse ``"*/30"``, ``"0,30"``, ``"15"`` or ``"0 6-22"`` (minute field, optional hour field)."""
+    fields = spec.split()
+    if not 1 <= len(fields) <= 2:
+        raise DigestError(f"digest schedule {spec!r}: expected 'MINUTES' or 'MINUTES HOURS'")
+    try:
+        minutes = _cron_field(fields[0], 0, 59)
+        hours = _cron_field(fields[1], 0, 23) if len(fields) == 2 else frozenset(range(24))
+    except ValueError as exc:
+        raise DigestError(f"digest schedule {spec!r}: {exc}") from exc
+    if not minutes or not hours:
+        raise DigestError(f"digest schedule {spec!r} has no slots")
+    return Schedule(minutes, hours)
+
+
+def _as_utc(at: datetime) -> datetime:
+    if at.tzinfo is None:
+        raise DigestError("a naive datetime was given; use an aware one (e.g. ...+00:00)")
+    return at.astimezone(UTC)
+
+
+def slot_containing(
+    at: datetime, tz: str | ZoneInfo, schedule: Schedule | str = DEFAULT_SCHEDULE
+) -> datetime:
+    """The latest slot at or before `at`, as an aware UTC datetime.
+
+    Walks back minute by minute in UTC and asks the zone what its wall clock shows, so a
+    repeated hour (fall back) yields two distinct slots and a skipped hour yields none,
+    whatever the zone's offsets are.
+    """
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    sched = parse_schedule(schedule) if isinstance(schedule, str) else schedule
+    t = _as_utc(at).replace(second=0, microsecond=0)
+    stop = t - _MAX_SLOT_SEARCH
+    while t > stop:
+        if sched.matches(t.astimezone(zone)):
+            return t
+        t -= timedelta(minutes=1)
+    raise DigestError("no digest slot in the last 8 days: check the schedule")
+
+
+def next_slot(
+    after: datetime, tz: str | ZoneInfo, schedule: Schedule | str = DEFAULT_SCHEDULE
+) -> datetime:
+    """The first slot strictly after `after` (UTC)."""
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    sched = parse_schedule(schedule) if isinstance(schedule, str) else schedule
+    t = _as_utc(after).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    stop = t + _MAX_SLOT_SEARCH
+    while t < stop:
+        if sched.matches(t.astimezone(zone)):
+            return t
+        t += timedelta(minutes=1)
+    raise DigestError("no digest slot in the next 8 days: check the schedule")
+
+
+def label_for_slot(slot: datetime, tz: str | ZoneInfo) -> tuple[str, str]:
+    """Title and slug for a slot instant: ``The Digest, 7/25/2025 @1030AM, CDT``."""
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    local = _as_utc(slot).astimezone(zone)
+    hour12 = local.hour % 12 or 12
+    meridiem = "AM" if local.hour < 12 else "PM"
+    abbreviation = local.tzname() or "UTC"
+    title = (
+        f"The Digest, {local.month}/{local.day}/{local.year} "
+        f"@{hour12}{local.minute:02d}{meridiem}, {abbreviation}"
+    )
+    return title, slugify_label(title)
+
+
+def slugify_label(title: str) -> str:
+    """``The Digest, 7/25/2025 @1030AM, CDT`` -> ``the-digest-7252025-1030am-cdt``."""
+    kept = re.sub(r"[^a-z0-9\s]", "", title.lower())
+    return re.sub(r"\s+", "-", kept.strip())
+
+
+def digest_label(at: datetime, tz: str, schedule: str = DEFAULT_SCHEDULE) -> tuple[str, str]:
+    """(title, slug) of the digest for the slot containing `at` in zone `tz`.
+
+    >>> from datetime import datetime, UTC
+    >>> digest_label(datetime(2025, 7, 25, 15, 42, tzinfo=UTC), "America/Chicago")
+    ('The Digest, 7/25/2025 @1030AM, CDT', 'the-digest-7252025-1030am-cdt')
+    """
+    return label_for_slot(slot_containing(at, tz, schedule), tz)
+
+
+# --- composing ----------------------------------------------------------------------------
+
+
+@dataclass
+class ComposedDigest:
+    """A digest ready to store (or to show, in a dry run)."""
+
+    channel: str
+    channel_id: int
+    own_publication_id: int
+    slot_at: datetime
+    window_start: datetime
+    title: str
+    slug: str
+    url: str
+    overview: str
+    composition: Composition
+    body_html: str
+    body_text: str
+
+    @property
+    def entries(self) -> list[Entry]:
+        """The entries in display order."""
+        return self.composition.entries
+
+
+@dataclass
+class DigestResult:
+    """What :func:`run_digest` did."""
+
+    channel: str
+    slot_at: datetime
+    title: str
+    slug: str
+    status: Literal["published", "exists", "empty", "dry-run"]
+    window_start: datetime | None = None
+    digest_id: int | None = None
+    item_id: int | None = None
+    entries: int = 0
+    considered: int = 0
+    remembered: int = 0
+    url: str = ""
+    composed: ComposedDigest | None = field(default=None, repr=False)
+
+
+def channel_settings(settings: Settings, slug: str) -> ChannelSettings:
+    """The channel's settings, or :class:`DigestError` naming the configured ones."""
+    cfg = settings.channel(slug)
+    if cfg is None:
+        known = ", ".join(c.slug for c in settings.channels)
+        raise DigestError(f"unknown channel {slug!r} (configured: {known})")
+    return cfg
+
+
+def channel_row(session: Session, settings: Settings, slug: str) -> Channel:
+    """The channel's row with its own publication, creating both (sync_channels) if needed."""
+    row = session.scalar(select(Channel).where(Channel.slug == slug))
+    if row is None or row.own_publication_id is None:
+        from newsline.db.channels import sync_channels
+
+        try:
+            with session_scope(settings.database_url) as own:
+                sync_channels(own, settings)
+        except IntegrityError:
+            log.debug("another process created channel %s first", slug)
+        row = session.scalar(select(Channel).where(Channel.slug == slug))
+    if row is None or row.own_publication_id is None:
+        raise DigestError(f"channel {slug!r} has no database row; run `newsline db upgrade`")
+    return row
+
+
+def digest_url(settings: Settings, cfg: ChannelSettings, slug: str) -> str:
+    """The digest's item page: ``<base>/<channel>/topic/<own tag>/<slug>``."""
+    return f"{settings.web.base_url.rstrip('/')}/{cfg.slug}/topic/{cfg.own_tag}/{slug}"
+
+
+def window_start_for(session: Session, channel_id: int, slot: datetime, max_hours: int) -> datetime:
+    """Since the previous digest before `slot`, but at most `max_hours` back."""
+    earliest = slot - timedelta(hours=max_hours)
+    previous = session.scalar(
+        select(func.max(Digest.slot_at)).where(
+            Digest.channel_id == channel_id, Digest.slot_at < slot
+        )
+    )
+    return max(previous, earliest) if previous is not None else earliest
+
+
+def load_candidates(
+    session: Session, channel: Channel, window_start: datetime, window_end: datetime
+) -> list[Candidate]:
+    """Ready items of the channel's newsline first seen in [start, end), own publication excluded."""
+    primary = and_(
+        ItemHashtag.item_id == Item.id,
+        ItemHashtag.channel_id == channel.id,
+        ItemHashtag.rank == 0,
+    )
+    query = (
+        select(
+            Item.id,
+            Item.publication_id,
+            Publication.name,
+            Item.title,
+            func.coalesce(Item.canonical_url, Item.url),
+            Item.sort_at,
+            Item.image_url,
+            Item.summary,
+            Item.teaser,
+            func.length(Item.body_text),
+            Item.near_duplicate_of_id,
+            Item.story_id,
+            Story.source_count,
+            ItemHashtag.hashtag,
+        )
+        .join(Publication, Publication.id == Item.publication_id)
+        .join(
+            Newsline,
+            and_(Newsline.publication_id == Item.publication_id, Newsline.channel_id == channel.id),
+        )
+        .outerjoin(Story, Story.id == Item.story_id)
+        .outerjoin(ItemHashtag, primary)
+        .where(
+            Item.state == "ready",
+            Item.first_seen_at >= window_start,
+            Item.first_seen_at < window_end,
+            Item.publication_id != channel.own_publication_id,
+            Publication.is_channel_own.is_(False),
+        )
+        .order_by(Item.id)
+    )
+    out: list[Candidate] = []
+    last_id = None
+    for row in session.execute(query):
+        if row[0] == last_id:
+            continue  # two rank-0 hashtags: keep the first
+        last_id = row[0]
+        out.append(
+            Candidate(
+                id=row[0],
+                publication_id=row[1],
+                publication=row[2],
+                title=row[3] or "",
+                url=row[4],
+                sort_at=row[5],
+                image_url=row[6],
+                summary=row[7],
+                teaser=row[8] or "",
+                text_length=row[9] or 0,
+                near_duplicate_of_id=row[10],
+                story_id=row[11],
+                story_sources=row[12] or 0,
+                hashtag=row[13],
+            )
+        )
+    return out
+
+
+def load_memory(session: Session, channel_id: int, slot: datetime, hours: int) -> Memory:
+    """What the channel's digests of the last `hours` before `slot` showed."""
+    memory = Memory()
+    rows = session.scalars(
+        select(Digest.entries).where(
+            Digest.channel_id == channel_id,
+            Digest.slot_at < slot,
+            Digest.slot_at >= slot - timedelta(hours=hours),
+        )
+    )
+    for entries in rows:
+        for entry in entries or []:
+            memory.remember(entry)
+    return memory
+
+
+def _fill_summaries(
+    session: Session, settings: Settings, cfg: ChannelSettings, entries: list[Entry]
+) -> None:
+    """Entries without a summary get one from the enrichment summarizer (or the text's start)."""
+    missing = [e for e in entries if not e.summary.strip()]
+    if not missing:
+        return
+    texts = dict(
+        session.execute(
+            select(Item.id, Item.body_text).where(Item.id.in_([e.item_id for e in missing]))
+        )
+        .tuples()
+        .all()
+    )
+    summarize = _enrichment_summarizer()
+    for e in missing:
+        text = texts.get(e.item_id) or ""
+        if summarize is not None and text:
+            e.summary = summarize(e.title, text, cfg.summary_max_chars)
+        else:
+            e.summary = _cut(text, cfg.summary_max_chars)
+
+
+def _enrichment_summarizer() -> Any:
+    try:
+        from newsline.enrich.summarize import summarize
+    except ImportError:
+        return None
+    return summarize
+
+
+def _cut(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 3].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:") + "..."
+
+
+def make_overview(settings: Settings, cfg: ChannelSettings, entries: list[Entry]) -> str:
+    """The overview paragraph (<= 1,000 chars): the enrichment summarizer's overview when it
+    is installed (extractive, or the configured LLM backend with its grounding check),
+    else our own extractive lead-sentence overview."""
+    limit = min(cfg.digest.overview_max_chars, 1000)
+    ranked = sorted(entries, key=rank_key, reverse=True)
+    try:
+        from newsline.enrich.summarize import summarizer_for
+    except ImportError:
+        return extractive_overview(ranked, limit)
+    texts = [e.summary or e.title for e in ranked]
+    titles = [e.title for e in ranked]
+    overview = summarizer_for(settings).overview(texts, max_chars=limit, titles=titles)
+    text = " ".join(overview.text.split())
+    if not text or len(text) > limit:
+        return extractive_overview(ranked, limit)
+    return text
+
+
+def sponsor_block(cfg: ChannelSettings) -> SponsorBlock | None:
+    """The #sponsor section, when enabled: the longest text variant."""
+    if not cfg.digest.sponsor_section:
+        return None
+    variants = [v for v in cfg.sponsor.variants if v.strip()]
+    text = variants[-1] if variants else cfg.sponsor.name
+    return SponsorBlock(name=cfg.sponsor.name, url=_sponsor_url(cfg), text=text)
+
+
+def _sponsor_url(cfg: ChannelSettings) -> str:
+    sep = "&" if "?" in cfg.sponsor.url else "?"
+    return f"{cfg.sponsor.url}{sep}utm_source=newsline&utm_medium=digest&utm_content={cfg.slug}"
+
+
+def compose_digest(
+    session: Session, settings: Settings, cfg: ChannelSettings, slot: datetime
+) -> ComposedDigest | None:
+    """Compose the digest of `slot` (a slot instant, UTC); None when the window has nothing new."""
+    channel = channel_row(session, settings, cfg.slug)
+    assert channel.own_publication_id is not None  # channel_row guarantees it
+    window_start = window_start_for(session, channel.id, slot, cfg.digest.max_window_hours)
+    candidates = load_candidates(session, channel, window_start, slot)
+    memory = load_memory(session, channel.id, slot, cfg.digest.memory_hours)
+    composition = compose(
+        candidates,
+        [h.tag for h in cfg.hashtags],
+        memory,
+        per_group=cfg.digest.max_entries_per_group,
+        total=cfg.digest.max_entries,
+    )
+    title, slug = label_for_slot(slot, cfg.zone)
+    if not composition.groups:
+        log.info(
+            "%s %s: nothing new (%d items in window, %d already shown)",
+            cfg.slug,
+            title,
+            len(candidates),
+            composition.remembered,
+        )
+        return None
+    entries = composition.entries
+    _fill_summaries(session, settings, cfg, entries)
+    overview = make_overview(settings, cfg, entries)
+    sponsor = sponsor_block(cfg)
+    return ComposedDigest(
+        channel=cfg.slug,
+        channel_id=channel.id,
+        own_publication_id=channel.own_publication_id,
+        slot_at=slot,
+        window_start=window_start,
+        title=title,
+        slug=slug,
+        url=digest_url(settings, cfg, slug),
+        overview=overview,
+        composition=composition,
+        body_html=render_html(overview, composition.groups, sponsor),
+        body_text=render_text(title, overview, composition.groups, sponsor),
+    )
+
+
+def store_digest(settings: Settings, composed: ComposedDigest) -> DigestResult:
+    """Store the digest item and row in one transaction; a lost race reports ``exists``."""
+    result = DigestResult(
+        channel=composed.channel,
+        slot_at=composed.slot_at,
+        title=composed.title,
+        slug=composed.slug,
+        status="published",
+        window_start=composed.window_start,
+        entries=len(composed.entries),
+        considered=composed.composition.considered,
+        remembered=composed.composition.remembered,
+        url=composed.url,
+        composed=composed,
+    )
+    first = composed.entries[0] if composed.entries else None
+    try:
+        with session_scope(settings.database_url) as session:
+            item = Item(
+                publication_id=composed.own_publication_id,
+                guid=composed.slug,
+                url=composed.url,
+                state="ready",
+                content_source="digest",
+                title=composed.title,
+                published_at=composed.slot_at,
+                first_seen_at=composed.slot_at,
+                sort_at=composed.slot_at,
+                image_url=first.image_url if first else None,
+                teaser=_cut(composed.overview, 280),
+                summary=composed.overview,
+                body_html=composed.body_html,
+                body_text=composed.body_text,
+                language="en",
+                slug=composed.slug,
+                enriched_at=composed.slot_at,
+                extra={"digest": True, "slot_at": composed.slot_at.isoformat()},
+            )
+            session.add(item)
+            session.flush()
+            digest = Digest(
+                channel_id=composed.channel_id,
+                slot_at=composed.slot_at,
+                window_start=composed.window_start,
+                item_id=item.id,
+                entries=[e.to_json() for e in composed.entries],
+            )
+            session.add(digest)
+            session.flush()
+            result.digest_id, result.item_id = digest.id, item.id
+    except IntegrityError:
+        with session_scope(settings.database_url) as session:
+            existing = session.scalar(
+                select(Digest).where(
+                    Digest.channel_id == composed.channel_id, Digest.slot_at == composed.slot_at
+                )
+            )
+            if existing is None:
+                raise  # a different conflict (e.g. a foreign item took the URL): surface it
+            result.status = "exists"
+            result.digest_id, result.item_id = existing.id, existing.item_id
+            log.info("%s %s: another process published it first", composed.channel, composed.title)
+    return result
+
+
+def run_digest(
+    settings: Settings,
+    channel_slug: str,
+    at: datetime | None = None,
+    dry_run: bool = False,
+) -> DigestResult:
+    """Compose and publish the digest of the slot containing `at` (default: now). Idempotent."""
+    cfg = channel_settings(settings, channel_slug)
+    slot = slot_containing(at or datetime.now(UTC), cfg.zone, cfg.digest.schedule)
+    title, slug = label_for_slot(slot, cfg.zone)
+    with session_scope(settings.database_url) as session:
+        channel = channel_row(session, settings, cfg.slug)
+        existing = session.scalar(
+            select(Digest).where(Digest.channel_id == channel.id, Digest.slot_at == slot)
+        )
+        if existing is not None:
+            return DigestResult(
+                channel=cfg.slug,
+                slot_at=slot,
+                title=title,
+                slug=slug,
+                status="exists",
+                window_start=existing.window_start,
+                digest_id=existing.id,
+                item_id=existing.item_id,
+                entries=len(existing.entries or []),
+                url=digest_url(settings, cfg, slug),
+            )
+        composed = compose_digest(session, settings, cfg, slot)
+    if composed is None:
+        return DigestResult(
+            channel=cfg.slug,
+            slot_at=slot,
+            title=title,
+            slug=slug,
+            status="empty",
+            url=digest_url(settings, cfg, slug),
+        )
+    if dry_run:
+        return DigestResult(
+            channel=cfg.slug,
+            slot_at=slot,
+            title=title,
+            slug=slug,
+            status="dry-run",
+            window_start=composed.window_start,
+            entries=len(composed.entries),
+            considered=composed.composition.considered,
+            remembered=composed.composition.remembered,
+            url=composed.url,
+            composed=composed,
+        )
+    result = store_digest(settings, composed)
+    if result.status == "published":
+        log.info("%s: published %r with %d entries", cfg.slug, title, result.entries)
+    return result
+
+
+def due_slot(cfg: ChannelSettings, now: datetime) -> datetime | None:
+    """The slot a tick at `now` should run: the current one, once it has settled."""
+    slot = slot_containing(now, cfg.zone, cfg.digest.schedule)
+    if now - slot < timedelta(seconds=cfg.digest.settle_seconds):
+        return None
+    return slot
+
+
+def digest_tick(settings: Settings, now: datetime | None = None) -> list[DigestResult]:
+    """The scheduler's job: run each channel's current slot (once settled), then e-mail.
+
+    Only the current slot is ever run, so a long outage is caught up by exactly one digest.
+    A failure in one channel is logged and does not stop the others.
+    """
+    now = now or datetime.now(UTC)
+    results: list[DigestResult] = []
+    for cfg in settings.channels:
+        slot = due_slot(cfg, now)
+        if slot is not None:
+            try:
+                results.append(run_digest(settings, cfg.slug, at=slot))
+            except Exception:  # one channel's failure must not stop the others
+                log.exception("digest for channel %s failed", cfg.slug)
+        if settings.email.enabled:
+            from newsline.publish.mailer import deliver_digests
+
+            try:
+                deliver_digests(settings, cfg.slug, now=now)
+            except Exception:  # logged with traceback; retried on the next tick
+                log.exception("digest e-mail for channel %s failed", cfg.slug)
+    return results
