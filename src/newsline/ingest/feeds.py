@@ -138,9 +138,7 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
         doc = json.loads(body.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FeedError(f"JSON Feed is not valid JSON: {exc}") from exc
-    if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith(
-        "https://jsonfeed.org/"
-    ):
+    if not isinstance(doc, dict) or "jsonfeed.org/version/" not in str(doc.get("version", "")):
         raise FeedError("JSON document is not a JSON Feed (no jsonfeed.org version)")
     version = "json11" if str(doc["version"]).rstrip("/").endswith("1.1") else "json10"
     base = doc.get("feed_url") or url

@@ -74,9 +74,14 @@ def body_fingerprint(text: str) -> str | None:
     return hashlib.sha256(" ".join(words).encode()).hexdigest()
 
 
+# Latin letters that Unicode does not decompose into an ASCII base letter.
+_FOLD = str.maketrans({"ı": "i", "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D",
+                       "ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "þ": "th", "ð": "d"})  # fmt: skip
+
+
 def slugify(title: str, max_len: int = 80) -> str:
     """A URL slug from a title: ASCII, lower-case, hyphenated; empty when nothing is left."""
-    text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    text = unicodedata.normalize("NFKD", title.translate(_FOLD)).encode("ascii", "ignore").decode()
     text = re.sub(r"[^a-zA-Z0-9]+", "-", text.lower()).strip("-")
     if len(text) > max_len:
         text = text[:max_len].rsplit("-", 1)[0] or text[:max_len]
