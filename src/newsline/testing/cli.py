@@ -1,0 +1,103 @@
+"""``newsline replay serve | build``: the offline web from the command line.
+
+Kept beside the replay code and mounted by ``newsline.cli``; heavy imports stay inside the
+commands so that ``newsline --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+replay_app = typer.Typer(
+    no_args_is_help=True, help="Replay captured sites on 127.0.0.1 (offline testing)."
+)
+
+
+@replay_app.command("serve")
+def replay_serve(
+    corpus: Annotated[Path, typer.Argument(help="Capture corpus directory (with manifest.jsonl).")],
+    http_port: Annotated[int, typer.Option(help="HTTP port (0 = any free port).")] = 0,
+    https_port: Annotated[int, typer.Option(help="HTTPS port (0 = any free port).")] = 0,
+    ca_file: Annotated[
+        Path | None,
+        typer.Option(help="Where to write the CA certificate (default: a temporary file)."),
+    ] = None,
+    exit_after: Annotated[
+        float | None, typer.Option(hidden=True, help="Stop after this many seconds (tests).")
+    ] = None,
+) -> None:
+    """Serve CORPUS for every host in it over HTTP and HTTPS until Ctrl-C.
+
+    Prints the two settings that point newsline at the server, one per line on stdout.
+    """
+    import asyncio
+
+    from newsline.cli import console, fail
+    from newsline.testing.corpus import CorpusError
+    from newsline.testing.replay import ReplayServer
+
+    server = ReplayServer(corpus, http_port, https_port, ca_file=ca_file)
+
+    async def run() -> None:
+        await server.start()
+        try:
+            for name, value in server.settings_env().items():
+                sys.stdout.write(f"{name}={value}\n")
+            sys.stdout.flush()
+            console.print(
+                f"replaying {corpus} ({len(server.entries)} URLs) on "
+                f"http://127.0.0.1:{server.http_port} and https://127.0.0.1:{server.https_port}"
+                " — Ctrl-C to stop"
+            )
+            if exit_after is None:
+                await asyncio.Event().wait()
+            else:
+                await asyncio.sleep(exit_after)
+        finally:
+            await server.stop()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        console.print("replay server stopped")
+    except CorpusError as exc:
+        raise fail(str(exc)) from exc
+    except OSError as exc:
+        raise fail(f"cannot start the replay server: {exc}") from exc
+
+
+@replay_app.command("build")
+def replay_build(
+    source: Annotated[
+        Path,
+        typer.Option(
+            "--from", help="Folder with feeds/, articles/ and/or pages/ (e.g. ../shared/corpora)."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="New corpus directory to write.")],
+    force: Annotated[bool, typer.Option(help="Replace OUT when it exists.")] = False,
+) -> None:
+    """Turn captured feeds and article pages into a capture corpus."""
+    from rich.table import Table
+
+    from newsline.cli import console, fail
+    from newsline.testing.build import BuildError, build_corpus
+
+    try:
+        report = build_corpus(source, out, force=force)
+    except BuildError as exc:
+        raise fail(str(exc)) from exc
+    table = Table(title=f"corpus written to {out}")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("feeds (captured)", str(report.feeds))
+    table.add_row("feeds (generated)", str(report.generated_feeds))
+    table.add_row("pages", str(report.pages))
+    table.add_row("hosts", str(len(report.hosts)))
+    for reason, count in sorted(report.skipped.items()):
+        table.add_row(f"skipped: {reason}", str(count))
+    console.print(table)
