@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -157,7 +157,29 @@ def label_for_slot(slot: datetime, tz: str | ZoneInfo) -> tuple[str, str]:
         f"The Digest, {local.month}/{local.day}/{local.year} "
         f"@{hour12}{local.minute:02d}{meridiem}, {abbreviation}"
     )
-    return title, slugify_label(title)
+    slug = slugify_label(title)
+    if _ambiguous_month_day(local.month, local.day, local.year):
+        # "1/12" and "11/2" both squeeze to "112": keep the slash as a hyphen on such dates,
+        # else two digests of one year would want the same page.
+        plain = f"-{local.month}{local.day}{local.year}-"
+        slug = slug.replace(plain, f"-{local.month}-{local.day}-{local.year}-", 1)
+    return title, slug
+
+
+def _ambiguous_month_day(month: int, day: int, year: int) -> bool:
+    """Whether the digits of month and day, run together, also read as another date."""
+    digits = f"{month}{day}"
+    readings = 0
+    for cut in range(1, len(digits)):
+        m, d = digits[:cut], digits[cut:]
+        if d.startswith("0"):
+            continue
+        try:
+            date(year, int(m), int(d))
+        except ValueError:
+            continue
+        readings += 1
+    return readings > 1
 
 
 def slugify_label(title: str) -> str:
@@ -168,6 +190,10 @@ def slugify_label(title: str) -> str:
 
 def digest_label(at: datetime, tz: str, schedule: str = DEFAULT_SCHEDULE) -> tuple[str, str]:
     """(title, slug) of the digest for the slot containing `at` in zone `tz`.
+
+    The slug runs month, day and year together (``7252025``) except on the few dates
+    where that reads as two dates (1/12 and 11/2 both give ``112``): those keep hyphens,
+    ``the-digest-11-2-2025-1000am-cst``, so every slot of a channel has its own page.
 
     >>> from datetime import datetime, UTC
     >>> digest_label(datetime(2025, 7, 25, 15, 42, tzinfo=UTC), "America/Chicago")
