@@ -1,0 +1,1 @@
+"""Community: accounts, comments, moderation and presence (readers online)."""

@@ -1,0 +1,62 @@
+"""Readers online: page heartbeats stored in the database, so every worker process agrees."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from newsline.db.models import Presence, utcnow
+
+#: A reader counts as online this long after their last heartbeat (pages beat every 10 s).
+ONLINE_WINDOW = timedelta(seconds=30)
+#: Rows older than this are deleted while recording heartbeats.
+FORGET_AFTER = timedelta(minutes=10)
+
+_BOT = re.compile(
+    r"bot|crawl|spider|slurp|fetch|scrap|preview|monitor|lighthouse|headless|phantom|python|"
+    r"curl|wget|httpie|httpx|aiohttp|okhttp|java/|go-http|libwww|feed|rss|reader|wrk|"
+    r"facebookexternalhit|embedly|whatsapp|telegram|discord|skype|bingpreview",
+    re.IGNORECASE,
+)
+_VISITOR = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def is_bot(user_agent: str | None) -> bool:
+    """Whether a client looks like a bot by its User-Agent (no agent at all counts as a bot)."""
+    if not user_agent or not user_agent.strip():
+        return True
+    return _BOT.search(user_agent) is not None
+
+
+def valid_visitor(visitor: str) -> bool:
+    """Whether a visitor id sent by a page is acceptable (random URL-safe token)."""
+    return _VISITOR.match(visitor) is not None
+
+
+def heartbeat(session: Session, channel_id: int, visitor: str, now: datetime | None = None) -> None:
+    """Record that `visitor` has a page of the channel open now (upsert), forget stale rows."""
+    if not valid_visitor(visitor):
+        raise ValueError("visitor id must be 8-64 URL-safe characters")
+    now = now or utcnow()
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(Presence).values(channel_id=channel_id, visitor=visitor, seen_at=now)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Presence.channel_id, Presence.visitor], set_={"seen_at": now}
+    )
+    session.execute(stmt)
+    session.execute(delete(Presence).where(Presence.seen_at < now - FORGET_AFTER))
+
+
+def online_count(
+    session: Session | Connection, channel_id: int, now: datetime | None = None
+) -> int:
+    """How many readers sent a heartbeat for the channel within the last 30 seconds."""
+    since = (now or utcnow()) - ONLINE_WINDOW
+    query = select(func.count()).where(Presence.channel_id == channel_id, Presence.seen_at >= since)
+    return int(session.scalar(query) or 0)

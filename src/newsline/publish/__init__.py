@@ -1,0 +1,1 @@
+"""Publishing: feeds out, sitemaps and digests."""

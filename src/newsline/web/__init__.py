@@ -1,0 +1,1 @@
+"""The site: server-rendered pages, feeds, sitemaps and the JSON API (FastAPI + Jinja2)."""

@@ -1,0 +1,320 @@
+"""The JSON API under ``/api/v1``: channels, publications, items (cursor pages), item, search."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection, Row
+
+from newsline.web import queries
+from newsline.web.queries import Cursor, CursorError
+from newsline.web.render import item_path, source_url
+from newsline.web.safety import clean_body, highlighted, safe_url
+from newsline.web.search import search_items
+from newsline.web.site import ChannelRef, NotFound, Site, site_of
+
+API_CACHE = "public, max-age=30"
+MAX_SEARCH_OFFSET = 1000
+
+
+class ApiError(Exception):
+    """An API error answered as ``{"detail": ...}`` with a status code."""
+
+    def __init__(self, status_code: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status_code = status_code
+        self.detail = detail
+
+
+class ErrorOut(BaseModel):
+    """An error."""
+
+    detail: str
+
+
+class ChannelOut(BaseModel):
+    """A channel served by this install."""
+
+    slug: str
+    display_name: str
+    hometown: str
+    timezone: str
+    url: str
+    hashtags: list[str]
+
+
+class PublicationOut(BaseModel):
+    """A publication of a channel's newsline."""
+
+    tag: str
+    name: str
+    home_url: str | None
+    icon_url: str | None
+    republish: str = Field(description="full: body republished; teaser: title, summary and link")
+    url: str = Field(description="The publication's page on this channel")
+
+
+class ItemOut(BaseModel):
+    """An item as listed."""
+
+    id: int
+    url: str = Field(description="The item's page on this channel")
+    source_url: str | None = Field(description="The source article")
+    title: str
+    author: str | None
+    publication: str = Field(description="Publication tag")
+    publication_name: str
+    site_name: str | None
+    published_at: datetime | None
+    sort_at: datetime
+    image_url: str | None
+    teaser: str
+    summary: str | None
+    hashtags: list[str]
+
+
+class ItemDetailOut(ItemOut):
+    """An item with its body (when its publication is republished in full)."""
+
+    image_caption: str | None
+    body_html: str | None
+    language: str | None
+    story_id: int | None
+
+
+class ItemPage(BaseModel):
+    """A page of items, newest first; pass `next_cursor` as `cursor` for the next page."""
+
+    items: list[ItemOut]
+    next_cursor: str | None
+
+
+class SearchHit(ItemOut):
+    """A search match with a highlighted snippet (HTML with ``<mark>``)."""
+
+    snippet_html: str
+
+
+class SearchPage(BaseModel):
+    """A page of search matches, best first."""
+
+    query: str
+    items: list[SearchHit]
+    next_cursor: str | None
+
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "Not found"}}
+BAD_CURSOR: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Invalid cursor"}
+}
+ChannelSlug = Annotated[str, Path(description="Channel slug", max_length=64)]
+Limit = Annotated[int, Query(ge=1, le=100, description="Items per page")]
+CursorParam = Annotated[
+    str | None, Query(max_length=200, description="`next_cursor` of the previous page")
+]
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+
+
+def _json(data: Any) -> JSONResponse:
+    return JSONResponse(data, headers={"cache-control": API_CACHE})
+
+
+def _channel(site: Site, slug: str) -> ChannelRef:
+    try:
+        return site.channel(slug)
+    except NotFound as exc:
+        raise ApiError(404, f"no channel {slug!r}") from exc
+
+
+def _channel_out(site: Site, channel: ChannelRef) -> ChannelOut:
+    cfg = channel.cfg
+    return ChannelOut(
+        slug=cfg.slug,
+        display_name=cfg.display_name,
+        hometown=cfg.hometown,
+        timezone=cfg.timezone,
+        url=site.url(f"/{cfg.slug}/newsline"),
+        hashtags=[h.tag for h in cfg.hashtags],
+    )
+
+
+def _item_fields(site: Site, channel: ChannelRef, row: Row[Any], tags: list[str]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "url": site.url(item_path(channel, row)),
+        "source_url": source_url(row),
+        "title": row.title,
+        "author": row.author,
+        "publication": row.pub_tag,
+        "publication_name": row.pub_name,
+        "site_name": row.site_name,
+        "published_at": row.published_at,
+        "sort_at": row.sort_at,
+        "image_url": safe_url(row.image_url),
+        "teaser": row.teaser or "",
+        "summary": row.summary,
+        "hashtags": tags,
+    }
+
+
+def _rows_out(
+    site: Site, channel: ChannelRef, conn: Connection, rows: list[Row[Any]]
+) -> list[ItemOut]:
+    tags = queries.hashtags_of(conn, channel.id, [r.id for r in rows])
+    return [ItemOut(**_item_fields(site, channel, r, tags.get(r.id, []))) for r in rows]
+
+
+@router.get("/channels", response_model=list[ChannelOut])
+def channels(request: Request) -> JSONResponse:
+    """Every channel of this install."""
+    site = site_of(request)
+    out = [_channel_out(site, site.channel(c.slug)) for c in site.settings.channels]
+    return _json([c.model_dump(mode="json") for c in out])
+
+
+@router.get("/channels/{channel}", response_model=ChannelOut, responses=NOT_FOUND)
+def channel(request: Request, channel: ChannelSlug) -> JSONResponse:
+    """One channel."""
+    site = site_of(request)
+    return _json(_channel_out(site, _channel(site, channel)).model_dump(mode="json"))
+
+
+@router.get(
+    "/channels/{channel}/publications", response_model=list[PublicationOut], responses=NOT_FOUND
+)
+def publications(request: Request, channel: ChannelSlug) -> JSONResponse:
+    """The publications of the channel's newsline."""
+    site = site_of(request)
+    ref = _channel(site, channel)
+    with site.engine.connect() as conn:
+        pubs = queries.publications(conn, ref.id)
+    out = [
+        PublicationOut(
+            tag=p.tag,
+            name=p.name,
+            home_url=safe_url(p.home_url),
+            icon_url=safe_url(p.icon_url),
+            republish=p.republish,
+            url=site.url(f"/{ref.slug}/solo/{p.tag}"),
+        ).model_dump(mode="json")
+        for p in pubs
+    ]
+    return _json(out)
+
+
+@router.get(
+    "/channels/{channel}/items",
+    response_model=ItemPage,
+    responses={**NOT_FOUND, **BAD_CURSOR},
+)
+def items(
+    request: Request,
+    channel: ChannelSlug,
+    limit: Limit = 30,
+    cursor: CursorParam = None,
+    publication: Annotated[str | None, Query(max_length=64)] = None,
+    hashtag: Annotated[str | None, Query(max_length=64)] = None,
+) -> JSONResponse:
+    """The channel's items, newest first, optionally of one publication or hashtag."""
+    site = site_of(request)
+    ref = _channel(site, channel)
+    try:
+        position = Cursor.decode(cursor) if cursor else None
+    except CursorError as exc:
+        raise ApiError(400, str(exc)) from exc
+    with site.engine.connect() as conn:
+        pub_id = None
+        if publication is not None:
+            pub = queries.publication(conn, ref.id, publication)
+            if pub is None:
+                raise ApiError(404, f"no publication {publication!r} on this channel")
+            pub_id = pub.id
+        rows, following = queries.list_items(
+            conn, ref.id, limit=limit, cursor=position, publication_id=pub_id, hashtag=hashtag
+        )
+        out = ItemPage(
+            items=_rows_out(site, ref, conn, list(rows)),
+            next_cursor=following.encode() if following else None,
+        )
+    return _json(out.model_dump(mode="json"))
+
+
+@router.get(
+    "/channels/{channel}/items/{item_id}", response_model=ItemDetailOut, responses=NOT_FOUND
+)
+def item(
+    request: Request, channel: ChannelSlug, item_id: Annotated[int, Path(ge=1, le=2**62)]
+) -> JSONResponse:
+    """One item, with its sanitized body when its publication is republished in full."""
+    site = site_of(request)
+    ref = _channel(site, channel)
+    with site.engine.connect() as conn:
+        row = queries.item_by_id(conn, ref.id, item_id)
+        if row is None:
+            raise ApiError(404, f"no item {item_id} on this channel")
+        tags = queries.hashtags_of(conn, ref.id, [row.id]).get(row.id, [])
+    full = row.pub_republish == "full" and bool(row.body_html)
+    out = ItemDetailOut(
+        **_item_fields(site, ref, row, tags),
+        image_caption=row.image_caption,
+        body_html=str(clean_body(row.body_html, source_url(row) or "")) if full else None,
+        language=row.language,
+        story_id=row.story_id,
+    )
+    return _json(out.model_dump(mode="json"))
+
+
+def _offset(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        value = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        raise ApiError(400, "invalid cursor") from exc
+    if not 0 <= value <= MAX_SEARCH_OFFSET:
+        raise ApiError(400, "invalid cursor")
+    return value
+
+
+@router.get(
+    "/channels/{channel}/search",
+    response_model=SearchPage,
+    responses={**NOT_FOUND, **BAD_CURSOR},
+)
+def search(
+    request: Request,
+    channel: ChannelSlug,
+    q: Annotated[str, Query(max_length=300, description="Words to find")],
+    limit: Limit = 20,
+    cursor: CursorParam = None,
+) -> JSONResponse:
+    """Items matching `q`, best first, with highlighted snippets."""
+    site = site_of(request)
+    ref = _channel(site, channel)
+    offset = _offset(cursor)
+    with site.engine.connect() as conn:
+        hits = search_items(conn, ref.id, q, limit=limit + 1, offset=offset)
+        following = None
+        if len(hits) > limit:
+            hits = hits[:limit]
+            following = base64.urlsafe_b64encode(str(offset + limit).encode()).decode().rstrip("=")
+        tags = queries.hashtags_of(conn, ref.id, [h.id for h in hits])
+    out = SearchPage(
+        query=q,
+        items=[
+            SearchHit(
+                **_item_fields(site, ref, h, tags.get(h.id, [])),
+                snippet_html=str(highlighted(h.snippet_marked or "")),
+            )
+            for h in hits
+        ],
+        next_cursor=following,
+    )
+    return _json(out.model_dump(mode="json"))

@@ -1,0 +1,132 @@
+"""The ASGI app: ``create_app(settings)``; ``newsline serve`` runs it under uvicorn."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from newsline import __version__
+from newsline.config import Settings, load_settings
+from newsline.publish.sitemap import MAX_URLS
+from newsline.web import api, feeds, item, newsline, online, search, sources
+from newsline.web.middleware import SiteHeadersMiddleware
+from newsline.web.render import page
+from newsline.web.site import STATIC, BadRequest, ChannelRef, NotFound, Site, site_of
+
+log = logging.getLogger(__name__)
+STATIC_CACHE = "public, max-age=31536000, immutable"
+
+
+class CachedStaticFiles(StaticFiles):
+    """Static files with a long cache life: their URLs carry a content hash (``?v=``)."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["cache-control"] = STATIC_CACHE
+        return response
+
+
+def asset_versions() -> dict[str, str]:
+    """A short content hash per static file, for cache-busting URLs."""
+    return {
+        path.name: hashlib.blake2b(path.read_bytes(), digest_size=4).hexdigest()
+        for path in STATIC.iterdir()
+        if path.is_file()
+    }
+
+
+def _channel_for_error(request: Request, hint: ChannelRef | None) -> ChannelRef:
+    site = site_of(request)
+    if hint is not None:
+        return hint
+    first = request.url.path.strip("/").split("/", 1)[0]
+    if site.settings.channel(first) is not None:
+        return site.channel(first)
+    return site.default_channel()
+
+
+def _error_page(request: Request, status: int, message: str, hint: ChannelRef | None) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": message}, status_code=status)
+    channel = _channel_for_error(request, hint)
+    title = "Not found" if status == 404 else "Bad request"
+    return page(
+        request,
+        channel,
+        "error.html",
+        None,
+        column="not found" if status == 404 else "error",
+        title=f"{title} · {channel.cfg.display_name}",
+        status_code=status,
+        headers={"cache-control": "no-cache"},
+        status=status,
+        message=message,
+    )
+
+
+def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastAPI:
+    """The site for these settings: pages, feeds, sitemaps, the JSON API and static files."""
+    app = FastAPI(
+        title="newsline API",
+        version=__version__,
+        description="Channels, publications and items of this newsline install.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    site = Site(settings)
+    site.templates.globals["asset"] = asset_versions()
+    app.state.site = site
+    app.state.sitemap_max_urls = sitemap_max_urls
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        return _error_page(request, 404, str(exc), exc.channel)
+
+    @app.exception_handler(BadRequest)
+    async def bad_request(request: Request, exc: BadRequest) -> Response:
+        return _error_page(request, 400, str(exc), exc.channel)
+
+    @app.exception_handler(api.ApiError)
+    async def api_error(request: Request, exc: api.ApiError) -> Response:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return _error_page(request, 404, "page not found", None)
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith("/api/") or request.method != "GET":
+            return JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+        return _error_page(request, 400, "That address has a malformed parameter.", None)
+
+    app.mount("/static", CachedStaticFiles(directory=STATIC), name="static")
+    # Fixed paths first: the channel routes below match any first path segment.
+    app.include_router(feeds.root_router)
+    app.include_router(api.router)
+    app.include_router(online.router)
+    app.include_router(newsline.router)
+    app.include_router(item.router)
+    app.include_router(search.router)
+    app.include_router(sources.router)
+    app.include_router(feeds.router)
+    app.add_middleware(SiteHeadersMiddleware)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """App factory for ``uvicorn --factory``: settings from ``$NEWSLINE_CONFIG``."""
+    return create_app(load_settings())

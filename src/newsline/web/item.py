@@ -1,0 +1,74 @@
+"""The item page: ``/<channel>/topic/<pubtag>/<slug>``."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
+
+from newsline.web import queries
+from newsline.web.render import clip, item_path, page, source_url
+from newsline.web.safety import clean_body, safe_url
+from newsline.web.site import NotFound, site_of
+
+router = APIRouter(include_in_schema=False)
+
+
+def paragraphs(text: str | None) -> list[str]:
+    """Plain text split into paragraphs at blank lines (or single newlines)."""
+    if not text:
+        return []
+    blocks = [b.strip() for b in text.replace("\r\n", "\n").split("\n\n")]
+    if len(blocks) == 1:
+        blocks = [b.strip() for b in text.split("\n")]
+    return [" ".join(b.split()) for b in blocks if b.strip()]
+
+
+@router.get("/{channel_slug}/topic/{pub_tag}/{slug}")
+def item(request: Request, channel_slug: str, pub_tag: str, slug: str) -> Response:
+    """One item: hero image, publication, title linking to the source, summary, body."""
+    site = site_of(request)
+    channel = site.channel(channel_slug)
+    with site.engine.connect() as conn:
+        row = queries.item_page(conn, channel.id, pub_tag, slug)
+        if row is None:
+            raise NotFound("no such item on this channel", channel)
+        if row.duplicate_of_id is not None:
+            original = queries.item_by_id(conn, channel.id, row.duplicate_of_id)
+            if original is not None:
+                return RedirectResponse(item_path(channel, original), status_code=301)
+        tags = queries.hashtags_of(conn, channel.id, [row.id]).get(row.id, [])
+        source = source_url(row)
+        full = row.pub_republish == "full" and bool(row.body_html)
+        body: Markup | None = clean_body(row.body_html, source or "") if full else None
+        teaser = clip(row.teaser or row.summary or "", 1000)
+        url = site.url(item_path(channel, row))
+        description = clip(row.summary or row.teaser or "", 300)
+        share = {
+            "page": url,
+            "x": "https://twitter.com/intent/tweet?"
+            + f"url={quote(url, safe='')}&text={quote(row.title, safe='')}",
+            "mail": f"mailto:?subject={quote(row.title, safe='')}&body={quote(url, safe='')}",
+        }
+        return page(
+            request,
+            channel,
+            "item.html",
+            conn,
+            column="topic",
+            title=f"{row.title} · {channel.cfg.display_name}",
+            last_modified=row.enriched_at or row.first_seen_at,
+            item=row,
+            tags=tags,
+            source=source,
+            image=safe_url(row.image_url),
+            full=full,
+            body=body,
+            teaser=teaser,
+            summary=paragraphs(row.summary),
+            page_url=url,
+            description=description,
+            share=share,
+        )

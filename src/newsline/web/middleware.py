@@ -1,0 +1,134 @@
+"""One pure-ASGI layer for every response: security headers, and conditional GET.
+
+For a successful GET/HEAD whose handler set no ETag, the body is hashed into a strong
+ETag; ``If-None-Match`` (or ``If-Modified-Since`` when the handler gave a
+``Last-Modified``) answers ``304 Not Modified``. Every GET gets a ``Cache-Control``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from email.utils import formatdate, parsedate_to_datetime
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: http: data:; "
+    "font-src 'self'; connect-src 'self'; media-src https: http:; object-src 'none'; "
+    "frame-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (b"x-frame-options", b"DENY"),
+]
+DEFAULT_CACHE_CONTROL = b"public, no-cache"
+KEEP_ON_304 = {b"etag", b"cache-control", b"last-modified", b"vary", b"expires"}
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    wanted = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return "*" in wanted or etag.removeprefix("W/") in wanted
+
+
+def _not_modified_since(header: str, last_modified: str) -> bool:
+    try:
+        return parsedate_to_datetime(last_modified) <= parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return False
+
+
+class SiteHeadersMiddleware:
+    """Adds security headers to all responses and ETag/304 handling to GET and HEAD."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, self._decorating(send))
+            return
+        is_head = scope["method"] == "HEAD"
+        if is_head:  # answer HEAD like GET (same validators), then drop the body
+            scope = {**scope, "method": "GET"}
+        request_headers = dict(scope["headers"])
+        if_none_match = request_headers.get(b"if-none-match", b"").decode("latin-1")
+        if_modified_since = request_headers.get(b"if-modified-since", b"").decode("latin-1")
+        start: Message | None = None
+        chunks: list[bytes] = []
+        passthrough = False
+
+        async def capture(message: Message) -> None:
+            nonlocal start, passthrough
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                headers += SECURITY_HEADERS
+                if b"cache-control" not in names:
+                    headers.append((b"cache-control", DEFAULT_CACHE_CONTROL))
+                message = {**message, "headers": headers}
+                # Only whole successful bodies without their own validator are buffered.
+                if message["status"] != 200 or b"etag" in names:
+                    passthrough = True
+                    await send(message)
+                    return
+                start = message
+                return
+            if passthrough or start is None:
+                if is_head and message["type"] == "http.response.body":
+                    message = {**message, "body": b""}
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            body = b"".join(chunks)
+            await self._finish(start, body, if_none_match, if_modified_since, send, is_head)
+
+        await self.app(scope, receive, capture)
+
+    async def _finish(
+        self,
+        start: Message,
+        body: bytes,
+        if_none_match: str,
+        if_modified_since: str,
+        send: Send,
+        is_head: bool,
+    ) -> None:
+        headers: list[tuple[bytes, bytes]] = start["headers"]
+        etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+        last_modified = next(
+            (v.decode("latin-1") for k, v in headers if k.lower() == b"last-modified"), ""
+        )
+        headers.append((b"etag", etag.encode()))
+        if not last_modified:
+            headers.append((b"last-modified", formatdate(usegmt=True).encode()))
+        if if_none_match:
+            fresh = _etag_matches(if_none_match, etag)
+        else:
+            fresh = bool(if_modified_since and last_modified) and _not_modified_since(
+                if_modified_since, last_modified
+            )
+        if fresh:
+            kept = [(k, v) for k, v in headers if k.lower() in KEEP_ON_304]
+            kept += SECURITY_HEADERS
+            await send({"type": "http.response.start", "status": 304, "headers": kept})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await send(start)
+        await send({"type": "http.response.body", "body": b"" if is_head else body})
+
+    @staticmethod
+    def _decorating(send: Send) -> Send:
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", [])) + SECURITY_HEADERS
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return wrapped

@@ -1,0 +1,214 @@
+"""Rendering pages in the channel's chrome: title band, dateline, sponsor band, column header."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import Connection
+
+from newsline.community.presence import is_bot, online_count
+from newsline.db.models import utcnow
+from newsline.web.safety import highlighted, safe_url
+from newsline.web.site import ChannelRef, Site, site_of
+
+#: The sponsor's six width bands (CSS classes ``band-0`` … ``band-5``).
+SPONSOR_BANDS = ("lt500", "500-599", "600-899", "900-1199", "1200-1799", "ge1800")
+TEASER_CHARS = 280
+AVATAR_COLOURS = 8
+
+
+def clip(text: str | None, limit: int = TEASER_CHARS) -> str:
+    """`text` squeezed to at most `limit` characters, cut at a word with "..." when long."""
+    text = " ".join((text or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 3]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-–—") + "..."
+
+
+def age(when: datetime | None, now: datetime, zone: Any = UTC) -> str:
+    """``42s``, ``5m``, ``3h``, ``2d``; after 30 days the date, ``25 Jul 2025``."""
+    if when is None:
+        return ""
+    seconds = max(0, int((now - when).total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h"
+    if seconds < 30 * 86400:
+        return f"{seconds // 86400}d"
+    local = when.astimezone(zone)
+    return f"{local.day} {local:%b} {local.year}"
+
+
+def dateline_date(now: datetime, zone: Any) -> str:
+    """The dateline's date in the channel's zone: ``Jul 25, 2025``."""
+    local = now.astimezone(zone)
+    return f"{local:%b} {local.day}, {local.year}"
+
+
+def initials(name: str) -> str:
+    """Up to two initials of a publication name, for its avatar when it has no icon."""
+    words = [w for w in re.split(r"[^\w]+", name) if w and w.lower() not in {"the", "of", "a"}]
+    if not words:
+        return "?"
+    if len(words) == 1:
+        return words[0][:2].upper()
+    return (words[0][0] + words[1][0]).upper()
+
+
+def avatar_class(name: str) -> str:
+    """A stable colour class for a publication's initials avatar."""
+    digest = hashlib.blake2b(name.encode(), digest_size=2).digest()
+    return f"av{int.from_bytes(digest, 'big') % AVATAR_COLOURS}"
+
+
+def http_date(when: datetime | None) -> str | None:
+    """A ``Last-Modified`` value."""
+    return format_datetime(when.astimezone(UTC), usegmt=True) if when else None
+
+
+@dataclass(frozen=True)
+class ReaderOptions:
+    """The reader's display options, from cookies."""
+
+    theme: str  # "dark", "light" or "" (follow the system)
+    dense: bool
+
+    @classmethod
+    def of(cls, request: Request) -> ReaderOptions:
+        theme = request.cookies.get("nl_theme", "")
+        return cls(
+            theme if theme in ("dark", "light") else "", request.cookies.get("nl_dense") == "1"
+        )
+
+    @property
+    def html_class(self) -> str:
+        classes = [f"theme-{self.theme}"] if self.theme else []
+        if self.dense:
+            classes.append("dense")
+        return " ".join(classes)
+
+
+def item_path(channel: ChannelRef, row: Any) -> str:
+    """Our page of an item: ``/<channel>/topic/<pubtag>/<slug>``."""
+    return f"/{channel.slug}/topic/{row.pub_tag}/{row.slug or row.id}"
+
+
+def source_url(row: Any) -> str | None:
+    """The item's source article URL (canonical when known), if it is a safe http(s) URL."""
+    return safe_url(row.canonical_url) or safe_url(row.url)
+
+
+def sponsor_links(channel: ChannelRef) -> list[dict[str, str]]:
+    """The six sponsor variants with their width band and utm-tagged link."""
+    sponsor = channel.cfg.sponsor
+    base = safe_url(sponsor.url) or "#"
+    links = []
+    for band, text in zip(SPONSOR_BANDS, sponsor.variants, strict=True):
+        query = urlencode(
+            {
+                "utm_source": "newsline",
+                "utm_medium": "sponsor",
+                "utm_campaign": channel.slug,
+                "utm_content": band,
+            }
+        )
+        href = base if base == "#" else f"{base}{'&' if '?' in base else '?'}{query}"
+        links.append({"band": band, "text": text, "href": href})
+    return links
+
+
+def feed_links(site: Site, path: str, title: str) -> list[dict[str, str]]:
+    """``<link rel=alternate>`` entries for the feeds under `path` (e.g. ``/news``)."""
+    return [
+        {
+            "type": "application/rss+xml",
+            "title": f"{title} (RSS)",
+            "href": site.url(f"{path}/feed.xml"),
+        },
+        {
+            "type": "application/atom+xml",
+            "title": f"{title} (Atom)",
+            "href": site.url(f"{path}/atom.xml"),
+        },
+        {
+            "type": "application/feed+json",
+            "title": f"{title} (JSON Feed)",
+            "href": site.url(f"{path}/feed.json"),
+        },
+    ]
+
+
+def page(
+    request: Request,
+    channel: ChannelRef,
+    template: str,
+    conn: Connection | None,
+    *,
+    column: str,
+    title: str,
+    status_code: int = 200,
+    last_modified: datetime | None = None,
+    headers: Mapping[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """Render `template` inside the channel's chrome."""
+    site = site_of(request)
+    now = utcnow()
+    bot = is_bot(request.headers.get("user-agent"))
+    online = 0
+    if not bot:
+        if conn is None:
+            with site.engine.connect() as own:
+                online = online_count(own, channel.id, now)
+        else:
+            online = online_count(conn, channel.id, now)
+    zone = channel.cfg.zone
+    options = ReaderOptions.of(request)
+    ctx = {
+        "site": site,
+        "channel": channel,
+        "cfg": channel.cfg,
+        "now": now,
+        "zone": zone,
+        "dateline": dateline_date(now, zone),
+        "online": online,
+        "sponsors": sponsor_links(channel),
+        "options": options,
+        "column": column,
+        "title": title,
+        "path": request.url.path,
+        "home": f"/{channel.slug}/newsline",
+        "feeds": feed_links(site, f"/{channel.slug}", channel.cfg.display_name),
+        "age": lambda when: age(when, now, zone),
+        "item_path": lambda row: item_path(channel, row),
+        "source_url": source_url,
+        "clip": clip,
+        "initials": initials,
+        "avatar_class": avatar_class,
+        "safe_url": safe_url,
+        "highlighted": highlighted,
+        **context,
+    }
+    html = site.templates.get_template(template).render(ctx)
+    response = HTMLResponse(html, status_code=status_code, headers=dict(headers or {}))
+    response.headers["vary"] = "Cookie, User-Agent"
+    stamp = http_date(last_modified)
+    if stamp and status_code == 200:
+        response.headers["last-modified"] = stamp
+    return response

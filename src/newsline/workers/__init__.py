@@ -1,0 +1,1 @@
+"""Workers: the in-process scheduler and the distributed runner."""
