@@ -308,6 +308,53 @@ def items_list(
     Console().print(table)
 
 
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Web worker processes.")] = 1,
+    no_scheduler: Annotated[
+        bool, typer.Option("--no-scheduler", help="Serve pages only; run no periodic jobs.")
+    ] = False,
+    access_log: Annotated[
+        bool, typer.Option(help="Log every request (nginx logs them too).")
+    ] = False,
+) -> None:
+    """Serve the site (FastAPI + uvicorn) and run the scheduler (fetch, digests)."""
+    import os
+
+    import uvicorn
+
+    settings = settings_of(ctx)
+    _upgrade(settings)
+    state: State = ctx.obj
+    path = config_path(state.config)
+    if path.exists():  # the worker processes load the same file
+        os.environ["NEWSLINE_CONFIG"] = str(path.resolve())
+    scheduler = None
+    if not no_scheduler and settings.scheduler.enabled:
+        from newsline.workers.scheduler import start_scheduler
+
+        scheduler = start_scheduler(settings)
+    console.print(f"serving {settings.web.base_url} on http://{host}:{port} ({workers} worker(s))")
+    try:
+        uvicorn.run(
+            "newsline.web.app:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=access_log,
+            proxy_headers=True,
+            forwarded_allow_ips="127.0.0.1",
+            server_header=False,
+        )
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -1,0 +1,63 @@
+"""The in-process scheduler of ``newsline serve``: periodic fetch (and, later, digests).
+
+Jobs run in the serving command's own process (not in each web worker), so with
+``--workers N`` every job still runs once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from datetime import datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+
+from newsline.config import Settings
+from newsline.db.models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def fetch_job(settings: Settings) -> None:
+    """Refresh due feeds and extract new items (the ingest pipeline's ``run_fetch``)."""
+    try:
+        from newsline.ingest.refresh import run_fetch
+    except ImportError as exc:
+        log.warning("fetch job skipped: newsline.ingest.refresh.run_fetch unavailable (%s)", exc)
+        return
+    started = utcnow()
+    result = run_fetch(settings)
+    if inspect.iscoroutine(result):
+        result = asyncio.run(result)
+    seconds = (utcnow() - started).total_seconds()
+    log.info("fetch finished in %.1f s: %s", seconds, result)
+
+
+def register_jobs(
+    scheduler: BaseScheduler, settings: Settings, *, first_run: datetime | None = None
+) -> list[str]:
+    """Add newsline's periodic jobs to `scheduler`; return their ids."""
+    scheduler.add_job(
+        fetch_job,
+        "interval",
+        seconds=settings.scheduler.fetch_every_seconds,
+        args=[settings],
+        id="fetch",
+        name="fetch feeds and pages",
+        max_instances=1,
+        coalesce=True,
+        replace_existing=True,
+        next_run_time=first_run or utcnow(),
+    )
+    return ["fetch"]
+
+
+def start_scheduler(settings: Settings) -> BackgroundScheduler:
+    """A started background scheduler with every job registered."""
+    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"misfire_grace_time": 60})
+    ids = register_jobs(scheduler, settings)
+    scheduler.start()
+    log.info("scheduler started: %s", ", ".join(ids))
+    return scheduler
