@@ -448,8 +448,8 @@ def _sponsor_url(cfg: ChannelSettings) -> str:
 
 def compose_digest(
     session: Session, settings: Settings, cfg: ChannelSettings, slot: datetime
-) -> ComposedDigest | None:
-    """Compose the digest of `slot` (a slot instant, UTC); None when the window has nothing new."""
+) -> ComposedDigest:
+    """Compose the digest of `slot` (a slot instant, UTC); no entries when nothing is new."""
     channel = channel_row(session, settings, cfg.slug)
     assert channel.own_publication_id is not None  # channel_row guarantees it
     window_start = window_start_for(session, channel.id, slot, cfg.digest.max_window_hours)
@@ -471,11 +471,10 @@ def compose_digest(
             len(candidates),
             composition.remembered,
         )
-        return None
     entries = composition.entries
     _fill_summaries(session, settings, cfg, entries)
-    overview = make_overview(settings, cfg, entries)
-    sponsor = sponsor_block(cfg)
+    overview = make_overview(settings, cfg, entries) if entries else ""
+    sponsor = sponsor_block(cfg) if entries else None
     return ComposedDigest(
         channel=cfg.slug,
         channel_id=channel.id,
@@ -494,6 +493,8 @@ def compose_digest(
 
 def store_digest(settings: Settings, composed: ComposedDigest) -> DigestResult:
     """Store the digest item and row in one transaction; a lost race reports ``exists``."""
+    if not composed.entries:
+        raise DigestError(f"{composed.title}: an empty digest is never stored")
     result = DigestResult(
         channel=composed.channel,
         slot_at=composed.slot_at,
@@ -586,14 +587,17 @@ def run_digest(
                 url=digest_url(settings, cfg, slug),
             )
         composed = compose_digest(session, settings, cfg, slot)
-    if composed is None:
+    if not composed.entries:
         return DigestResult(
             channel=cfg.slug,
             slot_at=slot,
             title=title,
             slug=slug,
             status="empty",
-            url=digest_url(settings, cfg, slug),
+            window_start=composed.window_start,
+            considered=composed.composition.considered,
+            remembered=composed.composition.remembered,
+            url=composed.url,
         )
     if dry_run:
         return DigestResult(
