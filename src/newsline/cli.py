@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from newsline.config import ConfigError, Settings, config_path, load_settings
+from newsline.testing.cli import replay_app
 
 app = typer.Typer(no_args_is_help=True, help="newsline: news aggregation, digests and community.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -19,6 +20,7 @@ sources_app = typer.Typer(no_args_is_help=True, help="Publications and their fee
 app.add_typer(sources_app, name="sources")
 items_app = typer.Typer(no_args_is_help=True, help="Inspect and correct items.")
 app.add_typer(items_app, name="items")
+app.add_typer(replay_app, name="replay")
 
 console = Console(stderr=True)
 
