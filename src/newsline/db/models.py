@@ -154,6 +154,7 @@ class Item(Base):
     feed_id: Mapped[int | None] = mapped_column(ForeignKey("feed.id", ondelete="SET NULL"))
     guid: Mapped[str] = mapped_column(String(2000))
     url: Mapped[str] = mapped_column(String(2000), unique=True)  # normalized entry link
+    link: Mapped[str] = mapped_column(String(2000), default="")  # the link as the feed gave it
     canonical_url: Mapped[str | None] = mapped_column(String(2000), unique=True)
     # pending (found in a feed) -> ready (extracted or feed content kept) | duplicate
     state: Mapped[str] = mapped_column(String(12), default="pending")

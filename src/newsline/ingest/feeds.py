@@ -107,6 +107,8 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
         entry = _entry(raw, url)
         if entry is not None:
             entries.append(entry)
+    if warnings and not entries:
+        raise FeedError(f"{warnings[0]}; no entries could be recovered")
     image = None
     if isinstance(feed_meta.get("image"), dict):
         image = feed_meta["image"].get("href") or feed_meta["image"].get("url")
@@ -198,10 +200,12 @@ def _describe_bozo(exc: Any) -> str:
 
 def _entry(raw: Any, base: str) -> FeedEntry | None:
     link = raw.get("link") or ""
-    if not link:
+    if not _is_web_url(link, base):
+        link = ""
         for candidate in raw.get("links") or []:
-            if candidate.get("rel", "alternate") == "alternate" and candidate.get("href"):
-                link = candidate["href"]
+            href = candidate.get("href") or ""
+            if candidate.get("rel", "alternate") == "alternate" and _is_web_url(href, base):
+                link = href
                 break
     guid = raw.get("id") or raw.get("guid") or link
     title = _text(raw.get("title", ""))
@@ -224,6 +228,11 @@ def _entry(raw: Any, base: str) -> FeedEntry | None:
         content_html=content,
         image_url=_entry_image(raw, base),
     )
+
+
+def _is_web_url(link: str, base: str) -> bool:
+    """Whether a link resolves to an http(s) URL (guids such as ``urn:uuid:…`` do not)."""
+    return bool(link) and urljoin(base, link).startswith(("http://", "https://"))
 
 
 def _text(value: str) -> str:

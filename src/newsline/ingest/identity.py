@@ -67,8 +67,13 @@ def canonical_url(final_url: str, declared: str | None) -> str:
 
 
 def body_fingerprint(text: str) -> str | None:
-    """A hash of the body's words, for exact-duplicate detection; None when too short to tell."""
-    words = re.findall(r"\w+", text.lower())
+    """A hash of the body's words, for exact-duplicate detection; None when too short to tell.
+
+    Only paragraph-like lines (eight words or more) count, so copies that differ in their
+    headline, captions or credits still match.
+    """
+    lines = (line for line in text.splitlines() if len(line.split()) >= 8)
+    words = re.findall(r"\w+", " ".join(lines).lower())
     if len(words) < 40:
         return None
     return hashlib.sha256(" ".join(words).encode()).hexdigest()

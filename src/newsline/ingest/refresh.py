@@ -192,7 +192,7 @@ async def finish_pending(
     """Fetch and extract the page of every pending item (feed content when that fails)."""
     db = settings.database_url
     with session_scope(db) as session:
-        query = select(Item.id, Item.url).where(Item.state == "pending")
+        query = select(Item.id, Item.link, Item.url).where(Item.state == "pending")
         if source is not None:
             query = query.join(Publication).where(Publication.tag == source)
         pending = list(session.execute(query.order_by(Item.id)))
@@ -218,7 +218,7 @@ async def finish_pending(
                 report.errors.append(f"page {url}: {error}")
             reporter.advance("pages", f"{url}: {error}" if error else None)
 
-        await asyncio.gather(*(one(p.id, p.url) for p in pending))
+        await asyncio.gather(*(one(p.id, p.link or p.url) for p in pending))
 
 
 async def _page_content(

@@ -160,6 +160,7 @@ def store_feed(
             feed_id=feed.id,
             guid=entry.guid,
             url=url,
+            link=entry.link,
             state="pending",
             title=entry.title,
             author=entry.author,

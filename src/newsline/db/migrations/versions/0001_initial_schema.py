@@ -119,6 +119,7 @@ def upgrade() -> None:
         sa.Column("feed_id", sa.Integer(), nullable=True),
         sa.Column("guid", sa.String(length=2000), nullable=False),
         sa.Column("url", sa.String(length=2000), nullable=False),
+        sa.Column("link", sa.String(length=2000), nullable=False),
         sa.Column("canonical_url", sa.String(length=2000), nullable=True),
         sa.Column("state", sa.String(length=12), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
