@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from newsline import __version__
 from newsline.config import Settings, load_settings
 from newsline.publish.sitemap import MAX_URLS
-from newsline.web import api, feeds, item, newsline, online, search, sources
+from newsline.web import api, digest_routes, feeds, item, newsline, online, search, sources
 from newsline.web.middleware import SiteHeadersMiddleware
 from newsline.web.render import page
 from newsline.web.site import STATIC, BadRequest, ChannelRef, NotFound, Site, site_of
@@ -122,6 +122,7 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
     app.include_router(item.router)
     app.include_router(search.router)
     app.include_router(sources.router)
+    app.include_router(digest_routes.router)  # digest feeds, e-mail subscriptions
     app.include_router(feeds.router)
     app.add_middleware(SiteHeadersMiddleware)
     return app
