@@ -172,8 +172,8 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_item")),
         sa.UniqueConstraint("canonical_url", name=op.f("uq_item_canonical_url")),
-        sa.UniqueConstraint("publication_id", "guid", name=op.f("uq_item_publication_id")),
-        sa.UniqueConstraint("publication_id", "slug", name=op.f("uq_item_publication_id")),
+        sa.UniqueConstraint("publication_id", "guid", name=op.f("uq_item_publication_id_guid")),
+        sa.UniqueConstraint("publication_id", "slug", name=op.f("uq_item_publication_id_slug")),
         sa.UniqueConstraint("url", name=op.f("uq_item_url")),
     )
     with op.batch_alter_table("item", schema=None) as batch_op:
@@ -227,7 +227,7 @@ def upgrade() -> None:
             ["item_id"], ["item.id"], name=op.f("fk_digest_item_id_item"), ondelete="SET NULL"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_digest")),
-        sa.UniqueConstraint("channel_id", "slot_at", name=op.f("uq_digest_channel_id")),
+        sa.UniqueConstraint("channel_id", "slot_at", name=op.f("uq_digest_channel_id_slot_at")),
     )
     op.create_table(
         "subscriber",
@@ -251,7 +251,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subscriber")),
-        sa.UniqueConstraint("channel_id", "email", name=op.f("uq_subscriber_channel_id")),
+        sa.UniqueConstraint("channel_id", "email", name=op.f("uq_subscriber_channel_id_email")),
         sa.UniqueConstraint("token", name=op.f("uq_subscriber_token")),
     )
     op.create_table(
