@@ -105,20 +105,27 @@ async def fetch_all(
     with session_scope(url) as session:
         sync_channels(session, settings)
         store.prune_fetch_log(session)
-        query = select(Feed.id, Feed.url, Feed.etag, Feed.last_modified).join(Publication)
+        query = select(
+            Feed.id, Feed.url, Feed.etag, Feed.last_modified, Feed.interval_seconds
+        ).join(Publication)
         if source is not None:
             query = query.where(Publication.tag == source)
         if not force:
             query = query.where(or_(Feed.next_fetch_at.is_(None), Feed.next_fetch_at <= utcnow()))
         feeds = list(session.execute(query.order_by(Feed.id)))
     feed_ids = {f.url: f.id for f in feeds}
+    intervals = {f.id: f.interval_seconds for f in feeds}
     attempts: list[Attempt] = []
+    unchanged: list[tuple[int, int]] = []
 
     def flush_log() -> None:
-        if attempts:
+        # Bookkeeping that may be lost in a crash (HTTP log, 304s) is written in batches.
+        if attempts or unchanged:
             with session_scope(url) as session:
                 store.write_fetch_log(session, attempts, feed_ids)
+                store.record_not_modified(session, unchanged, settings.fetch)
             attempts.clear()
+            unchanged.clear()
 
     async with Fetcher(settings.fetch, on_attempt=attempts.append) as fetcher:
         reporter.stage("feeds", len(feeds))
@@ -126,7 +133,11 @@ async def fetch_all(
 
         async def one_feed(fid: int, furl: str, etag: str | None, lm: str | None) -> None:
             async with limit:
-                message = await _refresh_feed(settings, fetcher, fid, furl, etag, lm, report)
+                not_modified, message = await _refresh_feed(
+                    settings, fetcher, fid, furl, etag, lm, report
+                )
+            if not_modified:
+                unchanged.append((fid, intervals[fid]))
             if len(attempts) >= 500:
                 flush_log()
             reporter.advance("feeds", message)
@@ -146,7 +157,8 @@ async def _refresh_feed(
     etag: str | None,
     last_modified: str | None,
     report: FetchReport,
-) -> str | None:
+) -> tuple[bool, str | None]:
+    """Refresh one feed; returns (answered 304, a line worth showing the operator)."""
     report.feeds_checked += 1
     db = settings.database_url
     try:
@@ -158,12 +170,10 @@ async def _refresh_feed(
         report.errors.append(f"feed {url}: {exc.reason}")
         with session_scope(db) as session:
             store.record_feed_failure(session, feed_id, exc, exc.status, settings.fetch)
-        return f"{url}: {exc.reason}"
+        return False, f"{url}: {exc.reason}"
     if result.not_modified:
         report.feeds_not_modified += 1
-        with session_scope(db) as session:
-            store.record_not_modified(session, feed_id, settings.fetch)
-        return None
+        return True, None
     try:
         parsed = await asyncio.to_thread(
             parse_feed, result.body, result.final_url, result.headers.get("content-type", "")
@@ -173,12 +183,12 @@ async def _refresh_feed(
         report.errors.append(f"feed {url}: {exc}")
         with session_scope(db) as session:
             store.record_feed_failure(session, feed_id, exc, result.status, settings.fetch)
-        return f"{url}: {exc}"
+        return False, f"{url}: {exc}"
     headers = store.FeedHeaders(result.status, result.etag, result.last_modified)
     with session_scope(db) as session:
         new = store.store_feed(session, feed_id, parsed, headers, settings.fetch)
     report.new_items += new
-    return f"{url}: {new} new" if new else None
+    return False, (f"{url}: {new} new" if new else None)
 
 
 async def finish_pending(
