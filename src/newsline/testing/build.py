@@ -277,8 +277,11 @@ def _postlight(articles: Path, root: Path, report: BuildReport) -> Iterator[Page
             fixture = row.get("fixture")
             if isinstance(fixture, str):
                 used.add(fixture)
-            if not isinstance(fixture, str) or not _str(row.get("url")):
-                report.skip(where, "no-url")
+            if not isinstance(fixture, str):
+                report.skip(where, "bad-ground-truth")
+                continue
+            if not _str(row.get("url")):
+                report.skip(_rel(folder / fixture, root), "no-url")
                 continue
             path = folder / fixture
             try:

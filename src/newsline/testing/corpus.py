@@ -126,7 +126,10 @@ def parse_entry(line: Mapping[str, Any], corpus_dir: Path, where: str = "") -> E
     url = line.get("url")
     if not isinstance(url, str) or not url:
         raise CorpusError(f"{prefix}'url' is required")
-    url_key(url)  # validates
+    try:
+        url_key(url)
+    except CorpusError as exc:
+        raise CorpusError(f"{prefix}{exc}") from exc
     status = line.get("status", 200)
     if not isinstance(status, int) or not 100 <= status <= 599:
         raise CorpusError(f"{prefix}bad status {status!r}")

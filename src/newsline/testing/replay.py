@@ -224,7 +224,7 @@ class ReplayServer:
         self.http_port = http.sockets[0].getsockname()[1]
         self.https_port = https.sockets[0].getsockname()[1]
         self._started = True
-        log.info(
+        log.debug(
             "replaying %s (%d URLs) on http://%s:%d and https://%s:%d",
             self.corpus_dir,
             len(self.entries),
