@@ -253,7 +253,7 @@ def digest_feed(request: Request, channel_slug: str, name: str) -> Response:
                     .where(Digest.channel_id == channel_id)
                     .order_by(Digest.slot_at.desc())
                     .limit(FEED_DIGESTS)
-                ).tuples()
+                )
             )
             if channel_id is not None
             else []

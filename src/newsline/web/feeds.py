@@ -178,6 +178,7 @@ def sitemap(request: Request, channel: ChannelRef, number: int | None) -> Respon
     """``sitemap.xml``: a urlset, or an index of ``sitemap-N.xml`` files when large."""
     site = site_of(request)
     per_file: int = request.app.state.sitemap_max_urls
+    headers = {"cache-control": SITEMAP_CACHE}
     with site.engine.connect() as conn:
         total = queries.count_listed(conn, channel.id)
         files = sitemaps.page_count(total, per_file)
@@ -194,9 +195,11 @@ def sitemap(request: Request, channel: ChannelRef, number: int | None) -> Respon
             urls = urls if index == 1 else []
             urls += [(site.url(item_path(channel, r)), r.modified) for r in rows]
             body = sitemaps.urlset(urls)
-    return Response(
-        body, media_type="application/xml; charset=utf-8", headers={"cache-control": SITEMAP_CACHE}
-    )
+            newest = max((r.modified for r in rows if r.modified), default=None)
+            stamp = http_date(newest)
+            if stamp:
+                headers["last-modified"] = stamp
+    return Response(body, media_type="application/xml; charset=utf-8", headers=headers)
 
 
 def robots_for(site: Site, channels: Sequence[ChannelRef]) -> Response:
