@@ -65,7 +65,7 @@ class Seeder:
 
     def channel_id(self) -> int:
         with session_scope(self.url) as s:
-            return int(s.scalar(select(Channel.id).where(Channel.slug == self.channel)))
+            return sync_channels(s, self.settings)[self.channel].id
 
     def publication(self, tag: str, name: str | None = None) -> int:
         """Create a publication (carried by every channel) and return its id."""

@@ -384,9 +384,7 @@ def _fill_summaries(
     texts = dict(
         session.execute(
             select(Item.id, Item.body_text).where(Item.id.in_([e.item_id for e in missing]))
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     summarize = _enrichment_summarizer()
     for e in missing:

@@ -188,7 +188,7 @@ def daily_edition(
             .outerjoin(Item, Item.id == Digest.item_id)
             .where(Digest.channel_id == channel_id, Digest.slot_at > since, Digest.slot_at <= until)
             .order_by(Digest.slot_at)
-        ).tuples()
+        )
     )
     if not rows:
         return None
