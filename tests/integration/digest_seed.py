@@ -5,6 +5,12 @@ All text here is our own, written for these tests (no publisher text).
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -72,9 +78,11 @@ class Seeder:
         if tag in self.publications:
             return self.publications[tag]
         with session_scope(self.url) as s:
-            pub = Publication(tag=tag, name=name or tag.upper(), republish="teaser")
-            s.add(pub)
-            s.flush()
+            pub = s.scalar(select(Publication).where(Publication.tag == tag))
+            if pub is None:
+                pub = Publication(tag=tag, name=name or tag.upper(), republish="teaser")
+                s.add(pub)
+                s.flush()
             self.publications[tag] = pub.id
             sync_channels(s, self.settings)
         return self.publications[tag]
@@ -178,8 +186,8 @@ class Seeder:
         body = " ".join(sentence(n * 31 + k) for k in range(max(body_words // 12, 1)))
         item = Item(
             publication_id=pub_id,
-            guid=f"{pub}-{n}",
-            url=f"https://{pub}.example/news/{n}",
+            guid=f"{pub}-{n}-{uuid.uuid4().hex[:8]}",
+            url=f"https://{pub}.example/news/{n}-{uuid.uuid4().hex[:8]}",
             state=state,
             title=title,
             published_at=published or seen - timedelta(minutes=5),
@@ -190,7 +198,7 @@ class Seeder:
             summary=(sentence(n * 13) + "\n\n" + sentence(n * 17)) if summary == "" else summary,
             body_html=f"<p>{body}</p>",
             body_text=body,
-            slug=f"item-{n}",
+            slug=f"item-{n}-{uuid.uuid4().hex[:8]}",
             story_id=story_id,
             near_duplicate_of_id=near_dup,
         )
@@ -204,3 +212,35 @@ class Seeder:
                 )
             )
         return item.id
+
+
+@contextmanager
+def serve(settings: Settings, port: int | None = None) -> Iterator[str]:
+    """The real web app (``create_app``) under uvicorn on a loopback port; yields its base URL."""
+    import uvicorn
+
+    from newsline.web.app import create_app
+
+    port = port or free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

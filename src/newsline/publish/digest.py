@@ -484,7 +484,8 @@ def compose_digest(
         url=digest_url(settings, cfg, slug),
         overview=overview,
         composition=composition,
-        body_html=render_html(overview, composition.groups, sponsor),
+        # The overview is the item's summary (the page's summary box), so not repeated here.
+        body_html=render_html("", composition.groups, sponsor),
         body_text=render_text(title, overview, composition.groups, sponsor),
     )
 

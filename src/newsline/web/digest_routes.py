@@ -268,7 +268,7 @@ def digest_feed(request: Request, channel_slug: str, name: str) -> Response:
             updated=created_at,
             author=cfg.display_name,
             summary=item.summary or "",
-            content_html=item.body_html,
+            content_html=_overview_html(item.summary) + item.body_html,
             image_url=item.image_url,
             tags=("#digest",),
         )
@@ -287,6 +287,10 @@ def digest_feed(request: Request, channel_slug: str, name: str) -> Response:
         media_type=MEDIA_TYPES[kind],
         headers={"cache-control": "public, max-age=300"},
     )
+
+
+def _overview_html(overview: str | None) -> str:
+    return f'<p class="digest-overview">{html.escape(overview)}</p>' if overview else ""
 
 
 def include(app: Any) -> None:
