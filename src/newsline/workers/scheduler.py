@@ -35,6 +35,15 @@ def fetch_job(settings: Settings) -> None:
     log.info("fetch finished in %.1f s: %s", seconds, result)
 
 
+def digest_job(settings: Settings) -> None:
+    """Publish each channel's digest once its slot is due, then mail subscribers."""
+    from newsline.publish.digest import digest_tick
+
+    for result in digest_tick(settings):
+        if result.status == "published":
+            log.info("digest %s: %s (%d entries)", result.channel, result.title, result.entries)
+
+
 def register_jobs(
     scheduler: BaseScheduler, settings: Settings, *, first_run: datetime | None = None
 ) -> list[str]:
@@ -51,7 +60,19 @@ def register_jobs(
         replace_existing=True,
         next_run_time=first_run or utcnow(),
     )
-    return ["fetch"]
+    scheduler.add_job(
+        digest_job,
+        "interval",
+        seconds=60,
+        args=[settings],
+        id="digest",
+        name="publish due digests and mail them",
+        max_instances=1,
+        coalesce=True,
+        replace_existing=True,
+        next_run_time=first_run or utcnow(),
+    )
+    return ["fetch", "digest"]
 
 
 def start_scheduler(settings: Settings) -> BackgroundScheduler:
