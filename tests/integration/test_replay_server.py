@@ -94,11 +94,25 @@ def corpus(tmp_path: Path) -> Path:
     entries += [
         {"url": f"https://faults.example/{fault}", "fault": fault} for fault in sorted(FAULTS)
     ]
+    entries += [
+        {
+            "url": "https://faults.example/page/bad-charset",
+            "fault": "bad-charset",
+            "headers": {"Content-Type": "text/html; charset=utf-8"},
+            "body": "b/page.html",  # ASCII: the server substitutes an accented page
+        },
+        {
+            "url": "https://faults.example/own/bad-charset",
+            "fault": "bad-charset",
+            "body": "b/accented.xml",
+        },
+    ]
     bodies = {
         "b/alpha-feed.xml": FEED,
         "b/page.html": PAGE,
         "b/beta.txt": b"beta seven\n",
         "b/gamma.txt": b"gamma cafe\n",
+        "b/accented.xml": '<?xml version="1.0" encoding="utf-8"?><rss><t>Crème brûlée</t></rss>'.encode(),
     }
     return write_corpus(tmp_path / "corpus", entries, bodies)
 
@@ -411,6 +425,19 @@ async def test_fault_bad_charset(client: aiohttp.ClientSession) -> None:
     with pytest.raises(UnicodeDecodeError):
         body.decode("utf-8")
     assert "Café" in body.decode("latin-1")
+
+
+async def test_fault_bad_charset_keeps_the_entry_kind(client: aiohttp.ClientSession) -> None:
+    async with client.get("https://faults.example/page/bad-charset") as resp:
+        assert resp.headers["Content-Type"] == "text/html; charset=utf-8"
+        page = await resp.read()
+    assert page.startswith(b"<!DOCTYPE html>")
+    assert "Café" in page.decode("latin-1")
+    async with client.get("https://faults.example/own/bad-charset") as resp:
+        own = await resp.read()
+    assert own == '<?xml version="1.0" encoding="UTF-8"?><rss><t>Crème brûlée</t></rss>'.encode(
+        "latin-1"
+    )
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,10 @@ from protego import Protego
 from rapidfuzz import fuzz
 from selectolax.lexbor import LexborHTMLParser
 
-from newsline.testing.corpus import Entry, read_ground_truth, read_manifest, url_key
+from newsline.testing.corpus import FAULTS, Entry, read_ground_truth, read_manifest, url_key
 from newsline.testing.demo_content import PUBLICATIONS
 from newsline.testing.democorpus import demo_sources, write_demo_corpus
+from newsline.testing.faultcorpus import PAGES_HOST, feed_host, write_fault_corpus
 
 NOW = datetime(2025, 7, 25, 15, 30, tzinfo=UTC)
 
@@ -201,3 +202,27 @@ def test_demo_sources_match_the_corpus(entries: dict[str, Entry]) -> None:
         assert source.feed_url.startswith(f"https://{source.home_url.split('/')[2]}/")
         assert source.home_url.split("/")[2].endswith(".example")
         assert url_key(source.feed_url) in entries
+
+
+def test_fault_corpus_has_every_fault_as_feed_and_page(tmp_path: Path) -> None:
+    corpus = write_fault_corpus(tmp_path / "faults", now=NOW)
+    entries = read_manifest(corpus)
+    feed_faults = {e.fault for e in entries if e.fault and e.extra.get("kind") == "feed"}
+    page_faults = {e.fault for e in entries if e.fault and e.extra.get("kind") == "page"}
+    assert feed_faults == page_faults == set(FAULTS)
+    by_key = {url_key(e.url): e for e in entries}
+    # The healthy demo publishers are all there too.
+    assert all(url_key(s.feed_url) in by_key for s in demo_sources())
+    pages_feed = by_key[url_key(f"https://{PAGES_HOST}/feed.xml")]
+    assert pages_feed.fault is None
+    parsed = feedparser.parse(pages_feed.read_body())
+    assert not parsed.bozo
+    assert {by_key[url_key(i.link)].fault for i in parsed.entries} == set(FAULTS)
+    rows = [r for r in read_ground_truth(corpus) if r["origin"] == "fault"]
+    assert {r["fault"] for r in rows} - {None} == set(FAULTS)
+    assert {r["feed_fault"] for r in rows} - {None} == set(FAULTS)
+    for row in rows:  # every listed page is in the corpus, healthy or not
+        assert url_key(str(row["url"])) in by_key
+    for fault in FAULTS:  # a fault feed's body is itself a valid feed of one item
+        entry = by_key[url_key(f"https://{feed_host(fault)}/feed.xml")]
+        assert len(feedparser.parse(entry.read_body()).entries) == 1

@@ -35,6 +35,8 @@ def replay_serve(
     Prints the two settings that point newsline at the server, one per line on stdout.
     """
     import asyncio
+    import contextlib
+    import signal
 
     from newsline.cli import console, fail
     from newsline.testing.corpus import CorpusError
@@ -43,6 +45,10 @@ def replay_serve(
     server = ReplayServer(corpus, http_port, https_port, ca_file=ca_file)
 
     async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, or `kill PID`: a clean stop
+            loop.add_signal_handler(sig, stop.set)
         await server.start()
         try:
             for name, value in server.settings_env().items():
@@ -53,17 +59,14 @@ def replay_serve(
                 f"http://127.0.0.1:{server.http_port} and https://127.0.0.1:{server.https_port}"
                 " — Ctrl-C to stop"
             )
-            if exit_after is None:
-                await asyncio.Event().wait()
-            else:
-                await asyncio.sleep(exit_after)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), exit_after)
         finally:
             await server.stop()
+        console.print("replay server stopped")
 
     try:
         asyncio.run(run())
-    except KeyboardInterrupt:
-        console.print("replay server stopped")
     except CorpusError as exc:
         raise fail(str(exc)) from exc
     except OSError as exc:

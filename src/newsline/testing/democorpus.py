@@ -62,12 +62,18 @@ def write_demo_corpus(directory: Path | str, *, now: datetime | None = None) -> 
     """Write the demo corpus into ``directory`` (created if needed) and return its path."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    now = (now or datetime.now(UTC)).astimezone(UTC).replace(second=0, microsecond=0)
     writer = CorpusWriter(out)
+    add_demo(writer, now=now)
+    return writer.finish()
+
+
+def add_demo(writer: CorpusWriter, *, now: datetime | None = None) -> datetime:
+    """Add the demo publications to a corpus being written; return the ``now`` used."""
+    now = (now or datetime.now(UTC)).astimezone(UTC).replace(second=0, microsecond=0)
     by_slug = {a.slug: (p, a) for p in PUBLICATIONS for a in p.articles}
     for pub in PUBLICATIONS:
         _write_publication(writer, pub, now, by_slug)
-    return writer.finish()
+    return now
 
 
 # -- one publisher ----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import contextlib
 import email.utils
 import functools
 import logging
+import re
 import shutil
 import socket
 import ssl
@@ -79,8 +80,9 @@ _REASONS = {
     503: "Service Unavailable",
 }
 
-# Body used by body-shaped faults (reset, slow, truncated, bad-charset) when the entry has
-# none. Our own text; the accented words make the Latin-1 bytes of `bad-charset` visible.
+# Bodies used by body-shaped faults (reset, slow, truncated, bad-charset) when the entry has
+# none: the page for HTML entries, else the feed. Our own text; the accented words make the
+# Latin-1 bytes of `bad-charset` visible.
 FAULT_FEED = """<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0">
 <channel>
@@ -101,6 +103,15 @@ budget and the sauna will follow in the spring.</description>
 </item>
 </channel>
 </rss>
+"""
+
+FAULT_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Café owners expect a busy winter market</title>
+</head><body><main><article><h1>Café owners expect a busy winter market</h1>
+<p>Stall holders at the winter market on Rue Noël said crêpes and mulled cider sold out by
+midday on Saturday, and organisers plan to extend opening hours next weekend.</p>
+<p>The municipal pool reopens on Monday after a two-month façade repair.</p>
+</article></main></body></html>
 """
 
 NOT_A_FEED = b"""<!DOCTYPE html>
@@ -533,12 +544,14 @@ class ReplayServer:
             headers = [("Content-Type", "text/html; charset=utf-8")]
             await self._send(writer, 200, headers, NOT_A_FEED, keep_alive, head_only)
             return keep_alive
-        body = entry.read_body() or FAULT_FEED.encode("utf-8")
+        is_html = "html" in content_type.lower()
+        sample = FAULT_PAGE if is_html else FAULT_FEED
+        body = entry.read_body() or sample.encode("utf-8")
         if fault == "truncated":
             await self._send(writer, 200, ctype, body[: len(body) // 2], keep_alive, head_only)
             return keep_alive
         if fault == "bad-charset":
-            body, content_type = _latin1_declared_utf8(body, content_type)
+            body, content_type = _latin1_declared_utf8(body, content_type, sample)
             headers = [("Content-Type", content_type)]
             await self._send(writer, 200, headers, body, keep_alive, head_only)
             return keep_alive
@@ -623,12 +636,22 @@ def _reset(writer: asyncio.StreamWriter) -> None:
     writer.transport.abort()
 
 
-def _latin1_declared_utf8(body: bytes, content_type: str) -> tuple[bytes, str]:
+_XML_PROLOG = re.compile(r"\ufeff?\s*<\?xml[^>]*\?>")
+_XML_ENCODING = re.compile(r"""encoding\s*=\s*["'][^"']*["']""")
+_META_CHARSET = re.compile(r"""(<meta[^>]+charset\s*=\s*["']?)[-\w]+""", re.I)
+
+
+def _latin1_declared_utf8(body: bytes, content_type: str, sample: str) -> tuple[bytes, str]:
     """The body re-encoded as Latin-1, while every declaration still says UTF-8."""
     text = body.decode("utf-8", errors="replace")
     if text.isascii():
-        text = FAULT_FEED  # an ASCII body would hide the fault
-    text = text.replace('encoding="utf-8"', 'encoding="UTF-8"')
+        text = sample  # an ASCII body would hide the fault
+    # Whatever the document declared, it now says UTF-8 (XML prolog, HTML meta charset).
+    prolog = _XML_PROLOG.match(text)
+    if prolog:
+        fixed = _XML_ENCODING.sub('encoding="UTF-8"', prolog.group(0), count=1)
+        text = fixed + text[prolog.end() :]
+    text = _META_CHARSET.sub(r"\1UTF-8", text, count=1)
     media = content_type.split(";")[0].strip() or "application/rss+xml"
     return text.encode("latin-1", errors="replace"), f"{media}; charset=utf-8"
 
