@@ -11,7 +11,6 @@ import typer
 from rich.console import Console
 
 from newsline.config import ConfigError, Settings, config_path, load_settings
-from newsline.publish.digest_cli import digest_app
 from newsline.testing.cli import replay_app
 
 app = typer.Typer(no_args_is_help=True, help="newsline: news aggregation, digests and community.")
@@ -22,7 +21,6 @@ app.add_typer(sources_app, name="sources")
 items_app = typer.Typer(no_args_is_help=True, help="Inspect and correct items.")
 app.add_typer(items_app, name="items")
 app.add_typer(replay_app, name="replay")
-app.add_typer(digest_app, name="digest")
 
 console = Console(stderr=True)
 
@@ -326,37 +324,107 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the site (FastAPI + uvicorn) and run the scheduler (fetch, digests)."""
-    import os
-
-    import uvicorn
-
     settings = settings_of(ctx)
     _upgrade(settings)
     state: State = ctx.obj
     path = config_path(state.config)
-    if path.exists():  # the worker processes load the same file
-        os.environ["NEWSLINE_CONFIG"] = str(path.resolve())
-    scheduler = None
-    if not no_scheduler and settings.scheduler.enabled:
+    _serve_site(
+        settings,
+        path if path.exists() else None,
+        host=host,
+        port=port,
+        workers=workers,
+        scheduler=not no_scheduler and settings.scheduler.enabled,
+        access_log=access_log,
+    )
+
+
+def _serve_site(
+    settings: Settings,
+    config: Path | None,
+    *,
+    host: str,
+    port: int,
+    workers: int = 1,
+    scheduler: bool = True,
+    access_log: bool = False,
+    exit_after: float | None = None,
+) -> None:
+    """Run uvicorn on the app (and the scheduler beside it) until stopped."""
+    import os
+    import threading
+
+    import uvicorn
+
+    if config is not None:  # the worker processes load the same file
+        os.environ["NEWSLINE_CONFIG"] = str(config.resolve())
+    jobs = None
+    if scheduler:
         from newsline.workers.scheduler import start_scheduler
 
-        scheduler = start_scheduler(settings)
-    console.print(f"serving {settings.web.base_url} on http://{host}:{port} ({workers} worker(s))")
+        jobs = start_scheduler(settings)
+    options = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "access_log": access_log,
+        "proxy_headers": True,
+        "forwarded_allow_ips": "127.0.0.1",
+        "server_header": False,
+    }
+    app_path = "newsline.web.app:create_app_from_env"
+    console.print(f"serving at http://{host}:{port} ({workers} worker(s)) — Ctrl-C to stop")
     try:
-        uvicorn.run(
-            "newsline.web.app:create_app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            access_log=access_log,
-            proxy_headers=True,
-            forwarded_allow_ips="127.0.0.1",
-            server_header=False,
-        )
+        if workers > 1:
+            uvicorn.run(app_path, **options)  # type: ignore[arg-type]
+        else:
+            server = uvicorn.Server(uvicorn.Config(app_path, **options))  # type: ignore[arg-type]
+            if exit_after is not None:
+                timer = threading.Timer(exit_after, lambda: setattr(server, "should_exit", True))
+                timer.daemon = True
+                timer.start()
+            server.run()
     finally:
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
+        if jobs is not None:
+            jobs.shutdown(wait=False)
+
+
+@app.command()
+def demo(
+    corpus: Annotated[
+        Path | None,
+        typer.Option(help="A capture corpus to replay instead of the bundled demo publishers."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Keep the demo's database here (default: a temp dir).")
+    ] = None,
+    exit_after: Annotated[
+        float | None, typer.Option(hidden=True, help="Stop serving after this many seconds.")
+    ] = None,
+) -> None:
+    """Everything, offline: replay a web of publishers on loopback, ingest, enrich, digest, serve."""
+    import tempfile
+
+    from newsline.testing.corpus import CorpusError
+    from newsline.testing.demo import prepare, run_pipeline
+    from newsline.testing.democorpus import write_demo_corpus
+    from newsline.testing.replay import replay_in_thread
+
+    work = data_dir or Path(tempfile.mkdtemp(prefix="newsline-demo-"))
+    corpus_dir = corpus or write_demo_corpus(work / "corpus")
+    try:
+        with replay_in_thread(corpus_dir) as server:
+            console.print(f"replaying {corpus_dir} ({len(server.entries)} URLs) on loopback")
+            site = prepare(
+                work, server, own_corpus=corpus is None, base_url=f"http://{host}:{port}"
+            )
+            console.print(run_pipeline(site.settings))
+            _serve_site(site.settings, site.config, host=host, port=port, exit_after=exit_after)
+    except CorpusError as exc:
+        raise fail(f"{corpus_dir}: {exc}") from exc
 
 
 def main() -> None:
