@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from newsline.config import ConfigError, Settings, config_path, load_settings
+from newsline.publish.digest_cli import digest_app
 from newsline.testing.cli import replay_app
 
 app = typer.Typer(no_args_is_help=True, help="newsline: news aggregation, digests and community.")
@@ -21,6 +22,7 @@ app.add_typer(sources_app, name="sources")
 items_app = typer.Typer(no_args_is_help=True, help="Inspect and correct items.")
 app.add_typer(items_app, name="items")
 app.add_typer(replay_app, name="replay")
+app.add_typer(digest_app, name="digest")
 
 console = Console(stderr=True)
 
