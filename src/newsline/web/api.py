@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -13,14 +11,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Row
 
 from newsline.web import queries
-from newsline.web.queries import Cursor, CursorError
+from newsline.web.queries import CURSOR_PATTERN, Cursor, CursorError
 from newsline.web.render import item_path, source_url
 from newsline.web.safety import clean_body, highlighted, safe_url
 from newsline.web.search import search_items
 from newsline.web.site import ChannelRef, NotFound, Site, site_of
 
 API_CACHE = "public, max-age=30"
-MAX_SEARCH_OFFSET = 1000
+MAX_SEARCH_OFFSET = 999
 
 
 class ApiError(Exception):
@@ -116,7 +114,12 @@ BAD_CURSOR: dict[int | str, dict[str, Any]] = {
 ChannelSlug = Annotated[str, Path(description="Channel slug", max_length=64)]
 Limit = Annotated[int, Query(ge=1, le=100, description="Items per page")]
 CursorParam = Annotated[
-    str | None, Query(max_length=200, description="`next_cursor` of the previous page")
+    str | None,
+    Query(pattern=CURSOR_PATTERN, description="`next_cursor` of the previous page"),
+]
+SearchCursor = Annotated[
+    str | None,
+    Query(pattern=r"^[0-9]{1,3}$", description="`next_cursor` of the previous page"),
 ]
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -271,40 +274,28 @@ def item(
     return _json(out.model_dump(mode="json"))
 
 
-def _offset(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        value = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
-        raise ApiError(400, "invalid cursor") from exc
-    if not 0 <= value <= MAX_SEARCH_OFFSET:
-        raise ApiError(400, "invalid cursor")
-    return value
-
-
 @router.get(
     "/channels/{channel}/search",
     response_model=SearchPage,
-    responses={**NOT_FOUND, **BAD_CURSOR},
+    responses=NOT_FOUND,
 )
 def search(
     request: Request,
     channel: ChannelSlug,
     q: Annotated[str, Query(max_length=300, description="Words to find")],
     limit: Limit = 20,
-    cursor: CursorParam = None,
+    cursor: SearchCursor = None,
 ) -> JSONResponse:
     """Items matching `q`, best first, with highlighted snippets."""
     site = site_of(request)
     ref = _channel(site, channel)
-    offset = _offset(cursor)
+    offset = int(cursor) if cursor else 0
     with site.engine.connect() as conn:
         hits = search_items(conn, ref.id, q, limit=limit + 1, offset=offset)
         following = None
-        if len(hits) > limit:
-            hits = hits[:limit]
-            following = base64.urlsafe_b64encode(str(offset + limit).encode()).decode().rstrip("=")
+        if len(hits) > limit and offset + limit <= MAX_SEARCH_OFFSET:
+            following = str(offset + limit)
+        hits = hits[:limit]
         tags = queries.hashtags_of(conn, ref.id, [h.id for h in hits])
     out = SearchPage(
         query=q,

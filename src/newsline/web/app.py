@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -125,6 +126,23 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
     app.include_router(digest_routes.router)  # digest feeds, e-mail subscriptions
     app.include_router(feeds.router)
     app.add_middleware(SiteHeadersMiddleware)
+    slugs = [c.slug for c in settings.channels]
+
+    def openapi() -> dict[str, Any]:
+        # Document this install's channel slugs as the `channel` parameter's values.
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    for param in operation.get("parameters", []):
+                        if param.get("name") == "channel" and param.get("in") == "path":
+                            param["schema"]["enum"] = slugs
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -72,7 +72,12 @@ def _feed_response(
 ) -> Response:
     site = site_of(request)
     rows, _ = queries.list_items(
-        conn, channel.id, limit=FEED_ITEMS, publication_id=publication_id, hashtag=hashtag
+        conn,
+        channel.id,
+        limit=FEED_ITEMS,
+        publication_id=publication_id,
+        hashtag=hashtag,
+        with_body=True,
     )
     tags = queries.hashtags_of(conn, channel.id, [r.id for r in rows])
     entries = feed_entries(site, channel, rows, tags)
