@@ -578,7 +578,7 @@ class ReplayServer:
             await self._stream(writer, headers, chunks, keep_alive, head_only)
             return keep_alive
         if fault == "oversize":
-            chunks = _oversize_chunks(body, self.oversize)
+            chunks = _oversize_chunks(self.oversize)
             await self._stream(writer, ctype, chunks, keep_alive, head_only)
             return keep_alive
         raise AssertionError(f"unhandled fault {fault}")  # FAULTS and this method disagree
@@ -656,7 +656,7 @@ def _latin1_declared_utf8(body: bytes, content_type: str, sample: str) -> tuple[
     return text.encode("latin-1", errors="replace"), f"{media}; charset=utf-8"
 
 
-def _oversize_chunks(prefix: bytes, total: int) -> Iterator[bytes]:
+def _oversize_chunks(total: int) -> Iterator[bytes]:
     """``total`` bytes: the start of a feed, then filler items that never close."""
     head = b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>\n'
     head += b"<title>Oversize feed</title>\n"
