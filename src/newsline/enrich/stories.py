@@ -1,0 +1,788 @@
+"""Near-duplicates (syndicated copies) and stories (the same event across publications).
+
+Near-duplicates: MinHash-LSH over word shingles (datasketch) finds candidate copies in
+sub-linear time; a candidate is confirmed by its estimated Jaccard similarity, or by a
+very similar title (rapidfuzz) with a lower shingle overlap (updated versions).
+
+Stories: single-pass online clustering. An item becomes a sparse TF-IDF vector (title
+words boosted, capitalized names as extra features, document frequencies learned
+online in a fixed-size hashed table). Each live story keeps a centroid and posts its
+top terms in an inverted index; a new item looks up only the stories that share its own
+top terms, scores those few by cosine similarity (damped by age), and joins the best
+one above the threshold or starts a new story. Stories idle for longer than the window
+(default 3 days) are evicted, so memory follows the window, not the history.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import re
+import uuid
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+# --- text features ------------------------------------------------------------------------
+
+_WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*[a-z0-9]|[a-z0-9]")
+_NAME = re.compile(r"(?<![.!?\"“]\s)\b([A-Z][^\W\d_A-Z]+(?:\s+[A-Z][^\W\d_A-Z]+){0,3})")
+_STOP = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "also",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "said",
+        "says",
+        "say",
+        "told",
+        "according",
+        "year",
+        "years",
+        "new",
+        "one",
+        "two",
+        "first",
+        "last",
+        "also",
+        "like",
+        "just",
+        "time",
+        "people",
+        "could",
+        "would",
+        "may",
+        "might",
+        "many",
+        "much",
+        "week",
+        "day",
+        "days",
+        "since",
+        "still",
+        "even",
+        "get",
+        "got",
+        "make",
+        "made",
+        "back",
+        "well",
+        "way",
+        "going",
+        "percent",
+        "per",
+        "cent",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ]
+)
+_NAME_STOP = frozenset(
+    [
+        "The",
+        "A",
+        "An",
+        "This",
+        "That",
+        "It",
+        "He",
+        "She",
+        "They",
+        "We",
+        "I",
+        "In",
+        "On",
+        "At",
+        "But",
+        "And",
+        "Or",
+        "If",
+        "As",
+        "For",
+        "After",
+        "When",
+        "While",
+        "Mr",
+        "Mrs",
+        "Ms",
+        "Dr",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ]
+)
+
+MAX_BODY_WORDS = 300
+TITLE_BOOST = 3
+NAME_BOOST = 2
+DF_BUCKETS = 1 << 20
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased content words (stop words dropped, plural 's' folded)."""
+    out = []
+    for w in _WORD.findall(text.lower().replace("\u2019", "'")):
+        if w.endswith("'s"):
+            w = w[:-2]
+        if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+            w = w[:-1]
+        if w not in _STOP and len(w) > 1 and not w.isdigit():
+            out.append(w)
+    return out
+
+
+def names(text: str) -> list[str]:
+    """Capitalized names not at a sentence start (a cheap named-entity heuristic)."""
+    found = []
+    for m in _NAME.finditer(text):
+        parts = [p for p in m.group(1).split() if p not in _NAME_STOP]
+        if parts:
+            found.append(" ".join(parts).lower())
+    return found
+
+
+def _term_counts(title: str, text: str) -> Counter[str]:
+    body = text[: MAX_BODY_WORDS * 8]
+    tf: Counter[str] = Counter(words(body)[:MAX_BODY_WORDS])
+    for w in words(title):
+        tf[w] += TITLE_BOOST
+    for n in names(title + ". " + body):
+        tf["@" + n] += NAME_BOOST
+    return tf
+
+
+# --- stories ------------------------------------------------------------------------------
+
+
+def _bucket(term: str) -> int:
+    # crc32, not hash(): str hashes are salted per process and results should repeat.
+    return zlib.crc32(term.encode()) & (DF_BUCKETS - 1)
+
+
+def _norm(vec: dict[str, float]) -> float:
+    return math.sqrt(sum(v * v for v in vec.values()))
+
+
+@dataclass
+class StoryState:
+    """A live story in the index."""
+
+    key: str
+    first_seen: datetime
+    last_seen: datetime
+    centroid: dict[str, float] = field(default_factory=dict)
+    posted: tuple[str, ...] = ()
+    item_ids: list[Any] = field(default_factory=list)
+    best_item: Any = None
+    best_title: str = ""
+    best_score: float = -1.0
+    norm: float = 0.0
+
+    @property
+    def size(self) -> int:
+        """Number of items placed in this story while it was live."""
+        return len(self.item_ids)
+
+
+class StoryIndex:
+    """Online story clustering with bounded memory (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        window: timedelta = timedelta(days=3),
+        threshold: float = 0.15,
+        merge_threshold: float = 0.12,
+        doc_terms: int = 60,
+        story_terms: int = 400,
+        posted_terms: int = 60,
+        query_terms: int = 20,
+        max_candidates: int = 15,
+        crowd_size: int = 50,
+    ) -> None:
+        self.window = window
+        self.threshold = threshold
+        self.merge_threshold = merge_threshold
+        #: absorbed story key -> the story it was merged into (drained by the caller)
+        self.merges: dict[str, str] = {}
+        self.doc_terms = doc_terms
+        self.story_terms = story_terms
+        self.posted_terms = posted_terms
+        self.query_terms = query_terms
+        self.max_candidates = max_candidates
+        self.crowd_size = crowd_size
+        self.stories: dict[str, StoryState] = {}
+        self.postings: dict[str, dict[str, None]] = {}  # insertion-ordered: repeatable
+        self._expiry: list[tuple[datetime, str]] = []
+        self._df = [0] * DF_BUCKETS  # hashed document frequencies: fixed size
+        self._docs = 0
+        self._clock: datetime | None = None
+        self._dirty: dict[str, None] = {}  # insertion-ordered: repeatable
+        self.comparisons = 0  # candidate stories scored, for the benchmarks
+
+    # document frequencies ------------------------------------------------------------
+    def observe(self, title: str, text: str) -> None:
+        """Count a document's terms into the document frequencies (no clustering)."""
+        self._observe(_term_counts(title, text))
+
+    def _observe(self, tf: Counter[str]) -> None:
+        self._docs += 1
+        for term in tf:
+            self._df[_bucket(term)] += 1
+
+    def _vector(self, tf: Counter[str]) -> dict[str, float]:
+        n = self._docs + 1
+        weights: dict[str, float] = {}
+        for term, c in tf.items():
+            df = self._df[_bucket(term)]
+            weights[term] = (1.0 + math.log(c)) * (math.log(n / (df + 1.0)) + 1.0)
+        if len(weights) > self.doc_terms:
+            weights = dict(heapq.nlargest(self.doc_terms, weights.items(), key=lambda kv: kv[1]))
+        norm = math.sqrt(sum(v * v for v in weights.values())) or 1.0
+        return {t: v / norm for t, v in weights.items()}
+
+    # clustering -------------------------------------------------------------------
+    def add(
+        self,
+        item_id: Any,
+        title: str,
+        text: str,
+        published: datetime,
+        *,
+        story_key: str | None = None,
+    ) -> str:
+        """Place an item in a story (an existing one or a new one); return the story key.
+
+        ``story_key`` forces the story (used when rebuilding the index from the database).
+        """
+        if published.tzinfo is None:
+            raise ValueError("published must be a timezone-aware datetime")
+        tf = _term_counts(title, text)
+        self._observe(tf)
+        vec = self._vector(tf)
+        self._advance(published)
+        if story_key is not None:
+            story = self.stories.get(story_key)
+            if story is None:
+                story = self._new_story(story_key, published)
+            score = self._similarity(vec, story)
+        else:
+            story, score = self._best_story(vec, published)
+            if story is None or score < self._bar(self.threshold, story.size + 1):
+                story = self._new_story(uuid.uuid4().hex, published)
+                score = 1.0
+        self._join(story, item_id, title, vec, published, score)
+        if story_key is None:  # restored and forced placements are not merge candidates
+            self._dirty[story.key] = None
+        return story.key
+
+    def consolidate(self, max_passes: int = 5) -> int:
+        """Merge live stories that have grown alike; return the number of merges.
+
+        Only stories changed since the last call are checked, each against the few
+        stories the inverted index proposes. Call it after each batch of ``add``.
+        """
+        made = 0
+        for _ in range(max_passes):
+            dirty, self._dirty = self._dirty, {}
+            before = len(self.merges)
+            for key in sorted(
+                dirty, key=lambda k: -self.stories[k].size if k in self.stories else 0
+            ):
+                story = self.stories.get(key)
+                if story is not None:
+                    self._maybe_merge(story)
+            made += len(self.merges) - before
+            if len(self.merges) == before:
+                break
+        self._dirty.clear()
+        return made
+
+    def resolve(self, key: str) -> str:
+        """The story a key ended up in, following merges."""
+        seen = 0
+        while key in self.merges and seen < 1000:
+            key = self.merges[key]
+            seen += 1
+        return key
+
+    def _maybe_merge(self, story: StoryState) -> StoryState:
+        """Merge the story with its most similar live story when they have grown alike.
+
+        Single-pass clustering splits an event whose first reports differ; merging
+        micro-stories whose centroids converge repairs that, still via the index only.
+        """
+        best: StoryState | None = None
+        best_score = 0.0
+        for key in self._candidates(story.centroid):
+            if key == story.key:
+                continue
+            other = self.stories[key]
+            self.comparisons += 1
+            small, large = (
+                (story, other) if len(story.centroid) <= len(other.centroid) else (other, story)
+            )
+            dot = sum(w * large.centroid.get(t, 0.0) for t, w in small.centroid.items())
+            score = dot / (story.norm * other.norm or 1.0)
+            if score > best_score:
+                best, best_score = other, score
+        if best is None or best_score < self._bar(self.merge_threshold, story.size + best.size):
+            return story
+        keep, gone = (best, story) if best.size >= story.size else (story, best)
+        for t, w in gone.centroid.items():
+            keep.centroid[t] = keep.centroid.get(t, 0.0) + w
+        if len(keep.centroid) > self.story_terms:
+            keep.centroid = dict(
+                heapq.nlargest(self.story_terms, keep.centroid.items(), key=lambda kv: kv[1])
+            )
+        keep.item_ids.extend(gone.item_ids)
+        if gone.best_score > keep.best_score:
+            keep.best_item, keep.best_title, keep.best_score = (
+                gone.best_item,
+                gone.best_title,
+                gone.best_score,
+            )
+        keep.norm = _norm(keep.centroid)
+        keep.first_seen = min(keep.first_seen, gone.first_seen)
+        keep.last_seen = max(keep.last_seen, gone.last_seen)
+        heapq.heappush(self._expiry, (keep.last_seen, keep.key))
+        self._unpost(gone)
+        del self.stories[gone.key]
+        self._dirty.pop(gone.key, None)
+        self._dirty[keep.key] = None
+        self.merges[gone.key] = keep.key
+        self._repost(keep)
+        return keep
+
+    def _bar(self, threshold: float, size: int) -> float:
+        """The similarity a story of ``size`` items needs: higher for crowded stories.
+
+        A loose threshold lets a topic (all of the day's football) snowball into one
+        story; past ``crowd_size`` items the bar rises with the square root of the size.
+        """
+        if size <= self.crowd_size:
+            return threshold
+        return threshold * math.sqrt(size / self.crowd_size)
+
+    def _advance(self, now: datetime) -> None:
+        """Evict stories idle for longer than the window (relative to the newest time seen)."""
+        if self._clock is None or now > self._clock:
+            self._clock = now
+        horizon = self._clock - self.window
+        while self._expiry and self._expiry[0][0] < horizon:
+            last, key = heapq.heappop(self._expiry)
+            story = self.stories.get(key)
+            if story is None or story.last_seen > last:
+                continue  # stale heap entry: the story was extended since
+            self._unpost(story)
+            del self.stories[key]
+            self._dirty.pop(key, None)
+
+    def _new_story(self, key: str, published: datetime) -> StoryState:
+        story = StoryState(key=key, first_seen=published, last_seen=published)
+        self.stories[key] = story
+        return story
+
+    def _candidates(self, vec: dict[str, float]) -> list[str]:
+        top = heapq.nlargest(self.query_terms, vec.items(), key=lambda kv: kv[1])
+        hits: Counter[str] = Counter()
+        for term, weight in top:
+            for key in self.postings.get(term, ()):
+                hits[key] += weight  # type: ignore[assignment]
+        return [k for k, _ in hits.most_common(self.max_candidates)]
+
+    def _similarity(self, vec: dict[str, float], story: StoryState) -> float:
+        c = story.centroid
+        if not c:
+            return 0.0
+        dot = sum(w * c.get(t, 0.0) for t, w in vec.items())
+        return dot / (story.norm or 1.0)
+
+    def _best_story(
+        self, vec: dict[str, float], published: datetime
+    ) -> tuple[StoryState | None, float]:
+        best: StoryState | None = None
+        best_score = 0.0
+        for key in self._candidates(vec):
+            story = self.stories[key]
+            self.comparisons += 1
+            age = abs((published - story.last_seen).total_seconds())
+            if age > self.window.total_seconds():
+                continue
+            # Older stories need a closer match: a gentle decay over the window.
+            decay = 1.0 - 0.3 * age / self.window.total_seconds()
+            score = self._similarity(vec, story) * decay
+            if score > best_score:
+                best, best_score = story, score
+        return best, best_score
+
+    def _join(
+        self,
+        story: StoryState,
+        item_id: Any,
+        title: str,
+        vec: dict[str, float],
+        published: datetime,
+        score: float,
+    ) -> None:
+        centroid = story.centroid
+        for t, w in vec.items():
+            centroid[t] = centroid.get(t, 0.0) + w
+        if len(centroid) > self.story_terms:
+            story.centroid = centroid = dict(
+                heapq.nlargest(self.story_terms, centroid.items(), key=lambda kv: kv[1])
+            )
+        story.norm = _norm(centroid)
+        story.item_ids.append(item_id)
+        if score > story.best_score or story.best_item is None:
+            story.best_item, story.best_title, story.best_score = item_id, title, score
+        story.first_seen = min(story.first_seen, published)
+        if published > story.last_seen:
+            story.last_seen = published
+        heapq.heappush(self._expiry, (story.last_seen, story.key))
+        self._repost(story)
+
+    def _repost(self, story: StoryState) -> None:
+        top = [
+            t
+            for t, _ in heapq.nlargest(
+                self.posted_terms, story.centroid.items(), key=lambda kv: kv[1]
+            )
+        ]
+        keep, old = set(top), set(story.posted)
+        for t in story.posted:
+            if t not in keep:
+                keys = self.postings.get(t)
+                if keys is not None:
+                    keys.pop(story.key, None)
+                    if not keys:
+                        del self.postings[t]
+        for t in top:
+            if t not in old:
+                self.postings.setdefault(t, {})[story.key] = None
+        story.posted = tuple(top)
+
+    def _unpost(self, story: StoryState) -> None:
+        for t in story.posted:
+            keys = self.postings.get(t)
+            if keys is not None:
+                keys.pop(story.key, None)
+                if not keys:
+                    del self.postings[t]
+        story.posted = ()
+
+    def __len__(self) -> int:
+        return len(self.stories)
+
+
+def cluster(items: list[dict[str, Any]], **params: Any) -> list[str]:
+    """Cluster a batch: one story key per item, in order (items need title, text, published).
+
+    Items are added in publication order, as they would arrive; the document
+    frequencies are first warmed on the batch's texts, as the pipeline warms them on
+    the window's items when it starts.
+    """
+    index = StoryIndex(**params)
+    for it in items:
+        index.observe(it.get("title", ""), it.get("text", ""))
+    order = sorted(range(len(items)), key=lambda i: items[i]["published"])
+    keys = [""] * len(items)
+    for i in order:
+        it = items[i]
+        keys[i] = index.add(i, it.get("title", ""), it.get("text", ""), it["published"])
+    index.consolidate()
+    return [index.resolve(k) for k in keys]
+
+
+# --- near-duplicates ----------------------------------------------------------------------
+
+SHINGLE = 5
+NUM_PERM = 128
+
+
+def shingles(title: str, text: str) -> set[bytes]:
+    """Word 5-shingles of the body (title word pairs when the body is short)."""
+    toks = _WORD.findall(text.lower())
+    out = {" ".join(toks[i : i + SHINGLE]).encode() for i in range(len(toks) - SHINGLE + 1)}
+    if len(out) < 20:
+        ttoks = _WORD.findall(title.lower())
+        out |= {("T " + " ".join(ttoks[i : i + 2])).encode() for i in range(len(ttoks) - 1)}
+        out |= {w.encode() for w in toks}
+    return out
+
+
+@dataclass
+class _Copy:
+    title: str
+    length: int
+    published: datetime
+    minhash: Any
+
+
+class NearDuplicateIndex:
+    """Finds syndicated copies among recent items (MinHash-LSH + title similarity)."""
+
+    def __init__(
+        self,
+        *,
+        threshold: float = 0.5,
+        title_ratio: float = 90.0,
+        title_min_jaccard: float = 0.2,
+        window: timedelta = timedelta(days=7),
+    ) -> None:
+        from datasketch import MinHashLSH
+
+        self.threshold = threshold
+        self.title_ratio = title_ratio
+        self.title_min_jaccard = title_min_jaccard
+        self.window = window
+        # Candidates come from the lower (title-assisted) bar; verification applies the rest.
+        self.lsh = MinHashLSH(threshold=title_min_jaccard, num_perm=NUM_PERM)
+        self.copies: dict[Any, _Copy] = {}
+        self._expiry: list[tuple[datetime, Any]] = []
+        self._clock: datetime | None = None
+
+    def _minhash(self, title: str, text: str) -> Any:
+        from datasketch import MinHash
+
+        mh = MinHash(num_perm=NUM_PERM)
+        mh.update_batch(list(shingles(title, text)))
+        return mh
+
+    def matches(self, title: str, text: str) -> list[tuple[Any, float]]:
+        """Recent items this text is a near-duplicate of, with their similarity."""
+        from rapidfuzz import fuzz
+
+        mh = self._minhash(title, text)
+        found: list[tuple[Any, float]] = []
+        for key in self.lsh.query(mh):
+            other = self.copies[key]
+            jaccard = float(mh.jaccard(other.minhash))
+            if jaccard >= self.threshold or (
+                jaccard >= self.title_min_jaccard
+                and fuzz.token_set_ratio(title, other.title) >= self.title_ratio
+            ):
+                found.append((key, jaccard))
+        found.sort(key=lambda kv: -kv[1])
+        return found
+
+    def add(self, key: Any, title: str, text: str, published: datetime) -> list[tuple[Any, float]]:
+        """Record an item; return the recent items it duplicates (best match first)."""
+        if self._clock is None or published > self._clock:
+            self._clock = published
+        horizon = self._clock - self.window
+        while self._expiry and self._expiry[0][0] < horizon:
+            _, old = heapq.heappop(self._expiry)
+            if old in self.copies:
+                self.lsh.remove(old)
+                del self.copies[old]
+        found = self.matches(title, text)
+        if key in self.copies:
+            self.lsh.remove(key)
+        mh = self._minhash(title, text)
+        self.copies[key] = _Copy(title, len(text), published, mh)
+        self.lsh.insert(key, mh)
+        heapq.heappush(self._expiry, (published, key))
+        return [(k, s) for k, s in found if k != key]
+
+    def __len__(self) -> int:
+        return len(self.copies)
+
+
+def primary_of(copies: Iterable[tuple[Any, int, datetime]]) -> Any:
+    """The copy to show: the most complete (longest text), then the newest."""
+    best = max(copies, key=lambda c: (c[1], c[2]))
+    return best[0]
+
+
+def bcubed(gold: Sequence[Any], pred: Sequence[Any]) -> tuple[float, float, float]:
+    """B-cubed precision, recall and F1 of a clustering against gold labels."""
+    by_gold: dict[Any, set[int]] = {}
+    by_pred: dict[Any, set[int]] = {}
+    for i, (g, p) in enumerate(zip(gold, pred, strict=True)):
+        by_gold.setdefault(g, set()).add(i)
+        by_pred.setdefault(p, set()).add(i)
+    precision = recall = 0.0
+    for g, p in zip(gold, pred, strict=True):
+        overlap = len(by_gold[g] & by_pred[p])
+        precision += overlap / len(by_pred[p])
+        recall += overlap / len(by_gold[g])
+    n = max(len(gold), 1)
+    precision, recall = precision / n, recall / n
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def pairwise_f1(gold: Sequence[Any], pred: Sequence[Any]) -> tuple[float, float, float]:
+    """Pairwise precision, recall and F1 (pairs of items put in the same cluster)."""
+
+    def pairs(labels: Sequence[Any]) -> set[tuple[int, int]]:
+        groups: dict[Any, list[int]] = {}
+        for i, label in enumerate(labels):
+            groups.setdefault(label, []).append(i)
+        return {(a, b) for g in groups.values() for ai, a in enumerate(g) for b in g[ai + 1 :]}
+
+    g, p = pairs(gold), pairs(pred)
+    tp = len(g & p)
+    precision = tp / len(p) if p else 1.0
+    recall = tp / len(g) if g else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
