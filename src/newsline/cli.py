@@ -312,6 +312,49 @@ def items_list(
     Console().print(table)
 
 
+@items_app.command("retag")
+def items_retag(
+    ctx: typer.Context,
+    item_id: int,
+    hashtag: str,
+    channel: Annotated[
+        str | None, typer.Option(help="Channel slug (default: the default channel).")
+    ] = None,
+) -> None:
+    """Correct an item's hashtag on a channel; the correction trains that channel's tagger."""
+    from newsline.enrich.stage import RetagError, retag
+
+    settings = settings_of(ctx)
+    try:
+        slug = retag(settings, item_id, hashtag, channel)
+    except RetagError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"item {item_id} on {slug}: #{hashtag.strip().lstrip('#').lower()} (editor)")
+
+
+@app.command()
+def enrich(
+    ctx: typer.Context,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Re-enrich every ready item (stories rebuilt).")
+    ] = False,
+    limit: Annotated[int | None, typer.Option(help="At most this many items.")] = None,
+) -> None:
+    """Hashtags, summaries, near-duplicates and stories for items not yet enriched."""
+    from newsline.enrich.stage import enrich_pending
+
+    settings = settings_of(ctx)
+    _upgrade(settings)
+    report = enrich_pending(settings, rebuild=rebuild, limit=limit)
+    console.print(
+        f"enriched {report.enriched} items: {report.hashtags} hashtags, "
+        f"{report.summaries} summaries ({report.summaries_llm} by LLM, "
+        f"{report.summary_fallbacks} fell back), {report.near_duplicates} near-duplicates, "
+        f"{report.stories_new} new stories, {report.stories_merged} merged "
+        f"in {report.seconds:.1f}s"
+    )
+
+
 @app.command()
 def serve(
     ctx: typer.Context,
