@@ -246,3 +246,22 @@ def test_item_without_summary_gets_one_from_its_text(settings: Settings, seed: S
     assert result.composed is not None
     (entry,) = result.composed.entries
     assert entry.summary and len(entry.summary) <= 280
+
+
+def test_an_item_still_pending_at_its_slot_comes_in_the_next_digest(
+    settings: Settings, seed: Seeder
+) -> None:
+    seed.item("alpha", SLOT - timedelta(minutes=3))
+    late = seed.item("beta", SLOT - timedelta(minutes=1), state="pending", title="Late one")
+    first = run_digest(settings, "news", at=SLOT)
+    assert first.entries == 1 and first.composed is not None
+    assert first.composed.pending_ids == [late]
+    with session_scope(settings.database_url) as s:  # extraction finishes after the slot
+        item = s.get(Item, late)
+        assert item is not None
+        item.state = "ready"
+    second = run_digest(settings, "news", at=SLOT + timedelta(minutes=30))
+    assert second.status == "published" and second.composed is not None
+    assert [e.title for e in second.composed.entries] == ["Late one"]
+    third = run_digest(settings, "news", at=SLOT + timedelta(minutes=60))
+    assert third.status == "empty"  # shown once, not again

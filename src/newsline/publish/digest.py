@@ -6,7 +6,9 @@ the slot containing ``at`` from the items that arrived since the previous digest
 ``max_window_hours``), and stores it as an item of the channel's own publication plus a
 ``digest`` row. The database's unique key on ``(digest.channel_id, digest.slot_at)`` makes
 "exactly one per channel and slot" hold even when processes race; a slot whose window has
-nothing new publishes nothing. :func:`digest_tick` (the scheduler's job) only ever runs the
+nothing new publishes nothing. Items of the window still waiting for extraction when the
+digest is composed are remembered on it and taken by the next digest once ready, so a
+slow page never falls between two windows. :func:`digest_tick` (the scheduler's job) only ever runs the
 *current* slot, so after an outage the missed slots are caught up once, by one digest
 whose window reaches back to the previous digest.
 """
@@ -15,12 +17,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,6 +46,8 @@ from newsline.publish.digest_compose import (
 log = logging.getLogger(__name__)
 
 DEFAULT_SCHEDULE = "*/30"
+#: At most this many still-pending items are carried over to the next digest.
+MAX_PENDING_CARRIED = 5000
 #: How far back a slot search walks (a schedule with an hour field can leave long gaps).
 _MAX_SLOT_SEARCH = timedelta(days=8)
 
@@ -221,6 +226,7 @@ class ComposedDigest:
     composition: Composition
     body_html: str
     body_text: str
+    pending_ids: list[int] = field(default_factory=list)  # carried to the next digest
 
     @property
     def entries(self) -> list[Entry]:
@@ -289,10 +295,54 @@ def window_start_for(session: Session, channel_id: int, slot: datetime, max_hour
     return max(previous, earliest) if previous is not None else earliest
 
 
-def load_candidates(
+def late_item_ids(session: Session, channel_id: int, slot: datetime) -> list[int]:
+    """Items the previous digest saw still pending (not yet extracted): due now if ready."""
+    previous = session.execute(
+        select(Item.extra)
+        .join(Digest, Digest.item_id == Item.id)
+        .where(Digest.channel_id == channel_id, Digest.slot_at < slot)
+        .order_by(Digest.slot_at.desc())
+        .limit(1)
+    ).scalar()
+    pending = (previous or {}).get("pending") or []
+    return [int(i) for i in pending]
+
+
+def pending_item_ids(
     session: Session, channel: Channel, window_start: datetime, window_end: datetime
+) -> list[int]:
+    """Items of the window still waiting for extraction (the next digest takes them late)."""
+    return list(
+        session.scalars(
+            select(Item.id)
+            .join(
+                Newsline,
+                and_(
+                    Newsline.publication_id == Item.publication_id,
+                    Newsline.channel_id == channel.id,
+                ),
+            )
+            .where(
+                Item.state == "pending",
+                Item.first_seen_at >= window_start,
+                Item.first_seen_at < window_end,
+                Item.publication_id != channel.own_publication_id,
+            )
+            .order_by(Item.id)
+            .limit(MAX_PENDING_CARRIED)
+        )
+    )
+
+
+def load_candidates(
+    session: Session,
+    channel: Channel,
+    window_start: datetime,
+    window_end: datetime,
+    late_ids: Sequence[int] = (),
 ) -> list[Candidate]:
-    """Ready items of the channel's newsline first seen in [start, end), own publication excluded."""
+    """Ready items of the channel's newsline first seen in [start, end), plus `late_ids`
+    (pending at the previous digest, ready now); the channel's own publication excluded."""
     primary = and_(
         ItemHashtag.item_id == Item.id,
         ItemHashtag.channel_id == channel.id,
@@ -324,8 +374,10 @@ def load_candidates(
         .outerjoin(ItemHashtag, primary)
         .where(
             Item.state == "ready",
-            Item.first_seen_at >= window_start,
-            Item.first_seen_at < window_end,
+            or_(
+                and_(Item.first_seen_at >= window_start, Item.first_seen_at < window_end),
+                Item.id.in_(list(late_ids)),
+            ),
             Item.publication_id != channel.own_publication_id,
             Publication.is_channel_own.is_(False),
         )
@@ -451,7 +503,13 @@ def compose_digest(
     channel = channel_row(session, settings, cfg.slug)
     assert channel.own_publication_id is not None  # channel_row guarantees it
     window_start = window_start_for(session, channel.id, slot, cfg.digest.max_window_hours)
-    candidates = load_candidates(session, channel, window_start, slot)
+    late = late_item_ids(session, channel.id, slot)
+    candidates = load_candidates(session, channel, window_start, slot, late)
+    pending = pending_item_ids(session, channel, window_start, slot)
+    if late:  # still not extracted: keep carrying them (one more slot each time)
+        pending += session.scalars(
+            select(Item.id).where(Item.id.in_(late), Item.state == "pending")
+        ).all()
     memory = load_memory(session, channel.id, slot, cfg.digest.memory_hours)
     composition = compose(
         candidates,
@@ -487,6 +545,7 @@ def compose_digest(
         # The overview is the item's summary (the page's summary box), so not repeated here.
         body_html=render_html("", composition.groups, sponsor),
         body_text=render_text(title, overview, composition.groups, sponsor),
+        pending_ids=pending,
     )
 
 
@@ -528,7 +587,11 @@ def store_digest(settings: Settings, composed: ComposedDigest) -> DigestResult:
                 language="en",
                 slug=composed.slug,
                 enriched_at=composed.slot_at,
-                extra={"digest": True, "slot_at": composed.slot_at.isoformat()},
+                extra={
+                    "digest": True,
+                    "slot_at": composed.slot_at.isoformat(),
+                    "pending": composed.pending_ids,
+                },
             )
             session.add(item)
             session.flush()
