@@ -35,6 +35,16 @@ backend = "extractive"        # or "openai" for any OpenAI-compatible endpoint
 # model = "gemma-3-270m"
 # api_key_env = "OPENAI_API_KEY"
 
+[email]
+# The Digest's e-mail edition (double opt-in; one-click unsubscribe). Password: prefer
+# the environment, NEWSLINE_EMAIL__PASSWORD.
+enabled = false
+host = "127.0.0.1"
+port = 587
+security = "starttls"         # "starttls", "tls" (implicit, port 465) or "none"
+# username = "digest@example.org"
+from_address = "digest@example.org"
+
 [[channels]]
 slug = "{slug}"                  # URL prefix: /{slug}/newsline
 display_name = "{display_name}"
@@ -60,6 +70,8 @@ schedule = "*/30"             # minutes of the hour, in the channel's time zone
 max_window_hours = 24
 max_entries_per_group = 5
 max_entries = 40
+memory_hours = 24             # a story shown this recently returns only with new sources
+sponsor_section = true        # end each digest with the channel's #sponsor
 
 # The channel's hashtags, in display order. Each has a one-line description;
 # `keywords` (optional) seed the classifier.
