@@ -46,7 +46,44 @@ from newsline.db.models import Digest, Item, ItemHashtag, Publication, Story
 from newsline.publish.digest import run_digest
 
 SLOT = datetime(2025, 7, 25, 15, 30, tzinfo=UTC)
-WORDS = ["council", "budget", "river", "bridge", "school", "board", "vote", "storm", "harvest", "market", "rail", "port", "hospital", "court", "festival", "museum", "league", "bank", "drought", "senate", "treaty", "rocket", "vaccine", "ferry", "harbor", "library", "tariff", "union", "strike", "pier", "county", "mayor", "election", "airport", "wildfire", "flood"]
+WORDS = [
+    "council",
+    "budget",
+    "river",
+    "bridge",
+    "school",
+    "board",
+    "vote",
+    "storm",
+    "harvest",
+    "market",
+    "rail",
+    "port",
+    "hospital",
+    "court",
+    "festival",
+    "museum",
+    "league",
+    "bank",
+    "drought",
+    "senate",
+    "treaty",
+    "rocket",
+    "vaccine",
+    "ferry",
+    "harbor",
+    "library",
+    "tariff",
+    "union",
+    "strike",
+    "pier",
+    "county",
+    "mayor",
+    "election",
+    "airport",
+    "wildfire",
+    "flood",
+]
 
 
 def _sentence(rng: random.Random, words: int = 14) -> str:
