@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from newsline.config import ChannelSettings, Settings
@@ -32,18 +32,23 @@ def sync_channels(session: Session, settings: Settings) -> dict[str, Channel]:
 
 
 def _sync_membership(session: Session, channel: Channel, cfg: ChannelSettings) -> None:
-    query = select(Publication).where(Publication.is_channel_own.is_(False))
+    query = select(Publication.id).where(Publication.is_channel_own.is_(False))
     if cfg.publications is not None:
         query = query.where(Publication.tag.in_(cfg.publications))
-    wanted = {p.id for p in session.scalars(query)}
+    wanted = set(session.scalars(query))
     if channel.own_publication_id is not None:
         wanted.add(channel.own_publication_id)
     have = set(
         session.scalars(select(Newsline.publication_id).where(Newsline.channel_id == channel.id))
     )
-    for pid in wanted - have:
-        session.add(Newsline(channel_id=channel.id, publication_id=pid))
-    for pid in have - wanted:
-        row = session.get(Newsline, (channel.id, pid))
-        if row is not None:
-            session.delete(row)
+    if wanted - have:
+        session.execute(
+            insert(Newsline),
+            [{"channel_id": channel.id, "publication_id": pid} for pid in wanted - have],
+        )
+    if have - wanted:
+        session.execute(
+            delete(Newsline).where(
+                Newsline.channel_id == channel.id, Newsline.publication_id.in_(have - wanted)
+            )
+        )

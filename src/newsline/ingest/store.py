@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import py3langid
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -99,28 +99,29 @@ def record_feed_failure(
 def record_not_modified(session: Session, feeds: list[tuple[int, int]], s: FetchSettings) -> None:
     """304s: nothing new, so back off a little. ``feeds`` holds (feed id, current interval).
 
-    One bulk UPDATE for many feeds: a crash loses at most the bookkeeping of a few 304s.
+    Feeds that get the same new interval share one UPDATE; a crash loses at most the
+    bookkeeping of a few 304s.
     """
-    if not feeds:
-        return
     now = utcnow()
-    rows = []
+    groups: dict[int, list[int]] = {}
     for feed_id, interval in feeds:
-        seconds = next_interval([], 0, interval, s)
-        rows.append(
-            {
-                "id": feed_id,
-                "status": "ok",
-                "last_status_code": 304,
-                "last_error": None,
-                "consecutive_failures": 0,
-                "last_fetched_at": now,
-                "last_success_at": now,
-                "interval_seconds": seconds,
-                "next_fetch_at": now + timedelta(seconds=seconds),
-            }
+        groups.setdefault(next_interval([], 0, interval, s), []).append(feed_id)
+    for seconds, ids in groups.items():
+        session.execute(
+            update(Feed)
+            .where(Feed.id.in_(ids))
+            .values(
+                status="ok",
+                last_status_code=304,
+                last_error=None,
+                consecutive_failures=0,
+                last_fetched_at=now,
+                last_success_at=now,
+                interval_seconds=seconds,
+                next_fetch_at=now + timedelta(seconds=seconds),
+            )
+            .execution_options(synchronize_session=False)
         )
-    session.execute(update(Feed), rows)
 
 
 @dataclass(frozen=True)
@@ -318,18 +319,25 @@ def unique_slug(session: Session, item: Item) -> str:
 
 
 def write_fetch_log(session: Session, attempts: list[Attempt], feed_ids: dict[str, int]) -> None:
-    """Append HTTP attempts to the fetch log."""
-    session.add_all(
-        FetchLog(
-            feed_id=feed_ids.get(a.url) if a.kind == "feed" else None,
-            kind=a.kind,
-            url=a.url[:2000],
-            status_code=a.status,
-            error=a.error,
-            duration_ms=a.duration_ms,
-            bytes=a.bytes,
-        )
-        for a in attempts
+    """Append HTTP attempts to the fetch log (one multi-row INSERT)."""
+    if not attempts:
+        return
+    now = utcnow()
+    session.execute(
+        insert(FetchLog),
+        [
+            {
+                "at": now,
+                "feed_id": feed_ids.get(a.url) if a.kind == "feed" else None,
+                "kind": a.kind,
+                "url": a.url[:2000],
+                "status_code": a.status,
+                "error": a.error,
+                "duration_ms": a.duration_ms,
+                "bytes": a.bytes,
+            }
+            for a in attempts
+        ],
     )
 
 
