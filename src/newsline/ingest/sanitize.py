@@ -1,0 +1,342 @@
+"""Sanitize article and feed HTML down to a small, safe allowlist (nh3 is the last word).
+
+Two passes:
+
+1. A structural pass on an lxml tree: resolve relative and lazy-loaded image URLs
+   (``data-src``, ``data-lazy-src``, ``srcset`` ...), drop images without a usable URL,
+   keep a caption once (an ``alt`` that repeats the figure's caption is emptied), turn
+   ``h1`` into ``h2`` and caption-less layout ``div``\\s into paragraphs so block
+   boundaries survive the allowlist.
+2. nh3 (ammonia) with the allowlist below. nh3 runs last on a re-serialised string, so
+   whatever the first pass misunderstood, nothing outside the allowlist survives.
+
+Policy for URLs: links must be absolute ``http``/``https`` after resolving against the
+base URL (anything else — ``javascript:``, ``data:``, ``mailto:`` — loses its ``href`` and
+the ``<a>`` is unwrapped). Image ``src`` must be absolute ``https``: a plain ``http`` image
+is *upgraded* to ``https`` rather than dropped, because our pages are served over HTTPS and
+browsers auto-upgrade such mixed-content images anyway (Chromium since v86) — dropping
+would lose pictures that work, keeping ``http`` would leak the reader's visit in clear text.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin, urlsplit
+
+import nh3
+from lxml import etree, html
+
+__all__ = [
+    "ALLOWED_ATTRIBUTES",
+    "ALLOWED_TAGS",
+    "absolute_http_url",
+    "best_image_url",
+    "image_https_url",
+    "sanitize_html",
+]
+
+ALLOWED_TAGS: frozenset[str] = frozenset(
+    {
+        "p",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "ul",
+        "ol",
+        "li",
+        "blockquote",
+        "figure",
+        "figcaption",
+        "img",
+        "a",
+        "em",
+        "strong",
+        "b",
+        "i",
+        "br",
+    }
+)
+ALLOWED_ATTRIBUTES: dict[str, set[str]] = {"a": {"href"}, "img": {"src", "alt"}}
+# Tags whose *content* is dropped too (not just the tag): code, styling, embedded documents,
+# form controls and metadata never belong in an article body.
+_CLEAN_CONTENT_TAGS = {
+    "script",
+    "style",
+    "svg",
+    "math",
+    "iframe",
+    "frame",
+    "frameset",
+    "object",
+    "embed",
+    "applet",
+    "template",
+    "noscript",
+    "noembed",
+    "noframes",
+    "textarea",
+    "select",
+    "button",
+    "form",
+    "title",
+    "head",
+    "canvas",
+    "audio",
+    "video",
+    "map",
+    "xmp",
+    "plaintext",
+}
+
+# Attributes where pages keep the real image URL until JavaScript swaps it in.
+LAZY_SRC_ATTRIBUTES = (
+    "data-src",
+    "data-lazy-src",
+    "data-original",
+    "data-lazy",
+    "data-url",
+    "data-hi-res-src",
+    "data-full-src",
+    "data-srcset",
+    "data-lazy-srcset",
+    "srcset",
+)
+_PLACEHOLDER_RE = re.compile(
+    r"^data:|(?:^|/)(?:blank|spacer|pixel|placeholder|transparent|grey|gray|lazy|loading)"
+    r"[\w-]*\.(?:gif|png|svg)",
+    re.IGNORECASE,
+)
+_SRCSET_ITEM_RE = re.compile(r"\s*(\S+?)(?:\s+([\d.]+)([wx]))?\s*(?:,|$)")
+_BLOCK_TAGS = frozenset(
+    {
+        "p",
+        "div",
+        "section",
+        "article",
+        "main",
+        "header",
+        "footer",
+        "aside",
+        "nav",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "ul",
+        "ol",
+        "li",
+        "dl",
+        "dt",
+        "dd",
+        "blockquote",
+        "figure",
+        "figcaption",
+        "table",
+        "thead",
+        "tbody",
+        "tfoot",
+        "tr",
+        "td",
+        "th",
+        "pre",
+        "hr",
+        "address",
+        "details",
+        "summary",
+    }
+)
+# Containers that become a paragraph when they hold only inline content.
+_PARAGRAPHISH = frozenset(
+    {
+        "div",
+        "section",
+        "article",
+        "main",
+        "header",
+        "footer",
+        "pre",
+        "address",
+        "dt",
+        "dd",
+        "tr",
+        "td",
+        "th",
+        "summary",
+        "details",
+        "caption",
+    }
+)
+_WS_RE = re.compile(r"\s+")
+
+
+def absolute_http_url(value: str | None, base_url: str) -> str | None:
+    """``value`` resolved against ``base_url`` when the result is an http(s) URL, else None."""
+    if not value:
+        return None
+    value = value.strip()
+    if not value or value.startswith("#"):
+        return None
+    try:
+        resolved = urljoin(base_url, value) if base_url else value
+        parts = urlsplit(resolved)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return resolved
+
+
+def image_https_url(value: str | None, base_url: str) -> str | None:
+    """An image URL fit for an ``<img src>`` on our HTTPS pages: absolute, http upgraded."""
+    resolved = absolute_http_url(value, base_url)
+    if resolved is None:
+        return None
+    if resolved[:5].lower() == "http:":
+        resolved = "https:" + resolved[5:]
+    return resolved
+
+
+def _best_srcset_candidate(srcset: str) -> str | None:
+    best: str | None = None
+    best_score = -1.0
+    for match in _SRCSET_ITEM_RE.finditer(srcset):
+        url, number, unit = match.group(1), match.group(2), match.group(3)
+        if not url or url == ",":
+            continue
+        url = url.rstrip(",")
+        try:
+            score = float(number) if number else 1.0
+        except ValueError:
+            score = 1.0
+        if unit == "x":
+            score *= 1000  # density descriptors: rank 2x over 1x, comparable to ~1000w
+        if score > best_score:
+            best, best_score = url, score
+    return best
+
+
+def best_image_url(attrs: dict[str, str] | etree._Attrib, base_url: str) -> str | None:
+    """The real URL of an ``<img>`` given its attributes: lazy-load attributes win over a
+    placeholder ``src``; ``srcset`` contributes its largest candidate. Absolute, or None."""
+    src = (attrs.get("src") or "").strip()
+    if src and not _PLACEHOLDER_RE.search(src):
+        return absolute_http_url(src, base_url)
+    for name in LAZY_SRC_ATTRIBUTES:
+        value = (attrs.get(name) or "").strip()
+        if not value:
+            continue
+        candidate = _best_srcset_candidate(value) if "srcset" in name else value
+        if candidate and not _PLACEHOLDER_RE.search(candidate):
+            resolved = absolute_http_url(candidate, base_url)
+            if resolved:
+                return resolved
+    return None
+
+
+def _norm(text: str | None) -> str:
+    return _WS_RE.sub(" ", text or "").strip()
+
+
+def _has_block_child(el: html.HtmlElement) -> bool:
+    return any(
+        isinstance(child.tag, str) and child.tag in _BLOCK_TAGS for child in el.iterdescendants()
+    )
+
+
+def _unwrap(el: etree._Element) -> None:
+    el.drop_tag()  # type: ignore[attr-defined]
+
+
+def _restructure(root: html.HtmlElement, base_url: str) -> None:
+    """The structural pass: URLs, images, captions, block boundaries (mutates ``root``)."""
+    for img in list(root.iter("img")):
+        url = best_image_url(img.attrib, base_url)
+        if url is None:
+            img.drop_tree()
+            continue
+        alt = img.get("alt")
+        img.attrib.clear()
+        img.set("src", image_https_url(url, "") or url)
+        if alt is not None:
+            img.set("alt", _norm(alt))
+    for picture in list(root.iter("picture")):
+        _unwrap(picture)
+    for figure in list(root.iter("figure")):
+        caption = figure.find(".//figcaption")
+        caption_text = _norm(caption.text_content()) if caption is not None else ""
+        imgs = list(figure.iter("img"))
+        for img in imgs:
+            alt = img.get("alt") or ""
+            if caption_text and (alt == caption_text or alt in caption_text):
+                img.set("alt", "")  # the caption says it: screen readers and crawlers read it once
+        if not imgs and not caption_text and not _norm(figure.text_content()):
+            figure.drop_tree()
+    for a in list(root.iter("a")):
+        url = absolute_http_url(a.get("href"), base_url)
+        if url is None:
+            _unwrap(a)
+        else:
+            a.attrib.clear()
+            a.set("href", url)
+    for h1 in root.iter("h1"):
+        h1.tag = "h2"
+    # Inline-only containers become paragraphs; containers of blocks are unwrapped by nh3.
+    for el in list(root.iter(*_PARAGRAPHISH)):
+        if not _has_block_child(el):
+            el.tag = "p"
+
+
+def sanitize_html(html_text: str, base_url: str) -> str:
+    """Return ``html_text`` reduced to the article allowlist, with URLs made absolute.
+
+    Allowed: p, h2-h6, ul/ol/li, blockquote, figure/figcaption, img (absolute https src,
+    alt), a (absolute http(s) href, rel="noopener nofollow"), em/strong/b/i, br. Scripts,
+    styles, SVG, iframes, forms, event handlers and non-http(s) URLs never survive.
+    """
+    if not html_text or not html_text.strip():
+        return ""
+    try:
+        root = html.fragment_fromstring(html_text, create_parent="div")
+    except (etree.ParserError, ValueError):
+        root = None
+    if root is not None:
+        for bad in list(root.iter(*_CLEAN_CONTENT_TAGS)):
+            bad.drop_tree()
+        _restructure(root, base_url)
+        html_text = etree.tostring(root, encoding="unicode", method="html")
+    cleaned = _CLEANER.clean(html_text)
+    return _collapse_empty(cleaned).strip()
+
+
+def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
+    # Second guard after the structural pass: absolute http(s) only, https for images.
+    if attr == "href":
+        return absolute_http_url(value, "")
+    if attr == "src":
+        return image_https_url(value, "")
+    return value
+
+
+_CLEANER = nh3.Cleaner(
+    tags=set(ALLOWED_TAGS),
+    clean_content_tags=_CLEAN_CONTENT_TAGS,
+    attributes=ALLOWED_ATTRIBUTES,
+    attribute_filter=_attribute_filter,
+    url_schemes={"http", "https"},
+    link_rel="noopener nofollow",
+    strip_comments=True,
+)
+
+_EMPTY_BLOCK_RE = re.compile(r"<(p|li|h[2-6]|blockquote|figcaption|ul|ol)>\s*(?:<br>\s*)*</\1>")
+
+
+def _collapse_empty(text: str) -> str:
+    previous = None
+    while previous != text:
+        previous = text
+        text = _EMPTY_BLOCK_RE.sub("", text)
+    return text
