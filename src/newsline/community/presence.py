@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, bindparam, delete, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from newsline.db.models import Presence, utcnow
+from newsline.db.models import Presence, UTCDateTime, utcnow
 
 #: A reader counts as online this long after their last heartbeat (pages beat every 10 s).
 ONLINE_WINDOW = timedelta(seconds=30)
@@ -53,10 +53,15 @@ def heartbeat(session: Session, channel_id: int, visitor: str, now: datetime | N
     session.execute(delete(Presence).where(Presence.seen_at < now - FORGET_AFTER))
 
 
+# Prebuilt: every page render asks this, so no statement building per call.
+_COUNT = text(
+    "SELECT count(*) FROM presence WHERE channel_id = :channel AND seen_at >= :since"
+).bindparams(bindparam("since", type_=UTCDateTime()))
+
+
 def online_count(
     session: Session | Connection, channel_id: int, now: datetime | None = None
 ) -> int:
     """How many readers sent a heartbeat for the channel within the last 30 seconds."""
     since = (now or utcnow()) - ONLINE_WINDOW
-    query = select(func.count()).where(Presence.channel_id == channel_id, Presence.seen_at >= since)
-    return int(session.scalar(query) or 0)
+    return int(session.scalar(_COUNT, {"channel": channel_id, "since": since}) or 0)

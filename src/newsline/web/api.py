@@ -175,7 +175,7 @@ def _rows_out(
 
 
 @router.get("/channels", response_model=list[ChannelOut])
-def channels(request: Request) -> JSONResponse:
+async def channels(request: Request) -> JSONResponse:
     """Every channel of this install."""
     site = site_of(request)
     out = [_channel_out(site, site.channel(c.slug)) for c in site.settings.channels]
@@ -183,7 +183,7 @@ def channels(request: Request) -> JSONResponse:
 
 
 @router.get("/channels/{channel}", response_model=ChannelOut, responses=NOT_FOUND)
-def channel(request: Request, channel: ChannelSlug) -> JSONResponse:
+async def channel(request: Request, channel: ChannelSlug) -> JSONResponse:
     """One channel."""
     site = site_of(request)
     return _json(_channel_out(site, _channel(site, channel)).model_dump(mode="json"))
@@ -192,7 +192,7 @@ def channel(request: Request, channel: ChannelSlug) -> JSONResponse:
 @router.get(
     "/channels/{channel}/publications", response_model=list[PublicationOut], responses=NOT_FOUND
 )
-def publications(request: Request, channel: ChannelSlug) -> JSONResponse:
+async def publications(request: Request, channel: ChannelSlug) -> JSONResponse:
     """The publications of the channel's newsline."""
     site = site_of(request)
     ref = _channel(site, channel)
@@ -217,7 +217,7 @@ def publications(request: Request, channel: ChannelSlug) -> JSONResponse:
     response_model=ItemPage,
     responses={**NOT_FOUND, **BAD_CURSOR},
 )
-def items(
+async def items(
     request: Request,
     channel: ChannelSlug,
     limit: Limit = 30,
@@ -252,7 +252,7 @@ def items(
 @router.get(
     "/channels/{channel}/items/{item_id}", response_model=ItemDetailOut, responses=NOT_FOUND
 )
-def item(
+async def item(
     request: Request, channel: ChannelSlug, item_id: Annotated[int, Path(ge=1, le=2**62)]
 ) -> JSONResponse:
     """One item, with its sanitized body when its publication is republished in full."""
@@ -279,7 +279,7 @@ def item(
     response_model=SearchPage,
     responses=NOT_FOUND,
 )
-def search(
+async def search(
     request: Request,
     channel: ChannelSlug,
     q: Annotated[str, Query(max_length=300, description="Words to find")],

@@ -106,7 +106,7 @@ def _kind(name: str) -> str:
 
 
 @router.get("/{channel_slug}/{name}", name="channel_feed")
-def channel_feed(request: Request, channel_slug: str, name: str) -> Response:
+async def channel_feed(request: Request, channel_slug: str, name: str) -> Response:
     """The channel's feed: ``feed.xml`` (RSS), ``atom.xml``, ``feed.json``; or its sitemap
     or robots.txt."""
     site = site_of(request)
@@ -133,7 +133,9 @@ def channel_feed(request: Request, channel_slug: str, name: str) -> Response:
 
 
 @router.get("/{channel_slug}/solo/{pub_tag}/{name}")
-def publication_feed(request: Request, channel_slug: str, pub_tag: str, name: str) -> Response:
+async def publication_feed(
+    request: Request, channel_slug: str, pub_tag: str, name: str
+) -> Response:
     """One publication's feed (for the channel's own publication: the digests)."""
     site = site_of(request)
     channel = site.channel(channel_slug)
@@ -157,7 +159,7 @@ def publication_feed(request: Request, channel_slug: str, pub_tag: str, name: st
 
 
 @router.get("/{channel_slug}/tag/{hashtag}/{name}")
-def hashtag_feed(request: Request, channel_slug: str, hashtag: str, name: str) -> Response:
+async def hashtag_feed(request: Request, channel_slug: str, hashtag: str, name: str) -> Response:
     """One hashtag's feed."""
     site = site_of(request)
     channel = site.channel(channel_slug)
@@ -217,7 +219,7 @@ def robots_for(site: Site, channels: Sequence[ChannelRef]) -> Response:
 
 
 @root_router.get("/robots.txt")
-def robots(request: Request) -> Response:
+async def robots(request: Request) -> Response:
     """The site-wide robots.txt, naming every channel's sitemap."""
     site = site_of(request)
     return robots_for(site, [site.channel(c.slug) for c in site.settings.channels])

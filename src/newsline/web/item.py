@@ -27,7 +27,7 @@ def paragraphs(text: str | None) -> list[str]:
 
 
 @router.get("/{channel_slug}/topic/{pub_tag}/{slug}")
-def item(request: Request, channel_slug: str, pub_tag: str, slug: str) -> Response:
+async def item(request: Request, channel_slug: str, pub_tag: str, slug: str) -> Response:
     """One item: hero image, publication, title linking to the source, summary, body."""
     site = site_of(request)
     channel = site.channel(channel_slug)

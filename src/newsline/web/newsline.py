@@ -68,7 +68,7 @@ def _list_page(
 
 
 @router.get("/")
-def home(request: Request, before: str | None = None) -> Response:
+async def home(request: Request, before: str | None = None) -> Response:
     """The default channel's front page."""
     channel = site_of(request).default_channel()
     return _list_page(
@@ -78,14 +78,14 @@ def home(request: Request, before: str | None = None) -> Response:
 
 @router.get("/{channel_slug}")
 @router.get("/{channel_slug}/")
-def channel_root(request: Request, channel_slug: str) -> Response:
+async def channel_root(request: Request, channel_slug: str) -> Response:
     """A channel's bare prefix leads to its front page."""
     channel = site_of(request).channel(channel_slug)
     return RedirectResponse(f"/{channel.slug}/newsline", status_code=308)
 
 
 @router.get("/{channel_slug}/newsline")
-def front(request: Request, channel_slug: str, before: str | None = None) -> Response:
+async def front(request: Request, channel_slug: str, before: str | None = None) -> Response:
     """The channel's front page: newest items as cards."""
     channel = site_of(request).channel(channel_slug)
     return _list_page(
@@ -94,7 +94,9 @@ def front(request: Request, channel_slug: str, before: str | None = None) -> Res
 
 
 @router.get("/{channel_slug}/solo/{pub_tag}")
-def solo(request: Request, channel_slug: str, pub_tag: str, before: str | None = None) -> Response:
+async def solo(
+    request: Request, channel_slug: str, pub_tag: str, before: str | None = None
+) -> Response:
     """One publication's items."""
     site = site_of(request)
     channel = site.channel(channel_slug)
@@ -114,7 +116,9 @@ def solo(request: Request, channel_slug: str, pub_tag: str, before: str | None =
 
 
 @router.get("/{channel_slug}/tag/{hashtag}")
-def tag(request: Request, channel_slug: str, hashtag: str, before: str | None = None) -> Response:
+async def tag(
+    request: Request, channel_slug: str, hashtag: str, before: str | None = None
+) -> Response:
     """One hashtag's items."""
     channel = site_of(request).channel(channel_slug)
     tag_cfg = next((h for h in channel.cfg.hashtags if h.tag == hashtag.lower().lstrip("#")), None)

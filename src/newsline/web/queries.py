@@ -10,11 +10,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, Select, and_, bindparam, func, select, text
 
-from newsline.db.models import Feed, Item, ItemHashtag, Newsline, Publication
+from newsline.db.models import Feed, Item, Newsline, Publication, UTCDateTime
 
 
 class CursorError(ValueError):
@@ -46,36 +47,33 @@ class Cursor:
         return cls(EPOCH + timedelta(microseconds=int(micros)), int(ident))
 
 
-CARD_COLUMNS: tuple[Any, ...] = (
-    Item.id,
-    Item.slug,
-    Item.title,
-    Item.author,
-    Item.sort_at,
-    Item.published_at,
-    Item.first_seen_at,
-    Item.enriched_at,
-    Item.site_name,
-    Item.image_url,
-    Item.teaser,
-    Item.summary,
-    Item.url,
-    Item.canonical_url,
-    Item.publication_id,
-    Publication.tag.label("pub_tag"),
-    Publication.name.label("pub_name"),
-    Publication.icon_url.label("pub_icon"),
-    Publication.republish.label("pub_republish"),
+# Hot paths use prebuilt textual SQL: no statement building or cache-key work per request.
+CARD_SQL = """
+    item.id, item.slug, item.title, item.author, item.sort_at, item.published_at,
+    item.first_seen_at, item.enriched_at, item.site_name, item.image_url, item.teaser,
+    item.summary, item.url, item.canonical_url, item.publication_id,
+    publication.tag AS pub_tag, publication.name AS pub_name, publication.icon_url AS pub_icon,
+    publication.republish AS pub_republish
+"""
+PAGE_SQL = (
+    CARD_SQL
+    + """, item.image_caption, item.body_html, item.language, item.story_id,
+    item.duplicate_of_id, publication.home_url AS pub_home
+"""
 )
-PAGE_COLUMNS: tuple[Any, ...] = (
-    *CARD_COLUMNS,
-    Item.image_caption,
-    Item.body_html,
-    Item.language,
-    Item.story_id,
-    Item.duplicate_of_id,
-    Publication.home_url.label("pub_home"),
-)
+#: Only ready, non-duplicate items of the channel's newsline are listed.
+LISTED_SQL = """
+    item.state = 'ready' AND item.duplicate_of_id IS NULL
+    AND item.publication_id IN (SELECT publication_id FROM newsline WHERE channel_id = :channel)
+"""
+_STAMP = UTCDateTime()
+#: Result types by column name, so datetimes come back aware (UTC) on every backend.
+STAMP_TYPES: dict[str, Any] = {
+    "sort_at": _STAMP,
+    "published_at": _STAMP,
+    "first_seen_at": _STAMP,
+    "enriched_at": _STAMP,
+}
 
 
 def members(channel_id: int) -> Select[int]:
@@ -92,6 +90,31 @@ def listed(channel_id: int) -> ColumnElement[bool]:
     )
 
 
+@lru_cache(maxsize=32)
+def _list_statement(with_body: bool, by_pub: bool, by_tag: bool, after: bool) -> Any:
+    where = [LISTED_SQL]
+    if by_pub:
+        where.append("item.publication_id = :pub")
+    if by_tag:
+        where.append(
+            "item.id IN (SELECT item_id FROM item_hashtag "
+            "WHERE channel_id = :channel AND hashtag = :tag)"
+        )
+    if after:
+        where.append(
+            "(item.sort_at < :after_at OR (item.sort_at = :after_at AND item.id < :after_id))"
+        )
+    sql = (
+        f"SELECT {PAGE_SQL if with_body else CARD_SQL} FROM item "
+        "JOIN publication ON publication.id = item.publication_id "
+        f"WHERE {' AND '.join(where)} ORDER BY item.sort_at DESC, item.id DESC LIMIT :limit"
+    )
+    clause = text(sql)
+    if after:
+        clause = clause.bindparams(bindparam("after_at", type_=_STAMP))
+    return clause.columns(**STAMP_TYPES)
+
+
 def list_items(
     conn: Connection,
     channel_id: int,
@@ -103,25 +126,18 @@ def list_items(
     with_body: bool = False,
 ) -> tuple[Sequence[Row[Any]], Cursor | None]:
     """One page of a channel's items, newest first, and the cursor of the next page."""
-    columns = PAGE_COLUMNS if with_body else CARD_COLUMNS
-    query = select(*columns).join(Publication, Publication.id == Item.publication_id)
-    query = query.where(listed(channel_id))
+    params: dict[str, Any] = {"channel": channel_id, "limit": limit + 1}
     if publication_id is not None:
-        query = query.where(Item.publication_id == publication_id)
+        params["pub"] = publication_id
     if hashtag is not None:
-        tagged = select(ItemHashtag.item_id).where(
-            ItemHashtag.channel_id == channel_id, ItemHashtag.hashtag == hashtag
-        )
-        query = query.where(Item.id.in_(tagged))
+        params["tag"] = hashtag
     if cursor is not None:
-        query = query.where(
-            or_(
-                Item.sort_at < cursor.sort_at,
-                and_(Item.sort_at == cursor.sort_at, Item.id < cursor.id),
-            )
-        )
-    query = query.order_by(Item.sort_at.desc(), Item.id.desc()).limit(limit + 1)
-    rows = conn.execute(query).all()
+        params["after_at"] = cursor.sort_at
+        params["after_id"] = cursor.id
+    statement = _list_statement(
+        with_body, publication_id is not None, hashtag is not None, cursor is not None
+    )
+    rows = conn.execute(statement, params).all()
     following = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -129,44 +145,48 @@ def list_items(
     return rows, following
 
 
+_ITEM_BASE = (
+    f"SELECT {PAGE_SQL} FROM item JOIN publication ON publication.id = item.publication_id "
+    "WHERE publication.tag = :tag AND item.state = 'ready' AND item.publication_id IN "
+    "(SELECT publication_id FROM newsline WHERE channel_id = :channel)"
+)
+_ITEM_BY_SLUG = text(_ITEM_BASE + " AND item.slug = :slug").columns(**STAMP_TYPES)
+_ITEM_BY_BARE_ID = text(_ITEM_BASE + " AND item.id = :id AND item.slug IS NULL").columns(
+    **STAMP_TYPES
+)
+_ITEM_BY_ID = text(
+    f"SELECT {PAGE_SQL} FROM item JOIN publication ON publication.id = item.publication_id "
+    f"WHERE item.id = :id AND {LISTED_SQL}"
+).columns(**STAMP_TYPES)
+
+
 def item_page(conn: Connection, channel_id: int, pub_tag: str, slug: str) -> Row[Any] | None:
     """The item shown at ``/<channel>/topic/<pub_tag>/<slug>`` (duplicates included)."""
-    query = (
-        select(*PAGE_COLUMNS)
-        .join(Publication, Publication.id == Item.publication_id)
-        .where(
-            Publication.tag == pub_tag,
-            Item.state == "ready",
-            Item.publication_id.in_(members(channel_id)),
-        )
-    )
-    row = conn.execute(query.where(Item.slug == slug)).first()
-    if row is None and slug.isdigit():  # items without a slug are addressed by id
-        row = conn.execute(query.where(Item.id == int(slug), Item.slug.is_(None))).first()
+    params: dict[str, Any] = {"tag": pub_tag, "channel": channel_id, "slug": slug}
+    row = conn.execute(_ITEM_BY_SLUG, params).first()
+    if row is None and slug.isdigit() and len(slug) < 19:  # items without a slug: by id
+        params = {"tag": pub_tag, "channel": channel_id, "id": int(slug)}
+        row = conn.execute(_ITEM_BY_BARE_ID, params).first()
     return row
 
 
 def item_by_id(conn: Connection, channel_id: int, item_id: int) -> Row[Any] | None:
     """A listed item of the channel by id (for the API and duplicate redirects)."""
-    query = (
-        select(*PAGE_COLUMNS)
-        .join(Publication, Publication.id == Item.publication_id)
-        .where(Item.id == item_id, listed(channel_id))
-    )
-    return conn.execute(query).first()
+    return conn.execute(_ITEM_BY_ID, {"id": item_id, "channel": channel_id}).first()
+
+
+_HASHTAGS = text(
+    "SELECT item_id, hashtag FROM item_hashtag WHERE channel_id = :channel "
+    "AND item_id IN :ids ORDER BY item_id, rank"
+).bindparams(bindparam("ids", expanding=True))
 
 
 def hashtags_of(conn: Connection, channel_id: int, item_ids: Sequence[int]) -> dict[int, list[str]]:
     """The channel's hashtags of each item, primary first."""
     if not item_ids:
         return {}
-    query = (
-        select(ItemHashtag.item_id, ItemHashtag.hashtag)
-        .where(ItemHashtag.channel_id == channel_id, ItemHashtag.item_id.in_(item_ids))
-        .order_by(ItemHashtag.item_id, ItemHashtag.rank)
-    )
     found: dict[int, list[str]] = {}
-    for item_id, tag in conn.execute(query):
+    for item_id, tag in conn.execute(_HASHTAGS, {"channel": channel_id, "ids": list(item_ids)}):
         found.setdefault(item_id, []).append(tag)
     return found
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import Connection, Row, text
 
-from newsline.db.models import UTCDateTime
+from newsline.web.queries import CARD_SQL, LISTED_SQL, STAMP_TYPES
 from newsline.web.render import page
 from newsline.web.safety import MARK_END, MARK_START
 from newsline.web.site import site_of
@@ -20,17 +20,8 @@ router = APIRouter(include_in_schema=False)
 MAX_TERMS = 12
 _TERM = re.compile(r"\w+", re.UNICODE)
 
-_SELECT = """
-    item.id, item.slug, item.title, item.author, item.sort_at, item.published_at,
-    item.first_seen_at, item.enriched_at, item.site_name, item.image_url, item.teaser,
-    item.summary, item.url, item.canonical_url, item.publication_id,
-    publication.tag AS pub_tag, publication.name AS pub_name, publication.icon_url AS pub_icon,
-    publication.republish AS pub_republish
-"""
-_LISTED = """
-    item.state = 'ready' AND item.duplicate_of_id IS NULL
-    AND item.publication_id IN (SELECT publication_id FROM newsline WHERE channel_id = :channel)
-"""
+_SELECT = CARD_SQL
+_LISTED = LISTED_SQL
 
 SQLITE_SEARCH = f"""
 SELECT {_SELECT},
@@ -89,16 +80,12 @@ def search_items(
     else:
         params |= {"query": fts5_query(terms), "start": MARK_START, "end": MARK_END}
         statement = SQLITE_SEARCH
-    # Typed by name so datetimes come back as aware UTC values on both backends.
-    stamp = UTCDateTime()
-    typed = text(statement).columns(
-        sort_at=stamp, published_at=stamp, first_seen_at=stamp, enriched_at=stamp
-    )
+    typed = text(statement).columns(**STAMP_TYPES)
     return list(conn.execute(typed, params).all())
 
 
 @router.get("/{channel_slug}/search")
-def search(request: Request, channel_slug: str, q: str = "", page_no: int = 1) -> Response:
+async def search(request: Request, channel_slug: str, q: str = "", page_no: int = 1) -> Response:
     """The search page: a form and ranked, highlighted results."""
     site = site_of(request)
     channel = site.channel(channel_slug)

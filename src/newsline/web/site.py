@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import Request
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -63,6 +65,15 @@ class Site:
             lstrip_blocks=True,
         )
         self._channel_ids: dict[str, int] = {}
+        self._memo: dict[tuple[str, ...], Any] = {}
+
+    def memo(self, key: tuple[str, ...], build: Callable[[], Any]) -> Any:
+        """A value computed once per process (derived from settings only)."""
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = build()
+            return value
 
     def channel(self, slug: str) -> ChannelRef:
         """The channel with this slug, or :class:`NotFound`."""

@@ -13,7 +13,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/{channel_slug}/sources")
-def sources(request: Request, channel_slug: str) -> Response:
+async def sources(request: Request, channel_slug: str) -> Response:
     """Every publication of the newsline, with feed health and item counts."""
     site = site_of(request)
     channel = site.channel(channel_slug)
