@@ -96,6 +96,7 @@ def body(msg: EmailMessage, subtype: str) -> str:
     return str(part.get_content())
 
 
+@pytest.mark.postgres
 def test_double_opt_in_then_digest_with_unsubscribe_headers(
     settings: Settings, smtp: Inbox
 ) -> None:
@@ -175,6 +176,7 @@ def test_each_digest_subscriber_gets_only_the_newest_after_an_outage(
     assert msg["Subject"] == "The Digest, 7/25/2025 @1130AM, CDT"
 
 
+@pytest.mark.postgres
 def test_daily_subscriber_gets_one_merged_edition_at_their_local_hour(
     settings: Settings, smtp: Inbox
 ) -> None:
