@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from newsline.config import Settings, load_settings
@@ -100,12 +101,22 @@ def prepare(data_dir: Path, server: ReplayServer, *, own_corpus: bool, base_url:
 
 
 def run_pipeline(settings: Settings) -> str:
-    """Ingest + enrichment, then one digest per channel; a one-line summary."""
+    """Ingest + enrichment, then the digest of the current slot per channel; a summary.
+
+    A digest covers what arrived before its slot, so items ingested just now go into the
+    next slot's digest, which the scheduler publishes while the site is serving.
+    """
     from newsline.ingest.refresh import run_fetch
-    from newsline.publish.digest import run_digest
+    from newsline.publish.digest import label_for_slot, next_slot, run_digest
 
     report = run_fetch(settings)
-    digests = sum(
-        run_digest(settings, channel.slug).status == "published" for channel in settings.channels
-    )
-    return f"{report.summary()}; {digests} digest(s) published"
+    lines = [report.summary()]
+    for channel in settings.channels:
+        result = run_digest(settings, channel.slug)
+        if result.status == "published":
+            lines.append(f"{channel.slug}: published {result.title} ({result.entries} entries)")
+        else:
+            upcoming = next_slot(datetime.now(UTC), channel.zone, channel.digest.schedule)
+            title, _slug = label_for_slot(upcoming, channel.zone)
+            lines.append(f"{channel.slug}: next Digest is {title}, published while serving")
+    return "\n".join(lines)
