@@ -156,7 +156,7 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
         authors = raw.get("authors") or (
             [raw["author"]] if isinstance(raw.get("author"), dict) else []
         )
-        names = [a.get("name") for a in authors if isinstance(a, dict) and a.get("name")]
+        names = [str(a["name"]) for a in authors if isinstance(a, dict) and a.get("name")]
         text = raw.get("content_text") or ""
         content = raw.get("content_html") or (f"<p>{html.escape(text)}</p>" if text else "")
         published = _iso(raw.get("date_published")) or _iso(raw.get("date_modified"))
