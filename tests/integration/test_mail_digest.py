@@ -300,3 +300,17 @@ def test_bad_addresses_and_choices_are_refused(settings: Settings) -> None:
             subscribers.subscribe(s, cid, "ok@example.org", cadence="daily", daily_hour=24)
         with pytest.raises(subscribers.SubscriptionError):
             subscribers.subscribe(s, cid, "ok@example.org", timezone="Mars/Olympus")
+
+
+def test_the_form_cannot_flood_an_inbox(settings: Settings) -> None:
+    """Repeated sign-ups of one address get one confirmation mail per interval."""
+    cid = channel_id(settings)
+    now = datetime(2025, 7, 25, 12, 0, tzinfo=UTC)
+    due = []
+    for minutes in (0, 1, 5, 14, 16, 17):
+        with session_scope(settings.database_url) as s:
+            _sub, needs_mail = subscribers.subscribe(
+                s, cid, "victim@example.org", now=now + timedelta(minutes=minutes)
+            )
+        due.append(needs_mail)
+    assert due == [True, False, False, False, True, False]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -54,6 +54,9 @@ def _check_choice(cadence: str, daily_hour: int, timezone: str | None) -> None:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise SubscriptionError(f"unknown time zone {timezone!r}") from exc
+
+
+CONFIRMATION_INTERVAL = timedelta(minutes=15)
 
 
 def new_token() -> str:
@@ -101,6 +104,12 @@ def subscribe(
     if confirmed:
         _mark_confirmed(session, sub, now)
         return sub, False
+    # The form must not become a way to flood somebody's inbox: one confirmation mail per
+    # address per CONFIRMATION_INTERVAL, however often the form is sent.
+    last = sub.confirmation_sent_at
+    if last is not None and now - last < CONFIRMATION_INTERVAL:
+        return sub, False
+    sub.confirmation_sent_at = now
     return sub, True
 
 

@@ -241,6 +241,7 @@ class Subscriber(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column()
     unsubscribed_at: Mapped[datetime | None] = mapped_column()
     last_sent_at: Mapped[datetime | None] = mapped_column()  # newest digest slot e-mailed
+    confirmation_sent_at: Mapped[datetime | None] = mapped_column()  # throttles the form
     last_error: Mapped[str | None] = mapped_column(Text)
 
 

@@ -243,6 +243,9 @@ def upgrade() -> None:
         sa.Column("confirmed_at", newsline.db.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("unsubscribed_at", newsline.db.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_sent_at", newsline.db.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "confirmation_sent_at", newsline.db.models.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["channel_id"],
