@@ -29,9 +29,9 @@ if TYPE_CHECKING:
 
 OTHER = "other"
 #: A secondary hashtag needs at least this share of the score mass...
-SECONDARY_MIN_SHARE = 0.22
+SECONDARY_MIN_SHARE = 0.15
 #: ...and at least this fraction of the primary's score.
-SECONDARY_MIN_RATIO = 0.55
+SECONDARY_MIN_RATIO = 0.4
 #: Below this keyword evidence (weighted hits per sqrt(word)) nothing fits: ``#other``.
 MIN_EVIDENCE = 0.12
 TITLE_WEIGHT = 3
@@ -169,10 +169,8 @@ def zero_shot_shares(
     """Per-tag share of the zero-shot score (sums to 1 when anything matched), and evidence."""
     model = _model_for(tuple(hashtags))
     raw, evidence = model.scores(title, text)
-    # Sharpen so that the share reads like a confidence.
-    powered = [r**2 for r in raw]
-    total = sum(powered)
-    return ([p / total for p in powered] if total > 0 else powered), evidence
+    total = sum(raw)
+    return ([r / total for r in raw] if total > 0 else raw), evidence
 
 
 def classify(

@@ -1,0 +1,271 @@
+"""The enrichment stage on a real database: hashtags, summaries, near-duplicates, stories."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from newsline.cli import app
+from newsline.config import Settings
+from newsline.db.channels import sync_channels
+from newsline.db.engine import session_scope
+from newsline.db.models import Item, ItemHashtag, Publication, Story
+from newsline.enrich.stage import RetagError, enrich_pending, retag
+
+T0 = datetime(2025, 7, 25, 8, 0, tzinfo=UTC)
+
+# Synthetic reports (our own words): two events, each covered by several publications.
+REPORTS = [
+    (
+        "alpha",
+        "flood",
+        "Kessel River floods Riverton homes",
+        "The Kessel River burst its banks in Riverton overnight, flooding hundreds of homes. Mayor "
+        "Dana Whitfield ordered evacuations and opened shelters at Riverton High School. Forecasters "
+        "expect more rain on Saturday.",
+    ),
+    (
+        "beta",
+        "merger",
+        "Norbeck Foods agrees to buy Calloway Dairy",
+        "Norbeck Foods will buy Calloway Dairy for $2 billion, the companies said on Friday, "
+        "creating the largest dairy group in the region. Calloway shareholders will receive cash, "
+        "and the deal needs approval from regulators.",
+    ),
+    (
+        "beta",
+        "flood",
+        "Riverton evacuates as Kessel River rises",
+        "Residents of Riverton fled rising water after the Kessel River overflowed. Mayor Whitfield "
+        "said shelters were open at Riverton High School and the flooding could last until Sunday.",
+    ),
+    (
+        "gamma",
+        "merger",
+        "Calloway Dairy sold to Norbeck in $2bn deal",
+        "Calloway Dairy's board accepted a $2 billion offer from Norbeck Foods. Regulators must "
+        "approve the takeover, Norbeck said, and Calloway shareholders will be paid in cash.",
+    ),
+    (
+        "gamma",
+        "flood",
+        "Kessel River flood fills Riverton shelters",
+        "Shelters in Riverton filled up as the Kessel River flood spread through low streets. "
+        "Mayor Whitfield asked residents to stay away from the river banks until the water falls.",
+    ),
+]
+WIRE = " ".join(
+    f"Paragraph {i}: the Kessel River flood forced Riverton to close roads and schools, and "
+    f"volunteers filled sandbags along the river banks through the night."
+    for i in range(12)
+)
+
+
+def _seed(settings: Settings) -> dict[str, int]:
+    """Publications, channel membership and items; returns item ids by a short name."""
+    ids: dict[str, int] = {}
+    with session_scope(settings.database_url) as session:
+        pubs = {}
+        for tag in ("alpha", "beta", "gamma", "wire"):
+            pub = Publication(tag=tag, name=tag.title(), republish="full")
+            session.add(pub)
+            pubs[tag] = pub
+        session.flush()
+        sync_channels(session, settings)
+        for n, (tag, event, title, text) in enumerate(REPORTS):
+            item = _item(pubs[tag].id, f"{event}{n}", title, text, T0 + timedelta(hours=n))
+            session.add(item)
+            session.flush()
+            ids[f"{event}{n}"] = item.id
+        # A wire story and a shorter syndicated copy of it on another site.
+        wire = _item(
+            pubs["wire"].id,
+            "wire",
+            "Riverton flood: roads and schools closed",
+            WIRE,
+            T0 + timedelta(hours=6),
+        )
+        copy = _item(
+            pubs["alpha"].id,
+            "copy",
+            "Riverton flood: roads and schools closed",
+            WIRE[: len(WIRE) * 3 // 4],
+            T0 + timedelta(hours=7),
+        )
+        pending = _item(pubs["alpha"].id, "pending", "Not extracted yet", "", T0, state="pending")
+        session.add_all([wire, copy, pending])
+        session.flush()
+        ids.update(wire=wire.id, copy=copy.id, pending=pending.id)
+    return ids
+
+
+def _item(
+    pub_id: int, key: str, title: str, text: str, when: datetime, state: str = "ready"
+) -> Item:
+    return Item(
+        publication_id=pub_id,
+        guid=key,
+        url=f"https://example.org/{key}",
+        state=state,
+        title=title,
+        body_text=text,
+        published_at=when,
+        sort_at=when,
+        first_seen_at=when,
+    )
+
+
+@pytest.mark.postgres
+def test_enrich_tags_summarizes_links_copies_and_clusters(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings()
+    ids = _seed(settings)
+    report = enrich_pending(settings)
+    assert report.enriched == 7
+    with session_scope(settings.database_url) as session:
+        items = {i.id: i for i in session.scalars(select(Item))}
+        assert items[ids["pending"]].enriched_at is None
+        for key, item_id in ids.items():
+            item = items[item_id]
+            if key == "pending":
+                continue
+            assert item.enriched_at is not None
+            assert item.summary and len(item.summary) <= 280
+            tags = session.scalars(
+                select(ItemHashtag).where(ItemHashtag.item_id == item_id).order_by(ItemHashtag.rank)
+            ).all()
+            assert tags and tags[0].rank == 0 and tags[0].source == "auto"
+        merger = [ItemHashtag.hashtag]
+        primary_tag = session.scalar(
+            select(*merger).where(ItemHashtag.item_id == ids["merger1"], ItemHashtag.rank == 0)
+        )
+        assert primary_tag == "economy"
+
+        # The longer wire text is primary; the shorter copy points at it.
+        assert items[ids["copy"]].near_duplicate_of_id == ids["wire"]
+        assert items[ids["wire"]].near_duplicate_of_id is None
+
+        flood = {items[ids[k]].story_id for k in ("flood0", "flood2", "flood4", "wire", "copy")}
+        merger_ids = {items[ids[k]].story_id for k in ("merger1", "merger3")}
+        assert len(flood) == 1 and len(merger_ids) == 1 and flood != merger_ids
+        story = session.get(Story, flood.pop())
+        assert story is not None
+        assert story.item_count == 5
+        assert story.source_count == 4  # alpha, beta, gamma, wire
+        assert story.first_seen_at == T0
+        assert story.title in {
+            items[ids[k]].title for k in ("flood0", "flood2", "flood4", "wire", "copy")
+        }
+
+    # Idempotent: nothing left to do, nothing changes.
+    again = enrich_pending(settings)
+    assert again.enriched == 0
+    with session_scope(settings.database_url) as session:
+        assert session.query(Story).count() == 2
+
+
+def test_incremental_runs_join_existing_stories(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings()
+    ids = _seed(settings)
+    first = enrich_pending(settings, limit=3)  # flood0, merger1, flood2
+    assert first.enriched == 3
+    second = enrich_pending(settings)
+    assert second.enriched == 4
+    with session_scope(settings.database_url) as session:
+        story = {k: session.get(Item, ids[k]).story_id for k in ids if k != "pending"}  # type: ignore[union-attr]
+    assert story["flood4"] == story["flood0"] == story["wire"]
+    assert story["merger3"] == story["merger1"]
+
+
+def test_editor_corrections_survive_rebuild_and_train(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings()
+    ids = _seed(settings)
+    enrich_pending(settings)
+    assert retag(settings, ids["flood0"], "#Outdoors") == "news"
+    with pytest.raises(RetagError, match="not a hashtag"):
+        retag(settings, ids["flood0"], "nosuchtag")
+    with pytest.raises(RetagError, match="no item"):
+        retag(settings, 999999, "outdoors")
+    with pytest.raises(RetagError, match="no channel"):
+        retag(settings, ids["flood0"], "outdoors", channel="elsewhere")
+
+    report = enrich_pending(settings, rebuild=True)
+    assert report.enriched == 7
+    with session_scope(settings.database_url) as session:
+        rows = session.scalars(
+            select(ItemHashtag).where(ItemHashtag.item_id == ids["flood0"])
+        ).all()
+        assert [(r.hashtag, r.source) for r in rows] == [("outdoors", "editor")]
+        assert session.query(Story).count() == 2
+
+
+def test_channels_get_their_own_tags_and_the_smallest_summary(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(
+        channels=[
+            {"slug": "news", "display_name": "News"},
+            {
+                "slug": "biz",
+                "display_name": "Biz",
+                "publications": ["beta"],
+                "summary_max_chars": 120,
+                "hashtags": [
+                    {"tag": "deals", "keywords": ["buy", "deal", "takeover", "offer"]},
+                    {"tag": "other"},
+                ],
+            },
+        ]
+    )
+    ids = _seed(settings)
+    enrich_pending(settings)
+    with session_scope(settings.database_url) as session:
+        channels = {c.slug: c.id for c in sync_channels(session, settings).values()}
+        merger = session.get(Item, ids["merger1"])  # a beta item: both channels carry it
+        assert merger is not None and merger.summary and len(merger.summary) <= 120
+        biz = session.scalars(
+            select(ItemHashtag.hashtag).where(
+                ItemHashtag.item_id == ids["merger1"], ItemHashtag.channel_id == channels["biz"]
+            )
+        ).all()
+        assert biz == ["deals"]
+        alpha = session.scalars(
+            select(ItemHashtag.channel_id).where(ItemHashtag.item_id == ids["flood0"])
+        ).all()
+        assert set(alpha) == {channels["news"]}  # biz does not carry alpha
+
+
+def test_cli_enrich_and_retag(make_settings: Callable[..., Settings], tmp_path: Path) -> None:
+    settings = make_settings()
+    ids = _seed(settings)
+    config = tmp_path / "newsline.toml"
+    config.write_text(f'database_url = "{settings.database_url}"\n', encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(app, ["--config", str(config), "enrich"])
+    assert result.exit_code == 0, result.output
+    assert "enriched 7 items" in result.output
+    result = runner.invoke(
+        app, ["--config", str(config), "items", "retag", str(ids["merger1"]), "culture"]
+    )
+    assert result.exit_code == 0, result.output
+    bad = runner.invoke(
+        app, ["--config", str(config), "items", "retag", str(ids["merger1"]), "zzz"]
+    )
+    assert bad.exit_code == 1 and "not a hashtag of channel 'news'" in bad.output
+    rebuilt = runner.invoke(app, ["--config", str(config), "enrich", "--rebuild"])
+    assert rebuilt.exit_code == 0 and "enriched 7 items" in rebuilt.output
+    with session_scope(settings.database_url) as session:
+        rows = session.execute(
+            select(ItemHashtag.hashtag, ItemHashtag.source).where(
+                ItemHashtag.item_id == ids["merger1"]
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [("culture", "editor")]

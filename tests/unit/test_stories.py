@@ -1,0 +1,186 @@
+"""Stories (online clustering) and near-duplicates, on synthetic items."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from newsline.enrich.stories import (
+    NearDuplicateIndex,
+    StoryIndex,
+    bcubed,
+    cluster,
+    names,
+    pairwise_f1,
+    primary_of,
+)
+
+T0 = datetime(2025, 7, 25, 12, 0, tzinfo=UTC)
+
+# Three synthetic events, each reported by three outlets in their own words.
+EVENTS = {
+    "flood": [
+        (
+            "Floods swamp Riverton as Kessel River bursts its banks",
+            "The Kessel River burst its banks in Riverton overnight, flooding hundreds of homes. "
+            "Mayor Dana Whitfield ordered evacuations and opened shelters at Riverton High School.",
+        ),
+        (
+            "Riverton evacuates after Kessel River flooding",
+            "Residents of Riverton fled rising water after the Kessel River overflowed. Whitfield "
+            "said shelters were open and the flooding could last until the weekend.",
+        ),
+        (
+            "Kessel River flood: Riverton shelters fill up",
+            "Shelters in Riverton filled up as the Kessel River flood spread through low streets. "
+            "Mayor Whitfield asked residents to stay away from the river banks.",
+        ),
+    ],
+    "merger": [
+        (
+            "Norbeck Foods agrees to buy Calloway Dairy",
+            "Norbeck Foods will buy Calloway Dairy for $2 billion, the companies said, creating the "
+            "largest dairy group in the region. Calloway shareholders will receive cash.",
+        ),
+        (
+            "Calloway Dairy sold to Norbeck in $2bn deal",
+            "Calloway Dairy's board accepted a $2 billion offer from Norbeck Foods. The deal still "
+            "needs approval from regulators, Norbeck said.",
+        ),
+        (
+            "Regulators to review Norbeck takeover of Calloway",
+            "Regulators will examine the Norbeck Foods takeover of Calloway Dairy, which would "
+            "combine two of the biggest dairy companies. Norbeck expects the deal to close soon.",
+        ),
+    ],
+    "comet": [
+        (
+            "Astronomers spot new comet Vasquez-Ito near Jupiter",
+            "Astronomers at the Mount Pell observatory found a comet, named Vasquez-Ito, passing "
+            "Jupiter. The comet may become visible to the naked eye next spring.",
+        ),
+        (
+            "Comet Vasquez-Ito could light up spring sky",
+            "The newly found comet Vasquez-Ito is heading towards the inner solar system, the Mount "
+            "Pell observatory said, and could be seen without a telescope in spring.",
+        ),
+        (
+            "Mount Pell team names comet after discoverers",
+            "The comet found near Jupiter by the Mount Pell observatory was named Vasquez-Ito after "
+            "the two astronomers who spotted it in their telescope images.",
+        ),
+    ],
+}
+
+
+def _items() -> tuple[list[dict[str, object]], list[str]]:
+    items, gold = [], []
+    n = 0
+    for round_ in range(3):
+        for event, reports in EVENTS.items():
+            title, text = reports[round_]
+            items.append({"title": title, "text": text, "published": T0 + timedelta(hours=n)})
+            gold.append(event)
+            n += 1
+    return items, gold
+
+
+def test_cluster_groups_reports_of_the_same_event() -> None:
+    items, gold = _items()
+    keys = cluster(items)
+    assert len(keys) == len(items)
+    assert bcubed(gold, keys)[2] == pytest.approx(1.0)
+
+
+def test_story_index_add_returns_stable_keys() -> None:
+    index = StoryIndex()
+    items, gold = _items()
+    keys = [index.add(i, it["title"], it["text"], it["published"]) for i, it in enumerate(items)]  # type: ignore[arg-type]
+    index.consolidate()
+    keys = [index.resolve(k) for k in keys]
+    assert len({k for k, g in zip(keys, gold, strict=True) if g == "flood"}) == 1
+    assert len(set(keys)) == 3
+    story = index.stories[keys[0]]
+    assert story.size == 3
+    assert story.first_seen == T0
+    assert story.best_title in {t for t, _ in EVENTS["flood"]}
+
+
+def test_time_window_separates_and_evicts() -> None:
+    index = StoryIndex(window=timedelta(days=3))
+    title, text = EVENTS["comet"][0]
+    first = index.add(1, title, text, T0)
+    # The same report two weeks later is a new story: the old one has been evicted.
+    later = index.add(2, title, text, T0 + timedelta(days=14))
+    assert later != first
+    assert first not in index.stories
+    assert len(index) == 1
+    assert all(first not in keys for keys in index.postings.values())
+
+
+def test_memory_follows_the_window_not_the_history() -> None:
+    index = StoryIndex(window=timedelta(days=1))
+    live = []
+    for day in range(30):
+        for event in range(5):  # five new events a day, three reports each
+            words = " ".join(f"k{day}x{event}y{k}" for k in range(25))
+            for report in range(3):
+                published = T0 + timedelta(days=day, hours=event * 3 + report)
+                index.add((day, event, report), f"t{day}x{event}", words, published)
+        index.consolidate()
+        live.append(len(index))
+    assert sum(s.size for s in index.stories.values()) < 15 * 3  # only recent items kept
+    assert max(live) <= 10  # live stories: about two days' worth, whatever the history
+    assert live[-1] == live[5]
+    assert len(index.postings) <= 10 * index.posted_terms
+
+
+def test_rejects_naive_datetimes() -> None:
+    with pytest.raises(ValueError, match="aware"):
+        StoryIndex().add(1, "t", "x", datetime(2025, 1, 1))
+
+
+def test_names_heuristic() -> None:
+    found = names("The mayor of Riverton, Dana Whitfield, met Norbeck Foods. She left.")
+    assert "riverton" in found and "dana whitfield" in found and "norbeck foods" in found
+    assert "the" not in found and "she" not in found
+
+
+def test_near_duplicates_by_shingles_and_title() -> None:
+    base = " ".join(
+        f"Sentence {i} of the wire report about the Kessel River flood in Riverton."
+        for i in range(30)
+    )
+    index = NearDuplicateIndex()
+    assert index.add(1, "Kessel River floods Riverton", base, T0) == []
+    # A syndicated copy with a different last paragraph.
+    copy = base + " Additional reporting by a local desk."
+    assert [k for k, _ in index.add(2, "Kessel River floods Riverton", copy, T0)] == [1]
+    # An unrelated article matches nothing.
+    other_title, other_text = EVENTS["comet"][0]
+    assert index.add(3, other_title, other_text * 5, T0) == []
+    # An updated version: same headline, a third of the text rewritten.
+    update = " ".join(base.split()[: len(base.split()) * 2 // 3]) + " " + other_text
+    matches = index.add(4, "Kessel River floods Riverton (updated)", update, T0)
+    assert 1 in [k for k, _ in matches]
+
+
+def test_near_duplicate_index_evicts_old_items() -> None:
+    index = NearDuplicateIndex(window=timedelta(days=2))
+    text = " ".join(f"word{i}" for i in range(200))
+    index.add(1, "A", text, T0)
+    assert index.add(2, "A", text, T0 + timedelta(days=5)) == []
+    assert 1 not in index.copies
+
+
+def test_primary_is_most_complete_then_newest() -> None:
+    assert primary_of([(1, 500, T0), (2, 900, T0 - timedelta(hours=1)), (3, 900, T0)]) == 3
+
+
+def test_metrics() -> None:
+    gold = ["a", "a", "b", "b"]
+    assert bcubed(gold, ["x", "x", "y", "y"]) == (1.0, 1.0, 1.0)
+    p, r, f = bcubed(gold, ["x", "x", "x", "x"])
+    assert (p, r) == (0.5, 1.0) and f == pytest.approx(2 / 3)
+    assert pairwise_f1(gold, ["x", "y", "z", "w"])[1] == 0.0
