@@ -419,10 +419,10 @@ def grounding_problems(summary: str, source: str) -> list[str]:
     source_words = {w.lower().replace("’", "'") for w in _WORD.findall(source)}
     for m in _CAPITALIZED.findall(summary):
         word = m.replace("’", "'")
-        if word in _FUNCTION_WORDS:
+        base = word.split("'")[0] if "'" in word else word  # It's, Ortiz's, Don't
+        if word in _FUNCTION_WORDS or base in _FUNCTION_WORDS:
             continue
-        base = word[:-2] if word.lower().endswith("'s") else word
-        if base.lower() not in source_words:
+        if base.lower() not in source_words and word.lower() not in source_words:
             problems.append(f"name {m!r} not in source")
     return problems
 
