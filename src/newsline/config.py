@@ -192,6 +192,8 @@ class WebSettings(BaseModel):
     default_channel: str = ""
     page_size: int = 30
     secret_key: str = ""
+    # Anonymous GET responses are reused for this long per worker (0 = render every time).
+    render_cache_seconds: float = 1.0
 
 
 class EmailSettings(BaseModel):
