@@ -51,7 +51,7 @@ _BOILERPLATE = re.compile(
     | \brecommended\b | \bread\ (more|next|also)\b | \brelated\ (articles?|stories|coverage)\b
     | click\ here | tap\ here | \bclick\ (the|on|to)\b | download\ (our|the)\ app
     | follow\ us | share\ this | share\ on | (share|follow|like)\ .{0,30}(facebook|twitter|instagram)
-    | \bphoto(graph)?s?\ ?(by|credit|:) | \bimage\ (caption|copyright|source)\b
+    | \b(photo(graph)?s?|foto|bild|imagen)\ ?(by|credit|:) | \(foto\b | \bimage\ (caption|copyright|source)\b
     | \b(getty|shutterstock|alamy)\b | \b(reuters|ap|afp|epa|pa)\ (images?|photo)\b | \bcredit:
     | all\ rights\ reserved | © | \(c\)\ \d{4} | copyright\ \d{4}
     | \badvertisement\b | sponsored\ (content|post|by) | \bcookies?\ (policy|settings)
@@ -416,13 +416,14 @@ def grounding_problems(summary: str, source: str) -> list[str]:
     for m in _NUMBER.findall(summary):
         if _norm_number(m) not in source_numbers:
             problems.append(f"number {m!r} not in source")
-    source_words = {w.lower().replace("’", "'") for w in _WORD.findall(source)}
+    source_words = set(re.findall(r"\w+", source.lower()))
     for m in _CAPITALIZED.findall(summary):
         word = m.replace("’", "'")
         base = word.split("'")[0] if "'" in word else word  # It's, Ortiz's, Don't
         if word in _FUNCTION_WORDS or base in _FUNCTION_WORDS:
             continue
-        if base.lower() not in source_words and word.lower() not in source_words:
+        # Every word part must occur: "SARS-CoV" in "SARS-CoV-2", "OMS" in "l'OMS".
+        if not all(part in source_words for part in re.findall(r"\w+", base.lower())):
             problems.append(f"name {m!r} not in source")
     return problems
 
