@@ -103,7 +103,9 @@ def test_online_count_goes_from_zero_to_one(live_site: LiveSite, browser: Any) -
         page = ctx.new_page()
         page.goto(live_site.url("/town/newsline"))
         page.wait_for_function("document.getElementById('online').textContent === '1'")
-        # the server (either of the two workers) now renders 1 for humans, 0 for bots
+        # the server (either of the two workers) now renders 1 for humans, 0 for bots,
+        # once the pages rendered before the heartbeat have left the 1 s render cache
+        page.wait_for_timeout(1200)
         after = httpx.get(live_site.url("/town/newsline"), headers=human).text
         assert re.search(r'id="online"[^>]*>1<', after)
         crawler = httpx.get(

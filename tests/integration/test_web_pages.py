@@ -411,3 +411,23 @@ def test_reader_options_by_cookie(client: TestClient) -> None:
     evil = client.get("/_options?theme=light&next=//evil.example/x", follow_redirects=False)
     assert evil.headers["location"] == "/"
     assert doc(client.get("/usc/newsline").text).get("class") == "theme-light dense"
+
+
+def test_render_cache_reuses_anonymous_pages_briefly(make_settings: Any, seeded: Seeded) -> None:
+    import time
+
+    from newsline.db.engine import session_scope
+    from newsline.db.models import Item
+
+    settings = make_settings(web={"render_cache_seconds": 0.5})
+    cached = TestClient(create_app(settings), headers=HUMAN)
+    fresh = TestClient(create_app(make_settings(web={"render_cache_seconds": 0})), headers=HUMAN)
+    assert "Item harbor-0" in cached.get("/news/solo/harbor").text
+    with session_scope(settings.database_url) as session:
+        session.query(Item).filter_by(slug="harbor-0").one().title = "Renamed item"
+    assert "Item harbor-0" in cached.get("/news/solo/harbor").text  # still the cached copy
+    assert "Renamed item" in fresh.get("/news/solo/harbor").text
+    # a personal request (any cookie but the reader options) is never served from the cache
+    assert "Renamed item" in cached.get("/news/solo/harbor", cookies={"session": "x"}).text
+    time.sleep(0.6)
+    assert "Renamed item" in cached.get("/news/solo/harbor").text

@@ -18,6 +18,7 @@ from newsline import __version__
 from newsline.config import Settings, load_settings
 from newsline.publish.sitemap import MAX_URLS
 from newsline.web import api, digest_routes, feeds, item, newsline, online, search, sources
+from newsline.web.cache import RenderCacheMiddleware
 from newsline.web.middleware import SiteHeadersMiddleware
 from newsline.web.render import page
 from newsline.web.site import STATIC, BadRequest, ChannelRef, NotFound, Site, site_of
@@ -125,7 +126,8 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
     app.include_router(sources.router)
     app.include_router(digest_routes.router)  # digest feeds, e-mail subscriptions
     app.include_router(feeds.router)
-    app.add_middleware(SiteHeadersMiddleware)
+    app.add_middleware(RenderCacheMiddleware, ttl=settings.web.render_cache_seconds)
+    app.add_middleware(SiteHeadersMiddleware)  # outermost: validators over cached bodies too
     slugs = [c.slug for c in settings.channels]
 
     def openapi() -> dict[str, Any]:

@@ -1,0 +1,287 @@
+"""Small pure pieces of the site: clipping, ages, cursors, URL safety, bots, feeds out,
+sitemaps, presence, the scheduler's job registration."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import feedparser
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from newsline.community.presence import heartbeat, is_bot, online_count
+from newsline.publish import feeds_out, sitemap
+from newsline.web.middleware import _etag_matches, _not_modified_since
+from newsline.web.queries import Cursor, CursorError
+from newsline.web.render import age, avatar_class, clip, dateline_date, initials
+from newsline.web.safety import highlighted, local_path, safe_url
+from newsline.web.search import fts5_query, terms_of
+
+NOW = datetime(2025, 7, 25, 15, 30, tzinfo=UTC)
+CHICAGO = ZoneInfo("America/Chicago")
+
+
+@given(st.text(max_size=800))
+def test_clip_never_exceeds_the_limit(text: str) -> None:
+    out = clip(text)
+    assert len(out) <= 280
+    if len(" ".join(text.split())) <= 280:
+        assert out == " ".join(text.split())
+    else:
+        assert out.endswith("...")
+
+
+def test_clip_cuts_at_a_word() -> None:
+    text = "alpha " * 100
+    out = clip(text)
+    assert out.endswith("alpha...") and len(out) <= 280
+
+
+@pytest.mark.parametrize(
+    "delta,expected",
+    [
+        (timedelta(seconds=0), "0s"),
+        (timedelta(seconds=59), "59s"),
+        (timedelta(minutes=5), "5m"),
+        (timedelta(hours=3, minutes=59), "3h"),
+        (timedelta(days=2), "2d"),
+        (timedelta(days=29, hours=23), "29d"),
+        (timedelta(days=30), "25 Jun 2025"),
+        (timedelta(seconds=-30), "0s"),  # clock skew: never negative
+    ],
+)
+def test_age(delta: timedelta, expected: str) -> None:
+    assert age(NOW - delta, NOW, CHICAGO) == expected
+
+
+def test_dateline_date_is_in_the_channel_zone() -> None:
+    late = datetime(2025, 7, 26, 3, 0, tzinfo=UTC)  # still the 25th in Chicago
+    assert dateline_date(late, CHICAGO) == "Jul 25, 2025"
+    assert dateline_date(late, ZoneInfo("Europe/Berlin")) == "Jul 26, 2025"
+
+
+def test_initials_and_avatar_class() -> None:
+    assert initials("The Harbor Gazette") == "HG"
+    assert initials("CNN") == "CN"
+    assert initials("!!!") == "?"
+    assert avatar_class("Harbor Gazette") == avatar_class("Harbor Gazette")
+    assert avatar_class("x").startswith("av")
+
+
+@given(
+    st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1)),
+    st.integers(min_value=1, max_value=10**18 - 1),
+)
+def test_cursor_round_trip(when: datetime, ident: int) -> None:
+    cursor = Cursor(when.replace(tzinfo=UTC), ident)
+    assert Cursor.decode(cursor.encode()) == cursor
+
+
+@pytest.mark.parametrize("token", ["", "abc", "1-", "-1", "1.5-2", "12345678901234567-1", "1-2-3"])
+def test_bad_cursors(token: str) -> None:
+    with pytest.raises(CursorError):
+        Cursor.decode(token)
+
+
+@pytest.mark.parametrize(
+    "url,expected",
+    [
+        ("https://a.example/x", "https://a.example/x"),
+        ("http://a.example", "http://a.example"),
+        ("javascript:alert(1)", None),
+        (" JaVaScRiPt:alert(1)", None),
+        ("data:text/html,<script>", None),
+        ("//evil.example/x", None),
+        ("/relative", None),
+        ("https://", None),
+        ("http://[::1", None),
+        (None, None),
+    ],
+)
+def test_safe_url(url: str | None, expected: str | None) -> None:
+    assert safe_url(url) == expected
+
+
+def test_local_path() -> None:
+    assert local_path("/news/newsline") == "/news/newsline"
+    for bad in ("//evil.example", "https://evil.example", "/\\evil", "", None):
+        assert local_path(bad) == "/"
+
+
+def test_highlighted_escapes_everything_but_marks() -> None:
+    out = str(highlighted("<b>\x02gull\x03</b> & <script>"))
+    assert out == "&lt;b&gt;<mark>gull</mark>&lt;/b&gt; &amp; &lt;script&gt;"
+
+
+def test_fts5_query_quotes_terms() -> None:
+    assert terms_of('gull "AND" NEAR(x) -y*') == ["gull", "AND", "NEAR", "x", "y"]
+    assert fts5_query(["gull", "tides"]) == '"gull" "tides"*'
+    assert fts5_query(["ab"]) == '"ab"'
+
+
+@pytest.mark.parametrize(
+    "agent,bot",
+    [
+        ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36", False),
+        ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1", False),
+        ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", True),
+        ("Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/126.0 Safari/537.36", True),
+        ("python-httpx/0.28", True),
+        ("curl/8.0", True),
+        ("facebookexternalhit/1.1", True),
+        ("", True),
+        (None, True),
+    ],
+)
+def test_is_bot(agent: str | None, bot: bool) -> None:
+    assert is_bot(agent) is bot
+
+
+def test_etag_and_date_validators() -> None:
+    assert _etag_matches('"abc"', '"abc"')
+    assert _etag_matches('W/"abc", "def"', '"abc"')
+    assert _etag_matches("*", '"abc"')
+    assert not _etag_matches('"abd"', '"abc"')
+    stamp = "Fri, 25 Jul 2025 15:30:00 GMT"
+    assert _not_modified_since(stamp, stamp)
+    assert _not_modified_since("Fri, 25 Jul 2025 16:00:00 GMT", stamp)
+    assert not _not_modified_since("Fri, 25 Jul 2025 15:00:00 GMT", stamp)
+    assert not _not_modified_since("garbage", stamp)
+
+
+def _entries() -> list[feeds_out.FeedEntry]:
+    return [
+        feeds_out.FeedEntry(
+            id="https://s.example/news/topic/a/one",
+            url="https://s.example/news/topic/a/one",
+            title="One <b>bold</b> & \x0bcontrol",
+            published=NOW,
+            author="Ann",
+            summary="First & foremost.",
+            content_html="<p>Body <em>one</em></p>",
+            external_url="https://a.example/one",
+            image_url="https://img.example/1.jpg",
+            tags=["#politics"],
+        ),
+        feeds_out.FeedEntry(
+            id="https://s.example/news/topic/a/two",
+            url="https://s.example/news/topic/a/two",
+            title="Two",
+            published=NOW - timedelta(hours=1),
+        ),
+    ]
+
+
+INFO = feeds_out.FeedInfo(
+    title="Channel & Co",
+    home_url="https://s.example/news/newsline",
+    feed_url="https://s.example/news/feed.xml",
+    description="All the news",
+)
+
+
+@pytest.mark.parametrize("kind,version", [("rss", "rss20"), ("atom", "atom10"), ("json", "json11")])
+def test_feeds_out_parse_cleanly(kind: str, version: str) -> None:
+    document = feeds_out.render(kind, INFO, _entries())
+    parsed = feedparser.parse(document)
+    if kind != "json":
+        assert parsed.bozo == 0, parsed.get("bozo_exception")
+        assert parsed.version == version
+        first = parsed.entries[0]
+        assert first.title == "One <b>bold</b> & control"
+        assert first.content[0].value == "<p>Body <em>one</em></p>"
+        assert first.author == "Ann"
+        assert [t.term for t in first.tags] == ["#politics"]
+    else:
+        import json
+
+        data = json.loads(document)
+        assert data["version"] == "https://jsonfeed.org/version/1.1"
+        assert data["items"][0]["content_html"] == "<p>Body <em>one</em></p>"
+        assert data["items"][1]["content_text"] == ""
+    assert feeds_out.render(kind, INFO, []).startswith(("<?xml", "{"))
+
+
+def test_feeds_out_unknown_kind() -> None:
+    with pytest.raises(ValueError, match="unknown feed format"):
+        feeds_out.render("rdf", INFO, [])
+
+
+def test_sitemap_documents() -> None:
+    ns = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+    urlset = ET.fromstring(
+        sitemap.urlset([("https://s.example/a?x=1&y=2", NOW), ("https://s.example/b", None)])
+    )
+    assert [u.findtext(f"{ns}loc") for u in urlset] == [
+        "https://s.example/a?x=1&y=2",
+        "https://s.example/b",
+    ]
+    assert urlset[0].findtext(f"{ns}lastmod") == "2025-07-25T15:30:00Z"
+    index = ET.fromstring(sitemap.sitemap_index([("https://s.example/s-1.xml", None)]))
+    assert index.tag == f"{ns}sitemapindex"
+    assert sitemap.page_count(0) == 1 and sitemap.page_count(50_000) == 1
+    assert sitemap.page_count(50_001) == 2
+    robots = sitemap.robots_txt(["https://s.example/news/sitemap.xml"], ["/api/"])
+    assert robots.splitlines() == [
+        "User-agent: *",
+        "Disallow: /api/",
+        "",
+        "Sitemap: https://s.example/news/sitemap.xml",
+    ]
+
+
+@pytest.mark.postgres
+def test_presence_counts_recent_visitors_once(database_url: str, make_settings: Any) -> None:
+    from newsline.db.channels import sync_channels
+    from newsline.db.engine import session_scope
+
+    settings = make_settings()
+    with session_scope(database_url) as session:
+        channel_id = sync_channels(session, settings)["news"].id
+    with session_scope(database_url) as session:
+        heartbeat(session, channel_id, "visitor-aaaa", NOW - timedelta(seconds=40))
+        heartbeat(session, channel_id, "visitor-bbbb", NOW - timedelta(seconds=20))
+        heartbeat(session, channel_id, "visitor-cccc", NOW - timedelta(seconds=5))
+        heartbeat(session, channel_id, "visitor-cccc", NOW)  # the same reader again
+    with session_scope(database_url) as session:
+        assert online_count(session, channel_id, NOW) == 2
+        assert online_count(session, channel_id, NOW + timedelta(seconds=15)) == 1
+        heartbeat(session, channel_id, "visitor-dddd", NOW + timedelta(hours=1))  # forgets old rows
+    with session_scope(database_url) as session:
+        from sqlalchemy import func, select
+
+        from newsline.db.models import Presence
+
+        assert session.scalar(select(func.count()).select_from(Presence)) == 1
+    with session_scope(database_url) as session, pytest.raises(ValueError):
+        heartbeat(session, channel_id, "<script>", NOW)
+
+
+def test_scheduler_registers_the_fetch_job(
+    make_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from newsline.workers import scheduler as sched
+
+    settings = make_settings(scheduler={"fetch_every_seconds": 77})
+    jobs = BackgroundScheduler(timezone="UTC")
+    ids = sched.register_jobs(jobs, settings)
+    assert "fetch" in ids
+    job = jobs.get_job("fetch")
+    assert job is not None and job.trigger.interval == timedelta(seconds=77)
+    calls: list[Any] = []
+
+    async def fake_run_fetch(s: Any) -> str:
+        calls.append(s)
+        return "report"
+
+    import newsline.ingest.refresh as refresh
+
+    monkeypatch.setattr(refresh, "run_fetch", fake_run_fetch)
+    sched.fetch_job(settings)  # coroutine results are run to completion
+    assert calls == [settings]
