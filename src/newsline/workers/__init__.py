@@ -1,1 +1,1 @@
-"""Workers: the in-process scheduler and the distributed runner."""
+"""Workers: the in-process scheduler and progress reporting for long runs."""
