@@ -413,33 +413,41 @@ class Tally:
 
 
 def evaluate(
-    cases: list[Case], system: Callable[[Case], Output], score: bool = True
-) -> tuple[dict[str, Tally], dict[str, Output]]:
-    tallies: dict[str, Tally] = {}
-    outputs: dict[str, Output] = {}
-    for case in cases:
-        tally = tallies.setdefault(case.subset, Tally())
-        started = time.perf_counter()
-        try:
-            out = system(case)
-        except Exception as exc:  # a crash scores as empty output, and is listed
-            tally.errors.append(f"{case.subset}/{case.name}: {type(exc).__name__}: {exc}")
-            out = Output(text="")
-        tally.seconds += time.perf_counter() - started
-        tally.pages += 1
-        outputs[f"{case.subset}/{case.name}"] = out
-        if not score:
-            continue
-        scores = body_scores(case, out)
-        if scores is not None:
-            tally.precision.append(scores[0])
-            tally.recall.append(scores[1])
-        found = content_start_found(case, out)
-        if found is not None:
-            tally.start.append(found)
-        for name, truth in case.truth.items():
-            tally.fields[name].append(field_match(name, truth, out))
-    return tallies, outputs
+    cases: list[Case], systems: dict[str, tuple[Callable[[Case], Output], bool]]
+) -> dict[str, tuple[dict[str, Tally], dict[str, Output]]]:
+    """Run every system on every page, interleaved page by page (and in rotating order)
+    so that load from other processes on the machine hits all systems alike."""
+    results: dict[str, tuple[dict[str, Tally], dict[str, Output]]] = {
+        name: ({}, {}) for name in systems
+    }
+    names = list(systems)
+    for number, case in enumerate(cases):
+        shift = number % len(names)
+        for name in names[shift:] + names[:shift]:
+            system, score = systems[name]
+            tallies, outputs = results[name]
+            tally = tallies.setdefault(case.subset, Tally())
+            started = time.perf_counter()
+            try:
+                out = system(case)
+            except Exception as exc:  # a crash scores as empty output, and is listed
+                tally.errors.append(f"{case.subset}/{case.name}: {type(exc).__name__}: {exc}")
+                out = Output(text="")
+            tally.seconds += time.perf_counter() - started
+            tally.pages += 1
+            outputs[f"{case.subset}/{case.name}"] = out
+            if not score:
+                continue
+            scores = body_scores(case, out)
+            if scores is not None:
+                tally.precision.append(scores[0])
+                tally.recall.append(scores[1])
+            found = content_start_found(case, out)
+            if found is not None:
+                tally.start.append(found)
+            for field_name, truth in case.truth.items():
+                tally.fields[field_name].append(field_match(field_name, truth, out))
+    return results
 
 
 def _rate(values: list[bool]) -> str:
@@ -484,10 +492,12 @@ def main(argv: list[str] | None = None) -> int:
     # Warm-up (imports, model loads) outside the timed loops.
     for name in chosen:
         systems[name][0](cases[0])
-    empty: tuple[dict[str, Tally], dict[str, Output]] = ({}, {})
-    results = {name: empty for name in systems}
-    for name in chosen:
-        results[name] = evaluate(cases, systems[name][0], score=systems[name][1])
+    results: dict[str, tuple[dict[str, Tally], dict[str, Output]]] = {
+        name: ({}, {}) for name in systems
+    }
+    results |= evaluate(
+        cases, {name: systems[name] for name in chosen}
+    )
 
     print(f"pages: {len(cases)} ({', '.join(subsets)})\n")
     print("Body text, 4-word shingles (macro P / R / F1):")

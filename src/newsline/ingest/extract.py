@@ -26,6 +26,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -102,8 +103,12 @@ class ExtractOptions:
     from the page between the extracted paragraphs instead."""
     include_links: bool = True
     include_formatting: bool = True
-    metadata_fallback: bool = True
-    """Use trafilatura's metadata heuristics (htmldate...) for fields structured data lacks."""
+    url_date: bool = True
+    """Take a date from the URL path when the page declares none."""
+    date_fallback: bool = True
+    """Use htmldate's heuristics when the page declares no publication date."""
+    author_fallback: bool = False
+    """Use trafilatura's byline heuristics when the page declares no author."""
 
 
 DEFAULT_OPTIONS = ExtractOptions()
@@ -323,9 +328,7 @@ class _Page:
     h1s: list[str] = field(default_factory=list)
     canonical: str | None = None
     image_src_link: str | None = None
-    rel_authors: list[str] = field(default_factory=list)
-    byline_texts: list[str] = field(default_factory=list)
-    time_datetimes: list[str] = field(default_factory=list)
+    tree: Any = None
 
     def first(self, *keys: str) -> str | None:
         for key in keys:
@@ -356,7 +359,10 @@ _ARTICLE_TYPES = {
     "itempage": 1,
     "videoobject": 1,
 }
-_BYLINE_CLASS_RE = re.compile(r"\b(byline|by-line|author|autor|auteur|writer)\b", re.IGNORECASE)
+_BYLINE_CLASS_RE = re.compile(
+    r"(?:^|[\s_-])(?:byline|by-line|authors?|autor|auteur|writer|creator)(?:$|[\s_-])",
+    re.IGNORECASE,
+)
 
 
 def _types(obj: dict[str, Any]) -> list[str]:
@@ -454,21 +460,46 @@ def _collect(tree: lxml_html.HtmlElement, url: str) -> _Page:
             page.canonical = href.strip()
         elif "image_src" in rel and page.image_src_link is None:
             page.image_src_link = href.strip()
-    for a in tree.xpath('//a[contains(concat(" ", normalize-space(@rel), " "), " author ")]'):
-        text = _clean(a.text_content())
-        if text:
-            page.rel_authors.append(text)
-    for el in tree.xpath(
-        '//*[contains(@class, "byline") or contains(@class, "author") or contains(@class,"Byline")'
-        ' or contains(@class, "Author")][not(self::body)][not(self::html)][not(self::article)]'
-    )[:20]:
-        if _BYLINE_CLASS_RE.search(el.get("class") or ""):
-            text = _clean(el.text_content())
-            if text and len(text) < 120:
-                page.byline_texts.append(text)
-    for el in tree.xpath("//time[@datetime]")[:5]:
-        page.time_datetimes.append(el.get("datetime"))
+    page.tree = tree
     return page
+
+
+# The scans below walk the whole document: only done when the metadata lacks the field.
+_REL_AUTHOR_XPATH = etree.XPath('//a[contains(@rel, "author")]')
+_BYLINE_XPATH = etree.XPath(
+    '//*[contains(@class, "yline") or contains(@class, "uthor")]'
+    "[not(self::body)][not(self::html)][not(self::article)]"
+)
+_TIME_XPATH = etree.XPath("//time[@datetime]")
+
+
+def _rel_authors(page: _Page) -> list[str]:
+    names = [_clean(a.text_content()) for a in _REL_AUTHOR_XPATH(page.tree)[:3]]
+    return [n for n in names if n]
+
+
+def _byline_texts(page: _Page) -> list[str]:
+    for el in _BYLINE_XPATH(page.tree)[:20]:
+        if not _BYLINE_CLASS_RE.search(el.get("class") or ""):
+            continue
+        # A byline box mixes the name with a date, a job title, a share button: its links
+        # and its first text segment that reads as a name are the likeliest name.
+        links = [_clean(a.text_content()) for a in el.iter("a")]
+        names = [n for n in links if n and _clean_author(n) and not any(c.isdigit() for c in n)]
+        if names:
+            return names[:4]
+        for segment in el.itertext():
+            text = _clean(segment)
+            if not text or _fold(text) in ("by", "von", "par", "por", "door"):
+                continue
+            if len(text) < 160 and _clean_author(text):
+                return [text]
+            break
+    return []
+
+
+def _time_datetimes(page: _Page) -> list[str]:
+    return [el.get("datetime") for el in _TIME_XPATH(page.tree)[:1]]
 
 
 # ---------------------------------------------------------------------------------------
@@ -592,8 +623,9 @@ def _clean_author(value: str | None) -> str | None:
         return None
     value = _BY_PREFIX_RE.sub("", value)
     value = _AUTHOR_SPLIT_RE.split(value, maxsplit=1)[0]
-    value = _AUTHOR_CUT_RE.sub("", value).strip(" ,|:-")
-    if not value or len(value) > 100 or not any(ch.isalpha() for ch in value):
+    value = _AUTHOR_CUT_RE.sub("", value)
+    value = re.sub(r"\d.*$", "", value).strip(" ,|:-–—/")  # names have no digits
+    if len(value) < 2 or len(value) > 100 or not any(ch.isalpha() for ch in value):
         return None
     return value
 
@@ -628,19 +660,24 @@ def _join_names(names: Iterable[str]) -> str | None:
 
 def _org_keys(page: _Page, site_name: str | None) -> set[str]:
     """Names that are the publisher, not a person: site name, publisher, host labels."""
-    keys = {t for t in _site_tokens(page, site_name) if len(t) > 2}
+    keys = {_ascii_key(t) for t in _site_tokens(page, site_name) if len(t) > 2}
     publisher = (page.article or {}).get("publisher")
     name = _jsonld_text(publisher) if publisher else None
     if name:
-        keys.add(_fold(name).replace(" ", ""))
-    keys.add("condenast")
-    return keys
+        keys.add(_ascii_key(name))
+    keys.add("condenast")  # the publisher of many magazines puts itself in meta author
+    return {k for k in keys if k}
+
+
+def _ascii_key(value: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", _fold(value))
+    return "".join(c for c in decomposed if c.isalnum())
 
 
 def _author_ok(name: str | None, page: _Page, site_name: str | None) -> str | None:
     if not name:
         return None
-    key = _fold(name).replace(" ", "").replace(".", "")
+    key = _ascii_key(name)
     orgs = _org_keys(page, site_name)
     if key in orgs or any(key == org or (len(key) > 4 and key in org) for org in orgs):
         return None
@@ -665,12 +702,12 @@ def _pick_author(page: _Page, site_name: str | None) -> str | None:
         if joined:
             return joined
     for source in (
-        page.itemprops.get("author", ()),
-        page.itemprops.get("creator", ()),
-        page.rel_authors[:3],
-        page.byline_texts[:1],
+        lambda: page.itemprops.get("author", ()),
+        lambda: page.itemprops.get("creator", ()),
+        lambda: _rel_authors(page),
+        lambda: _byline_texts(page),
     ):
-        joined = accept(source)
+        joined = accept(source())
         if joined:
             return joined
     return None
@@ -758,7 +795,7 @@ def _pick_published(page: _Page) -> datetime | None:
             when = parse_datetime(value)
             if when:
                 return when
-    for value in [*page.itemprops.get("datepublished", ()), *page.time_datetimes[:1]]:
+    for value in [*page.itemprops.get("datepublished", ()), *_time_datetimes(page)]:
         when = parse_datetime(value)
         if when:
             return when
@@ -926,11 +963,19 @@ def _figure_from(el: lxml_html.HtmlElement, base_url: str) -> _Block | None:
     return None
 
 
+_LOOSE_IMG = (
+    "//img[not(ancestor::figure or ancestor::a or ancestor::noscript or ancestor::header"
+    " or ancestor::footer or ancestor::nav or ancestor::aside)]"
+)
+_FIGURES_XPATH = etree.XPath(f"//figure | {_LOOSE_IMG}")
+_ANCHORS_XPATH = etree.XPath(
+    f"//p | //h2 | //h3 | //h4 | //li | //blockquote | //figure | {_LOOSE_IMG}"
+)
+
+
 def _loose_image_ok(img: lxml_html.HtmlElement) -> bool:
-    """Loose images worth keeping: not icons, not linked thumbnails, not noscript copies."""
-    for ancestor in img.iterancestors():
-        if ancestor.tag in ("figure", "a", "noscript", "header", "footer", "nav", "aside"):
-            return False
+    """Loose images worth keeping (the XPath already excluded linked thumbnails,
+    noscript copies and page furniture): not icons."""
     for attr in ("width", "height"):
         value = img.get(attr, "")
         if value.isdigit() and int(value) < 150:
@@ -963,7 +1008,9 @@ def _anchor_figures(
     seen_src: set[str] = set()
     pending: list[tuple[etree._Element, _Block]] = []
     anchored = False
-    for el in tree.iter("p", "figure", "img", "h2", "h3", "h4", "li", "blockquote"):
+    if not _FIGURES_XPATH(tree):
+        return blocks, seen
+    for el in _ANCHORS_XPATH(tree):
         if el.tag in ("figure", "img"):
             if el.tag == "img" and not _loose_image_ok(el):
                 continue
@@ -973,9 +1020,9 @@ def _anchor_figures(
                 seen.append(figure)
                 pending.append((el, figure))
             continue
-        if not keys:
-            continue
-        key = _anchor_key(el.text_content())
+        if not keys or (anchored and not pending):
+            continue  # nothing waits for a position: skip the text scan
+        key = _anchor_key("".join(islice(el.itertext(), 8)))
         if key is None or key not in keys:
             continue
         index = keys.pop(key)
@@ -1300,7 +1347,7 @@ def _detect_language(text: str, declared: str | None) -> str | None:
         declared_code = declared.strip().replace("_", "-").split("-")[0].lower() or None
         if declared_code and not re.fullmatch(r"[a-z]{2,3}", declared_code):
             declared_code = None
-    sample = text[:3000]
+    sample = text[:1000]
     if len(sample) < 40:
         return declared_code
     if _LANG_IDENTIFIER is None:
@@ -1380,11 +1427,12 @@ def extract_with(html: str | bytes, url: str, options: ExtractOptions) -> Extrac
     title = _pick_title(page, site_name)
     published = _pick_published(page)
     author = _pick_author(page, site_name)
-    if options.metadata_fallback:
-        if published is None:
-            published = _fallback_date(tree, url)
-        if author is None:
-            author = _fallback_author(tree, page, site_name)
+    if published is None:
+        published = _url_date(page.canonical or url) if options.url_date else None
+    if published is None and options.date_fallback:
+        published = _fallback_date(tree, url)
+    if author is None and options.author_fallback:
+        author = _fallback_author(tree, page, site_name)
 
     image_url, image_caption = _pick_image(page)
     if image_url is None:
@@ -1432,6 +1480,23 @@ def extract_with(html: str | bytes, url: str, options: ExtractOptions) -> Extrac
         charset=charset,
         tags=_pick_tags(page),
     )
+
+
+_URL_DATE_RE = re.compile(
+    r"/((?:19|20)\d{2})[/_-]?(0[1-9]|1[0-2])[/_-]?(0[1-9]|[12]\d|3[01])(?:[/_.-]|$)"
+)
+
+
+def _url_date(url: str) -> datetime | None:
+    """A date spelled in the article's URL path (``/2016/12/09/``, ``/20161209/``)."""
+    match = _URL_DATE_RE.search(urlsplit(url).path)
+    if not match:
+        return None
+    try:
+        when = datetime(int(match[1]), int(match[2]), int(match[3]), tzinfo=UTC)
+    except ValueError:
+        return None
+    return when if when <= datetime.now(UTC) + timedelta(days=1) else None
 
 
 def _fallback_date(tree: lxml_html.HtmlElement, url: str) -> datetime | None:
