@@ -1316,9 +1316,12 @@ def _tidy(blocks: list[_Block]) -> list[_Block]:
         result.append(block)
     # 3. Consecutive duplicates (the same caption or paragraph printed twice).
     deduped: list[_Block] = []
+    previous = ""
     for block in result:
-        if deduped and block.kind != "figure" and _fold(block.text) == _fold(deduped[-1].text):
+        folded = _fold(block.text) if block.kind != "figure" else ""
+        if folded and folded == previous:
             continue
+        previous = folded
         deduped.append(block)
     # Trailing link lists are "more stories" rails.
     while deduped and deduped[-1].link_only and deduped[-1].kind in ("ul", "ol"):
@@ -1347,7 +1350,7 @@ def _detect_language(text: str, declared: str | None) -> str | None:
         declared_code = declared.strip().replace("_", "-").split("-")[0].lower() or None
         if declared_code and not re.fullmatch(r"[a-z]{2,3}", declared_code):
             declared_code = None
-    sample = text[:1000]
+    sample = text[:500]
     if len(sample) < 40:
         return declared_code
     if _LANG_IDENTIFIER is None:
@@ -1375,8 +1378,6 @@ def extract(html: str | bytes, url: str) -> Extracted:
 
 def extract_with(html: str | bytes, url: str, options: ExtractOptions) -> Extracted:
     """:func:`extract` with explicit :class:`ExtractOptions` (for benchmarks and tuning)."""
-    import trafilatura
-
     charset: str | None = None
     if isinstance(html, bytes | bytearray | memoryview):
         data = bytes(html)
@@ -1389,40 +1390,8 @@ def extract_with(html: str | bytes, url: str, options: ExtractOptions) -> Extrac
     _refuse_non_html(None, text)
     tree = _parse(text)
     page = _collect(tree, url)
-
-    def run(fast: bool) -> Any:
-        return trafilatura.bare_extraction(
-            tree,
-            # Without a URL trafilatura does not resolve every link of the page (slow);
-            # the few links kept in the body are resolved while rendering.
-            url=None,
-            fast=fast,
-            favor_precision=options.favor_precision,
-            favor_recall=options.favor_recall,
-            include_comments=False,
-            include_tables=True,
-            include_images=options.include_images,
-            include_links=options.include_links,
-            include_formatting=options.include_formatting,
-            with_metadata=False,
-        )
-
-    document = run(options.fast)
-    if options.fast and options.rescue_below_chars:
-        length = len(document.text or "") if document is not None else 0
-        if length < options.rescue_below_chars:
-            retry = run(False)
-            if retry is not None and len(retry.text or "") > length:
-                document = retry
-
-    blocks = (
-        _blocks(document.body, url) if document is not None and document.body is not None else []
-    )
-    figures: list[_Block] = []
-    if not options.include_images:
-        blocks, figures = _anchor_figures(tree, blocks, url)
-    blocks = _tidy(blocks)
-
+    # Metadata first: the fallbacks scan the page as published, before the main-text
+    # extraction prunes comment and boilerplate sections from the tree.
     site_name = _pick_site_name(page)
     title = _pick_title(page, site_name)
     published = _pick_published(page)
@@ -1433,6 +1402,20 @@ def extract_with(html: str | bytes, url: str, options: ExtractOptions) -> Extrac
         published = _fallback_date(tree, url)
     if author is None and options.author_fallback:
         author = _fallback_author(tree, page, site_name)
+
+    body, length = _run_trafilatura(tree, options, options.fast)
+    if options.fast and length < options.rescue_below_chars:
+        # Short output from the fast pass: let trafilatura compare with its other
+        # algorithms (readability, jusText), as its default mode does.
+        retry_body, retry_length = _run_trafilatura(tree, options, False)
+        if retry_length > length:
+            body, length = retry_body, retry_length
+    blocks = _blocks(body, url) if body is not None else []
+    figures: list[_Block] = []
+    if not options.include_images:
+        blocks, figures = _anchor_figures(tree, blocks, url)
+    blocks = _tidy(blocks)
+
 
     image_url, image_caption = _pick_image(page)
     if image_url is None:
@@ -1497,6 +1480,65 @@ def _url_date(url: str) -> datetime | None:
     except ValueError:
         return None
     return when if when <= datetime.now(UTC) + timedelta(days=1) else None
+
+
+def _run_trafilatura(
+    tree: lxml_html.HtmlElement, options: ExtractOptions, fast: bool
+) -> tuple[etree._Element | None, int]:
+    """trafilatura's main-text cascade over ``tree``: (body element, text length).
+
+    Calls the cascade directly rather than through ``bare_extraction``, which would first
+    deep-copy the whole document (a sixth of the extraction time). The cascade only
+    prunes comment and boilerplate sections from the tree it is given (idempotent), so
+    the same tree serves a second pass and the figure anchoring afterwards.
+    """
+    if _SEQUENCE is None:  # a trafilatura without the internal entry point
+        import trafilatura
+
+        document = trafilatura.bare_extraction(
+            tree,
+            fast=fast,
+            favor_precision=options.favor_precision,
+            favor_recall=options.favor_recall,
+            include_comments=False,
+            include_tables=True,
+            include_images=options.include_images,
+            include_links=options.include_links,
+            include_formatting=options.include_formatting,
+        )
+        if document is None or isinstance(document, dict):
+            return None, 0
+        return document.body, len(document.text or "")
+    from trafilatura.settings import Extractor
+
+    extractor = Extractor(
+        output_format="python",
+        fast=fast,
+        precision=options.favor_precision,
+        recall=options.favor_recall,
+        comments=False,
+        formatting=options.include_formatting,
+        links=options.include_links,
+        images=options.include_images,
+        tables=True,
+    )
+    try:
+        body, text, _, _ = _SEQUENCE(tree, extractor, None)
+    except ValueError as exc:  # what bare_extraction treats as "nothing extracted"
+        log.debug("trafilatura found no main text: %s", exc)
+        return None, 0
+    return body, len(text)
+
+
+def _load_sequence() -> Any:
+    try:
+        from trafilatura.core import trafilatura_sequence
+    except ImportError:
+        return None
+    return trafilatura_sequence
+
+
+_SEQUENCE = _load_sequence()
 
 
 def _fallback_date(tree: lxml_html.HtmlElement, url: str) -> datetime | None:

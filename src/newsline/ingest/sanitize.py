@@ -180,6 +180,12 @@ def absolute_http_url(value: str | None, base_url: str) -> str | None:
     value = value.strip()
     if not value or value.startswith("#"):
         return None
+    if value.startswith(("https://", "http://")):
+        # Already absolute (the common case): only a host is required.
+        host_start = value.index("//") + 2
+        if len(value) > host_start and value[host_start] not in "/?#\\":
+            return value
+        return None
     try:
         resolved = urljoin(base_url, value) if base_url else value
         parts = urlsplit(resolved)
