@@ -1404,11 +1404,11 @@ def extract_with(html: str | bytes, url: str, options: ExtractOptions) -> Extrac
         author = _fallback_author(tree, page, site_name)
 
     body, length = _run_trafilatura(tree, options, options.fast)
-    if options.fast and length < options.rescue_below_chars:
-        # Short output from the fast pass: let trafilatura compare with its other
-        # algorithms (readability, jusText), as its default mode does.
+    if options.fast and _needs_rescue(tree, page, body, length, options):
+        # The fast pass looks wrong: let trafilatura compare with its other algorithms
+        # (readability, jusText), as its default mode does.
         retry_body, retry_length = _run_trafilatura(tree, options, False)
-        if retry_length > length:
+        if retry_length > length or (retry_body is not None and length >= 1000):
             body, length = retry_body, retry_length
     blocks = _blocks(body, url) if body is not None else []
     figures: list[_Block] = []
@@ -1528,6 +1528,35 @@ def _run_trafilatura(
         log.debug("trafilatura found no main text: %s", exc)
         return None, 0
     return body, len(text)
+
+
+_P_TEXT_XPATH = etree.XPath("//p//text()", smart_strings=False)
+
+
+def _needs_rescue(
+    tree: lxml_html.HtmlElement,
+    page: _Page,
+    body: etree._Element | None,
+    length: int,
+    options: ExtractOptions,
+) -> bool:
+    """Whether the fast pass probably missed the article (measured on the corpora):
+    its text is short while the page's paragraphs hold much more, or the page's own
+    description is in its paragraphs but not in what was extracted."""
+    if length < options.rescue_below_chars:
+        if length < 300:
+            return True
+        paragraphs = sum(len(t.strip()) for t in _P_TEXT_XPATH(tree))
+        return paragraphs > 1.5 * length
+    description = _pick_description(page)
+    words = _fold(description).split() if description else []
+    if len(words) < 10 or body is None:
+        return False
+    probe = " ".join(words[:6])
+    extracted = _fold(" ".join(body.itertext()))
+    if probe in extracted:
+        return False
+    return probe in _fold(" ".join(_P_TEXT_XPATH(tree)))
 
 
 def _load_sequence() -> Any:
