@@ -137,6 +137,7 @@ def stream(root: Path, n_items: int, per_day: int, batch: int = 500) -> None:
         index.add(n, title, text, published)
         if n % batch == 0:
             index.consolidate()  # as the pipeline does after each batch
+            index.drain_merges()
         if n in checkpoints:
             now = time.perf_counter()
             current = rss_bytes()
@@ -149,9 +150,11 @@ def stream(root: Path, n_items: int, per_day: int, batch: int = 500) -> None:
     print(f"total: {n_items} items in {total:.1f}s = {n_items / total:.0f} items/s on one core")
     print(f"candidate stories scored per item: {index.comparisons / n_items:.1f}")
     sizes = sorted((s.size for s in index.stories.values()), reverse=True)
+    weights = sorted((s.weight for s in index.stories.values()), reverse=True)
     print(
-        f"live stories at the end: {len(sizes)}, largest {sizes[:5]}, "
-        f"median {sizes[len(sizes) // 2] if sizes else 0}"
+        f"live stories at the end: {len(sizes)}; items placed in the largest (lifetime): "
+        f"{sizes[:3]}; their recent weight (decayed count): {[round(w) for w in weights[:3]]}; "
+        f"median size {sizes[len(sizes) // 2] if sizes else 0}"
     )
     # Reference measured in the same run: the same first items through a brute-force index
     # (every live story scored for every item), to show what the inverted index saves.
@@ -167,6 +170,7 @@ def stream(root: Path, n_items: int, per_day: int, batch: int = 500) -> None:
             index.add(n, title, text, DAY0 + step * n)
             if n % batch == 0:
                 index.consolidate()
+                index.drain_merges()
         timings.append(m / (time.perf_counter() - t0))
     print(
         f"first {m} items: indexed {timings[0]:.0f} items/s, brute force {timings[1]:.0f} "

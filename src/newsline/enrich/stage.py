@@ -145,7 +145,7 @@ class _Run:
             self.copies.add(item_id, title, text, sort_at)
             self.story_ids[key] = story_id
             n += 1
-        self.stories.merges.clear()
+        self.stories.drain_merges()
         log.debug("enrich: warmed indexes with %d items", n)
 
     # per item ------------------------------------------------------------------------
@@ -256,9 +256,9 @@ class _Run:
     def finish_batch(self) -> None:
         """Merge stories that grew alike, then refresh counts and titles of touched stories."""
         self.stories.consolidate()
-        for gone, keep in list(self.stories.merges.items()):
+        for gone, keep in self.stories.drain_merges().items():
             gone_id = self.story_ids.pop(gone, None)
-            keep_id = self.story_ids.get(self.stories.resolve(keep))
+            keep_id = self.story_ids.get(keep)
             if gone_id is None or keep_id is None:
                 continue
             self.session.execute(
@@ -268,7 +268,6 @@ class _Run:
             self.touched.discard(gone_id)
             self.touched.add(keep_id)
             self.report.stories_merged += 1
-        self.stories.merges.clear()
         self.session.flush()
         self._refresh_stories(self.touched)
         self.touched = set()

@@ -330,16 +330,16 @@ class StoryState:
     last_seen: datetime
     centroid: dict[str, float] = field(default_factory=dict)
     posted: tuple[str, ...] = ()
-    item_ids: list[Any] = field(default_factory=list)
+    #: items placed in the story (a count: memory must not grow with a long story)
+    size: int = 0
+    #: the item count decayed over time (half-life = the window): how crowded it is now
+    weight: float = 0.0
+    #: size at the last merge check; the next check waits until the size has doubled
+    checked_size: int = 0
     best_item: Any = None
     best_title: str = ""
     best_score: float = -1.0
     norm: float = 0.0
-
-    @property
-    def size(self) -> int:
-        """Number of items placed in this story while it was live."""
-        return len(self.item_ids)
 
 
 class StoryIndex:
@@ -353,7 +353,7 @@ class StoryIndex:
         merge_threshold: float = 0.12,
         doc_terms: int = 60,
         story_terms: int = 400,
-        posted_terms: int = 60,
+        posted_terms: int = 80,
         query_terms: int = 20,
         max_candidates: int = 15,
         crowd_size: int = 50,
@@ -426,7 +426,7 @@ class StoryIndex:
             score = self._similarity(vec, story)
         else:
             story, score = self._best_story(vec, published)
-            if story is None or score < self._bar(self.threshold, story.size + 1):
+            if story is None or score < self._bar(self.threshold, story.weight + 1):
                 story = self._new_story(uuid.uuid4().hex, published)
                 score = 1.0
         self._join(story, item_id, title, vec, published, score)
@@ -448,13 +448,21 @@ class StoryIndex:
                 dirty, key=lambda k: -self.stories[k].size if k in self.stories else 0
             ):
                 story = self.stories.get(key)
-                if story is not None:
+                # Checked again only once it has doubled: amortized O(1) checks per item.
+                if story is not None and story.size >= 1.0 * story.checked_size:
+                    story.checked_size = story.size
                     self._maybe_merge(story)
             made += len(self.merges) - before
             if len(self.merges) == before:
                 break
         self._dirty.clear()
         return made
+
+    def drain_merges(self) -> dict[str, str]:
+        """The merges since the last call (absorbed key -> surviving key), forgotten here."""
+        merges = {k: self.resolve(v) for k, v in self.merges.items()}
+        self.merges = {}
+        return merges
 
     def resolve(self, key: str) -> str:
         """The story a key ended up in, following merges."""
@@ -484,7 +492,7 @@ class StoryIndex:
             score = dot / (story.norm * other.norm or 1.0)
             if score > best_score:
                 best, best_score = other, score
-        if best is None or best_score < self._bar(self.merge_threshold, story.size + best.size):
+        if best is None or best_score < self._bar(self.merge_threshold, story.weight + best.weight):
             return story
         keep, gone = (best, story) if best.size >= story.size else (story, best)
         for t, w in gone.centroid.items():
@@ -493,7 +501,8 @@ class StoryIndex:
             keep.centroid = dict(
                 heapq.nlargest(self.story_terms, keep.centroid.items(), key=lambda kv: kv[1])
             )
-        keep.item_ids.extend(gone.item_ids)
+        keep.size += gone.size
+        keep.weight += gone.weight
         if gone.best_score > keep.best_score:
             keep.best_item, keep.best_title, keep.best_score = (
                 gone.best_item,
@@ -512,7 +521,7 @@ class StoryIndex:
         self._repost(keep)
         return keep
 
-    def _bar(self, threshold: float, size: int) -> float:
+    def _bar(self, threshold: float, size: float) -> float:
         """The similarity a story of ``size`` items needs: higher for crowded stories.
 
         A loose threshold lets a topic (all of the day's football) snowball into one
@@ -584,6 +593,14 @@ class StoryIndex:
         score: float,
     ) -> None:
         centroid = story.centroid
+        if story.size and published > story.last_seen:
+            # Older reports fade (half-life = the window): a long-running story follows its
+            # latest developments instead of growing into a topic.
+            decay = 0.5 ** ((published - story.last_seen) / self.window)
+            if decay < 0.999:
+                for t in centroid:
+                    centroid[t] *= decay
+                story.weight *= decay
         for t, w in vec.items():
             centroid[t] = centroid.get(t, 0.0) + w
         if len(centroid) > self.story_terms:
@@ -591,7 +608,8 @@ class StoryIndex:
                 heapq.nlargest(self.story_terms, centroid.items(), key=lambda kv: kv[1])
             )
         story.norm = _norm(centroid)
-        story.item_ids.append(item_id)
+        story.size += 1
+        story.weight += 1.0
         if score > story.best_score or story.best_item is None:
             story.best_item, story.best_title, story.best_score = item_id, title, score
         story.first_seen = min(story.first_seen, published)
