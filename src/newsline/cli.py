@@ -472,6 +472,74 @@ def demo(
         raise fail(f"{corpus_dir}: {exc}") from exc
 
 
+@app.command("extract")
+def extract_command(
+    source: Annotated[str, typer.Argument(help="An HTML file (.gz is decompressed) or a URL.")],
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="The page's URL (relative links resolve against it)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print all fields as JSON.")] = False,
+) -> None:
+    """Extract one article page: title, author, date, lead image, text, sanitized HTML."""
+    import gzip
+    import json
+
+    from newsline.ingest.extract import ExtractError, extract
+
+    if source.startswith(("http://", "https://")):
+        data, final_url = _fetch_page(source)
+        page_url = url or final_url
+    else:
+        path = Path(source)
+        try:
+            data = path.read_bytes()
+            if path.suffix == ".gz":
+                data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise fail(f"cannot read {source}: {exc}") from exc
+        page_url = url or path.resolve().as_uri()
+    try:
+        result = extract(data, page_url)
+    except ExtractError as exc:
+        raise fail(f"{source}: {exc}") from exc
+    fields = result.to_json()
+    if as_json:
+        typer.echo(json.dumps(fields, indent=2, ensure_ascii=False))
+        return
+    for key, value in fields.items():
+        if key not in ("text", "html") and value not in (None, "", []):
+            typer.echo(f"{key}: {value}")
+    typer.echo("")
+    typer.echo(result.text)
+
+
+def _fetch_page(url: str) -> tuple[bytes, str]:
+    """GET one page with plain aiohttp (body capped at 20 MB): (bytes, final URL)."""
+    import asyncio
+
+    import aiohttp
+
+    limit = 20 * 1024 * 1024
+
+    async def get() -> tuple[bytes, str]:
+        timeout = aiohttp.ClientTimeout(total=60)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(url, max_redirects=5) as response,
+        ):
+            response.raise_for_status()
+            body = await response.content.read(limit + 1)
+            if len(body) > limit:
+                raise ValueError(f"page larger than {limit} bytes")
+            return body, str(response.url)
+
+    try:
+        return asyncio.run(get())
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        raise fail(f"cannot fetch {url}: {exc}") from exc
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
