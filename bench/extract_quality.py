@@ -495,9 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, tuple[dict[str, Tally], dict[str, Output]]] = {
         name: ({}, {}) for name in systems
     }
-    results |= evaluate(
-        cases, {name: systems[name] for name in chosen}
-    )
+    results |= evaluate(cases, {name: systems[name] for name in chosen})
 
     print(f"pages: {len(cases)} ({', '.join(subsets)})\n")
     print("Body text, 4-word shingles (macro P / R / F1):")

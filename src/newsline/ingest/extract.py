@@ -696,8 +696,17 @@ def _pick_author(page: _Page, site_name: str | None) -> str | None:
         joined = _join_names(n for n in names if n)
         if joined:
             return joined
-    for key in ("author", "article:author", "parsely-author", "sailthru.author", "byl",
-                "dc.creator", "dcterms.creator", "cxenseparse:author", "twitter:creator"):
+    for key in (
+        "author",
+        "article:author",
+        "parsely-author",
+        "sailthru.author",
+        "byl",
+        "dc.creator",
+        "dcterms.creator",
+        "cxenseparse:author",
+        "twitter:creator",
+    ):
         joined = accept(page.meta.get(key, ()))
         if joined:
             return joined
@@ -852,23 +861,24 @@ def _pick_image(page: _Page) -> tuple[str | None, str | None]:
     alt = page.first("og:image:alt", "twitter:image:alt")
     for key in ("og:image:secure_url", "og:image", "og:image:url"):
         for value in page.meta.get(key, ()):
-            url = absolute_http_url(value, page.url)
-            if url:
-                return url, alt
+            og_url = absolute_http_url(value, page.url)
+            if og_url:
+                return og_url, alt
     article = page.article or {}
     url, caption = _jsonld_image(article.get("image") or article.get("thumbnailUrl"))
     resolved = absolute_http_url(url, page.url)
     if resolved:
         return resolved, caption
-    for value in (
+    candidates: tuple[str | None, ...] = (
         page.first("twitter:image", "twitter:image:src"),
         page.image_src_link,
         next(iter(page.itemprops.get("image", ())), None),
         page.first("thumbnail", "thumbnailurl"),
-    ):
-        resolved = absolute_http_url(value, page.url)
-        if resolved:
-            return resolved, alt
+    )
+    for value in candidates:
+        other = absolute_http_url(value, page.url)
+        if other:
+            return other, alt
     return None, None
 
 
@@ -954,12 +964,16 @@ def _figure_from(el: lxml_html.HtmlElement, base_url: str) -> _Block | None:
             caption_el = el.find(".//figcaption")
             if caption_el is None:
                 for sub in el.iter():
-                    if isinstance(sub.tag, str) and _CAPTION_CLASS_RE.search(sub.get("class") or ""):
+                    if isinstance(sub.tag, str) and _CAPTION_CLASS_RE.search(
+                        sub.get("class") or ""
+                    ):
                         caption_el = sub
                         break
             if caption_el is not None:
                 caption = _clean(caption_el.text_content())
-        return _Block("figure", "", caption or "", src=src, alt=_clean(img.get("alt")), caption=caption)
+        return _Block(
+            "figure", "", caption or "", src=src, alt=_clean(img.get("alt")), caption=caption
+        )
     return None
 
 
@@ -1416,13 +1430,19 @@ def extract_with(html: str | bytes, url: str, options: ExtractOptions) -> Extrac
         blocks, figures = _anchor_figures(tree, blocks, url)
     blocks = _tidy(blocks)
 
+    # The title is shown apart: a heading repeating it at the top of the body goes.
+    while blocks and blocks[0].kind.startswith("h") and _fold(blocks[0].text) == _fold(title):
+        del blocks[0]
 
     image_url, image_caption = _pick_image(page)
+    leading = 0  # figures before the first paragraph (only headings above them) lead
+    while leading < len(blocks) and blocks[leading].kind.startswith(("h", "figure")):
+        leading += 1
     if image_url is None:
-        image_url = next((b.src for b in blocks[:4] if b.kind == "figure"), None)
+        image_url = next((b.src for b in blocks if b.kind == "figure"), None)
     if image_url is not None:
         # The hero is shown from image_url: do not repeat it at the top of the body.
-        for i, block in enumerate(blocks[:4]):
+        for i, block in enumerate(blocks[:leading]):
             if block.kind == "figure" and block.src and _image_matches(block.src, image_url):
                 image_caption = block.caption or image_caption
                 del blocks[i]
@@ -1582,9 +1602,7 @@ def _fallback_date(tree: lxml_html.HtmlElement, url: str) -> datetime | None:
     return parse_datetime(found) if found else None
 
 
-def _fallback_author(
-    tree: lxml_html.HtmlElement, page: _Page, site_name: str | None
-) -> str | None:
+def _fallback_author(tree: lxml_html.HtmlElement, page: _Page, site_name: str | None) -> str | None:
     """trafilatura's byline heuristics when the page declares no author."""
     from trafilatura.metadata import extract_author
 

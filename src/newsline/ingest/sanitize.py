@@ -171,6 +171,7 @@ _PARAGRAPHISH = frozenset(
     }
 )
 _WS_RE = re.compile(r"\s+")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def absolute_http_url(value: str | None, base_url: str) -> str | None:
@@ -253,8 +254,8 @@ def _has_block_child(el: html.HtmlElement) -> bool:
     )
 
 
-def _unwrap(el: etree._Element) -> None:
-    el.drop_tag()  # type: ignore[attr-defined]
+def _unwrap(el: html.HtmlElement) -> None:
+    el.drop_tag()
 
 
 def _restructure(root: html.HtmlElement, base_url: str) -> None:
@@ -305,6 +306,8 @@ def sanitize_html(html_text: str, base_url: str) -> str:
     """
     if not html_text or not html_text.strip():
         return ""
+    # Control characters mean nothing in HTML (and lxml refuses them).
+    html_text = _CONTROL_RE.sub("", html_text)
     try:
         root = html.fragment_fromstring(html_text, create_parent="div")
     except (etree.ParserError, ValueError):
