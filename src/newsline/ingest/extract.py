@@ -875,8 +875,8 @@ def _pick_image(page: _Page) -> tuple[str | None, str | None]:
         next(iter(page.itemprops.get("image", ())), None),
         page.first("thumbnail", "thumbnailurl"),
     )
-    for value in candidates:
-        other = absolute_http_url(value, page.url)
+    for candidate in candidates:
+        other = absolute_http_url(candidate, page.url)
         if other:
             return other, alt
     return None, None
