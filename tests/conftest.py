@@ -1,4 +1,5 @@
 """Shared fixtures: real SQLite files (and PostgreSQL when the test command started one)."""
+
 from __future__ import annotations
 
 import gzip
@@ -76,3 +77,9 @@ def make_settings(tmp_path: Path, database_url: str) -> Any:
         return load_settings(None, **overrides)
 
     return build
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Playwright's sync API keeps an event loop running in the main thread while its
+    # session-wide browser is open; asyncio tests cannot run after it, so browsers go last.
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
