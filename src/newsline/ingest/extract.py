@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 from lxml import etree
 from lxml import html as lxml_html
 
-from newsline.ingest.sanitize import absolute_http_url, best_image_url, sanitize_html
+from newsline.ingest.sanitize import absolute_http_url, best_image_url, clean_generated_html
 
 __all__ = ["ExtractError", "ExtractOptions", "Extracted", "decode_html", "extract", "extract_with"]
 
@@ -403,6 +403,12 @@ def _load_jsonld(text: str) -> Any:
             return None
 
 
+_ITEMPROP_XPATH = etree.XPath(
+    "//*[not(self::meta)][contains(@itemprop, 'uthor') or contains(@itemprop, 'reator')"
+    " or contains(@itemprop, 'atePublished') or contains(@itemprop, 'mage')]"
+)
+
+
 def _collect(tree: lxml_html.HtmlElement, url: str) -> _Page:
     page = _Page(url=url)
     for meta in tree.iter("meta"):
@@ -415,7 +421,7 @@ def _collect(tree: lxml_html.HtmlElement, url: str) -> _Page:
             if keys:
                 for key in keys.lower().split():
                     page.meta.setdefault(key, []).append(content)
-    for el in tree.xpath("//*[@itemprop][not(self::meta)]"):
+    for el in _ITEMPROP_XPATH(tree):
         value = el.get("content") or el.get("datetime")
         if value is None:
             if el.tag in ("img",):
@@ -751,10 +757,15 @@ def parse_datetime(value: str | None) -> datetime | None:
                 value.replace(" ", "T", 1) if len(value) > 10 else value
             )
         except ValueError:
+            import warnings
+
             from dateutil import parser as dateparser
 
             try:
-                result = dateparser.parse(value, tzinfos=_TZ)
+                with warnings.catch_warnings():
+                    # an unknown zone name leaves the value naive: taken as UTC below
+                    warnings.simplefilter("ignore", dateparser.UnknownTimezoneWarning)
+                    result = dateparser.parse(value, tzinfos=_TZ)
             except (ValueError, OverflowError, TypeError):
                 return None
     if result is None:
@@ -1344,7 +1355,9 @@ def _tidy(blocks: list[_Block]) -> list[_Block]:
 
 
 def _figure_html(block: _Block) -> str:
-    alt = "" if block.caption and _same_caption(block.alt, block.caption) else (block.alt or "")
+    alt = block.alt or ""
+    if block.caption and (_same_caption(alt, block.caption) or _fold(alt) in _fold(block.caption)):
+        alt = ""  # the caption says it: screen readers and text crawlers read it once
     img = f'<img src="{htmllib.escape(block.src or "")}" alt="{htmllib.escape(alt)}">'
     caption = f"<figcaption>{_esc(block.caption)}</figcaption>" if block.caption else ""
     return f"<figure>{img}{caption}</figure>"
@@ -1479,7 +1492,8 @@ def extract_with(html: str | bytes, url: str, options: ExtractOptions) -> Extrac
         image_url=image_url,
         image_caption=_clean(image_caption),
         text=body_text,
-        html=sanitize_html(body_html, url),
+        # Built here from escaped text and resolved URLs; nh3 still has the last word.
+        html=clean_generated_html(body_html),
         charset=charset,
         tags=_pick_tags(page),
     )

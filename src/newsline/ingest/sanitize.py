@@ -31,6 +31,7 @@ __all__ = [
     "ALLOWED_TAGS",
     "absolute_http_url",
     "best_image_url",
+    "clean_generated_html",
     "image_https_url",
     "sanitize_html",
 ]
@@ -319,6 +320,12 @@ def sanitize_html(html_text: str, base_url: str) -> str:
         html_text = etree.tostring(root, encoding="unicode", method="html")
     cleaned = _CLEANER.clean(html_text)
     return _collapse_empty(cleaned).strip()
+
+
+def clean_generated_html(html_text: str) -> str:
+    """nh3 alone, for HTML this package generated itself (already structured, URLs
+    already absolute): the same allowlist and URL policy, without the structural pass."""
+    return _collapse_empty(_CLEANER.clean(html_text)).strip()
 
 
 def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
