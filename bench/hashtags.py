@@ -74,8 +74,11 @@ def evaluate(name: str, docs: list[Doc]) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
 
     t0 = time.perf_counter()
-    zs = [classify(t, x)[0][0] for t, x, _ in docs]
+    full = [classify(t, x) for t, x, _ in docs]
     zs_time = time.perf_counter() - t0
+    zs = [r[0][0] for r in full]
+    secondary = sum(1 for r in full if len(r) > 1)
+    gold_in_top = sum(1 for r, g in zip(full, gold, strict=True) if g in {t for t, _ in r})
     restricted = [h for h in default_hashtags() if h.tag in classes]
     zs_r = [classify(t, x, restricted)[0][0] for t, x, _ in docs]
 
@@ -119,6 +122,13 @@ def evaluate(name: str, docs: list[Doc]) -> list[tuple[str, str, str]]:
     others = sum(1 for p in zs if p == "other")
     wrong = {p for p, g in zip(zs, gold, strict=True) if p != g}
     rows.append((f"{name}: #other given", f"{others} of {len(docs)}", ""))
+    rows.append(
+        (
+            f"{name}: items with secondary hashtags",
+            f"{secondary / len(docs):.3f}",
+            f"gold among assigned tags {gold_in_top / len(docs):.3f}",
+        )
+    )
     confusions: dict[tuple[str, str], int] = {}
     for p, g in zip(zs, gold, strict=True):
         if p != g:

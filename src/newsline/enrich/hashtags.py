@@ -35,6 +35,8 @@ SECONDARY_MIN_RATIO = 0.4
 #: Below this keyword evidence (weighted hits per sqrt(word)) nothing fits: ``#other``.
 MIN_EVIDENCE = 0.12
 TITLE_WEIGHT = 3
+#: Distinct matched terms a hashtag needs to count next to the best one.
+MIN_TERMS = 2
 
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9'&\-]*[a-z0-9]|[a-z0-9]|[$£€%]")
 _STOP = frozenset(
@@ -122,7 +124,11 @@ class ZeroShotModel:
                 self.max_len = max(self.max_len, len(term))
 
     def scores(self, title: str, text: str) -> tuple[list[float], float]:
-        """Raw score per tag, and the evidence density of the best tag."""
+        """Raw score per tag, and the evidence density of the best tag.
+
+        A tag matched by fewer than ``MIN_TERMS`` distinct terms scores 0 unless it is the
+        best: one stray word ("win" in a business story) is no second topic.
+        """
         title_toks = tokenize(title)
         body_toks = tokenize(text)
         counts: Counter[tuple[str, ...]] = Counter()
@@ -133,10 +139,15 @@ class ZeroShotModel:
                     if gram in self.index:
                         counts[gram] += mult
         raw = [0.0] * len(self.tags)
+        distinct = [0] * len(self.tags)
         for term, c in counts.items():
             tf = 1.0 + math.log(c)
             for i, w in self.index[term]:
                 raw[i] += w * tf
+                distinct[i] += 1
+        if raw:
+            top = max(range(len(raw)), key=raw.__getitem__)
+            raw = [r if i == top or distinct[i] >= MIN_TERMS else 0.0 for i, r in enumerate(raw)]
         length = len(body_toks) + TITLE_WEIGHT * len(title_toks)
         density = max(raw, default=0.0) / math.sqrt(max(length, 1))
         return raw, density
