@@ -14,6 +14,9 @@ from fastapi.testclient import TestClient
 from newsline.web.app import create_app
 from tests.webdata import Seeded, seed, seed_xss
 
+# Every test here also runs on PostgreSQL when the test command provides one.
+pytestmark = pytest.mark.postgres
+
 SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 
 #: JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/) as a JSON schema: required keys,

@@ -15,6 +15,9 @@ from selectolax.lexbor import LexborHTMLParser
 from newsline.web.app import create_app
 from tests.webdata import NOW, XSS, Seeded, add_item, seed, seed_xss
 
+# Every test here also runs on PostgreSQL when the test command provides one.
+pytestmark = pytest.mark.postgres
+
 HUMAN = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36"}
 SPONSOR = [
     "QWIKET",
