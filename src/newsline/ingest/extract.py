@@ -1377,7 +1377,7 @@ def _detect_language(text: str, declared: str | None) -> str | None:
         declared_code = declared.strip().replace("_", "-").split("-")[0].lower() or None
         if declared_code and not re.fullmatch(r"[a-z]{2,3}", declared_code):
             declared_code = None
-    sample = text[:500]
+    sample = text[:400]
     if len(sample) < 40:
         return declared_code
     if _LANG_IDENTIFIER is None:
@@ -1431,7 +1431,7 @@ def extract_with(html: str | bytes, url: str, options: ExtractOptions) -> Extrac
         author = _fallback_author(tree, page, site_name)
 
     body, length = _run_trafilatura(tree, options, options.fast)
-    if options.fast and _needs_rescue(tree, page, body, length, options):
+    if options.fast and _needs_rescue(tree, page, title, body, length, options):
         # The fast pass looks wrong: let trafilatura compare with its other algorithms
         # (readability, jusText), as its default mode does.
         retry_body, retry_length = _run_trafilatura(tree, options, False)
@@ -1570,27 +1570,31 @@ _P_TEXT_XPATH = etree.XPath("//p//text()", smart_strings=False)
 def _needs_rescue(
     tree: lxml_html.HtmlElement,
     page: _Page,
+    title: str | None,
     body: etree._Element | None,
     length: int,
     options: ExtractOptions,
 ) -> bool:
-    """Whether the fast pass probably missed the article (measured on the corpora):
-    its text is short while the page's paragraphs hold much more, or the page's own
-    description is in its paragraphs but not in what was extracted."""
+    """Whether the fast pass probably missed the article (rules measured on the corpora):
+    its text is short while the page's paragraphs hold much more; or it shares few words
+    with the headline and lacks the page's own description, which the paragraphs have."""
     if length < options.rescue_below_chars:
         if length < 300:
             return True
         paragraphs = sum(len(t.strip()) for t in _P_TEXT_XPATH(tree))
         return paragraphs > 1.5 * length
     description = _pick_description(page)
-    words = _fold(description).split() if description else []
-    if len(words) < 10 or body is None:
+    words = description.casefold().split() if description else []
+    if len(words) < 10 or body is None or not title:
+        return False
+    extracted = " ".join(" ".join(body.itertext()).casefold().split())
+    title_words = set(re.findall(r"\w{4,}", title.casefold()))
+    if not title_words or sum(w in extracted for w in title_words) >= 0.3 * len(title_words):
         return False
     probe = " ".join(words[:6])
-    extracted = _fold(" ".join(body.itertext()))
     if probe in extracted:
         return False
-    return probe in _fold(" ".join(_P_TEXT_XPATH(tree)))
+    return probe in " ".join(" ".join(_P_TEXT_XPATH(tree)).casefold().split())
 
 
 def _load_sequence() -> Any:
