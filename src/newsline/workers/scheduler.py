@@ -1,4 +1,4 @@
-"""The in-process scheduler of ``newsline serve``: periodic fetch (and, later, digests).
+"""The in-process scheduler of ``newsline serve``: periodic fetch and digests.
 
 Jobs run in the serving command's own process (not in each web worker), so with
 ``--workers N`` every job still runs once.
@@ -6,8 +6,6 @@ Jobs run in the serving command's own process (not in each web worker), so with
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
 from datetime import datetime
 
@@ -21,18 +19,13 @@ log = logging.getLogger(__name__)
 
 
 def fetch_job(settings: Settings) -> None:
-    """Refresh due feeds and extract new items (the ingest pipeline's ``run_fetch``)."""
-    try:
-        from newsline.ingest.refresh import run_fetch
-    except ImportError as exc:
-        log.warning("fetch job skipped: newsline.ingest.refresh.run_fetch unavailable (%s)", exc)
-        return
+    """Refresh due feeds, extract and enrich new items (the ingest pipeline's ``run_fetch``)."""
+    from newsline.ingest.refresh import run_fetch
+
     started = utcnow()
-    result = run_fetch(settings)
-    if inspect.iscoroutine(result):
-        result = asyncio.run(result)
+    report = run_fetch(settings)
     seconds = (utcnow() - started).total_seconds()
-    log.info("fetch finished in %.1f s: %s", seconds, result)
+    log.info("fetch finished in %.1f s: %s", seconds, report.summary())
 
 
 def digest_job(settings: Settings) -> None:
