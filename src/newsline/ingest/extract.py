@@ -403,69 +403,71 @@ def _load_jsonld(text: str) -> Any:
             return None
 
 
-_ITEMPROP_XPATH = etree.XPath(
-    "//*[not(self::meta)][contains(@itemprop, 'uthor') or contains(@itemprop, 'reator')"
-    " or contains(@itemprop, 'atePublished') or contains(@itemprop, 'mage')]"
-)
+_ITEMPROP_XPATH = etree.XPath("//*[@itemprop][not(self::meta)]")
+_ITEMPROPS = frozenset({"author", "creator", "datepublished", "image"})
 
 
 def _collect(tree: lxml_html.HtmlElement, url: str) -> _Page:
     page = _Page(url=url)
-    for meta in tree.iter("meta"):
-        # Some saved pages (and a few CMSs) carry the value in ``value=`` instead.
-        content = meta.get("content") or meta.get("value")
-        if content is None or not content.strip():
-            continue
-        for attr in ("property", "name", "itemprop", "http-equiv"):
-            keys = meta.get(attr)
-            if keys:
-                for key in keys.lower().split():
-                    page.meta.setdefault(key, []).append(content)
+    best_score = 0
+    # One walk over the document for all the tags we read (each walk costs).
+    for el in tree.iter("meta", "script", "link", "title", "h1"):
+        tag = el.tag
+        if tag == "meta":
+            # Some saved pages (and a few CMSs) carry the value in ``value=`` instead.
+            content = el.get("content") or el.get("value")
+            if content is None or not content.strip():
+                continue
+            for attr in ("property", "name", "itemprop", "http-equiv"):
+                keys = el.get(attr)
+                if keys:
+                    for key in keys.lower().split():
+                        page.meta.setdefault(key, []).append(content)
+        elif tag == "script":
+            kind = el.get("type")
+            if not kind or kind.strip().lower() != "application/ld+json" or not el.text:
+                continue
+            for obj in _walk_jsonld(_load_jsonld(el.text)):
+                page.graph.append(obj)
+                score = max((_ARTICLE_TYPES.get(t, 0) for t in _types(obj)), default=0)
+                if score and (obj.get("headline") or obj.get("datePublished")):
+                    score += 1
+                if score > best_score:
+                    page.article, best_score = obj, score
+        elif tag == "link":
+            href = el.get("href")
+            if not href:
+                continue
+            rel = (el.get("rel") or "").lower().split()
+            if "canonical" in rel and page.canonical is None:
+                page.canonical = href.strip()
+            elif "image_src" in rel and page.image_src_link is None:
+                page.image_src_link = href.strip()
+        elif tag == "title":
+            if page.title_tag is None:
+                page.title_tag = _clean(el.text_content())
+        elif len(page.h1s) < 5:
+            text = _clean(el.text_content())
+            if text:
+                page.h1s.append(text)
     for el in _ITEMPROP_XPATH(tree):
+        keys = el.get("itemprop", "").lower().split()
+        if not any(k in _ITEMPROPS for k in keys):
+            continue
         value = el.get("content") or el.get("datetime")
         if value is None:
-            if el.tag in ("img",):
+            if el.tag == "img":
                 value = el.get("src")
-            elif el.tag in ("a", "link"):
-                value = el.get("href") if el.tag == "link" else el.text_content()
+            elif el.tag == "link":
+                value = el.get("href")
             else:
                 value = el.text_content()
-        for key in el.get("itemprop", "").lower().split():
-            if value and value.strip():
+        if value and value.strip():
+            for key in keys:
                 page.itemprops.setdefault(key, []).append(value)
-    best_score = 0
-    for script in tree.iter("script"):
-        if (script.get("type") or "").strip().lower() != "application/ld+json" or not script.text:
-            continue
-        data = _load_jsonld(script.text)
-        for obj in _walk_jsonld(data):
-            page.graph.append(obj)
-            score = max((_ARTICLE_TYPES.get(t, 0) for t in _types(obj)), default=0)
-            if score and (obj.get("headline") or obj.get("datePublished")):
-                score += 1
-            if score > best_score:
-                page.article, best_score = obj, score
     html_el = tree if tree.tag == "html" else tree.find(".//html")
     if html_el is not None:
         page.html_lang = html_el.get("lang") or html_el.get("xml:lang")
-    title_el = tree.find(".//title")
-    if title_el is not None:
-        page.title_tag = _clean(title_el.text_content())
-    for h1 in tree.iter("h1"):
-        text = _clean(h1.text_content())
-        if text:
-            page.h1s.append(text)
-        if len(page.h1s) >= 5:
-            break
-    for link in tree.iter("link"):
-        rel = (link.get("rel") or "").lower().split()
-        href = link.get("href")
-        if not href:
-            continue
-        if "canonical" in rel and page.canonical is None:
-            page.canonical = href.strip()
-        elif "image_src" in rel and page.image_src_link is None:
-            page.image_src_link = href.strip()
     page.tree = tree
     return page
 
