@@ -3,6 +3,7 @@
 Usage:
   .venv/bin/python bench/stories.py quality [--corpora ../shared/corpora]
   .venv/bin/python bench/stories.py stream [--items 100000] [--per-day 1000]
+  .venv/bin/python bench/stories.py stage [--items 3000]
 
 quality: B-cubed and pairwise P/R/F1 of ``cluster`` on WikiRef220 (texts have no dates,
 so every item gets the same day and time decay plays no part). The 35 noise documents
@@ -10,6 +11,10 @@ are scored as singletons (each its own gold cluster), the data set authors' sett
 table also shows the variant where their small topics count as clusters. Reference: a
 brute-force single-pass clustering that scores every earlier story (same features and
 threshold), to show what the inverted-index candidate retrieval costs in quality/speed.
+
+stage: ``enrich_pending`` (hashtags, summary, near-duplicates, story, all DB writes) on
+a SQLite file of ``--items`` items from five publications, against the same steps in
+memory.
 
 stream: the corpus texts (WikiRef220 + BBC) reused with shifted dates — ``per-day``
 items a day, in time order, each text's dates spread so that its copies fall weeks
@@ -184,6 +189,73 @@ def rss_bytes() -> int:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def stage(root: Path, n_items: int) -> None:
+    """The whole enrichment stage on a SQLite file vs the same work in memory."""
+    import tempfile
+
+    from newsline.config import load_settings
+    from newsline.db.channels import sync_channels
+    from newsline.db.engine import session_scope
+    from newsline.db.migrate import upgrade
+    from newsline.db.models import Item, Publication
+    from newsline.enrich.hashtags import classify
+    from newsline.enrich.stage import enrich_pending
+    from newsline.enrich.stories import NearDuplicateIndex
+    from newsline.enrich.summarize import summarize
+
+    texts = load_texts(root)
+    step = timedelta(minutes=2)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        upgrade(url)
+        settings = load_settings(None, database_url=url, data_dir=tmp)
+        with session_scope(url) as session:
+            pubs = [Publication(tag=f"p{i}", name=f"P{i}") for i in range(5)]
+            session.add_all(pubs)
+            session.flush()
+            sync_channels(session, settings)
+            for n in range(n_items):
+                title, text = texts[(n * 7919) % len(texts)]
+                when = DAY0 + step * n
+                session.add(
+                    Item(
+                        publication_id=pubs[n % 5].id,
+                        guid=str(n),
+                        url=f"https://example.org/{n}",
+                        state="ready",
+                        title=title,
+                        body_text=text,
+                        published_at=when,
+                        sort_at=when,
+                        first_seen_at=when,
+                    )
+                )
+        t0 = time.perf_counter()
+        report = enrich_pending(settings)
+        secs = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    index, copies = StoryIndex(), NearDuplicateIndex()
+    for n in range(n_items):
+        title, text = texts[(n * 7919) % len(texts)]
+        when = DAY0 + step * n
+        classify(title, text)
+        summarize(title, text)
+        copies.add(n, title, text, when)
+        index.add(n, title, text, when)
+        if n % 200 == 0:
+            index.consolidate()
+    ref = time.perf_counter() - t0
+    print(
+        f"enrich_pending on SQLite: {report.enriched} items in {secs:.1f}s = "
+        f"{report.enriched / secs:.0f} items/s ({report.stories_new} stories, "
+        f"{report.near_duplicates} near-duplicates)"
+    )
+    print(
+        f"same steps in memory (reference): {n_items / ref:.0f} items/s; "
+        f"stage/in-memory time ratio {secs / ref:.2f}x"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     default = Path(
@@ -191,7 +263,7 @@ def main() -> int:
             "NEWS_CORPORA", Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
         )
     )
-    parser.add_argument("mode", choices=["quality", "stream"])
+    parser.add_argument("mode", choices=["quality", "stream", "stage"])
     parser.add_argument("--corpora", type=Path, default=default)
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--per-day", type=int, default=1000)
@@ -201,6 +273,8 @@ def main() -> int:
         return 2
     if args.mode == "quality":
         quality(args.corpora)
+    elif args.mode == "stage":
+        stage(args.corpora, args.items)
     else:
         stream(args.corpora, args.items, args.per_day)
     return 0
