@@ -269,3 +269,63 @@ def test_cli_enrich_and_retag(make_settings: Callable[..., Settings], tmp_path: 
             )
         ).all()
     assert [tuple(r) for r in rows] == [("culture", "editor")]
+
+
+def test_a_more_complete_copy_becomes_primary(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings()
+    ids = _seed(settings)
+    enrich_pending(settings)
+    with session_scope(settings.database_url) as session:
+        wire = session.get(Item, ids["wire"])
+        assert wire is not None
+        fuller = _item(
+            wire.publication_id,
+            "fuller",
+            wire.title,
+            WIRE + " Officials said the roads would reopen on Monday once crews had checked them.",
+            T0 + timedelta(hours=9),
+        )
+        session.add(fuller)
+        session.flush()
+        fuller_id = fuller.id
+    assert enrich_pending(settings).near_duplicates == 1
+    with session_scope(settings.database_url) as session:
+        links = {
+            k: session.get(Item, i).near_duplicate_of_id  # type: ignore[union-attr]
+            for k, i in (("wire", ids["wire"]), ("copy", ids["copy"]), ("fuller", fuller_id))
+        }
+        stories = {
+            session.get(Item, i).story_id  # type: ignore[union-attr]
+            for i in (ids["wire"], ids["copy"], fuller_id)
+        }
+    assert links == {"wire": fuller_id, "copy": fuller_id, "fuller": None}
+    assert len(stories) == 1
+
+
+def test_merged_stories_move_their_items(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import functools
+
+    import newsline.enrich.stage as stage
+    from newsline.enrich.stories import StoryIndex
+
+    # Joining is impossible, so every item starts its own story; the batch's merge step
+    # must then bring each event's stories together and move the items in the database.
+    monkeypatch.setattr(
+        stage, "StoryIndex", functools.partial(StoryIndex, threshold=2.0, merge_threshold=0.12)
+    )
+    settings = make_settings()
+    ids = _seed(settings)
+    report = enrich_pending(settings)
+    assert report.stories_new == 6  # one per item, the copy joins its original's story
+    assert report.stories_merged == 4
+    with session_scope(settings.database_url) as session:
+        story_of = {k: session.get(Item, i).story_id for k, i in ids.items()}  # type: ignore[union-attr]
+        rows = {s.id: s for s in session.scalars(select(Story))}
+    assert len(rows) == 2
+    flood = story_of["flood0"]
+    assert {story_of[k] for k in ("flood2", "flood4", "wire", "copy")} == {flood}
+    assert story_of["merger1"] == story_of["merger3"] != flood
+    assert rows[flood].item_count == 5 and rows[flood].source_count == 4
+    assert rows[story_of["merger1"]].item_count == 2
