@@ -510,6 +510,17 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 line = f"{'-':>6} {'-':>6} {'-':>6}"
             print(f"{subset:<12} {name:<12} {line}  {_rate(t.start)}")
+    for name in ("ours", "trafilatura"):
+        tallies = results[name][0]
+        if not tallies:
+            continue
+        pooled_tally = Tally(
+            precision=[v for t in tallies.values() for v in t.precision],
+            recall=[v for t in tallies.values() for v in t.recall],
+        )
+        if pooled_tally.precision:
+            line = f"{pooled_tally.p():6.3f} {pooled_tally.r():6.3f} {pooled_tally.f1():6.3f}"
+            print(f"{'(pooled)':<12} {name:<12} {line}")
     print("\nMetadata exact-match rate (pages with a truth value):")
     print(f"{'subset':<12} {'system':<12} " + " ".join(f"{f:>13}" for f in FIELDS))
     for subset in subsets:

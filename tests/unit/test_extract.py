@@ -316,3 +316,11 @@ def test_empty_article_yields_empty_text_not_an_error() -> None:
     result = extract("<html><head><title>Nothing here</title></head><body></body></html>", URL)
     assert result.title == "Nothing here"
     assert result.text == "" and result.html == ""
+
+
+def test_oversized_input_is_refused() -> None:
+    from newsline.ingest import extract as module
+
+    huge = "<html><body>" + "<p>x</p>" * (module.MAX_PAGE_CHARS // 8) + "</body></html>"
+    with pytest.raises(ExtractError, match="too large"):
+        extract(huge, URL)

@@ -112,6 +112,8 @@ class ExtractOptions:
 
 
 DEFAULT_OPTIONS = ExtractOptions()
+MAX_PAGE_CHARS = 20_000_000
+"""Larger inputs are refused (trafilatura's own default limit); the fetcher caps bodies."""
 
 # ---------------------------------------------------------------------------------------
 # Decoding bytes
@@ -1408,6 +1410,8 @@ def extract(html: str | bytes, url: str) -> Extracted:
 def extract_with(html: str | bytes, url: str, options: ExtractOptions) -> Extracted:
     """:func:`extract` with explicit :class:`ExtractOptions` (for benchmarks and tuning)."""
     charset: str | None = None
+    if isinstance(html, str | bytes | bytearray | memoryview) and len(html) > MAX_PAGE_CHARS:
+        raise ExtractError(f"page too large to extract ({len(html)} > {MAX_PAGE_CHARS})")
     if isinstance(html, bytes | bytearray | memoryview):
         data = bytes(html)
         _refuse_non_html(data, None)
