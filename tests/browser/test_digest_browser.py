@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ssl
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
+from playwright.sync_api import expect
 
 from newsline.config import Settings
 from newsline.publish.digest import run_digest
@@ -29,15 +28,12 @@ def images(tmp_path: Path) -> Iterator[str]:
     folder = tmp_path / "img"
     write_images(folder, 6)
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(folder)))
-    # HTTPS: the site's body sanitizer upgrades http:// image URLs to https://.
-    ca = trustme.CA()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
+    # Plain http on purpose: a digest's thumbnails keep their URLs as the cards show them
+    # (the scraped-body sanitizer's https upgrade does not apply to the digest's own body).
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"https://127.0.0.1:{server.server_address[1]}"
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
@@ -97,7 +93,6 @@ def test_digest_page_in_chromium(browser: Any, digest_site: str, output_dir: Pat
     context = browser.new_context(
         user_agent=HUMAN_UA,
         viewport={"width": 1000, "height": 900},
-        ignore_https_errors=True,  # the image server's certificate is from a throwaway CA
     )
     try:
         page = context.new_page()
@@ -138,7 +133,74 @@ def test_digest_page_in_chromium(browser: Any, digest_site: str, output_dir: Pat
             )
         sources = thumbs.evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))")
         assert sorted(src.rsplit("/", 1)[1] for src in sources) == ["1.svg", "2.svg", "3.svg"]
+        assert all(src.startswith("http://127.0.0.1:") for src in sources)
         page.screenshot(path=str(output_dir / "digest-1000.png"), full_page=True)
+        assert page.locator(".hero").count() == 0  # the first thumbnail is not repeated as hero
         assert errors == []
+    finally:
+        context.close()
+
+
+def _box(locator: Any) -> dict[str, float]:
+    box = locator.bounding_box()
+    assert box is not None
+    return dict(box)
+
+
+@pytest.mark.parametrize("width", [375, 1300])
+@pytest.mark.parametrize("mode", ["light", "dark", "dense"])
+def test_digest_page_layout(
+    browser: Any, digest_site: str, output_dir: Path, width: int, mode: str
+) -> None:
+    context = browser.new_context(
+        user_agent=HUMAN_UA,
+        viewport={"width": width, "height": 900},
+        color_scheme="dark" if mode == "dark" else "light",
+    )
+    if mode == "dense":
+        context.add_cookies([{"name": "nl_dense", "value": "1", "url": digest_site}])
+    try:
+        page = context.new_page()
+        page.goto(digest_site)
+        body = page.locator(".digest-body")
+        assert body.count() == 1
+        # Sections follow the channel's hashtag order, top to bottom, each with its heading.
+        headings = body.locator("section > h2")
+        assert headings.all_inner_texts() == ["#politics", "#economy", "#sports", "#sponsor"]
+        tops = [_box(headings.nth(i))["y"] for i in range(headings.count())]
+        assert tops == sorted(tops) and len(set(tops)) == len(tops)
+        # The overview leads, above the first section.
+        overview = page.locator(".summary")
+        assert overview.locator("h2").inner_text().strip().lower() == "overview"
+        assert _box(overview)["y"] < tops[0]
+        thumbs = body.locator("article > img")
+        assert thumbs.count() == 3
+        page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        for i in range(thumbs.count()):
+            thumbs.nth(i).scroll_into_view_if_needed()
+            expect(thumbs.nth(i)).to_have_js_property("complete", True)
+        page.evaluate("window.scrollTo(0, 0)")
+        column = _box(body)
+        for i in range(thumbs.count()):
+            entry = thumbs.nth(i).locator("xpath=..")
+            thumb = _box(thumbs.nth(i))
+            title = _box(entry.locator("h3"))
+            # The summary's first line of text (a float shortens line boxes, not the <p>).
+            line = entry.locator("p").first.evaluate(
+                "p => { const r = document.createRange(); r.selectNodeContents(p);"
+                " const b = r.getClientRects()[0]; return {x: b.x, y: b.y, right: b.right}; }"
+            )
+            # A small picture, not a full-width one: at most ~160 px, under a third of the text
+            assert thumb["width"] <= 160, (mode, width, thumb)
+            assert thumb["width"] <= column["width"] / 3
+            # beside the summary (to the right of its text, level with it), under the title.
+            assert thumb["x"] >= line["right"] - 1, (thumb, line)
+            assert line["y"] < thumb["y"] + thumb["height"]
+            assert thumb["y"] >= title["y"] + title["height"] - 1
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0
+        page.screenshot(path=str(output_dir / f"digest-{width}-{mode}.png"), full_page=True)
     finally:
         context.close()

@@ -80,10 +80,14 @@ def test_digest_item_page_has_sections_links_and_thumbnails(site: tuple[str, Set
         str(href).startswith(("https://beta.example/", "https://gamma.example/"))
         for href in sources.values()
     )
+    # Each entry: its title, then its thumbnail (floated beside the summary by the page's CSS).
     thumbs = [
-        img.attributes.get("src") for img in page.css("h3") if img.prev and img.prev.tag == "img"
+        h3.next.attributes.get("src")
+        for h3 in page.css(".digest-body article > h3")
+        if h3.next is not None and h3.next.tag == "img"
     ]
-    assert len(thumbs) == 2
+    assert len(thumbs) == 2 and all(str(src).startswith("http") for src in thumbs)
+    assert page.css_first(".hero") is None  # no hero repeating the first thumbnail
 
 
 def test_digest_feeds_list_only_digests(site: tuple[str, Settings]) -> None:

@@ -18,7 +18,7 @@ from newsline.publish import feeds_out, sitemap
 from newsline.web.middleware import _etag_matches, _not_modified_since
 from newsline.web.queries import Cursor, CursorError
 from newsline.web.render import age, avatar_class, clip, dateline_date, initials
-from newsline.web.safety import highlighted, local_path, safe_url
+from newsline.web.safety import clean_digest_body, highlighted, local_path, safe_url
 from newsline.web.search import fts5_query, terms_of
 
 NOW = datetime(2025, 7, 25, 15, 30, tzinfo=UTC)
@@ -115,6 +115,46 @@ def test_local_path() -> None:
 def test_highlighted_escapes_everything_but_marks() -> None:
     out = str(highlighted("<b>\x02gull\x03</b> & <script>"))
     assert out == "&lt;b&gt;<mark>gull</mark>&lt;/b&gt; &amp; &lt;script&gt;"
+
+
+def test_clean_digest_body_keeps_structure_and_drops_the_rest() -> None:
+    from datetime import UTC as utc
+
+    from selectolax.lexbor import LexborHTMLParser
+
+    from newsline.publish.digest_compose import Entry, Link, SponsorBlock, render_html
+
+    entry = Entry(
+        key="item:1",
+        hashtag="politics",
+        item_id=1,
+        publication="Pub <b>A</b>",
+        title="Title",
+        url="https://a.example/1",
+        image_url="http://img.example/1.jpg",
+        summary="First.\n\nSecond.",
+        latest=datetime(2025, 1, 1, tzinfo=utc),
+        sources=2,
+        publication_ids=[1, 2],
+        item_ids=[1, 2],
+        also=[Link("Pub B", "https://b.example/2")],
+    )
+    stored = render_html("", [("politics", [entry])], SponsorBlock("S", "https://s.example", "Buy"))
+    # What an attacker might have slipped into a stored body: none of it survives.
+    stored += (
+        '<p style="color:red" onclick="x()" id="online">x</p><script>alert(1)</script>'
+        '<img src="javascript:alert(1)"><a href="javascript:alert(1)">y</a>'
+    )
+    out = str(clean_digest_body(stored))
+    tree = LexborHTMLParser(out)
+    assert [h.text() for h in tree.css("section > h2")] == ["#politics", "#sponsor"]
+    article = tree.css_first("section > article")
+    assert article is not None
+    assert [c.tag for c in article.iter()] == ["h3", "img", "p", "p", "footer"]
+    assert tree.css_first("article > img").attributes["src"] == "http://img.example/1.jpg"
+    assert tree.css("script") == [] and "javascript" not in out
+    for node in tree.css("*"):
+        assert not {"class", "id", "style", "onclick"} & set(node.attributes), node.tag
 
 
 def test_fts5_query_quotes_terms() -> None:

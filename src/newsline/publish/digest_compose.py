@@ -20,15 +20,29 @@ import nh3
 #: Hashtag used for entries whose items have no hashtag in this channel's list.
 FALLBACK_HASHTAG = "other"
 
-_ALLOWED_TAGS = {"section", "article", "h2", "h3", "p", "a", "img", "span", "ul", "li", "strong"}
+_ALLOWED_TAGS = {
+    "section",
+    "article",
+    "footer",
+    "h2",
+    "h3",
+    "p",
+    "a",
+    "img",
+    "span",
+    "ul",
+    "li",
+    "strong",
+}
 _ALLOWED_ATTRIBUTES = {
     "section": {"class", "id"},
     "article": {"class"},
+    "footer": {"class"},
     "h2": {"class"},
     "p": {"class"},
     "span": {"class"},
     "a": {"href", "class"},
-    "img": {"src", "alt", "class", "loading", "width"},
+    "img": {"src", "alt", "class", "loading", "width", "height"},
 }
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]?\s+(?=[\"'“‘(]?[A-Z0-9])")
 
@@ -386,17 +400,23 @@ def sanitize(fragment: str) -> str:
 
 
 def entry_html(e: Entry) -> str:
-    """One entry: thumbnail, `Publication: Title` linked to the source, summary, also-links."""
+    """One entry: `Publication: Title` linked to the source, thumbnail, summary, also-links.
+
+    The order is the reading order, and the site's digest page styles by structure alone
+    (its body sanitizer drops ``class``): ``article > h3`` first, then the thumbnail (floated
+    beside the summary paragraphs), then ``p`` paragraphs, then a ``footer`` of also-links.
+    """
     out = ['<article class="digest-entry">']
+    url = _safe_url(e.url)
+    label = f'<span class="digest-pub">{_e(e.publication)}</span>: {_e(e.title)}'
+    link = f'<a href="{_e(url)}">{label}</a>' if url else label
+    out.append(f"<h3>{link}</h3>")
     image = _safe_url(e.image_url)
     if image:
         out.append(
-            f'<img class="digest-thumb" src="{_e(image)}" alt="" loading="lazy" width="160">'
+            f'<img class="digest-thumb" src="{_e(image)}" alt="" loading="lazy" '
+            'width="160" height="120">'
         )
-    url = _safe_url(e.url)
-    label = f"{_e(e.publication)}: {_e(e.title)}"
-    link = f'<a href="{_e(url)}">{label}</a>' if url else label
-    out.append(f"<h3>{link}</h3>")
     if e.update:
         out.append(
             f'<p class="digest-update"><strong>Update:</strong> now covered by {e.sources} sources</p>'
@@ -407,7 +427,7 @@ def entry_html(e: Entry) -> str:
     links = [(p, u) for p, u in links if u]
     if links:
         also = ", ".join(f'<a href="{_e(u)}">{_e(p)}</a>' for p, u in links)
-        out.append(f'<p class="digest-also">also: {also}</p>')
+        out.append(f'<footer class="digest-also">also: {also}</footer>')
     out.append("</article>")
     return "".join(out)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -10,7 +11,7 @@ from markupsafe import Markup
 
 from newsline.web import queries
 from newsline.web.render import clip, item_path, page, source_url
-from newsline.web.safety import clean_body, safe_url
+from newsline.web.safety import clean_body, clean_digest_body, safe_url
 from newsline.web.site import NotFound, site_of
 
 router = APIRouter(include_in_schema=False)
@@ -24,6 +25,11 @@ def paragraphs(text: str | None) -> list[str]:
     if len(blocks) == 1:
         blocks = [b.strip() for b in text.split("\n")]
     return [" ".join(b.split()) for b in blocks if b.strip()]
+
+
+def is_digest(row: Any) -> bool:
+    """Whether the item is one of the channel's Digests (an item of its own publication)."""
+    return bool(row.pub_own) and row.content_source == "digest"
 
 
 @router.get("/{channel_slug}/topic/{pub_tag}/{slug}")
@@ -41,8 +47,15 @@ async def item(request: Request, channel_slug: str, pub_tag: str, slug: str) -> 
                 return RedirectResponse(item_path(channel, original), status_code=301)
         tags = queries.hashtags_of(conn, channel.id, [row.id]).get(row.id, [])
         source = source_url(row)
-        full = row.pub_republish == "full" and bool(row.body_html)
-        body: Markup | None = clean_body(row.body_html, source or "") if full else None
+        digest = is_digest(row)
+        full = (digest or row.pub_republish == "full") and bool(row.body_html)
+        body: Markup | None = None
+        if full:
+            body = (
+                clean_digest_body(row.body_html)
+                if digest
+                else clean_body(row.body_html, source or "")
+            )
         teaser = clip(row.teaser or row.summary or "", 1000)
         url = site.url(item_path(channel, row))
         description = clip(row.summary or row.teaser or "", 300)
@@ -63,7 +76,10 @@ async def item(request: Request, channel_slug: str, pub_tag: str, slug: str) -> 
             item=row,
             tags=tags,
             source=source,
-            image=safe_url(row.image_url),
+            # A digest's image is its first entry's thumbnail: shown there, not as a hero.
+            image=None if digest else safe_url(row.image_url),
+            share_image=safe_url(row.image_url),
+            digest=digest,
             full=full,
             body=body,
             teaser=teaser,

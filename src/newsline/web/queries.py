@@ -58,7 +58,8 @@ CARD_SQL = """
 PAGE_SQL = (
     CARD_SQL
     + """, item.image_caption, item.body_html, item.language, item.story_id,
-    item.duplicate_of_id, publication.home_url AS pub_home
+    item.duplicate_of_id, item.content_source, publication.home_url AS pub_home,
+    publication.is_channel_own AS pub_own
 """
 )
 #: Only ready, non-duplicate items of the channel's newsline are listed.
