@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
 
 from newsline.cli import app
@@ -329,3 +329,34 @@ def test_merged_stories_move_their_items(
     assert story_of["merger1"] == story_of["merger3"] != flood
     assert rows[flood].item_count == 5 and rows[flood].source_count == 4
     assert rows[story_of["merger1"]].item_count == 2
+
+
+def test_warm_indexes_are_reused_until_the_database_moves(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import newsline.enrich.stage as stage
+
+    warmed: list[int] = []
+    real_warm = stage._Run.warm
+
+    def counting_warm(self: stage._Run, since: datetime, pending: list[int]) -> None:
+        warmed.append(len(pending))
+        real_warm(self, since, pending)
+
+    monkeypatch.setattr(stage._Run, "warm", counting_warm)
+    settings = make_settings()
+    ids = _seed(settings)
+    enrich_pending(settings, limit=3)
+    enrich_pending(settings, limit=2)  # same process, nothing else wrote: reuses the indexes
+    assert len(warmed) == 1
+    with session_scope(settings.database_url) as session:
+        # Another writer (a second worker, a restore) changes the stories: warm again.
+        session.execute(update(Item).values(story_id=None))
+        session.execute(delete(Story))
+    enrich_pending(settings)
+    assert len(warmed) == 2
+    with session_scope(settings.database_url) as session:
+        story = {k: session.get(Item, i).story_id for k, i in ids.items() if k != "pending"}  # type: ignore[union-attr]
+    assert story["wire"] == story["copy"]
+    enrich_pending(settings, rebuild=True)
+    assert len(warmed) == 3

@@ -5,16 +5,21 @@ Runs after extraction (``run_fetch`` calls :func:`enrich_pending`) and from
 is NULL (every ready item with ``rebuild``), in publication order, and commits in
 batches. At start the story and near-duplicate indexes are rebuilt from the items of the
 last window (3 days before the oldest pending item), so an interrupted or repeated run
-places items exactly as one long run would.
+places items as one long run would. A long-lived process (``newsline serve``'s scheduler)
+keeps the warm indexes between runs and reuses them while the story table is as the last
+run left it (count, max id, max ``updated_at``); any other writer, a ``--rebuild`` or a
+failed run makes the next run warm afresh.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -107,10 +112,59 @@ def _reset(session: Session) -> None:
     session.flush()
 
 
+@dataclass
+class _Indexes:
+    """The warm story and near-duplicate indexes, kept between runs in a long-lived process."""
+
+    stories: StoryIndex
+    copies: NearDuplicateIndex
+    story_ids: dict[str, int] = field(default_factory=dict)
+    #: the story table's state after the run that left them: (count, max id, max updated_at)
+    marker: tuple[Any, ...] = ()
+
+
+# database URL -> indexes; a run takes its entry out and puts it back when it succeeds, so a
+# failed or concurrent run never sees half-updated indexes (it warms its own instead).
+_WARM: dict[str, _Indexes] = {}
+_WARM_LOCK = threading.Lock()
+
+
+def _marker(session: Session) -> tuple[Any, ...]:
+    """What another writer (process, --rebuild) would change: the story table's shape."""
+    row = session.execute(
+        select(func.count(Story.id), func.max(Story.id), func.max(Story.updated_at))
+    ).one()
+    return tuple(row)
+
+
+def _checkout(session: Session, url: str, oldest: datetime) -> _Indexes | None:
+    """The warm indexes of the previous run, when the database has not moved under them."""
+    with _WARM_LOCK:
+        cached = _WARM.pop(url, None)
+    if cached is None or cached.marker != _marker(session):
+        return None
+    clock = cached.stories.clock
+    if clock is not None and oldest < clock - STORY_WINDOW:
+        return None  # a backfill older than the window the indexes hold: warm afresh
+    return cached
+
+
+def forget_warm_indexes() -> None:
+    """Drop the indexes kept between runs (tests; after restoring a database)."""
+    with _WARM_LOCK:
+        _WARM.clear()
+
+
 class _Run:
     """One enrichment run's state: indexes, channel models, counters."""
 
-    def __init__(self, session: Session, settings: Settings, report: EnrichReport) -> None:
+    def __init__(
+        self,
+        session: Session,
+        settings: Settings,
+        report: EnrichReport,
+        indexes: _Indexes | None = None,
+    ) -> None:
         self.session = session
         self.settings = settings
         self.report = report
@@ -119,9 +173,14 @@ class _Run:
         self.carriers = _carriers(session)
         self.own = set(session.scalars(select(Publication.id).where(Publication.is_channel_own)))
         self.summarizer: Summarizer = summarizer_for(settings)
-        self.stories = StoryIndex(window=STORY_WINDOW)
-        self.copies = NearDuplicateIndex(window=STORY_WINDOW)
-        self.story_ids: dict[str, int] = {}
+        if indexes is None:
+            indexes = _Indexes(
+                StoryIndex(window=STORY_WINDOW), NearDuplicateIndex(window=STORY_WINDOW)
+            )
+        self.indexes = indexes
+        self.stories = indexes.stories
+        self.copies = indexes.copies
+        self.story_ids = indexes.story_ids
         self.touched: set[int] = set()
 
     # warm-up -------------------------------------------------------------------------
@@ -310,6 +369,8 @@ def enrich_pending(
     url = settings.database_url
     with session_scope(url) as session:
         if rebuild:
+            with _WARM_LOCK:
+                _WARM.pop(url, None)
             _reset(session)
         query = select(Item.id).where(Item.state == "ready")
         if not rebuild:
@@ -321,9 +382,10 @@ def enrich_pending(
         if not ids:
             report.seconds = time.perf_counter() - started
             return report
-        run = _Run(session, settings, report)
         oldest = session.scalar(select(func.min(Item.sort_at)).where(Item.id.in_(ids[:1])))
-        if oldest is not None:
+        cached = None if rebuild or oldest is None else _checkout(session, url, oldest)
+        run = _Run(session, settings, report, cached)
+        if cached is None and oldest is not None:
             run.warm(oldest, ids)
         # Warm document frequencies with the texts about to be placed (as ``cluster`` does).
         for start in range(0, len(ids), BATCH):
@@ -341,6 +403,11 @@ def enrich_pending(
                 run.enrich(item)
             run.finish_batch()
             session.commit()
+        live = run.stories.stories
+        run.indexes.story_ids = {k: v for k, v in run.story_ids.items() if k in live}
+        run.indexes.marker = _marker(session)
+        with _WARM_LOCK:
+            _WARM[url] = run.indexes
     report.seconds = time.perf_counter() - started
     log.info(
         "enrich: %d items, %d hashtags, %d summaries (%d LLM, %d fallbacks), %d near-duplicates, "

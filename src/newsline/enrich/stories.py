@@ -458,6 +458,11 @@ class StoryIndex:
         self._dirty.clear()
         return made
 
+    @property
+    def clock(self) -> datetime | None:
+        """The newest publication time seen: the window ends here."""
+        return self._clock
+
     def drain_merges(self) -> dict[str, str]:
         """The merges since the last call (absorbed key -> surviving key), forgotten here."""
         merges = {k: self.resolve(v) for k, v in self.merges.items()}
