@@ -97,7 +97,8 @@ class ExtractOptions:
     """Skip trafilatura's readability/justext comparison unless the text comes out short."""
     rescue_below_chars: int = 1000
     """When the fast pass yields fewer characters than this, retry with the full cascade."""
-    captions_in_text: bool = True
+    captions_in_text: bool = False
+    """Figure captions in `text` too (they stay in `html`); off scored higher."""
     include_images: bool = False
     """Let trafilatura keep images (it then keeps more junk); off: figures are anchored
     from the page between the extracted paragraphs instead."""
