@@ -123,7 +123,9 @@ class ChannelSettings(BaseModel):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as America/Chicago)") from exc
+            raise ValueError(
+                f"unknown time zone {v!r} (use an IANA name such as America/Chicago)"
+            ) from exc
         return v
 
     @model_validator(mode="after")

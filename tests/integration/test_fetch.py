@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import ssl
 import zlib
@@ -131,10 +132,8 @@ class Server:
             headers={"Content-Type": "text/html", "Content-Length": str(1 << 30)}
         )
         await resp.prepare(request)
-        try:
+        with contextlib.suppress(ConnectionResetError, RuntimeError):
             await resp.write(b"x" * 1024)
-        except (ConnectionResetError, RuntimeError):
-            pass
         return resp
 
     async def loop(self, request: web.Request) -> web.Response:

@@ -89,7 +89,9 @@ class Publication(Base):
     republish: Mapped[str] = mapped_column(String(10), default="teaser")  # full | teaser
     is_channel_own: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    feeds: Mapped[list[Feed]] = relationship(back_populates="publication", cascade="all, delete-orphan")
+    feeds: Mapped[list[Feed]] = relationship(
+        back_populates="publication", cascade="all, delete-orphan"
+    )
 
 
 class Newsline(Base):
@@ -198,7 +200,9 @@ class ItemHashtag(Base):
     """A hashtag given to an item for one channel (rank 0 = primary)."""
 
     __tablename__ = "item_hashtag"
-    item_id: Mapped[int] = mapped_column(ForeignKey("item.id", ondelete="CASCADE"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("item.id", ondelete="CASCADE"), primary_key=True
+    )
     channel_id: Mapped[int] = mapped_column(
         ForeignKey("channel.id", ondelete="CASCADE"), primary_key=True
     )
@@ -251,7 +255,9 @@ class FetchLog(Base):
     __tablename__ = "fetch_log"
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    feed_id: Mapped[int | None] = mapped_column(ForeignKey("feed.id", ondelete="CASCADE"), index=True)
+    feed_id: Mapped[int | None] = mapped_column(
+        ForeignKey("feed.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(10))  # feed | page | robots
     url: Mapped[str] = mapped_column(String(2000))
     status_code: Mapped[int | None] = mapped_column(Integer)
