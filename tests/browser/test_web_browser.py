@@ -26,7 +26,7 @@ def context(browser: Any) -> Any:
     ctx.close()
 
 
-@pytest.mark.parametrize("path", ["/news/newsline", ITEM])
+@pytest.mark.parametrize("path", ["/news/newsline", ITEM, "/news/digest/subscribe"])
 def test_one_sponsor_variant_per_width_and_no_sideways_scroll(
     live_site: LiveSite, context: Any, path: str
 ) -> None:
@@ -121,7 +121,10 @@ def test_online_count_goes_from_zero_to_one(live_site: LiveSite, browser: Any) -
 
 
 @pytest.mark.parametrize("width", [375, 1300])
-@pytest.mark.parametrize("name,path", [("front", "/news/newsline"), ("item", ITEM)])
+@pytest.mark.parametrize(
+    "name,path",
+    [("front", "/news/newsline"), ("item", ITEM), ("subscribe", "/news/digest/subscribe")],
+)
 def test_screenshots(
     live_site: LiveSite, context: Any, output_dir: Path, width: int, name: str, path: str
 ) -> None:

@@ -2,8 +2,9 @@
 
 A burst of readers on the same page costs one render per worker per second. Responses
 are keyed by path, query, the reader-option cookies and whether the client is a bot (bots
-see 0 readers online); requests carrying any other cookie, and responses setting one,
-are never cached. Ages and the online count may thus be up to `ttl` seconds old.
+see 0 readers online); requests carrying any other cookie, responses setting one, and
+responses marked ``no-store`` or ``private`` are never cached. Ages and the online count
+may thus be up to `ttl` seconds old.
 """
 
 from __future__ import annotations
@@ -85,8 +86,13 @@ class RenderCacheMiddleware:
     def _store(self, key: tuple[str, ...], start: Message | None, body: bytes, now: float) -> None:
         if start is None or start["status"] != 200:
             return
-        if any(name.lower() == b"set-cookie" for name, _ in start.get("headers", [])):
-            return
+        for name, value in start.get("headers", []):
+            name = name.lower()
+            if name == b"set-cookie":
+                return
+            # Pages that say so (subscription pages carry tokens and addresses) stay uncached.
+            if name == b"cache-control" and (b"no-store" in value or b"private" in value):
+                return
         self.entries[key] = (now + self.ttl, start, body)
         self.entries.move_to_end(key)
         while len(self.entries) > self.max_entries:

@@ -6,8 +6,8 @@
 - ``/<channel>/digest/unsubscribe?token=`` — GET a button; POST unsubscribes (RFC 8058
   one-click: mail clients POST ``List-Unsubscribe=One-Click`` here)
 
-The app includes :data:`router`; settings come from ``app.state.site`` (the web app's
-:class:`~newsline.web.site.Site`) or ``app.state.settings``.
+The subscription pages are rendered in the channel's chrome (``digest_mail.html``), never
+cached (``no-store``: they carry tokens and addresses). The app includes :data:`router`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from sqlalchemy import select
 from newsline.config import ChannelSettings, Settings
 from newsline.db.engine import session_scope
 from newsline.db.models import Digest, Item
+from newsline.web.render import page
+from newsline.web.site import ChannelRef, NotFound, site_of
 
 log = logging.getLogger(__name__)
 
@@ -32,67 +34,75 @@ router = APIRouter(include_in_schema=False)
 FEED_DIGESTS = 30
 FEED_NAMES = {"feed.xml": "rss", "atom.xml": "atom", "feed.json": "json"}
 MAX_FORM_BYTES = 4096
+NO_STORE = {"cache-control": "no-store"}
+DEFAULT_DAILY_HOUR = 7
 
 
 def _settings(request: Request) -> Settings:
-    site = getattr(request.app.state, "site", None)
-    settings = getattr(site, "settings", None) or getattr(request.app.state, "settings", None)
-    if not isinstance(settings, Settings):
-        raise RuntimeError("the app has neither state.site nor state.settings")
-    return settings
+    return site_of(request).settings
 
 
-def _channel(settings: Settings, slug: str) -> ChannelSettings | None:
-    return settings.channel(slug)
+def _channel(request: Request, slug: str) -> ChannelRef:
+    """The channel, or :class:`NotFound` (the site's 404 page)."""
+    return site_of(request).channel(slug)
 
 
-def _page(cfg: ChannelSettings | None, title: str, body: str, status: int = 200) -> HTMLResponse:
-    """A small self-contained page (no scripts, so the site's strict CSP is satisfied)."""
-    name = html.escape(cfg.display_name.upper() if cfg else "NEWSLINE")
-    home = f"/{cfg.slug}/newsline" if cfg else "/"
-    doc = (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)} · {name}</title>"
-        '<meta name="robots" content="noindex"></head>'
-        f'<body class="digest-mail"><header><a href="{html.escape(home)}">{name}</a></header>'
-        f"<main><h1>{html.escape(title)}</h1>{body}</main></body></html>"
+def _page(
+    request: Request,
+    channel: ChannelRef,
+    heading: str,
+    *paragraphs: str,
+    status: int = 200,
+    form: str = "",
+    **context: Any,
+) -> HTMLResponse:
+    """A subscription page in the channel's chrome (title band, dateline, sponsor, header)."""
+    return page(
+        request,
+        channel,
+        "digest_mail.html",
+        None,
+        column="digest",
+        title=f"{heading} · {channel.cfg.display_name}",
+        status_code=status,
+        headers=NO_STORE,
+        heading=heading,
+        paragraphs=paragraphs,
+        form=form,
+        **context,
     )
-    return HTMLResponse(doc, status_code=status, headers={"cache-control": "no-store"})
-
-
-def _not_found(cfg: ChannelSettings | None = None) -> HTMLResponse:
-    return _page(cfg, "Not found", "<p>There is no such page.</p>", 404)
 
 
 # --- subscriptions ------------------------------------------------------------------------
 
 
-def _form_page(cfg: ChannelSettings, message: str = "", status: int = 200) -> HTMLResponse:
-    hours = "".join(
-        f'<option value="{h}"{" selected" if h == 7 else ""}>{h:02d}:00</option>' for h in range(24)
+def _form_page(
+    request: Request,
+    channel: ChannelRef,
+    message: str = "",
+    status: int = 200,
+    email: str = "",
+    hour: int = DEFAULT_DAILY_HOUR,
+) -> HTMLResponse:
+    return _page(
+        request,
+        channel,
+        "Subscribe to the Digest",
+        f"Get {channel.cfg.display_name}'s Digest by e-mail: the news by hashtag, with a "
+        "short overview. We send a confirmation link first; nothing else arrives until "
+        "you follow it, and every mail has a one-click unsubscribe link.",
+        status=status,
+        form="subscribe",
+        notice=message,
+        email=email,
+        daily_hour=hour if 0 <= hour <= 23 else DEFAULT_DAILY_HOUR,
     )
-    body = (
-        (f'<p class="notice">{html.escape(message)}</p>' if message else "")
-        + f"<p>Get {html.escape(cfg.display_name)}'s Digest by e-mail. We send a confirmation "
-        "link first; nothing else arrives until you follow it.</p>"
-        f'<form method="post" action="/{html.escape(cfg.slug)}/digest/subscribe">'
-        '<p><label>E-mail <input type="email" name="email" required maxlength="320"></label></p>'
-        '<p><label><input type="radio" name="cadence" value="all" checked> every Digest</label> '
-        '<label><input type="radio" name="cadence" value="daily"> one a day at</label> '
-        f'<select name="daily_hour">{hours}</select> '
-        f'(<input name="timezone" value="{html.escape(cfg.timezone)}" size="20" '
-        'aria-label="time zone">)</p>'
-        '<p><button type="submit">Subscribe</button></p></form>'
-    )
-    return _page(cfg, "Subscribe to the Digest", body, status)
 
 
 @router.get("/{channel_slug}/digest/subscribe")
 def subscribe_form(request: Request, channel_slug: str) -> HTMLResponse:
     """The subscription form."""
-    cfg = _channel(_settings(request), channel_slug)
-    return _form_page(cfg) if cfg is not None else _not_found()
+    return _form_page(request, _channel(request, channel_slug))
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -109,21 +119,23 @@ async def subscribe(request: Request, channel_slug: str) -> HTMLResponse:
     from starlette.concurrency import run_in_threadpool
 
     settings = _settings(request)
-    cfg = _channel(settings, channel_slug)
-    if cfg is None:
-        return _not_found()
+    channel = _channel(request, channel_slug)
     if not settings.email.enabled:
-        return _page(cfg, "Not available", "<p>This site does not send e-mail.</p>", 503)
+        return _page(
+            request, channel, "Not available", "This site does not send e-mail.", status=503
+        )
     form = await _form(request)
+    email = form.get("email", "")
     try:
-        hour = int(form.get("daily_hour", "7") or 7)
+        hour = int(form.get("daily_hour", str(DEFAULT_DAILY_HOUR)) or DEFAULT_DAILY_HOUR)
     except ValueError:
-        return _form_page(cfg, "Choose an hour from the list.", 400)
+        return _form_page(request, channel, "Choose an hour from the list.", 400, email)
     return await run_in_threadpool(
         _subscribe_sync,
+        request,
         settings,
-        cfg,
-        form.get("email", ""),
+        channel,
+        email,
         form.get("cadence", "all"),
         hour,
         form.get("timezone") or None,
@@ -131,41 +143,50 @@ async def subscribe(request: Request, channel_slug: str) -> HTMLResponse:
 
 
 def _subscribe_sync(
-    settings: Settings, cfg: ChannelSettings, email: str, cadence: str, hour: int, tz: str | None
+    request: Request,
+    settings: Settings,
+    channel: ChannelRef,
+    email: str,
+    cadence: str,
+    hour: int,
+    tz: str | None,
 ) -> HTMLResponse:
     from newsline.community.subscribers import SubscriptionError
     from newsline.community.subscribers import subscribe as add
     from newsline.publish.digest import channel_row
     from newsline.publish.mailer import MailError, confirmation_message, send_message
 
+    cfg: ChannelSettings = channel.cfg
     if tz == cfg.timezone:
         tz = None
     try:
         with session_scope(settings.database_url) as session:
-            channel = channel_row(session, settings, cfg.slug)
+            row = channel_row(session, settings, cfg.slug)
             sub, needs_mail = add(
-                session, channel.id, email, cadence=cadence, daily_hour=hour, timezone=tz
+                session, row.id, email, cadence=cadence, daily_hour=hour, timezone=tz
             )
             message = confirmation_message(settings, cfg, sub) if needs_mail else None
     except SubscriptionError as exc:
-        return _form_page(cfg, str(exc), 400)
+        return _form_page(request, channel, str(exc), 400, email, hour)
     if message is not None:
         try:
             send_message(settings.email, message)
         except MailError as exc:
             log.error("confirmation mail for channel %s failed: %s", cfg.slug, exc)
             return _page(
-                cfg,
+                request,
+                channel,
                 "Please try again later",
-                "<p>We could not send the confirmation mail.</p>",
-                503,
+                "We could not send the confirmation mail.",
+                status=503,
             )
     # The same answer whether or not the address was already subscribed (no enumeration).
     return _page(
-        cfg,
+        request,
+        channel,
         "Check your inbox",
-        "<p>If the address is right, a confirmation link is on its way. "
-        "Follow it to start receiving the Digest.</p>",
+        "If the address is right, a confirmation link is on its way. "
+        "Follow it to start receiving the Digest.",
     )
 
 
@@ -175,33 +196,33 @@ def confirm(request: Request, channel_slug: str, token: str = "") -> HTMLRespons
     from newsline.community.subscribers import confirm as confirm_token
 
     settings = _settings(request)
-    cfg = _channel(settings, channel_slug)
-    if cfg is None:
-        return _not_found()
+    channel = _channel(request, channel_slug)
     with session_scope(settings.database_url) as session:
         sub = confirm_token(session, token)
         email = sub.email if sub is not None else None
     if email is None:
-        return _page(cfg, "Link not valid", "<p>This confirmation link is not valid.</p>", 404)
+        return _page(
+            request, channel, "Link not valid", "This confirmation link is not valid.", status=404
+        )
     return _page(
-        cfg,
+        request,
+        channel,
         "Subscription confirmed",
-        f"<p>{html.escape(email)} will receive {html.escape(cfg.display_name)}'s Digest.</p>",
+        f"{email} will receive {channel.cfg.display_name}'s Digest.",
     )
 
 
 @router.get("/{channel_slug}/digest/unsubscribe")
 def unsubscribe_form(request: Request, channel_slug: str, token: str = "") -> HTMLResponse:
     """A button that unsubscribes (a GET never unsubscribes: link scanners follow GETs)."""
-    cfg = _channel(_settings(request), channel_slug)
-    if cfg is None:
-        return _not_found()
-    body = (
-        f'<form method="post" action="/{html.escape(cfg.slug)}/digest/unsubscribe?'
-        f'token={html.escape(token)}"><input type="hidden" name="List-Unsubscribe" '
-        'value="One-Click"><button type="submit">Unsubscribe</button></form>'
+    return _page(
+        request,
+        _channel(request, channel_slug),
+        "Unsubscribe from the Digest",
+        "Press the button to stop receiving the Digest at this address.",
+        form="unsubscribe",
+        token=token,
     )
-    return _page(cfg, "Unsubscribe from the Digest", body)
 
 
 @router.post("/{channel_slug}/digest/unsubscribe")
@@ -210,15 +231,15 @@ async def unsubscribe(request: Request, channel_slug: str, token: str = "") -> H
     from starlette.concurrency import run_in_threadpool
 
     settings = _settings(request)
-    cfg = _channel(settings, channel_slug)
-    if cfg is None:
-        return _not_found()
+    channel = _channel(request, channel_slug)
     form = await _form(request)
     token = token or form.get("token", "")
     found = await run_in_threadpool(_unsubscribe_sync, settings, token)
     if not found:
-        return _page(cfg, "Link not valid", "<p>This unsubscribe link is not valid.</p>", 404)
-    return _page(cfg, "Unsubscribed", "<p>You will receive no more Digests from us.</p>")
+        return _page(
+            request, channel, "Link not valid", "This unsubscribe link is not valid.", status=404
+        )
+    return _page(request, channel, "Unsubscribed", "You will receive no more Digests from us.")
 
 
 def _unsubscribe_sync(settings: Settings, token: str) -> bool:
@@ -237,26 +258,20 @@ def digest_feed(request: Request, channel_slug: str, name: str) -> Response:
     from newsline.publish.feeds_out import MEDIA_TYPES, FeedEntry, FeedInfo, render
 
     settings = _settings(request)
-    cfg = _channel(settings, channel_slug)
+    channel = _channel(request, channel_slug)
+    cfg = channel.cfg
     kind = FEED_NAMES.get(name)
-    if cfg is None or kind is None:
-        return _not_found(cfg)
-    from newsline.db.models import Channel
-
+    if kind is None:
+        raise NotFound("no such digest feed", channel)
     with session_scope(settings.database_url) as session:
-        channel_id = session.scalar(select(Channel.id).where(Channel.slug == cfg.slug))
-        rows = (
-            list(
-                session.execute(
-                    select(Digest.slot_at, Digest.created_at, Item)
-                    .join(Item, Item.id == Digest.item_id)
-                    .where(Digest.channel_id == channel_id)
-                    .order_by(Digest.slot_at.desc())
-                    .limit(FEED_DIGESTS)
-                )
+        rows = list(
+            session.execute(
+                select(Digest.slot_at, Digest.created_at, Item)
+                .join(Item, Item.id == Digest.item_id)
+                .where(Digest.channel_id == channel.id)
+                .order_by(Digest.slot_at.desc())
+                .limit(FEED_DIGESTS)
             )
-            if channel_id is not None
-            else []
         )
     base = settings.web.base_url.rstrip("/")
     entries = [

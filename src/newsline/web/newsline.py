@@ -104,6 +104,18 @@ async def solo(
         pub = queries.publication(conn, channel.id, pub_tag)
     if pub is None:
         raise NotFound(f"no publication {pub_tag!r} on this channel", channel)
+    if pub.is_channel_own:  # the channel's own publication: its Digests
+        return _list_page(
+            request,
+            channel,
+            column="digest",
+            title=f"The Digest · {channel.cfg.display_name}",
+            before=before,
+            publication_id=pub.id,
+            feed_path=f"/{channel.slug}/digest",
+            intro=f"Every Digest of {channel.cfg.display_name}: the news of each half hour "
+            "by hashtag, with a short overview. Follow it by feed or e-mail.",
+        )
     return _list_page(
         request,
         channel,

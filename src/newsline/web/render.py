@@ -194,6 +194,9 @@ def page(
         "title": title,
         "path": request.url.path,
         "home": f"/{channel.slug}/newsline",
+        # The channel's digests are its own publication's items.
+        "digest_home": f"/{channel.slug}/solo/{channel.cfg.own_tag}",
+        "mail_enabled": site.settings.email.enabled,
         "feeds": site.memo(
             ("feeds", channel.slug),
             lambda: feed_links(site, f"/{channel.slug}", channel.cfg.display_name),
