@@ -68,7 +68,7 @@ def test_postlight_text_starts_where_the_article_does(
         want = " ".join(re.findall(r"\w+", _norm(row.get("content_start"))))
         if want:
             found.append(want in " ".join(re.findall(r"\w+", _norm(result.text))))
-    assert sum(found) / len(found) >= 0.74  # measured 0.797
+    assert sum(found) / len(found) >= 0.72  # measured 0.764 (captions are not in our text)
 
 
 def _shingles(text: str) -> set[tuple[str, ...]]:
