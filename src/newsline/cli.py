@@ -259,16 +259,20 @@ def fetch(
     """Refresh due feeds, fetch and extract new items, enrich them; repeat unless --once."""
     import time
 
+    from newsline.db.lease import LeaseHeld
     from newsline.ingest.refresh import run_fetch
     from newsline.workers.progress import make_reporter
 
     settings = settings_of(ctx)
     _upgrade(settings)
     while True:
-        with make_reporter(console) as reporter:
-            report = run_fetch(
-                settings, source=source, force=force, reporter=reporter, enrich=not no_enrich
-            )
+        try:
+            with make_reporter(console) as reporter:
+                report = run_fetch(
+                    settings, source=source, force=force, reporter=reporter, enrich=not no_enrich
+                )
+        except LeaseHeld as exc:
+            raise fail(f"{exc}; try again when it is done") from exc
         console.print(report.summary())
         if once:
             return
@@ -341,11 +345,16 @@ def enrich(
     limit: Annotated[int | None, typer.Option(help="At most this many items.")] = None,
 ) -> None:
     """Hashtags, summaries, near-duplicates and stories for items not yet enriched."""
+    from newsline.db.lease import LeaseHeld, lease
     from newsline.enrich.stage import enrich_pending
 
     settings = settings_of(ctx)
     _upgrade(settings)
-    report = enrich_pending(settings, rebuild=rebuild, limit=limit)
+    try:
+        with lease(settings.database_url, "ingest"):
+            report = enrich_pending(settings, rebuild=rebuild, limit=limit)
+    except LeaseHeld as exc:
+        raise fail(f"{exc}; try again when it is done") from exc
     console.print(
         f"enriched {report.enriched} items: {report.hashtags} hashtags, "
         f"{report.summaries} summaries ({report.summaries_llm} by LLM, "

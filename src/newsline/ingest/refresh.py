@@ -18,6 +18,7 @@ from sqlalchemy import or_, select
 from newsline.config import Settings
 from newsline.db.channels import sync_channels
 from newsline.db.engine import session_scope
+from newsline.db.lease import lease
 from newsline.db.models import Feed, Item, Publication, utcnow
 from newsline.ingest import store
 from newsline.ingest.extract import ExtractError, extract
@@ -85,14 +86,19 @@ def run_fetch(
     reporter: Reporter | None = None,
     enrich: bool = True,
 ) -> FetchReport:
-    """Run one ingest pass (synchronous entry point)."""
-    report = asyncio.run(
-        fetch_all(settings, source=source, force=force, reporter=reporter or LogReporter())
-    )
-    if enrich:
-        from newsline.enrich.stage import enrich_pending
+    """Run one ingest pass (synchronous entry point).
 
-        report.enriched = enrich_pending(settings).enriched
+    Holds the database's ``ingest`` lease throughout; raises :class:`LeaseHeld` when another
+    process (the scheduler of ``newsline serve``, another ``newsline fetch``) is running one.
+    """
+    with lease(settings.database_url, "ingest"):
+        report = asyncio.run(
+            fetch_all(settings, source=source, force=force, reporter=reporter or LogReporter())
+        )
+        if enrich:
+            from newsline.enrich.stage import enrich_pending
+
+            report.enriched = enrich_pending(settings).enriched
     return report
 
 

@@ -20,10 +20,15 @@ log = logging.getLogger(__name__)
 
 def fetch_job(settings: Settings) -> None:
     """Refresh due feeds, extract and enrich new items (the ingest pipeline's ``run_fetch``)."""
+    from newsline.db.lease import LeaseHeld
     from newsline.ingest.refresh import run_fetch
 
     started = utcnow()
-    report = run_fetch(settings)
+    try:
+        report = run_fetch(settings)
+    except LeaseHeld as exc:
+        log.info("fetch skipped: %s", exc)
+        return
     seconds = (utcnow() - started).total_seconds()
     log.info("fetch finished in %.1f s: %s", seconds, report.summary())
 

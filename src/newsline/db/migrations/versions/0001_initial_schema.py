@@ -297,12 +297,20 @@ def upgrade() -> None:
     with op.batch_alter_table("presence", schema=None) as batch_op:
         batch_op.create_index("ix_presence_channel_seen", ["channel_id", "seen_at"], unique=False)
 
+    op.create_table(
+        "lease",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("holder", sa.String(length=200), nullable=False),
+        sa.Column("expires_at", newsline.db.models.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_lease")),
+    )
     # ### end Alembic commands ###
     _create_search()
 
 
 def downgrade() -> None:
     _drop_search()
+    op.drop_table("lease")
     with op.batch_alter_table("presence", schema=None) as batch_op:
         batch_op.drop_index("ix_presence_channel_seen")
     op.drop_table("presence")
