@@ -1572,6 +1572,10 @@ def _run_trafilatura(
 
 
 _P_TEXT_XPATH = etree.XPath("//p//text()", smart_strings=False)
+_BODY_TEXT_XPATH = etree.XPath(
+    "//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]",
+    smart_strings=False,
+)
 
 
 def _needs_rescue(
@@ -1583,13 +1587,17 @@ def _needs_rescue(
     options: ExtractOptions,
 ) -> bool:
     """Whether the fast pass probably missed the article (rules measured on the corpora):
-    its text is short while the page's paragraphs hold much more; or it shares few words
+    its text is short while the page's paragraphs (or its whole text, twelvefold) hold
+    much more; or it shares few words
     with the headline and lacks the page's own description, which the paragraphs have."""
     if length < options.rescue_below_chars:
         if length < 300:
             return True
         paragraphs = sum(len(t.strip()) for t in _P_TEXT_XPATH(tree))
-        return paragraphs > 1.5 * length
+        if paragraphs > 1.5 * length:
+            return True
+        # text held outside <p> (div-based layouts): a page with far more words
+        return sum(len(t.strip()) for t in _BODY_TEXT_XPATH(tree)) > 12 * length
     description = _pick_description(page)
     words = description.casefold().split() if description else []
     if len(words) < 10 or body is None or not title:
