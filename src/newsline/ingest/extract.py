@@ -1281,11 +1281,31 @@ _READMORE_COLON_RE = re.compile(
 )
 
 
+_DATELINE_RE = re.compile(
+    r"\b(\d{1,2}\.? [^\W\d]{3,9}\.? \d{4}|[^\W\d]{3,9}\.? \d{1,2},? \d{4}|\d{4}-\d{2}-\d{2}|"
+    r"\d{1,2}[./]\d{1,2}[./]\d{2,4}|updated|published|from the section|\d+ comments?)\b",
+    re.IGNORECASE,
+)
+
+
+def _is_meta_list(block: _Block) -> bool:
+    """A list of short items that is a dateline / section / comment-count strip."""
+    items = block.text.split(_LIST_ITEM_SEP)
+    if not 1 < len(items) <= 6 or any(len(item.split()) > 8 for item in items):
+        return False
+    furniture = sum(
+        bool(_BOILERPLATE_EXACT.match(item) or _DATELINE_RE.search(item)) for item in items
+    )
+    return furniture * 2 >= len(items)
+
+
 def _is_boilerplate(block: _Block) -> bool:
     text = block.text.strip()
     words = len(text.split())
     if block.kind == "figure":
         return False
+    if block.kind in ("ul", "ol") and _is_meta_list(block):
+        return True
     if words <= 12 and _BOILERPLATE_EXACT.match(text):
         return True
     if words <= 30 and _READMORE_COLON_RE.match(text):
