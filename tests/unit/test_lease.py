@@ -56,7 +56,6 @@ def test_lease_of_a_dead_process_is_taken_over(database_url: str) -> None:
 
 def test_a_fetch_while_another_runs_is_refused_with_a_reason(make_settings: Any) -> None:
     settings = make_settings()
-    with lease(settings.database_url, "ingest"):
-        with pytest.raises(LeaseHeld, match="already running ingest"):
-            run_fetch(settings, enrich=False)
+    with lease(settings.database_url, "ingest"), pytest.raises(LeaseHeld, match="running ingest"):
+        run_fetch(settings, enrich=False)
     assert run_fetch(settings, enrich=False).feeds_checked == 0
