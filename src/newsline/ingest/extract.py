@@ -1,18 +1,21 @@
 """Article extraction: main text (trafilatura) plus metadata, lead image and safe HTML.
 
 ``extract(html, url)`` is the public entry point. The page is decoded (BOM, then
-``<meta charset>``, then detection), parsed once with lxml, and then:
+``<meta charset>``, then UTF-8, then detection), parsed once with lxml, and then:
 
 * metadata comes from the page's own structured data — JSON-LD, OpenGraph/Twitter cards,
-  ``<meta>`` and ``itemprop`` tags, ``<link rel=canonical>`` — with trafilatura's metadata
-  heuristics (htmldate for the date) only as a fallback for fields still missing; the
-  order of sources per field was chosen by measurement (``bench/extract_quality.py``);
-* the body comes from trafilatura's main-text extraction over a tree whose lazy-loaded
-  images were resolved first; its output is rendered to plain text and to HTML, captions
-  are kept once, share/subscribe/"Read more" boilerplate blocks are dropped, and the HTML
-  goes through :func:`newsline.ingest.sanitize.sanitize_html`;
+  ``<meta>`` and ``itemprop`` tags, ``<link rel=canonical>``, a byline element, the URL
+  path — with htmldate only as a fallback for a missing date; the order of sources per
+  field was chosen by measurement (``bench/extract_quality.py``, docs/benchmarks.md);
+* the body comes from trafilatura's main-text cascade in fast mode, with a second, full
+  pass only when the fast result looks wrong; it is rendered to plain text and to HTML,
+  the page's figures are anchored between the paragraphs they sat between (lazy images
+  resolved, each caption once), share/subscribe/"Read more" furniture is dropped, and
+  the HTML goes through nh3 with the allowlist of :mod:`newsline.ingest.sanitize`;
 * the language is identified on the text (py3langid), falling back to the page's
   declared language for short texts.
+
+Non-HTML input (PDF, images, JSON, feeds, binary data) raises :class:`ExtractError`.
 """
 
 from __future__ import annotations
@@ -35,7 +38,15 @@ from lxml import html as lxml_html
 
 from newsline.ingest.sanitize import absolute_http_url, best_image_url, clean_generated_html
 
-__all__ = ["ExtractError", "ExtractOptions", "Extracted", "decode_html", "extract", "extract_with"]
+__all__ = [
+    "ExtractError",
+    "ExtractOptions",
+    "Extracted",
+    "decode_html",
+    "extract",
+    "extract_with",
+    "parse_datetime",
+]
 
 log = logging.getLogger(__name__)
 
