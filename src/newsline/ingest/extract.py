@@ -1009,9 +1009,8 @@ _LOOSE_IMG = (
     " or ancestor::footer or ancestor::nav or ancestor::aside)]"
 )
 _FIGURES_XPATH = etree.XPath(f"//figure | {_LOOSE_IMG}")
-_ANCHORS_XPATH = etree.XPath(
-    f"//p | //h2 | //h3 | //h4 | //li | //blockquote | //figure | {_LOOSE_IMG}"
-)
+# Anchors are paragraphs and headings (not list items: menus have hundreds of them).
+_ANCHORS_XPATH = etree.XPath(f"//p | //h2 | //h3 | //h4 | //blockquote | //figure | {_LOOSE_IMG}")
 
 
 def _loose_image_ok(img: lxml_html.HtmlElement) -> bool:
