@@ -1412,7 +1412,7 @@ def _detect_language(text: str, declared: str | None) -> str | None:
         declared_code = declared.strip().replace("_", "-").split("-")[0].lower() or None
         if declared_code and not re.fullmatch(r"[a-z]{2,3}", declared_code):
             declared_code = None
-    sample = text[:400]
+    sample = text[:300]
     if len(sample) < 40:
         return declared_code
     if _LANG_IDENTIFIER is None:
@@ -1617,12 +1617,10 @@ def _needs_rescue(
     options: ExtractOptions,
 ) -> bool:
     """Whether the fast pass probably missed the article (rules measured on the corpora):
-    its text is short while the page's paragraphs (or its whole text, twelvefold) hold
-    much more; or it shares few words
+    its text is short while the page's paragraphs (1.5-fold) or its whole text (12-fold)
+    hold much more; or it shares few words
     with the headline and lacks the page's own description, which the paragraphs have."""
     if length < options.rescue_below_chars:
-        if length < 300:
-            return True
         paragraphs = sum(len(t.strip()) for t in _P_TEXT_XPATH(tree))
         if paragraphs > 1.5 * length:
             return True
