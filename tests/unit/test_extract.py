@@ -327,3 +327,16 @@ def test_oversized_input_is_refused() -> None:
     huge = "<html><body>" + "<p>x</p>" * (module.MAX_PAGE_CHARS // 8) + "</body></html>"
     with pytest.raises(ExtractError, match="too large"):
         extract(huge, URL)
+
+
+def test_concurrent_extraction_in_threads_matches_sequential() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    pages = [
+        page(f"<h1>Story number {i}</h1>" + paragraphs(PARAGRAPHS[i % 4 :] + PARAGRAPHS), OG_HEAD)
+        for i in range(12)
+    ]
+    sequential = [extract(markup, URL) for markup in pages]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        threaded = list(pool.map(lambda markup: extract(markup, URL), pages))
+    assert threaded == sequential

@@ -25,6 +25,7 @@ import html as htmllib
 import json
 import logging
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -284,15 +285,25 @@ def _refuse_non_html(data: bytes | None, text: str | None) -> None:
 # ---------------------------------------------------------------------------------------
 # Parsing
 
-_PARSER = lxml_html.HTMLParser(
-    collect_ids=False, default_doctype=False, remove_comments=True, remove_pis=True
-)
+_PARSERS = threading.local()  # one parser per thread: the pipeline extracts in a pool
+
+
+def _parser() -> lxml_html.HTMLParser:
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = lxml_html.HTMLParser(
+            collect_ids=False, default_doctype=False, remove_comments=True, remove_pis=True
+        )
+        _PARSERS.parser = parser
+    return parser
+
+
 _XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 
 
 def _parse(text: str) -> lxml_html.HtmlElement:
     try:
-        tree = lxml_html.document_fromstring(_XML_DECL_RE.sub("", text, count=1), parser=_PARSER)
+        tree = lxml_html.document_fromstring(_XML_DECL_RE.sub("", text, count=1), parser=_parser())
     except (etree.ParserError, ValueError) as exc:
         raise ExtractError(f"unparseable HTML: {exc}") from exc
     if tree is None:
