@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -250,14 +249,33 @@ async def _page_content(
     if result.content_type not in HTML_TYPES:
         return None, f"not an HTML page ({result.content_type}); kept the feed's content"
     loop = asyncio.get_running_loop()
-    call: Callable[[], store.PageContent] = lambda: _extract_page(result.body, result.final_url)  # noqa: E731
+    page = decode_with_header(result.body, result.headers.get("content-type", ""))
     try:
-        return await loop.run_in_executor(pool, call), None
+        return await loop.run_in_executor(pool, _extract_page, page, result.final_url), None
     except ExtractError as exc:
         return None, f"extraction failed: {exc}; kept the feed's content"
 
 
-def _extract_page(body: bytes, final_url: str) -> store.PageContent:
+def decode_with_header(body: bytes, content_type: str) -> str | bytes:
+    """The page as text when its HTTP charset decodes it cleanly, else the raw bytes.
+
+    As in browsers, a charset in the HTTP header beats the page's ``<meta>``; a header that
+    lies (the bytes do not decode) is ignored and the extractor sniffs instead.
+    """
+    if body.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        return body  # a byte-order mark wins over everything
+    _mime, _, params = content_type.partition(";")
+    for param in params.split(";"):
+        key, _, value = param.strip().partition("=")
+        if key.lower() == "charset" and value:
+            try:
+                return body.decode(value.strip().strip("\"'"))
+            except (LookupError, UnicodeDecodeError):
+                return body
+    return body
+
+
+def _extract_page(body: str | bytes, final_url: str) -> store.PageContent:
     found = extract(body, final_url)
     return store.PageContent(
         final_url=final_url,
