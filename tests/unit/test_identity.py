@@ -80,7 +80,7 @@ def test_truncate_words_fits_the_limit(text: str, limit: int) -> None:
 def test_http_charset_is_used_when_it_decodes_and_ignored_when_it_lies() -> None:
     from newsline.ingest.refresh import decode_with_header
 
-    page = "<html><head><meta charset='utf-8'></head><body>Caf\u00e9 \u0436</body></html>"
+    page = "<html><head><meta charset='utf-8'></head><body>\u0416\u0443\u043a</body></html>"
     cp1251 = page.encode("cp1251")
     assert decode_with_header(cp1251, "text/html; charset=windows-1251") == page
     latin1 = "<p>Caf\u00e9</p>".encode("latin-1")
