@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -35,39 +33,49 @@ FATAL_FEED_FAULTS = {
 MEMORY_CAP_MB = 450
 
 
+# Runs the CLI and reports the process's own high-water mark at exit. ru_maxrss from wait4
+# would not do: Linux keeps it across exec, so it starts at the forking test process's size.
+PEAK_REPORTER = """
+import atexit, sys
+def report():
+    with open("/proc/self/status") as status:
+        hwm = next(line for line in status if line.startswith("VmHWM:"))
+    sys.stderr.write("PEAK_KB " + hwm.split()[1] + "\\n")
+atexit.register(report)
+from newsline.cli import main
+sys.argv = ["newsline", *sys.argv[1:]]
+main()
+"""
+
+
 def fetch_in_child(
     config: Path, env: dict[str, str], timeout: float
 ) -> tuple[int, float, float, str]:
     """Run ``newsline fetch --once`` in a child; (exit code, seconds, its peak RSS MB, stderr)."""
     started = time.monotonic()
-    with tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "newsline.cli",
-                "--config",
-                str(config),
-                "fetch",
-                "--once",
-                "--no-enrich",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-        killer = threading.Timer(timeout, proc.kill)
-        killer.start()
-        try:
-            # wait4 reports this child's own resource use (RUSAGE_CHILDREN would mix in
-            # every earlier child of the test run).
-            _pid, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            killer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        stderr = err.read()
-    return proc.returncode, time.monotonic() - started, usage.ru_maxrss / 1024, stderr
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PEAK_REPORTER,
+            "--config",
+            str(config),
+            "fetch",
+            "--once",
+            "--no-enrich",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    peaks = [
+        int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("PEAK_KB ")
+    ]
+    assert peaks, f"the child did not report its memory: {proc.stderr[-2000:]}"
+    return proc.returncode, time.monotonic() - started, peaks[-1] / 1024, proc.stderr
 
 
 def add_all_feeds(db: str, settings: Any, corpus: Path) -> int:
