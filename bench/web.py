@@ -278,8 +278,11 @@ def median(results: list[Result]) -> Result:
     )
 
 
+# The main context both nginx instances share. `pcre_jit on` is what deploy/nginx.conf
+# asks operators to set in their main context (the static reference runs no regex).
 NGINX_MAIN = """\
 worker_processes 2;
+pcre_jit on;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
 daemon off;

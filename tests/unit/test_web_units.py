@@ -157,6 +157,21 @@ def test_clean_digest_body_keeps_structure_and_drops_the_rest() -> None:
         assert not {"class", "id", "style", "onclick"} & set(node.attributes), node.tag
 
 
+def test_deploy_nginx_classes_bots_like_the_app() -> None:
+    import re
+
+    from newsline.community.presence import _BOT
+    from tests.conftest import PROJECT_ROOT
+
+    conf = (PROJECT_ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+    found = re.search(
+        r'map \$http_user_agent \$newsline_agent_class \{.*?"~\*([^"]+)" bot;', conf, re.S
+    )
+    assert found is not None
+    assert found.group(1).split("|") == _BOT.pattern.split("|")
+    assert _BOT.flags & re.IGNORECASE  # nginx's ~* is case-insensitive too
+
+
 def test_fts5_query_quotes_terms() -> None:
     assert terms_of('gull "AND" NEAR(x) -y*') == ["gull", "AND", "NEAR", "x", "y"]
     assert fts5_query(["gull", "tides"]) == '"gull" "tides"*'

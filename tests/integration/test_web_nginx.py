@@ -1,0 +1,186 @@
+"""The shipped deploy/nginx.conf in front of the real app: what it caches and what it must not.
+
+Runs Debian's nginx (package nginx-light) on a loopback port with the very config file
+(ports and folders substituted), the app under uvicorn on another, and checks the
+micro-cache by its ``X-Cache`` header: anonymous GETs are cached per reader options and
+bot/human class; personal requests, ``no-store`` responses, cookies being set and POSTs
+never are.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from newsline.config import Settings
+from tests.conftest import PROJECT_ROOT
+from tests.integration.digest_seed import free_port, serve
+from tests.webdata import seed
+
+DEPLOY_CONF = PROJECT_ROOT / "deploy" / "nginx.conf"
+STATIC = PROJECT_ROOT / "src" / "newsline" / "web" / "static"
+HUMAN = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0"
+MAIN = """\
+{user}worker_processes 1;
+pcre_jit on;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+daemon off;
+events {{ worker_connections 256; }}
+http {{
+    include /etc/nginx/mime.types;
+    access_log off;
+    sendfile on;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+{body}
+}}
+"""
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("nginx") is None, reason="nginx not installed (Debian package nginx-light)"
+)
+
+
+def rendered_conf(listen: int, app_port: int, cache: Path) -> str:
+    """deploy/nginx.conf with this test's ports and folders (the SITE values)."""
+    text = DEPLOY_CONF.read_text(encoding="utf-8")
+    for old, new in {
+        "/var/cache/nginx/newsline": str(cache),
+        "server 127.0.0.1:8000;": f"server 127.0.0.1:{app_port};",
+        "listen 80;": f"listen 127.0.0.1:{listen};",
+        "/opt/newsline/src/newsline/web/static/": f"{STATIC}/",
+    }.items():
+        assert old in text, f"deploy/nginx.conf no longer contains {old!r}"
+        text = text.replace(old, new)
+    return text
+
+
+@pytest.fixture
+def proxied(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[httpx.Client]:
+    settings = make_settings(web={"render_cache_seconds": 0})  # every miss really renders
+    seed(settings)
+    folder = tmp_path / "nginx"
+    folder.mkdir()
+    port = free_port()
+    with serve(settings) as app_base:
+        app_port = int(app_base.rsplit(":", 1)[1])
+        conf = folder / "nginx.conf"
+        conf.write_text(
+            MAIN.format(
+                user="user root;\n" if os.geteuid() == 0 else "",
+                dir=folder,
+                body=rendered_conf(port, app_port, folder / "cache"),
+            ),
+            encoding="utf-8",
+        )
+        check = subprocess.run(
+            ["nginx", "-t", "-c", str(conf), "-p", str(folder)], capture_output=True, text=True
+        )
+        assert check.returncode == 0, check.stderr
+        proc = subprocess.Popen(
+            ["nginx", "-c", str(conf), "-p", str(folder)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/static/icon.svg", timeout=1)
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise
+                    time.sleep(0.05)
+            with httpx.Client(
+                base_url=f"http://127.0.0.1:{port}",
+                headers={"user-agent": HUMAN, "accept-encoding": "identity"},
+            ) as client:
+                yield client
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def statuses(client: httpx.Client, path: str, n: int = 2, **kwargs: object) -> list[str]:
+    """The X-Cache header of `n` GETs of `path` in a row."""
+    out = []
+    for _ in range(n):
+        response = client.get(path, **kwargs)  # type: ignore[arg-type]
+        assert response.status_code in (200, 404), (path, response.status_code)
+        out.append(response.headers.get("x-cache", ""))
+    return out
+
+
+def test_anonymous_pages_are_micro_cached_per_variant(proxied: httpx.Client) -> None:
+    assert statuses(proxied, "/news/newsline") == ["MISS", "HIT"]
+    # Reader options are variants of their own; unknown option values share the plain copy.
+    dark = {"cookie": "nl_theme=dark"}
+    assert statuses(proxied, "/news/newsline", headers=dark) == ["MISS", "HIT"]
+    assert 'class="theme-dark"' in proxied.get("/news/newsline", headers=dark).text
+    assert statuses(proxied, "/news/newsline", 1, headers={"cookie": "nl_theme=x1"}) == ["HIT"]
+    assert statuses(proxied, "/news/newsline", headers={"cookie": "nl_dense=1"})[1] == "HIT"
+    # Bots (0 readers online) and humans get separate copies, classed as the app classes them.
+    bot = {"user-agent": "Mozilla/5.0 (compatible; Googlebot/2.1)"}
+    assert statuses(proxied, "/news/newsline", headers=bot) == ["MISS", "HIT"]
+    preview = {"user-agent": "WhatsApp/2.23.20.0"}  # a bot by the app's list
+    assert statuses(proxied, "/news/newsline", 1, headers=preview) == ["HIT"]
+    # HEAD is answered from the same copy.
+    head = proxied.head("/news/newsline")
+    assert head.status_code == 200 and head.headers["x-cache"] == "HIT"
+    # Feeds too; the copy is short-lived: 2 s (nginx counts whole seconds, so up to 3 s),
+    # then one request refreshes it in the background while it gets the stale copy.
+    assert statuses(proxied, "/news/feed.xml") == ["MISS", "HIT"]
+    time.sleep(3.2)
+    assert proxied.get("/news/feed.xml").headers["x-cache"] in ("EXPIRED", "STALE", "UPDATING")
+
+
+def test_personal_requests_and_responses_are_never_cached(proxied: httpx.Client) -> None:
+    for headers in (
+        {"cookie": "nl_session=abc"},
+        {"cookie": "nl_theme=dark; session=abc"},
+        {"authorization": "Bearer t0ken"},
+    ):
+        assert statuses(proxied, "/news/newsline", headers=headers) == ["BYPASS", "BYPASS"]
+    # no-store pages (tokens, addresses) are fetched from the app every time
+    assert statuses(proxied, "/news/digest/subscribe") == ["MISS", "MISS"]
+    assert statuses(proxied, "/news/digest/confirm?token=nope") == ["MISS", "MISS"]
+    # responses setting a cookie are not stored
+    options = [
+        proxied.get("/_options?theme=dark&next=/news/newsline").headers.get("x-cache")
+        for _ in range(2)
+    ]
+    assert options == ["MISS", "MISS"]
+    # writes go straight to the app
+    beat = proxied.post("/news/online", json={"visitor": "abcdefgh12345678"})
+    assert beat.status_code == 200 and beat.headers.get("x-cache", "") != "HIT"
+    assert proxied.post("/news/online", json={"visitor": "abcdefgh12345678"}).json()["online"] >= 1
+
+
+def test_static_files_and_compression(proxied: httpx.Client) -> None:
+    css = proxied.get("/static/site.css")
+    assert css.status_code == 200 and "x-cache" not in css.headers  # nginx, not the app
+    assert css.headers["cache-control"] == "public, max-age=31536000, immutable"
+    page = proxied.get("/news/newsline", headers={"accept-encoding": "gzip"})
+    assert page.headers.get("content-encoding") == "gzip"
+    assert "Accept-Encoding" in page.headers.get("vary", "")
+    assert "</html>" in page.text  # httpx decoded it
+    raw = proxied.get("/news/newsline", headers={"accept-encoding": "gzip"}, extensions={})
+    assert int(raw.headers.get("content-length", "0") or 0) == 0  # chunked: compressed on the fly
