@@ -234,6 +234,9 @@ class ComposedDigest:
         return self.composition.entries
 
 
+DigestStatus = Literal["published", "exists", "empty", "dry-run"]
+
+
 @dataclass
 class DigestResult:
     """What :func:`run_digest` did."""
@@ -242,7 +245,7 @@ class DigestResult:
     slot_at: datetime
     title: str
     slug: str
-    status: Literal["published", "exists", "empty", "dry-run"]
+    status: DigestStatus
     window_start: datetime | None = None
     digest_id: int | None = None
     item_id: int | None = None
@@ -251,6 +254,23 @@ class DigestResult:
     remembered: int = 0
     url: str = ""
     composed: ComposedDigest | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, composed: ComposedDigest, status: DigestStatus) -> DigestResult:
+        """The result describing a composed digest."""
+        return cls(
+            channel=composed.channel,
+            slot_at=composed.slot_at,
+            title=composed.title,
+            slug=composed.slug,
+            status=status,
+            window_start=composed.window_start,
+            entries=len(composed.entries),
+            considered=composed.composition.considered,
+            remembered=composed.composition.remembered,
+            url=composed.url,
+            composed=composed,
+        )
 
 
 def channel_settings(settings: Settings, slug: str) -> ChannelSettings:
@@ -553,19 +573,7 @@ def store_digest(settings: Settings, composed: ComposedDigest) -> DigestResult:
     """Store the digest item and row in one transaction; a lost race reports ``exists``."""
     if not composed.entries:
         raise DigestError(f"{composed.title}: an empty digest is never stored")
-    result = DigestResult(
-        channel=composed.channel,
-        slot_at=composed.slot_at,
-        title=composed.title,
-        slug=composed.slug,
-        status="published",
-        window_start=composed.window_start,
-        entries=len(composed.entries),
-        considered=composed.composition.considered,
-        remembered=composed.composition.remembered,
-        url=composed.url,
-        composed=composed,
-    )
+    result = DigestResult.of(composed, "published")
     first = composed.entries[0] if composed.entries else None
     try:
         with session_scope(settings.database_url) as session:
@@ -662,19 +670,7 @@ def run_digest(
             url=composed.url,
         )
     if dry_run:
-        return DigestResult(
-            channel=cfg.slug,
-            slot_at=slot,
-            title=title,
-            slug=slug,
-            status="dry-run",
-            window_start=composed.window_start,
-            entries=len(composed.entries),
-            considered=composed.composition.considered,
-            remembered=composed.composition.remembered,
-            url=composed.url,
-            composed=composed,
-        )
+        return DigestResult.of(composed, "dry-run")
     result = store_digest(settings, composed)
     if result.status == "published":
         log.info("%s: published %r with %d entries", cfg.slug, title, result.entries)
