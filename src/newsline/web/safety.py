@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -12,12 +11,6 @@ from markupsafe import Markup, escape
 #: Markers the search snippets put around matches (control characters never in our text).
 MARK_START = "\x02"
 MARK_END = "\x03"
-
-_sanitize_html: Callable[[str, str], str] | None
-try:  # the ingest pipeline's sanitizer, when present, is the single source of truth
-    from newsline.ingest.sanitize import sanitize_html as _sanitize_html
-except ImportError:
-    _sanitize_html = None
 
 _BODY_TAGS = set(nh3.ALLOWED_TAGS) - {"map", "area", "center", "details", "summary"}
 _BODY_ATTRIBUTES: dict[str, set[str]] = {
@@ -62,11 +55,12 @@ def _nh3_body(html: str, base_url: str) -> str:
 
 @lru_cache(maxsize=512)
 def clean_body(html: str, base_url: str = "") -> Markup:
-    """Article body HTML made safe to embed: through the ingest sanitizer, then nh3 again."""
-    if _sanitize_html is not None:
-        html = _sanitize_html(html, base_url)
-    # Always a final nh3 pass with our own tight allow-list: whatever the stored HTML is,
-    # no script, style attribute or event handler reaches the page (CSP blocks them too).
+    """Article body HTML made safe to embed.
+
+    Ingest stores bodies already repaired and sanitized (``ingest.sanitize``); this final
+    nh3 pass with our own tight allow-list makes sure that, whatever the stored HTML is, no
+    script, style attribute or event handler reaches the page (CSP blocks them too).
+    """
     return Markup(_nh3_body(html, base_url))
 
 
