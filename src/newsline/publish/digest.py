@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_, select
@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from newsline.config import ChannelSettings, Settings
 from newsline.db.engine import session_scope
 from newsline.db.models import Channel, Digest, Item, ItemHashtag, Newsline, Publication, Story
+from newsline.ingest.identity import truncate_words
 from newsline.publish.digest_compose import (
     Candidate,
     Composition,
@@ -458,41 +459,21 @@ def _fill_summaries(
             select(Item.id, Item.body_text).where(Item.id.in_([e.item_id for e in missing]))
         ).all()
     )
-    summarize = _enrichment_summarizer()
+    from newsline.enrich.summarize import summarize
+
     for e in missing:
         text = texts.get(e.item_id) or ""
-        if summarize is not None and text:
-            e.summary = summarize(e.title, text, cfg.summary_max_chars)
-        else:
-            e.summary = _cut(text, cfg.summary_max_chars)
-
-
-def _enrichment_summarizer() -> Any:
-    try:
-        from newsline.enrich.summarize import summarize
-    except ImportError:
-        return None
-    return summarize
-
-
-def _cut(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 3].rsplit(" ", 1)[0]
-    return cut.rstrip(",;:") + "..."
+        e.summary = summarize(e.title, text, cfg.summary_max_chars) if text else ""
 
 
 def make_overview(settings: Settings, cfg: ChannelSettings, entries: list[Entry]) -> str:
-    """The overview paragraph (<= 1,000 chars): the enrichment summarizer's overview when it
-    is installed (extractive, or the configured LLM backend with its grounding check),
-    else our own extractive lead-sentence overview."""
+    """The overview paragraph (<= 1,000 chars): the enrichment summarizer's overview
+    (extractive, or the configured LLM backend with its grounding check), else our own
+    extractive lead-sentence overview when that comes back empty or too long."""
+    from newsline.enrich.summarize import summarizer_for
+
     limit = min(cfg.digest.overview_max_chars, 1000)
     ranked = sorted(entries, key=rank_key, reverse=True)
-    try:
-        from newsline.enrich.summarize import summarizer_for
-    except ImportError:
-        return extractive_overview(ranked, limit)
     texts = [e.summary or e.title for e in ranked]
     titles = [e.title for e in ranked]
     overview = summarizer_for(settings).overview(texts, max_chars=limit, titles=titles)
@@ -588,7 +569,7 @@ def store_digest(settings: Settings, composed: ComposedDigest) -> DigestResult:
                 first_seen_at=composed.slot_at,
                 sort_at=composed.slot_at,
                 image_url=first.image_url if first else None,
-                teaser=_cut(composed.overview, 280),
+                teaser=truncate_words(composed.overview, 280),
                 summary=composed.overview,
                 body_html=composed.body_html,
                 body_text=composed.body_text,
