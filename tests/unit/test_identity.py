@@ -11,8 +11,8 @@ from newsline.ingest.identity import (
     normalize_url,
     site_of,
     slugify,
-    truncate_words,
 )
+from newsline.text import truncate_words
 
 
 def test_tracking_parameters_fragments_and_default_ports_are_dropped() -> None:

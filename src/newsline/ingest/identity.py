@@ -91,13 +91,3 @@ def slugify(title: str, max_len: int = 80) -> str:
     if len(text) > max_len:
         text = text[:max_len].rsplit("-", 1)[0] or text[:max_len]
     return text
-
-
-def truncate_words(text: str, limit: int = 280, ellipsis: str = "...") -> str:
-    """Cut plain text at a word boundary so the result, with ellipsis, fits ``limit``."""
-    text = re.sub(r"\s+", " ", text).strip()
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - len(ellipsis) + 1]
-    cut = cut.rsplit(" ", 1)[0] if " " in cut else cut[: limit - len(ellipsis)]
-    return cut.rstrip(" ,;:-—") + ellipsis

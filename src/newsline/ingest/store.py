@@ -25,9 +25,9 @@ from newsline.ingest.identity import (
     canonical_url,
     normalize_url,
     slugify,
-    truncate_words,
 )
 from newsline.ingest.sanitize import sanitize_html
+from newsline.text import truncate_words
 
 TEASER_CHARS = 280
 _TAGS = re.compile(r"<[^>]+>")

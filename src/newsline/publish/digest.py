@@ -30,7 +30,6 @@ from sqlalchemy.orm import Session
 from newsline.config import ChannelSettings, Settings
 from newsline.db.engine import session_scope
 from newsline.db.models import Channel, Digest, Item, ItemHashtag, Newsline, Publication, Story
-from newsline.ingest.identity import truncate_words
 from newsline.publish.digest_compose import (
     Candidate,
     Composition,
@@ -43,6 +42,7 @@ from newsline.publish.digest_compose import (
     render_html,
     render_text,
 )
+from newsline.text import truncate_words
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 
 from newsline.community.presence import is_bot, online_count
 from newsline.db.models import utcnow
+from newsline.text import truncate_words
 from newsline.web.safety import highlighted, safe_url
 from newsline.web.site import ChannelRef, Site, site_of
 
@@ -28,14 +29,7 @@ AVATAR_COLOURS = 8
 
 def clip(text: str | None, limit: int = TEASER_CHARS) -> str:
     """`text` squeezed to at most `limit` characters, cut at a word with "..." when long."""
-    text = " ".join((text or "").split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 3]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:.-–—") + "..."
+    return truncate_words(text or "", limit)
 
 
 def age(when: datetime | None, now: datetime, zone: Any = UTC) -> str:
