@@ -483,6 +483,7 @@ def demo(
 
 @app.command("extract")
 def extract_command(
+    ctx: typer.Context,
     source: Annotated[str, typer.Argument(help="An HTML file (.gz is decompressed) or a URL.")],
     url: Annotated[
         str | None,
@@ -496,8 +497,9 @@ def extract_command(
 
     from newsline.ingest.extract import ExtractError, extract
 
+    data: str | bytes
     if source.startswith(("http://", "https://")):
-        data, final_url = _fetch_page(source)
+        data, final_url = _fetch_page(settings_of(ctx), source)
         page_url = url or final_url
     else:
         path = Path(source)
@@ -523,30 +525,23 @@ def extract_command(
     typer.echo(result.text)
 
 
-def _fetch_page(url: str) -> tuple[bytes, str]:
-    """GET one page with plain aiohttp (body capped at 20 MB): (bytes, final URL)."""
+def _fetch_page(settings: Settings, url: str) -> tuple[str | bytes, str]:
+    """GET one page with the polite fetcher (robots.txt, SSRF guard, size cap): (body, final URL)."""
     import asyncio
 
-    import aiohttp
+    from newsline.ingest.fetch import Fetcher, FetchError
+    from newsline.ingest.refresh import PAGE_ACCEPT, decode_with_header
 
-    limit = 20 * 1024 * 1024
-
-    async def get() -> tuple[bytes, str]:
-        timeout = aiohttp.ClientTimeout(total=60)
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.get(url, max_redirects=5) as response,
-        ):
-            response.raise_for_status()
-            body = await response.content.read(limit + 1)
-            if len(body) > limit:
-                raise ValueError(f"page larger than {limit} bytes")
-            return body, str(response.url)
+    async def get() -> tuple[str | bytes, str]:
+        async with Fetcher(settings.fetch) as fetcher:
+            result = await fetcher.get(url, kind="page", accept=PAGE_ACCEPT)
+        body = decode_with_header(result.body, result.headers.get("content-type", ""))
+        return body, result.final_url
 
     try:
         return asyncio.run(get())
-    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        raise fail(f"cannot fetch {url}: {exc}") from exc
+    except FetchError as exc:
+        raise fail(f"cannot fetch {url}: {exc.reason}") from exc
 
 
 def main() -> None:
