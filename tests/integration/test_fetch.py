@@ -49,6 +49,7 @@ class Server:
         r.add_get("/gzip", self.gzip)
         r.add_get("/br", self.br)
         r.add_get("/deflate", self.deflate)
+        r.add_get("/raw-deflate", self.raw_deflate)
         r.add_get("/etag", self.etag)
         r.add_get("/bomb", self.bomb)
         r.add_get("/huge", self.huge)
@@ -93,6 +94,13 @@ class Server:
         return web.Response(
             body=zlib.compress(ARTICLE),
             headers={"Content-Encoding": "deflate", "Content-Type": "text/html"},
+        )
+
+    async def raw_deflate(self, request: web.Request) -> web.Response:
+        packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+        body = packer.compress(ARTICLE) + packer.flush()
+        return web.Response(
+            body=body, headers={"Content-Encoding": "deflate", "Content-Type": "text/html"}
         )
 
     async def etag(self, request: web.Request) -> web.Response:
@@ -208,7 +216,7 @@ def settings_for(server: Server, **kw: object) -> FetchSettings:
 
 async def test_get_sends_honest_user_agent_and_decodes_every_encoding(server: Server) -> None:
     async with Fetcher(settings_for(server, contact_url="https://example.org/bot")) as f:
-        for path in ("/plain", "/gzip", "/br", "/deflate"):
+        for path in ("/plain", "/gzip", "/br", "/deflate", "/raw-deflate"):
             result = await f.get(f"http://news.example{path}")
             assert result.body == ARTICLE, path
     assert all(

@@ -471,6 +471,7 @@ class _Decoder:
             self._zlib = zlib.decompressobj()
         elif mode == "br":
             self._br = brotli.Decompressor()
+        self._started = False
 
     @classmethod
     def for_encoding(cls, encoding: str, url: str, limit: int) -> _Decoder:
@@ -490,6 +491,11 @@ class _Decoder:
         if self.mode == "identity":
             return chunk
         try:
+            if self.mode == "deflate" and self._zlib is not None and not self._started:
+                self._started = True
+                # "deflate" should be zlib-wrapped (RFC 9110), but servers also send raw deflate.
+                if len(chunk) >= 2 and not _is_zlib_header(chunk):
+                    self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
             if self._zlib is not None:
                 data = self._zlib.decompress(chunk, room + 1)
                 if len(data) > room or self._zlib.unconsumed_tail:
@@ -513,6 +519,11 @@ class _Decoder:
         if len(data) > room:
             raise self._too_large(room)
         return data
+
+
+def _is_zlib_header(data: bytes) -> bool:
+    """Whether ``data`` starts with a zlib header (RFC 1950: method 8, check bits)."""
+    return data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
 
 
 def _retry_after(value: str | None) -> float | None:
