@@ -20,7 +20,7 @@ from newsline.db.engine import session_scope
 from newsline.db.lease import lease
 from newsline.db.models import Feed, Item, Publication, utcnow
 from newsline.ingest import store
-from newsline.ingest.extract import ExtractError, extract
+from newsline.ingest.extract import Extracted, ExtractError, extract
 from newsline.ingest.feeds import FeedError, parse_feed
 from newsline.ingest.fetch import Attempt, Fetcher, FetchError, RobotsDisallowedError
 
@@ -238,7 +238,7 @@ async def finish_pending(
 
 async def _page_content(
     fetcher: Fetcher, url: str, pool: ThreadPoolExecutor
-) -> tuple[store.PageContent | None, str | None]:
+) -> tuple[Extracted | None, str | None]:
     """The extracted page, or (None, reason) when the feed's own content must do."""
     try:
         result = await fetcher.get(url, kind="page", accept=PAGE_ACCEPT)
@@ -251,7 +251,7 @@ async def _page_content(
     loop = asyncio.get_running_loop()
     page = decode_with_header(result.body, result.headers.get("content-type", ""))
     try:
-        return await loop.run_in_executor(pool, _extract_page, page, result.final_url), None
+        return await loop.run_in_executor(pool, extract, page, result.final_url), None
     except ExtractError as exc:
         return None, f"extraction failed: {exc}; kept the feed's content"
 
@@ -273,21 +273,3 @@ def decode_with_header(body: bytes, content_type: str) -> str | bytes:
             except (LookupError, UnicodeDecodeError):
                 return body
     return body
-
-
-def _extract_page(body: str | bytes, final_url: str) -> store.PageContent:
-    found = extract(body, final_url)
-    return store.PageContent(
-        final_url=final_url,
-        declared_canonical=found.canonical_url,
-        title=found.title or "",
-        author=found.author,
-        published=found.published,
-        site_name=found.site_name,
-        language=found.language,
-        image_url=found.image_url,
-        image_caption=found.image_caption,
-        description=found.description,
-        text=found.text or "",
-        html=found.html or "",
-    )

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from newsline.config import FetchSettings
 from newsline.db.models import Feed, FetchLog, Item, utcnow
+from newsline.ingest.extract import Extracted
 from newsline.ingest.feeds import ParsedFeed
 from newsline.ingest.fetch import Attempt, HTTPStatusError
 from newsline.ingest.identity import (
@@ -213,25 +214,7 @@ def store_feed(
 # -- items --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PageContent:
-    """What extraction found on an item's page."""
-
-    final_url: str
-    declared_canonical: str | None
-    title: str
-    author: str | None
-    published: datetime | None
-    site_name: str | None
-    language: str | None
-    image_url: str | None
-    image_caption: str | None
-    description: str | None
-    text: str
-    html: str
-
-
-def finish_item(session: Session, item_id: int, page: PageContent | None, error: str | None) -> str:
+def finish_item(session: Session, item_id: int, page: Extracted | None, error: str | None) -> str:
     """Complete a pending item from its page (or from its feed content when ``page`` is None).
 
     Returns the item's new state: ``ready`` or ``duplicate`` (same canonical URL as another).
@@ -239,10 +222,7 @@ def finish_item(session: Session, item_id: int, page: PageContent | None, error:
     item = session.get(Item, item_id)
     if item is None or item.state != "pending":
         return item.state if item is not None else "missing"
-    if page is not None:
-        canonical = canonical_url(page.final_url, page.declared_canonical)
-    else:
-        canonical = item.url
+    canonical = canonical_url(page.url, page.canonical_url) if page is not None else item.url
     twin = session.scalar(
         select(Item.id).where(Item.canonical_url == canonical, Item.id != item.id).limit(1)
     )
@@ -255,7 +235,7 @@ def finish_item(session: Session, item_id: int, page: PageContent | None, error:
     item.canonical_url = canonical
     if page is not None and page.text.strip():
         item.content_source = "page"
-        item.title = item.title or page.title
+        item.title = item.title or page.title or ""
         item.author = item.author or page.author
         item.published_at = item.published_at or page.published
         item.site_name = page.site_name
