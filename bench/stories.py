@@ -33,7 +33,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from newsline.enrich.stories import StoryIndex, bcubed, cluster, pairwise_f1
+from newsline.enrich.stories import StoryIndex, cluster
+from newsline.testing.metrics import bcubed, pairwise_f1
 
 DAY0 = datetime(2024, 1, 1, tzinfo=UTC)
 

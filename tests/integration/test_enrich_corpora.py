@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 import pytest
 
 from newsline.enrich.hashtags import classify
-from newsline.enrich.stories import bcubed, cluster
+from newsline.enrich.stories import cluster
 from newsline.enrich.summarize import grounding_problems, is_boilerplate, summarize
+from newsline.testing.metrics import bcubed
 from tests.conftest import CORPORA, needs_corpora
 
 pytestmark = [needs_corpora, pytest.mark.corpora]

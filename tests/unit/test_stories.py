@@ -9,12 +9,12 @@ import pytest
 from newsline.enrich.stories import (
     NearDuplicateIndex,
     StoryIndex,
-    bcubed,
     cluster,
     names,
-    pairwise_f1,
     primary_of,
+    words,
 )
+from newsline.testing.metrics import bcubed, pairwise_f1
 
 T0 = datetime(2025, 7, 25, 12, 0, tzinfo=UTC)
 
@@ -145,6 +145,13 @@ def test_names_heuristic() -> None:
     found = names("The mayor of Riverton, Dana Whitfield, met Norbeck Foods. She left.")
     assert "riverton" in found and "dana whitfield" in found and "norbeck foods" in found
     assert "the" not in found and "she" not in found
+    assert names("He said On Monday In May Dr Whitfield spoke") == ["whitfield"]
+
+
+def test_words_drop_stop_words_and_fold_plurals() -> None:
+    # The stop-word list ships as package data (enrich/data/stopwords_en.txt).
+    text = "The councils said on Monday that they would vote, according to Mr Lee's aide"
+    assert words(text) == ["council", "vote", "lee", "aide"]
 
 
 def test_near_duplicates_by_shingles_and_title() -> None:

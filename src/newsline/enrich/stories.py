@@ -21,254 +21,26 @@ import re
 import uuid
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from importlib.resources import files
 from typing import Any
 
 # --- text features ------------------------------------------------------------------------
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*[a-z0-9]|[a-z0-9]")
 _NAME = re.compile(r"(?<![.!?\"“]\s)\b([A-Z][^\W\d_A-Z]+(?:\s+[A-Z][^\W\d_A-Z]+){0,3})")
-_STOP = frozenset(
-    [
-        "a",
-        "about",
-        "above",
-        "after",
-        "again",
-        "against",
-        "all",
-        "also",
-        "am",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "doing",
-        "down",
-        "during",
-        "each",
-        "few",
-        "for",
-        "from",
-        "further",
-        "had",
-        "has",
-        "have",
-        "having",
-        "he",
-        "her",
-        "here",
-        "hers",
-        "herself",
-        "him",
-        "himself",
-        "his",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "just",
-        "me",
-        "more",
-        "most",
-        "my",
-        "myself",
-        "no",
-        "nor",
-        "not",
-        "now",
-        "of",
-        "off",
-        "on",
-        "once",
-        "only",
-        "or",
-        "other",
-        "our",
-        "ours",
-        "out",
-        "over",
-        "own",
-        "same",
-        "she",
-        "should",
-        "so",
-        "some",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "theirs",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "to",
-        "too",
-        "under",
-        "until",
-        "up",
-        "very",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "yours",
-        "said",
-        "says",
-        "say",
-        "told",
-        "according",
-        "year",
-        "years",
-        "new",
-        "one",
-        "two",
-        "first",
-        "last",
-        "also",
-        "like",
-        "just",
-        "time",
-        "people",
-        "could",
-        "would",
-        "may",
-        "might",
-        "many",
-        "much",
-        "week",
-        "day",
-        "days",
-        "since",
-        "still",
-        "even",
-        "get",
-        "got",
-        "make",
-        "made",
-        "back",
-        "well",
-        "way",
-        "going",
-        "percent",
-        "per",
-        "cent",
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "january",
-        "february",
-        "march",
-        "april",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ]
-)
-_NAME_STOP = frozenset(
-    [
-        "The",
-        "A",
-        "An",
-        "This",
-        "That",
-        "It",
-        "He",
-        "She",
-        "They",
-        "We",
-        "I",
-        "In",
-        "On",
-        "At",
-        "But",
-        "And",
-        "Or",
-        "If",
-        "As",
-        "For",
-        "After",
-        "When",
-        "While",
-        "Mr",
-        "Mrs",
-        "Ms",
-        "Dr",
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ]
-)
+
+
+def _word_list(name: str) -> frozenset[str]:
+    """A word list shipped in ``enrich/data`` (one word a line, ``#`` starts a comment)."""
+    text = files("newsline.enrich").joinpath("data", name).read_text(encoding="utf-8")
+    return frozenset(w for w in (line.strip() for line in text.splitlines()) if w and w[0] != "#")
+
+
+_STOP = _word_list("stopwords_en.txt")
+_NAME_STOP = _word_list("name_stopwords_en.txt")
 
 MAX_BODY_WORDS = 300
 TITLE_BOOST = 3
@@ -774,38 +546,3 @@ def primary_of(copies: Iterable[tuple[Any, int, datetime]]) -> Any:
     """The copy to show: the most complete (longest text), then the newest."""
     best = max(copies, key=lambda c: (c[1], c[2]))
     return best[0]
-
-
-def bcubed(gold: Sequence[Any], pred: Sequence[Any]) -> tuple[float, float, float]:
-    """B-cubed precision, recall and F1 of a clustering against gold labels."""
-    by_gold: dict[Any, set[int]] = {}
-    by_pred: dict[Any, set[int]] = {}
-    for i, (g, p) in enumerate(zip(gold, pred, strict=True)):
-        by_gold.setdefault(g, set()).add(i)
-        by_pred.setdefault(p, set()).add(i)
-    precision = recall = 0.0
-    for g, p in zip(gold, pred, strict=True):
-        overlap = len(by_gold[g] & by_pred[p])
-        precision += overlap / len(by_pred[p])
-        recall += overlap / len(by_gold[g])
-    n = max(len(gold), 1)
-    precision, recall = precision / n, recall / n
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return precision, recall, f1
-
-
-def pairwise_f1(gold: Sequence[Any], pred: Sequence[Any]) -> tuple[float, float, float]:
-    """Pairwise precision, recall and F1 (pairs of items put in the same cluster)."""
-
-    def pairs(labels: Sequence[Any]) -> set[tuple[int, int]]:
-        groups: dict[Any, list[int]] = {}
-        for i, label in enumerate(labels):
-            groups.setdefault(label, []).append(i)
-        return {(a, b) for g in groups.values() for ai, a in enumerate(g) for b in g[ai + 1 :]}
-
-    g, p = pairs(gold), pairs(pred)
-    tp = len(g & p)
-    precision = tp / len(p) if p else 1.0
-    recall = tp / len(g) if g else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return precision, recall, f1
