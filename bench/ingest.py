@@ -1,7 +1,7 @@
 """Ingest throughput, each figure against a reference measured in the same run.
 
 1. Pages: end-to-end items/s (fetch from a loopback replay server + extract + store, the
-   real ``fetch_all``) against extraction alone (``extract()`` in a loop) on the same pages.
+   real ``run_pass`` without enrichment) against extraction alone (``extract()`` in a loop) on the same pages.
 2. Feeds: refreshes/s for N feeds that all answer 304 (parse skipped, state written to the
    database) against a bare aiohttp conditional-GET loop for the same URLs on the same
    server; once with every feed on its own host, once with the feeds on 50 hosts.
@@ -107,10 +107,10 @@ def bench_pages(tmp: Path) -> tuple[float, float, int, int]:
     from newsline.db.engine import session_scope
     from newsline.db.migrate import upgrade
     from newsline.ingest.extract import extract
-    from newsline.ingest.refresh import LogReporter, fetch_all
     from newsline.ingest.sources import add_publication
     from newsline.testing.build import build_corpus
     from newsline.testing.corpus import read_manifest
+    from newsline.workers.pipeline import run_pass
 
     source = tmp / "source"
     source.mkdir()
@@ -137,7 +137,7 @@ def bench_pages(tmp: Path) -> tuple[float, float, int, int]:
             for url in feeds:
                 add_publication(s, settings, url)  # type: ignore[arg-type]
         t0 = time.perf_counter()
-        report = asyncio.run(fetch_all(settings, source=None, force=True, reporter=LogReporter()))  # type: ignore[arg-type]
+        report = run_pass(settings, force=True, enrich=False, publish=False)  # type: ignore[arg-type]
         e2e_s = time.perf_counter() - t0
     stored = report.items_ready + report.items_duplicate
     return len(bodies) / extract_s, stored / e2e_s, stored, report.pages_fetched
@@ -153,8 +153,8 @@ def bench_feeds(tmp: Path, count: int, concurrency: int, hosts: int) -> tuple[fl
     from newsline.db.engine import session_scope
     from newsline.db.migrate import upgrade
     from newsline.db.models import Feed, Publication
-    from newsline.ingest.refresh import LogReporter, fetch_all
     from newsline.testing.corpus import CorpusWriter
+    from newsline.workers.pipeline import run_pass
 
     body = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
     w = CorpusWriter(tmp / f"feeds-corpus-{hosts}")
@@ -225,7 +225,7 @@ def bench_feeds(tmp: Path, count: int, concurrency: int, hosts: int) -> tuple[fl
 
         settings = settings_for(db, replay)
         t0 = time.perf_counter()
-        report = asyncio.run(fetch_all(settings, source=None, force=True, reporter=LogReporter()))  # type: ignore[arg-type]
+        report = run_pass(settings, force=True, enrich=False, publish=False)  # type: ignore[arg-type]
         ours_s = time.perf_counter() - t0
         assert report.feeds_not_modified == count, report.summary()
     with session_scope(db) as s:

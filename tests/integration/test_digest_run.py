@@ -1,4 +1,4 @@
-"""run_digest / digest_tick on a real database: windows, caps, memory, catch-up, storage."""
+"""run_digest / publish_due on a real database: windows, caps, memory, catch-up, storage."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from newsline.config import DEFAULT_HASHTAGS, Settings
 from newsline.db.engine import session_scope
 from newsline.db.models import Digest, Item, Publication
-from newsline.publish.digest import DigestError, digest_tick, run_digest
-from tests.integration.digest_seed import Seeder
+from newsline.publish.digest import DigestError, publish_due, run_digest
+from tests.support.digest_seed import Seeder
 
 SLOT = datetime(2025, 7, 25, 15, 30, tzinfo=UTC)  # 10:30 AM CDT
 
@@ -223,7 +223,7 @@ def test_catch_up_after_a_long_outage_runs_one_digest(settings: Settings, seed: 
     for hours in (1, 20, 50, 70):
         seed.item("beta", SLOT + timedelta(hours=hours))
     back = SLOT + timedelta(hours=72, minutes=7)
-    ticks = [digest_tick(settings, now=back + timedelta(seconds=s)) for s in (0, 60, 600)]
+    ticks = [publish_due(settings, now=back + timedelta(seconds=s)) for s in (0, 60, 600)]
     published = [r for tick in ticks for r in tick if r.status == "published"]
     assert len(published) == 1  # one catch-up digest, not 144
     (catch_up,) = published
@@ -235,8 +235,8 @@ def test_catch_up_after_a_long_outage_runs_one_digest(settings: Settings, seed: 
 
 def test_tick_waits_for_the_slot_to_settle(settings: Settings, seed: Seeder) -> None:
     seed.item("alpha", SLOT - timedelta(minutes=5))
-    assert digest_tick(settings, now=SLOT + timedelta(seconds=10)) == []
-    (result,) = digest_tick(settings, now=SLOT + timedelta(seconds=61))
+    assert publish_due(settings, now=SLOT + timedelta(seconds=10)) == []
+    (result,) = publish_due(settings, now=SLOT + timedelta(seconds=61))
     assert result.status == "published"
 
 

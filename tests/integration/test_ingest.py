@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from newsline.cli import app
 from newsline.db.engine import session_scope
 from newsline.db.models import Feed, FetchLog, Item, Publication
-from newsline.ingest.refresh import run_fetch
+from newsline.workers.pipeline import run_pass
 from newsline.ingest.sources import import_opml
 from newsline.testing.corpus import CorpusWriter
 from newsline.testing.replay import ReplayServer, replay_in_thread
@@ -195,7 +195,7 @@ def test_one_run_stores_items_links_duplicates_and_records_failures(
     with session_scope(settings.database_url) as s:
         assert import_opml(s, settings, OPML.encode()) == (5, 0)
 
-    report = run_fetch(settings, enrich=False)
+    report = run_pass(settings, enrich=False, publish=False)
 
     assert report.feeds_checked == 5 and report.feeds_failed == 3
     with session_scope(settings.database_url) as s:
@@ -253,10 +253,10 @@ def test_second_run_gets_304s_and_adds_nothing(make_settings: Any, replay: Repla
     settings = settings_for(make_settings, replay)
     with session_scope(settings.database_url) as s:
         import_opml(s, settings, OPML.encode())
-    run_fetch(settings, enrich=False)
+    run_pass(settings, enrich=False, publish=False)
     with session_scope(settings.database_url) as s:
         before = s.scalar(select(func.count()).select_from(Item))
-    again = run_fetch(settings, force=True, enrich=False)
+    again = run_pass(settings, force=True, enrich=False, publish=False)
     assert again.new_items == 0
     assert again.feeds_not_modified == 2  # gazette and tribune answer 304 to their ETags
     with session_scope(settings.database_url) as s:

@@ -13,7 +13,7 @@ from sqlalchemy import update
 from newsline.db.engine import session_scope
 from newsline.db.lease import HOST, LeaseHeld, acquire, holder_of, lease, release
 from newsline.db.models import Lease, utcnow
-from newsline.ingest.refresh import run_fetch
+from newsline.workers.pipeline import run_pass
 
 pytestmark = pytest.mark.postgres
 
@@ -57,5 +57,5 @@ def test_lease_of_a_dead_process_is_taken_over(database_url: str) -> None:
 def test_a_fetch_while_another_runs_is_refused_with_a_reason(make_settings: Any) -> None:
     settings = make_settings()
     with lease(settings.database_url, "ingest"), pytest.raises(LeaseHeld, match="running ingest"):
-        run_fetch(settings, enrich=False)
-    assert run_fetch(settings, enrich=False).feeds_checked == 0
+        run_pass(settings, enrich=False, publish=False)
+    assert run_pass(settings, enrich=False, publish=False).feeds_checked == 0

@@ -1,7 +1,7 @@
 """The enrichment stage: hashtags, summary, near-duplicates and story for every ready item.
 
-Runs after extraction (``run_fetch`` calls :func:`enrich_pending`) and from
-``newsline enrich [--rebuild]``. Idempotent: it picks ready items whose ``enriched_at``
+Runs after extraction in every pass of the pipeline (:mod:`newsline.workers.pipeline`)
+and from ``newsline enrich [--rebuild]``. Idempotent: it picks ready items whose ``enriched_at``
 is NULL (every ready item with ``rebuild``), in publication order, and commits in
 batches. At start the story and near-duplicate indexes are rebuilt from the items of the
 last window (3 days before the oldest pending item), so an interrupted or repeated run
@@ -25,11 +25,13 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from newsline.config import ChannelSettings, Settings
+from newsline.db.channels import sync_channels
 from newsline.db.engine import session_scope
 from newsline.db.models import Channel, Item, ItemHashtag, Newsline, Publication, Story, utcnow
 from newsline.enrich.hashtags import ChannelClassifier, Example, hashtags_of
 from newsline.enrich.stories import NearDuplicateIndex, StoryIndex
 from newsline.enrich.summarize import Summarizer, summarizer_for
+from newsline.errors import NewslineError
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ class _Channel:
     classifier: ChannelClassifier
 
 
-class RetagError(Exception):
+class RetagError(NewslineError):
     """An editor's hashtag correction cannot be applied (unknown item, channel or hashtag)."""
 
 
@@ -72,10 +74,17 @@ def item_text(item: Item) -> str:
     return item.body_text or item.teaser or ""
 
 
-def _load_channels(session: Session, settings: Settings) -> list[_Channel]:
-    from newsline.db.channels import sync_channels
+def _channel_rows(session: Session, settings: Settings) -> dict[str, Channel]:
+    """The configured channels' rows (the pipeline syncs them once per pass; else here)."""
+    slugs = [cfg.slug for cfg in settings.channels]
+    rows = {c.slug: c for c in session.scalars(select(Channel).where(Channel.slug.in_(slugs)))}
+    if len(rows) < len(slugs):
+        rows = sync_channels(session, settings)
+    return rows
 
-    rows = sync_channels(session, settings)
+
+def _load_channels(session: Session, settings: Settings) -> list[_Channel]:
+    rows = _channel_rows(session, settings)
     channels = []
     for cfg in settings.channels:
         channel = rows[cfg.slug]
@@ -442,9 +451,7 @@ def retag(settings: Settings, item_id: int, hashtag: str, channel: str | None = 
             f"(its hashtags: {', '.join('#' + h.tag for h in cfg.hashtags)})"
         )
     with session_scope(settings.database_url) as session:
-        from newsline.db.channels import sync_channels
-
-        channel_row = sync_channels(session, settings)[slug]
+        channel_row = _channel_rows(session, settings)[slug]
         item = session.get(Item, item_id)
         if item is None:
             raise RetagError(f"no item with id {item_id}")

@@ -1,23 +1,25 @@
-"""One ingest run: refresh due feeds, then fetch and extract every pending item, then enrich.
+"""The ingest stage, one unit at a time: refresh one feed, finish one pending item.
 
-``run_fetch`` is what ``newsline fetch``, the scheduler in ``newsline serve`` and the
-workers call. Each stage is idempotent and keyed by URL (see :mod:`newsline.ingest.store`).
+Each unit is idempotent and keyed by URL (see :mod:`newsline.ingest.store`), and knows
+nothing of what runs before or after it: :mod:`newsline.workers.pipeline` selects the due
+feeds and pending items, runs the units concurrently and moves on to enrichment. A unit
+never raises for a publisher's fault: it records the failure on the feed or item and
+returns an outcome saying what happened.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from newsline.config import Settings
-from newsline.db.channels import sync_channels
 from newsline.db.engine import session_scope
-from newsline.db.lease import lease
 from newsline.db.models import Feed, Item, Publication, utcnow
 from newsline.ingest import store
 from newsline.ingest.extract import Extracted, ExtractError, extract
@@ -32,212 +34,167 @@ FEED_ACCEPT = (
 )
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 HTML_TYPES = {"text/html", "application/xhtml+xml", ""}
+#: Bookkeeping rows (HTTP log, 304s) kept in memory before they are written in one go.
+BOOKKEEPING_BATCH = 500
 
 
-class Reporter(Protocol):
-    """Receives progress; the CLI shows it with rich or as log lines."""
+@dataclass(frozen=True)
+class DueFeed:
+    """What refreshing one feed needs to know about it."""
 
-    def stage(self, name: str, total: int) -> None: ...
-    def advance(self, name: str, message: str | None = None) -> None: ...
+    id: int
+    url: str
+    etag: str | None
+    last_modified: str | None
+    interval_seconds: int
 
 
-class LogReporter:
-    """Progress as plain log lines (non-terminal output, scheduler, workers)."""
+@dataclass(frozen=True)
+class PendingItem:
+    """An item stored from its feed whose page is still to be fetched and extracted."""
 
-    def stage(self, name: str, total: int) -> None:
-        log.info("%s: %d to do", name, total)
+    id: int
+    url: str
 
-    def advance(self, name: str, message: str | None = None) -> None:
-        if message:
-            log.info("%s: %s", name, message)
+
+FeedStatus = Literal["updated", "unchanged", "failed"]
+
+
+@dataclass(frozen=True)
+class FeedOutcome:
+    """What refreshing one feed did."""
+
+    url: str
+    status: FeedStatus
+    new_items: int = 0
+    error: str | None = None
+
+    @property
+    def message(self) -> str | None:
+        """A line worth showing the operator, if any."""
+        if self.error:
+            return f"{self.url}: {self.error}"
+        return f"{self.url}: {self.new_items} new" if self.new_items else None
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    """What finishing one pending item did."""
+
+    url: str
+    state: str  # ready, duplicate (or what another process left: see store.finish_item)
+    from_page: bool
+    error: str | None = None
+
+
+def due_feeds(
+    session: Session, *, publication: str | None = None, force: bool = False
+) -> list[DueFeed]:
+    """Feeds whose next refresh is due (every feed with `force`), of one publication or all."""
+    query = select(Feed.id, Feed.url, Feed.etag, Feed.last_modified, Feed.interval_seconds).join(
+        Publication
+    )
+    if publication is not None:
+        query = query.where(Publication.tag == publication)
+    if not force:
+        query = query.where(or_(Feed.next_fetch_at.is_(None), Feed.next_fetch_at <= utcnow()))
+    return [DueFeed(*row) for row in session.execute(query.order_by(Feed.id))]
+
+
+def pending_items(session: Session, *, publication: str | None = None) -> list[PendingItem]:
+    """Items waiting for their page, oldest first."""
+    query = select(Item.id, Item.link, Item.url).where(Item.state == "pending")
+    if publication is not None:
+        query = query.join(Publication).where(Publication.tag == publication)
+    return [
+        PendingItem(row.id, row.link or row.url) for row in session.execute(query.order_by(Item.id))
+    ]
 
 
 @dataclass
-class FetchReport:
-    """What one run did."""
+class Bookkeeping:
+    """The HTTP log and 304 answers of a run, written in batches.
 
-    feeds_checked: int = 0
-    feeds_not_modified: int = 0
-    feeds_failed: int = 0
-    new_items: int = 0
-    pages_fetched: int = 0
-    pages_failed: int = 0
-    items_ready: int = 0
-    items_duplicate: int = 0
-    errors: list[str] = field(default_factory=list)
-    enriched: int = 0
-
-    def summary(self) -> str:
-        return (
-            f"{self.feeds_checked} feeds checked ({self.feeds_not_modified} unchanged, "
-            f"{self.feeds_failed} failed), {self.new_items} new items, "
-            f"{self.items_ready} ready ({self.pages_fetched} from their page, "
-            f"{self.pages_failed} from feed content), {self.items_duplicate} duplicates, "
-            f"{self.enriched} enriched"
-        )
-
-
-def run_fetch(
-    settings: Settings,
-    *,
-    source: str | None = None,
-    force: bool = False,
-    reporter: Reporter | None = None,
-    enrich: bool = True,
-) -> FetchReport:
-    """Run one ingest pass (synchronous entry point).
-
-    Holds the database's ``ingest`` lease throughout; raises :class:`LeaseHeld` when another
-    process (the scheduler of ``newsline serve``, another ``newsline fetch``) is running one.
+    What is kept here may be lost in a crash: it is bookkeeping (the fetch log, a feed's
+    next refresh time after a 304), never an item. Give :meth:`attempt` to the fetcher as
+    its ``on_attempt`` and call :meth:`flush` at the end of the run.
     """
-    with lease(settings.database_url, "ingest"):
-        report = asyncio.run(
-            fetch_all(settings, source=source, force=force, reporter=reporter or LogReporter())
-        )
-        if enrich:
-            from newsline.enrich.stage import enrich_pending
 
-            report.enriched = enrich_pending(settings).enriched
-    return report
+    settings: Settings
+    attempts: list[Attempt] = field(default_factory=list)
+    unchanged: list[tuple[int, int]] = field(default_factory=list)
+    feed_ids: dict[str, int] = field(default_factory=dict)
 
+    def attempt(self, attempt: Attempt) -> None:
+        """Record one HTTP attempt (the fetcher's ``on_attempt``)."""
+        self.attempts.append(attempt)
 
-async def fetch_all(
-    settings: Settings, *, source: str | None, force: bool, reporter: Reporter
-) -> FetchReport:
-    """Refresh due feeds, then finish pending items."""
-    url = settings.database_url
-    report = FetchReport()
-    with session_scope(url) as session:
-        sync_channels(session, settings)
-        store.prune_fetch_log(session)
-        query = select(
-            Feed.id, Feed.url, Feed.etag, Feed.last_modified, Feed.interval_seconds
-        ).join(Publication)
-        if source is not None:
-            query = query.where(Publication.tag == source)
-        if not force:
-            query = query.where(or_(Feed.next_fetch_at.is_(None), Feed.next_fetch_at <= utcnow()))
-        feeds = list(session.execute(query.order_by(Feed.id)))
-    feed_ids = {f.url: f.id for f in feeds}
-    intervals = {f.id: f.interval_seconds for f in feeds}
-    attempts: list[Attempt] = []
-    unchanged: list[tuple[int, int]] = []
+    def not_modified(self, feed: DueFeed) -> None:
+        """Record a 304 for `feed`: its next refresh is scheduled in the next flush."""
+        self.unchanged.append((feed.id, feed.interval_seconds))
+        self.feed_ids[feed.url] = feed.id
 
-    def flush_log() -> None:
-        # Bookkeeping that may be lost in a crash (HTTP log, 304s) is written in batches.
-        if attempts or unchanged:
-            with session_scope(url) as session:
-                store.write_fetch_log(session, attempts, feed_ids)
-                store.record_not_modified(session, unchanged, settings.fetch)
-            attempts.clear()
-            unchanged.clear()
-
-    async with Fetcher(settings.fetch, on_attempt=attempts.append) as fetcher:
-        reporter.stage("feeds", len(feeds))
-        limit = asyncio.Semaphore(settings.fetch.concurrency)
-
-        async def one_feed(fid: int, furl: str, etag: str | None, lm: str | None) -> None:
-            async with limit:
-                not_modified, message = await _refresh_feed(
-                    settings, fetcher, fid, furl, etag, lm, report
-                )
-            if not_modified:
-                unchanged.append((fid, intervals[fid]))
-            if len(attempts) >= 500:
-                flush_log()
-            reporter.advance("feeds", message)
-
-        await asyncio.gather(*(one_feed(f.id, f.url, f.etag, f.last_modified) for f in feeds))
-        flush_log()
-        await finish_pending(settings, fetcher, source=source, report=report, reporter=reporter)
-        flush_log()
-    return report
+    def flush(self, *, unless_below: int = 0) -> None:
+        """Write what was collected (only once there are `unless_below` rows or more)."""
+        if len(self.attempts) + len(self.unchanged) < max(unless_below, 1):
+            return
+        with session_scope(self.settings.database_url) as session:
+            store.write_fetch_log(session, self.attempts, self.feed_ids)
+            store.record_not_modified(session, self.unchanged, self.settings.fetch)
+        self.attempts.clear()
+        self.unchanged.clear()
 
 
-async def _refresh_feed(
-    settings: Settings,
-    fetcher: Fetcher,
-    feed_id: int,
-    url: str,
-    etag: str | None,
-    last_modified: str | None,
-    report: FetchReport,
-) -> tuple[bool, str | None]:
-    """Refresh one feed; returns (answered 304, a line worth showing the operator)."""
-    report.feeds_checked += 1
+async def refresh_feed(
+    settings: Settings, fetcher: Fetcher, feed: DueFeed, book: Bookkeeping
+) -> FeedOutcome:
+    """Fetch and parse one feed; store its new entries as pending items."""
     db = settings.database_url
+    book.feed_ids[feed.url] = feed.id
     try:
         result = await fetcher.get(
-            url, kind="feed", etag=etag, last_modified=last_modified, accept=FEED_ACCEPT
+            feed.url,
+            kind="feed",
+            etag=feed.etag,
+            last_modified=feed.last_modified,
+            accept=FEED_ACCEPT,
         )
     except FetchError as exc:
-        report.feeds_failed += 1
-        report.errors.append(f"feed {url}: {exc.reason}")
         with session_scope(db) as session:
-            store.record_feed_failure(session, feed_id, exc, exc.status, settings.fetch)
-        return False, f"{url}: {exc.reason}"
+            store.record_feed_failure(session, feed.id, exc, exc.status, settings.fetch)
+        return FeedOutcome(feed.url, "failed", error=exc.reason)
     if result.not_modified:
-        report.feeds_not_modified += 1
-        return True, None
+        book.not_modified(feed)
+        return FeedOutcome(feed.url, "unchanged")
     try:
         parsed = await asyncio.to_thread(
             parse_feed, result.body, result.final_url, result.headers.get("content-type", "")
         )
     except FeedError as exc:
-        report.feeds_failed += 1
-        report.errors.append(f"feed {url}: {exc}")
         with session_scope(db) as session:
-            store.record_feed_failure(session, feed_id, exc, result.status, settings.fetch)
-        return False, f"{url}: {exc}"
+            store.record_feed_failure(session, feed.id, exc, result.status, settings.fetch)
+        return FeedOutcome(feed.url, "failed", error=str(exc))
     headers = store.FeedHeaders(result.status, result.etag, result.last_modified)
     with session_scope(db) as session:
-        new = store.store_feed(session, feed_id, parsed, headers, settings.fetch)
-    report.new_items += new
-    return False, (f"{url}: {new} new" if new else None)
+        new = store.store_feed(session, feed.id, parsed, headers, settings.fetch)
+    return FeedOutcome(feed.url, "updated", new_items=new)
 
 
-async def finish_pending(
-    settings: Settings,
-    fetcher: Fetcher,
-    *,
-    source: str | None,
-    report: FetchReport,
-    reporter: Reporter,
-) -> None:
-    """Fetch and extract the page of every pending item (feed content when that fails)."""
-    db = settings.database_url
-    with session_scope(db) as session:
-        query = select(Item.id, Item.link, Item.url).where(Item.state == "pending")
-        if source is not None:
-            query = query.join(Publication).where(Publication.tag == source)
-        pending = list(session.execute(query.order_by(Item.id)))
-    reporter.stage("pages", len(pending))
-    limit = asyncio.Semaphore(settings.fetch.concurrency)
-    # Extraction is CPU-bound: one worker thread keeps the event loop free for I/O.
-    with ThreadPoolExecutor(1, thread_name_prefix="extract") as pool:
+async def finish_item(
+    settings: Settings, fetcher: Fetcher, item: PendingItem, pool: Executor
+) -> ItemOutcome:
+    """Fetch and extract one pending item's page (its feed content when that fails).
 
-        async def one(item_id: int, url: str) -> None:
-            async with limit:
-                page, error = await _page_content(fetcher, url, pool)
-            with session_scope(db) as session:
-                state = store.finish_item(session, item_id, page, error)
-            if state == "duplicate":
-                report.items_duplicate += 1
-            elif state == "ready":
-                report.items_ready += 1
-                if page is None:
-                    report.pages_failed += 1
-                else:
-                    report.pages_fetched += 1
-            if error:
-                report.errors.append(f"page {url}: {error}")
-            reporter.advance("pages", f"{url}: {error}" if error else None)
-
-        await asyncio.gather(*(one(p.id, p.link or p.url) for p in pending))
+    Extraction is CPU-bound and runs in `pool`, keeping the event loop free for I/O.
+    """
+    page, error = await _page_content(fetcher, item.url, pool)
+    with session_scope(settings.database_url) as session:
+        state = store.finish_item(session, item.id, page, error)
+    return ItemOutcome(item.url, state, from_page=page is not None, error=error)
 
 
 async def _page_content(
-    fetcher: Fetcher, url: str, pool: ThreadPoolExecutor
+    fetcher: Fetcher, url: str, pool: Executor
 ) -> tuple[Extracted | None, str | None]:
     """The extracted page, or (None, reason) when the feed's own content must do."""
     try:

@@ -8,9 +8,9 @@ the slot containing ``at`` from the items that arrived since the previous digest
 "exactly one per channel and slot" hold even when processes race; a slot whose window has
 nothing new publishes nothing. Items of the window still waiting for extraction when the
 digest is composed are remembered on it and taken by the next digest once ready, so a
-slow page never falls between two windows. :func:`digest_tick` (the scheduler's job) only ever runs the
-*current* slot, so after an outage the missed slots are caught up once, by one digest
-whose window reaches back to the previous digest.
+slow page never falls between two windows. :func:`publish_due` (run by every pass of the
+pipeline) only ever runs the *current* slot, so after an outage the missed slots are
+caught up once, by one digest whose window reaches back to the previous digest.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from newsline.config import ChannelSettings, Settings
 from newsline.db.engine import session_scope
 from newsline.db.models import Channel, Digest, Item, ItemHashtag, Newsline, Publication, Story
+from newsline.errors import NewslineError
 from newsline.publish.digest_compose import (
     Candidate,
     Composition,
@@ -53,7 +54,7 @@ MAX_PENDING_CARRIED = 5000
 _MAX_SLOT_SEARCH = timedelta(days=8)
 
 
-class DigestError(Exception):
+class DigestError(NewslineError):
     """A digest cannot be run (unknown channel, bad schedule, ...)."""
 
 
@@ -666,8 +667,8 @@ def due_slot(cfg: ChannelSettings, now: datetime) -> datetime | None:
     return slot
 
 
-def digest_tick(settings: Settings, now: datetime | None = None) -> list[DigestResult]:
-    """The scheduler's job: run each channel's current slot (once settled), then e-mail.
+def publish_due(settings: Settings, now: datetime | None = None) -> list[DigestResult]:
+    """Run each channel's current slot once it has settled; the results of those run.
 
     Only the current slot is ever run, so a long outage is caught up by exactly one digest.
     A failure in one channel is logged and does not stop the others.
@@ -676,16 +677,10 @@ def digest_tick(settings: Settings, now: datetime | None = None) -> list[DigestR
     results: list[DigestResult] = []
     for cfg in settings.channels:
         slot = due_slot(cfg, now)
-        if slot is not None:
-            try:
-                results.append(run_digest(settings, cfg.slug, at=slot))
-            except Exception:  # one channel's failure must not stop the others
-                log.exception("digest for channel %s failed", cfg.slug)
-        if settings.email.enabled:
-            from newsline.publish.mailer import deliver_digests
-
-            try:
-                deliver_digests(settings, cfg.slug, now=now)
-            except Exception:  # logged with traceback; retried on the next tick
-                log.exception("digest e-mail for channel %s failed", cfg.slug)
+        if slot is None:
+            continue
+        try:
+            results.append(run_digest(settings, cfg.slug, at=slot))
+        except Exception:  # one channel's failure must not stop the others
+            log.exception("digest for channel %s failed", cfg.slug)
     return results

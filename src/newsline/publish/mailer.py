@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from newsline.config import ChannelSettings, EmailSettings, Settings
 from newsline.db.engine import session_scope
 from newsline.db.models import Digest, Item, Subscriber
+from newsline.errors import NewslineError
 from newsline.publish.digest import channel_row, channel_settings, sponsor_block
 from newsline.publish.digest_compose import (
     Entry,
@@ -41,7 +42,7 @@ from newsline.publish.digest_compose import (
 log = logging.getLogger(__name__)
 
 
-class MailError(Exception):
+class MailError(NewslineError):
     """The SMTP server could not be reached or refused the session."""
 
 
@@ -439,6 +440,20 @@ def deliver_digests(
     if outbox:
         _send_outbox(settings, outbox, report)
     return report
+
+
+def send_due(settings: Settings, now: datetime | None = None) -> list[DeliveryReport]:
+    """Send every channel's due editions; a failing channel is logged, the others go on.
+
+    A failed send gives its claims back, so the next call retries it.
+    """
+    reports: list[DeliveryReport] = []
+    for cfg in settings.channels:
+        try:
+            reports.append(deliver_digests(settings, cfg.slug, now=now))
+        except Exception:  # logged with traceback; retried on the next call
+            log.exception("digest e-mail for channel %s failed", cfg.slug)
+    return reports
 
 
 def _send_outbox(

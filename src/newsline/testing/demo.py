@@ -20,9 +20,11 @@ from newsline.db.engine import session_scope
 from newsline.db.migrate import upgrade
 from newsline.ingest.feeds import looks_like_html
 from newsline.ingest.sources import add_publication
+from newsline.publish.digest import label_for_slot, next_slot
 from newsline.testing.corpus import read_manifest
 from newsline.testing.democorpus import demo_sources
 from newsline.testing.replay import ReplayServer
+from newsline.workers.pipeline import run_pass
 
 log = logging.getLogger(__name__)
 
@@ -101,19 +103,17 @@ def prepare(data_dir: Path, server: ReplayServer, *, own_corpus: bool, base_url:
 
 
 def run_pipeline(settings: Settings) -> str:
-    """Ingest + enrichment, then the digest of the current slot per channel; a summary.
+    """One pass of the pipeline (ingest, enrichment, due digests); a summary for the console.
 
     A digest covers what arrived before its slot, so items ingested just now go into the
     next slot's digest, which the scheduler publishes while the site is serving.
     """
-    from newsline.ingest.refresh import run_fetch
-    from newsline.publish.digest import label_for_slot, next_slot, run_digest
-
-    report = run_fetch(settings)
+    report = run_pass(settings)
     lines = [report.summary()]
+    published = {result.channel: result for result in report.published}
     for channel in settings.channels:
-        result = run_digest(settings, channel.slug)
-        if result.status == "published":
+        result = published.get(channel.slug)
+        if result is not None:
             lines.append(f"{channel.slug}: published {result.title} ({result.entries} entries)")
         else:
             upcoming = next_slot(datetime.now(UTC), channel.zone, channel.digest.schedule)

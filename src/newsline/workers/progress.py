@@ -1,9 +1,11 @@
-"""Progress for long runs: a rich display on a terminal, plain log lines otherwise."""
+"""Progress of long runs: a rich display on a terminal, plain log lines otherwise."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 from rich.console import Console
 from rich.progress import (
@@ -15,7 +17,25 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from newsline.ingest.refresh import LogReporter, Reporter
+log = logging.getLogger(__name__)
+
+
+class Reporter(Protocol):
+    """Receives a pass's progress: a stage with its amount of work, then each unit done."""
+
+    def stage(self, name: str, total: int) -> None: ...
+    def advance(self, name: str, message: str | None = None) -> None: ...
+
+
+class LogReporter:
+    """Progress as plain log lines (non-terminal output, the scheduler, workers)."""
+
+    def stage(self, name: str, total: int) -> None:
+        log.info("%s: %d to do", name, total)
+
+    def advance(self, name: str, message: str | None = None) -> None:
+        if message:
+            log.info("%s: %s", name, message)
 
 
 class RichReporter:

@@ -1,7 +1,10 @@
-"""The in-process scheduler of ``newsline serve``: periodic fetch and digests.
+"""The in-process scheduler of ``newsline serve``: pipeline passes and on-time digests.
 
 Jobs run in the serving command's own process (not in each web worker), so with
-``--workers N`` every job still runs once.
+``--workers N`` every job still runs once. Both jobs run the pipeline of
+:mod:`newsline.workers.pipeline`: a full pass every ``fetch_every_seconds``, and every
+minute its last two stages alone, so a digest is published on time even while a long
+fetch is running. A failing job is logged and runs again at its next time.
 """
 
 from __future__ import annotations
@@ -13,21 +16,23 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
 from newsline.config import Settings
+from newsline.db.lease import LeaseHeld
 from newsline.db.models import utcnow
+from newsline.workers.pipeline import publish_and_mail, run_pass
 
 log = logging.getLogger(__name__)
 
 
 def fetch_job(settings: Settings) -> None:
-    """Refresh due feeds, extract and enrich new items (the ingest pipeline's ``run_fetch``)."""
-    from newsline.db.lease import LeaseHeld
-    from newsline.ingest.refresh import run_fetch
-
+    """A whole pass: refresh due feeds, extract, enrich, publish due digests, mail."""
     started = utcnow()
     try:
-        report = run_fetch(settings)
+        report = run_pass(settings)
     except LeaseHeld as exc:
         log.info("fetch skipped: %s", exc)
+        return
+    except Exception:  # the scheduler must survive any failure; the next run retries
+        log.exception("fetch pass failed")
         return
     seconds = (utcnow() - started).total_seconds()
     log.info("fetch finished in %.1f s: %s", seconds, report.summary())
@@ -35,11 +40,10 @@ def fetch_job(settings: Settings) -> None:
 
 def digest_job(settings: Settings) -> None:
     """Publish each channel's digest once its slot is due, then mail subscribers."""
-    from newsline.publish.digest import digest_tick
-
-    for result in digest_tick(settings):
-        if result.status == "published":
-            log.info("digest %s: %s (%d entries)", result.channel, result.title, result.entries)
+    try:
+        publish_and_mail(settings)
+    except Exception:  # the scheduler must survive any failure; the next minute retries
+        log.exception("digest job failed")
 
 
 def register_jobs(
@@ -52,7 +56,7 @@ def register_jobs(
         seconds=settings.scheduler.fetch_every_seconds,
         args=[settings],
         id="fetch",
-        name="fetch feeds and pages",
+        name="fetch feeds and pages, enrich, publish and mail due digests",
         max_instances=1,
         coalesce=True,
         replace_existing=True,

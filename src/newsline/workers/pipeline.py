@@ -1,0 +1,211 @@
+"""The pipeline, orchestrated in one place: refresh -> enrich -> publish due digests -> mail.
+
+Each stage is a plain function over stored rows in its own package and knows nothing of
+the others: :mod:`newsline.ingest.refresh` (one feed, one pending item),
+:mod:`newsline.enrich.stage` (a batch of ready items), :mod:`newsline.publish.digest`
+(one channel's slot) and :mod:`newsline.publish.mailer` (one channel's due mail). This
+module strings them together. ``newsline fetch``, the scheduler of ``newsline serve`` and
+``newsline demo`` all run :func:`run_pass`; a distributed runner calls the same unit
+functions one at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from newsline.config import Settings
+from newsline.db.channels import sync_channels
+from newsline.db.engine import session_scope
+from newsline.db.lease import lease
+from newsline.enrich.stage import EnrichReport, enrich_pending
+from newsline.ingest import store
+from newsline.ingest.fetch import Fetcher
+from newsline.ingest.refresh import (
+    Bookkeeping,
+    DueFeed,
+    FeedOutcome,
+    ItemOutcome,
+    PendingItem,
+    due_feeds,
+    finish_item,
+    pending_items,
+    refresh_feed,
+)
+from newsline.publish.digest import DigestResult, publish_due
+from newsline.publish.mailer import DeliveryReport, send_due
+from newsline.workers.progress import LogReporter, Reporter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PassReport:
+    """What one pass of the pipeline did."""
+
+    feeds_checked: int = 0
+    feeds_not_modified: int = 0
+    feeds_failed: int = 0
+    new_items: int = 0
+    pages_fetched: int = 0
+    pages_failed: int = 0
+    items_ready: int = 0
+    items_duplicate: int = 0
+    enriched: int = 0
+    digests: list[DigestResult] = field(default_factory=list)
+    mail: list[DeliveryReport] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def count_feed(self, outcome: FeedOutcome) -> None:
+        """Add one feed's outcome."""
+        self.feeds_checked += 1
+        if outcome.status == "unchanged":
+            self.feeds_not_modified += 1
+        elif outcome.status == "failed":
+            self.feeds_failed += 1
+            self.errors.append(f"feed {outcome.url}: {outcome.error}")
+        self.new_items += outcome.new_items
+
+    def count_item(self, outcome: ItemOutcome) -> None:
+        """Add one pending item's outcome."""
+        if outcome.state == "duplicate":
+            self.items_duplicate += 1
+        elif outcome.state == "ready":
+            self.items_ready += 1
+            if outcome.from_page:
+                self.pages_fetched += 1
+            else:
+                self.pages_failed += 1
+        if outcome.error:
+            self.errors.append(f"page {outcome.url}: {outcome.error}")
+
+    @property
+    def published(self) -> list[DigestResult]:
+        """The digests this pass published."""
+        return [d for d in self.digests if d.status == "published"]
+
+    def summary(self) -> str:
+        """One line for the operator."""
+        line = (
+            f"{self.feeds_checked} feeds checked ({self.feeds_not_modified} unchanged, "
+            f"{self.feeds_failed} failed), {self.new_items} new items, "
+            f"{self.items_ready} ready ({self.pages_fetched} from their page, "
+            f"{self.pages_failed} from feed content), {self.items_duplicate} duplicates, "
+            f"{self.enriched} enriched"
+        )
+        if self.published:
+            line += f", {len(self.published)} digests published"
+        sent = sum(len(m.sent) for m in self.mail)
+        if sent:
+            line += f", {sent} digest e-mails sent"
+        return line
+
+
+def run_pass(
+    settings: Settings,
+    *,
+    publication: str | None = None,
+    force: bool = False,
+    reporter: Reporter | None = None,
+    enrich: bool = True,
+    publish: bool = True,
+    now: datetime | None = None,
+) -> PassReport:
+    """One pass: refresh due feeds, finish pending items, enrich, publish due digests, mail.
+
+    Refresh and enrichment hold the database's ``ingest`` lease; raises
+    :class:`~newsline.db.lease.LeaseHeld` when another process (the scheduler of ``newsline
+    serve``, another ``newsline fetch``) is running them. Digests and mail need no lease:
+    the database settles their races (one digest per channel and slot; claimed sends).
+    """
+    report = PassReport()
+    with lease(settings.database_url, "ingest"):
+        with session_scope(settings.database_url) as session:
+            sync_channels(session, settings)
+            store.prune_fetch_log(session)
+        asyncio.run(
+            ingest_due(
+                settings,
+                report,
+                publication=publication,
+                force=force,
+                reporter=reporter or LogReporter(),
+            )
+        )
+        if enrich:
+            report.enriched = run_enrich(settings, synced=True).enriched
+    if publish:
+        digests, mail = publish_and_mail(settings, now)
+        report.digests, report.mail = digests, mail
+    return report
+
+
+async def ingest_due(
+    settings: Settings,
+    report: PassReport,
+    *,
+    publication: str | None = None,
+    force: bool = False,
+    reporter: Reporter,
+) -> None:
+    """Refresh due feeds, then finish every pending item, adding outcomes to `report`."""
+    with session_scope(settings.database_url) as session:
+        feeds = due_feeds(session, publication=publication, force=force)
+    book = Bookkeeping(settings)
+    limit = asyncio.Semaphore(settings.fetch.concurrency)
+    async with Fetcher(settings.fetch, on_attempt=book.attempt) as fetcher:
+        reporter.stage("feeds", len(feeds))
+
+        async def one_feed(feed: DueFeed) -> None:
+            async with limit:
+                outcome = await refresh_feed(settings, fetcher, feed, book)
+            report.count_feed(outcome)
+            book.flush(unless_below=500)
+            reporter.advance("feeds", outcome.message)
+
+        await asyncio.gather(*(one_feed(feed) for feed in feeds))
+        book.flush()
+
+        with session_scope(settings.database_url) as session:
+            pending = pending_items(session, publication=publication)
+        reporter.stage("pages", len(pending))
+        # Extraction is CPU-bound: one worker thread keeps the event loop free for I/O.
+        with ThreadPoolExecutor(1, thread_name_prefix="extract") as pool:
+
+            async def one_item(item: PendingItem) -> None:
+                async with limit:
+                    outcome = await finish_item(settings, fetcher, item, pool)
+                report.count_item(outcome)
+                message = f"{outcome.url}: {outcome.error}" if outcome.error else None
+                reporter.advance("pages", message)
+
+            await asyncio.gather(*(one_item(item) for item in pending))
+        book.flush()
+
+
+def run_enrich(settings: Settings, *, rebuild: bool = False, synced: bool = False) -> EnrichReport:
+    """Enrich the ready items not yet enriched (all of them with `rebuild`)."""
+    if not synced:
+        with session_scope(settings.database_url) as session:
+            sync_channels(session, settings)
+    return enrich_pending(settings, rebuild=rebuild)
+
+
+def publish_and_mail(
+    settings: Settings, now: datetime | None = None
+) -> tuple[list[DigestResult], list[DeliveryReport]]:
+    """Publish every channel's due digest, then send the due e-mail editions.
+
+    A failure in one channel is logged and does not stop the others; the next tick
+    retries it (both stages are idempotent).
+    """
+    now = now or datetime.now(UTC)
+    digests = publish_due(settings, now)
+    for result in digests:
+        if result.status == "published":
+            log.info("digest %s: %s (%d entries)", result.channel, result.title, result.entries)
+    mail = send_due(settings, now) if settings.email.enabled else []
+    return digests, mail
