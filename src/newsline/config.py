@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from newsline.errors import NewslineError
+
 DEFAULT_CONFIG_NAME = "newsline.toml"
 
 #: The original's hashtag list, in display order, with one-line descriptions.
@@ -272,7 +274,7 @@ class Settings(BaseSettings):
         return next((c for c in self.channels if c.slug == slug), None)
 
 
-class ConfigError(Exception):
+class ConfigError(NewslineError):
     """The configuration file is missing or invalid."""
 
 

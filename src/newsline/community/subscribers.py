@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from newsline.db.models import Digest, Subscriber
+from newsline.errors import NewslineError
 
 Cadence = Literal["all", "daily"]
 CADENCES: tuple[str, ...] = ("all", "daily")
@@ -28,7 +29,7 @@ _EMAIL = re.compile(
 )
 
 
-class SubscriptionError(ValueError):
+class SubscriptionError(NewslineError, ValueError):
     """A subscription request that cannot be accepted (bad address, hour or zone)."""
 
 

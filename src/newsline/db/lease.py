@@ -20,11 +20,12 @@ from sqlalchemy.exc import IntegrityError
 
 from newsline.db.engine import session_scope
 from newsline.db.models import Lease, utcnow
+from newsline.errors import NewslineError
 
 HOST = socket.gethostname()
 
 
-class LeaseHeld(Exception):
+class LeaseHeld(NewslineError):
     """Another process holds the lease; ``str()`` names it."""
 
 
@@ -87,7 +88,10 @@ def lease(url: str, name: str, ttl: timedelta = timedelta(hours=2)) -> Iterator[
     """Hold ``name`` for the block; raise :class:`LeaseHeld` when another process has it."""
     holder = acquire(url, name, ttl)
     if holder is None:
-        raise LeaseHeld(f"another process is already running {name} ({holder_of(url, name)})")
+        raise LeaseHeld(
+            f"another process is already running {name} ({holder_of(url, name)}); "
+            "try again when it is done"
+        )
     try:
         yield holder
     finally:

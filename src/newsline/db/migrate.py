@@ -7,6 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from newsline.errors import NewslineError
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -18,9 +20,16 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+class MigrationError(NewslineError):
+    """The database cannot be reached or brought up to date."""
+
+
 def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database schema up to date (idempotent)."""
-    command.upgrade(alembic_config(url), revision)
+    """Bring the database schema up to date (idempotent); :class:`MigrationError` if not."""
+    try:
+        command.upgrade(alembic_config(url), revision)
+    except Exception as exc:  # any driver or Alembic error: one line for the operator
+        raise MigrationError(f"cannot migrate {url}: {exc}") from exc
 
 
 def current(url: str) -> str | None:

@@ -33,6 +33,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from newsline.errors import NewslineError
+
 if TYPE_CHECKING:
     from newsline.config import Settings, SummarizeSettings
 
@@ -443,7 +445,7 @@ class Summary:
     note: str = ""
 
 
-class SummaryBackendError(Exception):
+class SummaryBackendError(NewslineError):
     """The OpenAI-compatible endpoint failed or answered something unusable."""
 
 

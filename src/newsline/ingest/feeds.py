@@ -15,6 +15,8 @@ from xml.etree import ElementTree as ET
 import feedparser
 from selectolax.lexbor import LexborHTMLParser
 
+from newsline.errors import NewslineError
+
 FEED_TYPES = {
     "application/rss+xml": "rss",
     "application/atom+xml": "atom",
@@ -29,7 +31,7 @@ _TAGS = re.compile(r"<[^>]+>")
 _WS = re.compile(r"\s+")
 
 
-class FeedError(Exception):
+class FeedError(NewslineError):
     """The body is not a usable feed; ``str()`` says why, for the operator."""
 
 

@@ -27,6 +27,7 @@ import brotli
 from protego import Protego
 
 from newsline.config import FetchSettings
+from newsline.errors import NewslineError
 from newsline.ingest.netguard import (
     BlockedAddressError,
     ConnectTo,
@@ -42,7 +43,7 @@ RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 CHUNK = 64 * 1024
 
 
-class FetchError(Exception):
+class FetchError(NewslineError):
     """A fetch failed; ``str()`` is a one-line reason fit for an operator."""
 
     retryable = False

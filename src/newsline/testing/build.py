@@ -44,6 +44,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
+from newsline.errors import NewslineError
 from newsline.testing.corpus import CorpusError, CorpusWriter, normalize_host, url_key
 
 LAST_MODIFIED = "Mon, 03 Jun 2024 00:00:00 GMT"  # fixed, so builds are reproducible
@@ -62,7 +63,7 @@ FEED_TYPES = {
 _READ_ERRORS = (OSError, EOFError, zlib.error, gzip.BadGzipFile, UnicodeError, ValueError)
 
 
-class BuildError(Exception):
+class BuildError(NewslineError):
     """The input or output folder cannot be used."""
 
 

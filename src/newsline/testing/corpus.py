@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_from_bytes, unquote_to_bytes, urlsplit
 
+from newsline.errors import NewslineError
+
 MANIFEST = "manifest.jsonl"
 GROUND_TRUTH = "ground_truth.jsonl"
 
@@ -38,7 +40,7 @@ _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 _QUERY_SAFE = "/?:@!$&'()*+,;=-._~"
 
 
-class CorpusError(Exception):
+class CorpusError(NewslineError):
     """A corpus directory or manifest line that cannot be used."""
 
 

@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 
 import trustme
 
+from newsline.errors import NewslineError
 from newsline.testing.corpus import (
     CorpusError,
     Entry,
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "CorpusError",
     "ReplayServer",
+    "ReplayStartError",
     "gzip_bomb_chunks",
     "replay_in_thread",
 ]
@@ -150,6 +152,10 @@ class _Close(Exception):
     """Raised inside a handler to end the connection without an answer."""
 
 
+class ReplayStartError(NewslineError, OSError):
+    """The replay server cannot write its CA file or listen on its ports."""
+
+
 class ReplayServer:
     """Serve a capture corpus on 127.0.0.1 over HTTP and HTTPS.
 
@@ -196,21 +202,21 @@ class ReplayServer:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> ReplayServer:
-        """Load the manifest, make the CA, bind both ports. Raises CorpusError, OSError."""
+        """Load the manifest, make the CA, bind both ports (CorpusError, ReplayStartError)."""
         if self._started:
             return self
         self.load()
         self._ca = trustme.CA(organization_name="newsline replay (throwaway)")
-        if self._ca_file_arg is not None:
-            self.ca_file = self._ca_file_arg
-            self.ca_file.parent.mkdir(parents=True, exist_ok=True)
-        else:
-            self._tmpdir = Path(tempfile.mkdtemp(prefix="newsline-replay-"))
-            self.ca_file = self._tmpdir / "ca.pem"
-        self._ca.cert_pem.write_to_path(str(self.ca_file))
-        self._default_context = self._server_context("localhost", "127.0.0.1")
-        self._default_context.sni_callback = self._sni
         try:
+            if self._ca_file_arg is not None:
+                self.ca_file = self._ca_file_arg
+                self.ca_file.parent.mkdir(parents=True, exist_ok=True)
+            else:
+                self._tmpdir = Path(tempfile.mkdtemp(prefix="newsline-replay-"))
+                self.ca_file = self._tmpdir / "ca.pem"
+            self._ca.cert_pem.write_to_path(str(self.ca_file))
+            self._default_context = self._server_context("localhost", "127.0.0.1")
+            self._default_context.sni_callback = self._sni
             http = await asyncio.start_server(
                 functools.partial(self._connection, scheme="http"),
                 self.host,
@@ -229,9 +235,9 @@ class ReplayServer:
                 limit=MAX_HEAD,
             )
             self._servers.append(https)
-        except OSError:
+        except OSError as exc:
             await self.stop()
-            raise
+            raise ReplayStartError(f"cannot start the replay server: {exc}") from exc
         self.http_port = http.sockets[0].getsockname()[1]
         self.https_port = https.sockets[0].getsockname()[1]
         self._started = True
