@@ -107,7 +107,7 @@ def bench_pages(tmp: Path) -> tuple[float, float, int, int]:
     from newsline.db.engine import session_scope
     from newsline.db.migrate import upgrade
     from newsline.ingest.extract import extract
-    from newsline.ingest.sources import add_publication
+    from newsline.ingest.publications import add_publication
     from newsline.testing.build import build_corpus
     from newsline.testing.corpus import read_manifest
     from newsline.workers.pipeline import run_pass

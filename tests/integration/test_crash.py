@@ -67,7 +67,7 @@ def test_sigkill_mid_run_then_rerun_finishes_exactly_once(tmp_path: Path) -> Non
         env = {**os.environ, **server.settings_env(), "NEWSLINE_CONFIG": str(config)}
         cli = [sys.executable, "-m", "newsline.cli"]
         subprocess.run(
-            [*cli, "sources", "add", "https://steady.example/feed", "--tag", "steady"],
+            [*cli, "publications", "add", "https://steady.example/feed", "--tag", "steady"],
             env=env,
             check=True,
             capture_output=True,

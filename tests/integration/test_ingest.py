@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 from newsline.cli import app
 from newsline.db.engine import session_scope
 from newsline.db.models import Feed, FetchLog, Item, Publication
-from newsline.workers.pipeline import run_pass
-from newsline.ingest.sources import import_opml
+from newsline.ingest.publications import import_opml
 from newsline.testing.corpus import CorpusWriter
 from newsline.testing.replay import ReplayServer, replay_in_thread
+from newsline.workers.pipeline import run_pass
 
 pytestmark = pytest.mark.postgres
 
@@ -283,7 +283,7 @@ def test_cli_sources_fetch_and_items(
         app,
         [
             *cli,
-            "sources",
+            "publications",
             "add",
             "https://tribune.example/rss",
             "--tag",
@@ -293,7 +293,7 @@ def test_cli_sources_fetch_and_items(
         ],
     )
     assert added.exit_code == 0, added.output
-    bad = runner.invoke(app, [*cli, "sources", "add", "https://html.example/feed"])
+    bad = runner.invoke(app, [*cli, "publications", "add", "https://html.example/feed"])
     assert bad.exit_code == 1 and "announces no feed" in bad.output
 
     fetched = runner.invoke(app, [*cli, "fetch", "--once", "--no-enrich"])
@@ -306,11 +306,11 @@ def test_cli_sources_fetch_and_items(
     assert rows[0]["canonical_url"] == "https://tribune.example/wire/flood"
     assert "1,200 homes" in rows[0]["text"]
 
-    health = json.loads(runner.invoke(app, [*cli, "sources", "list", "--json"]).stdout)
+    health = json.loads(runner.invoke(app, [*cli, "publications", "list", "--json"]).stdout)
     assert health[0]["tag"] == "trib" and health[0]["status"] == "ok"
 
-    exported = runner.invoke(app, [*cli, "sources", "export-opml"]).stdout
+    exported = runner.invoke(app, [*cli, "publications", "export-opml"]).stdout
     assert 'newsline:tag="trib"' in exported and 'newsline:republish="full"' in exported
-    removed = runner.invoke(app, [*cli, "sources", "remove", "trib"])
+    removed = runner.invoke(app, [*cli, "publications", "remove", "trib"])
     assert removed.exit_code == 0
     assert json.loads(runner.invoke(app, [*cli, "items", "list", "--json"]).stdout) == []

@@ -16,7 +16,7 @@ from newsline.db.engine import session_scope
 from newsline.db.migrate import upgrade
 from newsline.db.models import Feed, Item
 from newsline.ingest.identity import normalize_url
-from newsline.ingest.sources import add_publication
+from newsline.ingest.publications import add_publication
 from newsline.testing.build import build_corpus
 from newsline.testing.corpus import read_ground_truth, read_manifest
 from newsline.testing.faultcorpus import write_fault_corpus

@@ -90,5 +90,7 @@ def test_bad_configs_say_what_is_wrong(tmp_path: Path, text: str, message: str) 
 def test_missing_explicit_config_is_an_error_and_the_cli_says_so(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="newsline init"):
         load_settings(tmp_path / "nope.toml")
-    result = CliRunner().invoke(app, ["--config", str(tmp_path / "nope.toml"), "sources", "list"])
+    result = CliRunner().invoke(
+        app, ["--config", str(tmp_path / "nope.toml"), "publications", "list"]
+    )
     assert result.exit_code == 1 and "does not exist" in " ".join(result.output.split())

@@ -19,7 +19,7 @@ from newsline.db.channels import sync_channels
 from newsline.db.engine import session_scope
 from newsline.db.migrate import upgrade
 from newsline.ingest.feeds import looks_like_html
-from newsline.ingest.sources import add_publication
+from newsline.ingest.publications import add_publication
 from newsline.publish.digest import label_for_slot, next_slot
 from newsline.testing.corpus import read_manifest
 from newsline.testing.democorpus import demo_sources

@@ -8,7 +8,11 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from newsline.cli.app import CommandError, app, console, settings_of
+from newsline.config import ChannelSettings, Settings
+
 digest_app = typer.Typer(no_args_is_help=True, help="The Digest: publish, e-mail, subscribers.")
+app.add_typer(digest_app, name="digest")
 subscribers_app = typer.Typer(no_args_is_help=True, help="E-mail subscribers of the Digest.")
 digest_app.add_typer(subscribers_app, name="subscribers")
 
@@ -31,20 +35,17 @@ def parse_at(text: str | None, zone: ZoneInfo) -> datetime | None:
     try:
         at = datetime.fromisoformat(text.strip())
     except ValueError as exc:
-        raise ValueError(f"--at {text!r} is not an ISO date-time") from exc
+        raise CommandError(f"--at {text!r} is not an ISO date-time") from exc
     return at if at.tzinfo is not None else at.replace(tzinfo=zone)
 
 
-def _channels(ctx: typer.Context, channel: str | None) -> list[str]:
-    from newsline.cli import fail, settings_of
+def channels(settings: Settings, slug: str | None) -> list[ChannelSettings]:
+    """The channel named by ``--channel`` (a DigestError when there is none), else all of them."""
+    from newsline.publish.digest import channel_settings
 
-    settings = settings_of(ctx)
-    if channel is None:
-        return [c.slug for c in settings.channels]
-    if settings.channel(channel) is None:
-        known = ", ".join(c.slug for c in settings.channels)
-        raise fail(f"unknown channel {channel!r} (configured: {known})")
-    return [channel]
+    if slug is None:
+        return list(settings.channels)
+    return [channel_settings(settings, slug)]
 
 
 @digest_app.command("run")
@@ -57,19 +58,13 @@ def run(
     ] = False,
 ) -> None:
     """Publish the digest of the slot containing --at (default: now), once per slot."""
-    from newsline.cli import console, fail, settings_of
-    from newsline.publish.digest import DigestError, run_digest
+    from newsline.publish.digest import run_digest
 
     settings = settings_of(ctx)
-    for slug in _channels(ctx, channel):
-        cfg = settings.channel(slug)
-        assert cfg is not None
-        try:
-            result = run_digest(settings, slug, at=parse_at(at, cfg.zone), dry_run=dry_run)
-        except (DigestError, ValueError) as exc:
-            raise fail(str(exc)) from exc
+    for cfg in channels(settings, channel):
+        result = run_digest(settings, cfg.slug, at=parse_at(at, cfg.zone), dry_run=dry_run)
         console.print(
-            f"{slug}: {result.status} · {result.title} · {result.entries} entries "
+            f"{cfg.slug}: {result.status} · {result.title} · {result.entries} entries "
             f"({result.considered} items in window, {result.remembered} already shown)"
             + (f" · {result.url}" if result.status in ("published", "exists") else "")
         )
@@ -80,21 +75,15 @@ def run(
 @digest_app.command("send")
 def send(ctx: typer.Context, channel: ChannelOption = None, at: AtOption = None) -> None:
     """E-mail due editions to confirmed subscribers now (the scheduler does this too)."""
-    from newsline.cli import console, fail, settings_of
-    from newsline.publish.mailer import MailError, deliver_digests
+    from newsline.publish.mailer import deliver_digests
 
     settings = settings_of(ctx)
     if not settings.email.enabled:
-        raise fail("e-mail is not enabled: set [email] enabled = true and the SMTP server")
-    for slug in _channels(ctx, channel):
-        cfg = settings.channel(slug)
-        assert cfg is not None
-        try:
-            report = deliver_digests(settings, slug, now=parse_at(at, cfg.zone))
-        except (MailError, ValueError) as exc:
-            raise fail(str(exc)) from exc
+        raise CommandError("e-mail is not enabled: set [email] enabled = true and the SMTP server")
+    for cfg in channels(settings, channel):
+        report = deliver_digests(settings, cfg.slug, now=parse_at(at, cfg.zone))
         console.print(
-            f"{slug}: sent {len(report.sent)}, failed {len(report.failed)}, "
+            f"{cfg.slug}: sent {len(report.sent)}, failed {len(report.failed)}, "
             f"nothing due for {report.skipped}"
         )
         for address, error in report.failed.items():
@@ -110,15 +99,14 @@ def list_subscribers(
     ] = None,
 ) -> None:
     """List subscribers: address, status, cadence, last mailing."""
-    from newsline.cli import settings_of
     from newsline.community.subscribers import subscribers
     from newsline.db.engine import session_scope
     from newsline.publish.digest import channel_row
 
     settings = settings_of(ctx)
-    for slug in _channels(ctx, channel):
+    for cfg in channels(settings, channel):
         with session_scope(settings.database_url) as session:
-            row = channel_row(session, settings, slug)
+            row = channel_row(session, settings, cfg.slug)
             for sub in subscribers(session, row.id, status):
                 when = (
                     "every digest"
@@ -127,7 +115,7 @@ def list_subscribers(
                 )
                 last = sub.last_sent_at.isoformat(timespec="minutes") if sub.last_sent_at else "-"
                 error = f"  error: {sub.last_error}" if sub.last_error else ""
-                typer.echo(f"{slug}\t{sub.email}\t{sub.status}\t{when}\tlast {last}{error}")
+                typer.echo(f"{cfg.slug}\t{sub.email}\t{sub.status}\t{when}\tlast {last}{error}")
 
 
 @subscribers_app.command("add")
@@ -147,57 +135,49 @@ def add_subscriber(
     ] = False,
 ) -> None:
     """Subscribe an address (a confirmation mail is sent unless --confirmed)."""
-    from newsline.cli import console, fail, settings_of
-    from newsline.community.subscribers import SubscriptionError, subscribe
+    from newsline.community.subscribers import subscribe
     from newsline.db.engine import session_scope
     from newsline.publish.digest import channel_row
-    from newsline.publish.mailer import MailError, confirmation_message, send_message
+    from newsline.publish.mailer import confirmation_message, send_message
 
     settings = settings_of(ctx)
     if not confirmed and not settings.email.enabled:
-        raise fail("e-mail is not enabled, so no confirmation can be sent (or use --confirmed)")
-    for slug in _channels(ctx, channel):
-        cfg = settings.channel(slug)
-        assert cfg is not None
-        try:
-            with session_scope(settings.database_url) as session:
-                row = channel_row(session, settings, slug)
-                sub, needs_mail = subscribe(
-                    session,
-                    row.id,
-                    email,
-                    cadence="all" if daily_hour is None else "daily",
-                    daily_hour=7 if daily_hour is None else daily_hour,
-                    timezone=timezone,
-                    confirmed=confirmed,
-                )
-                message = confirmation_message(settings, cfg, sub) if needs_mail else None
-                status = sub.status
-            if message is not None:
-                send_message(settings.email, message)
-        except (SubscriptionError, MailError) as exc:
-            raise fail(str(exc)) from exc
+        raise CommandError(
+            "e-mail is not enabled, so no confirmation can be sent (or use --confirmed)"
+        )
+    for cfg in channels(settings, channel):
+        with session_scope(settings.database_url) as session:
+            row = channel_row(session, settings, cfg.slug)
+            sub, needs_mail = subscribe(
+                session,
+                row.id,
+                email,
+                cadence="all" if daily_hour is None else "daily",
+                daily_hour=7 if daily_hour is None else daily_hour,
+                timezone=timezone,
+                confirmed=confirmed,
+            )
+            message = confirmation_message(settings, cfg, sub) if needs_mail else None
+            status = sub.status
+        if message is not None:
+            send_message(settings.email, message)
         console.print(
-            f"{slug}: {email} {status}" + (" (confirmation mail sent)" if message else "")
+            f"{cfg.slug}: {email} {status}" + (" (confirmation mail sent)" if message else "")
         )
 
 
 @subscribers_app.command("remove")
 def remove_subscriber(ctx: typer.Context, email: str, channel: ChannelOption = None) -> None:
     """Delete a subscriber outright."""
-    from newsline.cli import console, fail, settings_of
-    from newsline.community.subscribers import SubscriptionError, remove
+    from newsline.community.subscribers import remove
     from newsline.db.engine import session_scope
     from newsline.publish.digest import channel_row
 
     settings = settings_of(ctx)
     found = False
-    for slug in _channels(ctx, channel):
-        try:
-            with session_scope(settings.database_url) as session:
-                found = remove(session, channel_row(session, settings, slug).id, email) or found
-        except SubscriptionError as exc:
-            raise fail(str(exc)) from exc
+    for cfg in channels(settings, channel):
+        with session_scope(settings.database_url) as session:
+            found = remove(session, channel_row(session, settings, cfg.slug).id, email) or found
     if not found:
-        raise fail(f"{email} is not a subscriber")
+        raise CommandError(f"{email} is not a subscriber")
     console.print(f"removed {email}")

@@ -1,8 +1,4 @@
-"""``newsline replay serve | build``: the offline web from the command line.
-
-Kept beside the replay code and mounted by ``newsline.cli``; heavy imports stay inside the
-commands so that ``newsline --help`` stays fast.
-"""
+"""``newsline replay serve | build``: the offline web of captured sites, for tests and demos."""
 
 from __future__ import annotations
 
@@ -12,9 +8,12 @@ from typing import Annotated
 
 import typer
 
+from newsline.cli.app import app, console
+
 replay_app = typer.Typer(
     no_args_is_help=True, help="Replay captured sites on 127.0.0.1 (offline testing)."
 )
+app.add_typer(replay_app, name="replay")
 
 
 @replay_app.command("serve")
@@ -38,8 +37,6 @@ def replay_serve(
     import contextlib
     import signal
 
-    from newsline.cli import console, fail
-    from newsline.testing.corpus import CorpusError
     from newsline.testing.replay import ReplayServer
 
     server = ReplayServer(corpus, http_port, https_port, ca_file=ca_file)
@@ -65,12 +62,7 @@ def replay_serve(
             await server.stop()
         console.print("replay server stopped")
 
-    try:
-        asyncio.run(run())
-    except CorpusError as exc:
-        raise fail(str(exc)) from exc
-    except OSError as exc:
-        raise fail(f"cannot start the replay server: {exc}") from exc
+    asyncio.run(run())
 
 
 @replay_app.command("build")
@@ -87,13 +79,9 @@ def replay_build(
     """Turn captured feeds and article pages into a capture corpus."""
     from rich.table import Table
 
-    from newsline.cli import console, fail
-    from newsline.testing.build import BuildError, build_corpus
+    from newsline.testing.build import build_corpus
 
-    try:
-        report = build_corpus(source, out, force=force)
-    except BuildError as exc:
-        raise fail(str(exc)) from exc
+    report = build_corpus(source, out, force=force)
     table = Table(title=f"corpus written to {out}")
     table.add_column("what")
     table.add_column("count", justify="right")

@@ -14,6 +14,7 @@ from newsline.config import Settings
 from newsline.db.channels import sync_channels
 from newsline.db.engine import session_scope
 from newsline.db.models import Feed, Publication
+from newsline.errors import NewslineError
 from newsline.ingest.feeds import (
     FeedError,
     NotAFeedError,
@@ -31,8 +32,8 @@ from newsline.ingest.refresh import FEED_ACCEPT
 REPUBLISH_MODES = ("full", "teaser")
 
 
-class SourceError(Exception):
-    """A source cannot be added or changed; ``str()`` tells the user what to do."""
+class PublicationError(NewslineError):
+    """A publication cannot be added, changed or removed; ``str()`` tells the user what to do."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ async def find_feed(settings: Settings, url: str) -> FoundFeed:
         try:
             result = await fetcher.get(url, kind="feed", accept=FEED_ACCEPT)
         except FetchError as exc:
-            raise SourceError(f"cannot fetch {url}: {exc.reason}") from exc
+            raise PublicationError(f"cannot fetch {url}: {exc.reason}") from exc
         try:
             return FoundFeed(
                 result.final_url, parse_feed(result.body, result.final_url, result.content_type)
@@ -58,10 +59,10 @@ async def find_feed(settings: Settings, url: str) -> FoundFeed:
             candidates = discover_feeds(result.body, result.final_url)
         except FeedError as exc:
             if not looks_like_html(result.body):
-                raise SourceError(f"{url} is not a usable feed: {exc}") from exc
+                raise PublicationError(f"{url} is not a usable feed: {exc}") from exc
             candidates = discover_feeds(result.body, result.final_url)
         if not candidates:
-            raise SourceError(
+            raise PublicationError(
                 f"{url} is a web page that announces no feed (no <link rel=alternate>); "
                 "give the feed's URL instead"
             )
@@ -74,7 +75,7 @@ async def find_feed(settings: Settings, url: str) -> FoundFeed:
                 )
             except (FetchError, FeedError) as exc:
                 problems.append(f"{candidate}: {exc}")
-        raise SourceError(f"no working feed on {url}: " + "; ".join(problems))
+        raise PublicationError(f"no working feed on {url}: " + "; ".join(problems))
 
 
 def tag_for(url: str, taken: set[str]) -> str:
@@ -101,7 +102,7 @@ def add_publication(
 ) -> tuple[Publication, bool]:
     """Create (or find) the publication for a feed URL; returns (publication, created)."""
     if republish not in REPUBLISH_MODES:
-        raise SourceError(
+        raise PublicationError(
             f"republish must be one of {', '.join(REPUBLISH_MODES)}, not {republish!r}"
         )
     existing = session.scalar(select(Feed).where(Feed.url == feed_url))
@@ -109,10 +110,12 @@ def add_publication(
         return existing.publication, False
     if tag:
         if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", tag):
-            raise SourceError(f"tag {tag!r} must be lower-case letters, digits, '-' or '_'")
+            raise PublicationError(f"tag {tag!r} must be lower-case letters, digits, '-' or '_'")
         publication = session.scalar(select(Publication).where(Publication.tag == tag))
         if publication is not None and publication.is_channel_own:
-            raise SourceError(f"tag {tag!r} belongs to a channel's own publication; pick another")
+            raise PublicationError(
+                f"tag {tag!r} belongs to a channel's own publication; pick another"
+            )
     else:
         taken = set(session.scalars(select(Publication.tag)))
         tag = tag_for(home_url or feed_url, taken)
@@ -135,7 +138,7 @@ def add_publication(
     return publication, created
 
 
-async def add_source(
+async def add_from_url(
     settings: Settings,
     url: str,
     *,
@@ -143,7 +146,7 @@ async def add_source(
     name: str | None = None,
     republish: str = "teaser",
 ) -> Publication:
-    """``newsline sources add``: verify/discover the feed, then store the publication."""
+    """``newsline publications add``: verify/discover the feed, then store the publication."""
     found = await find_feed(settings, url)
     home = found.parsed.link if found.parsed.link else None
     with session_scope(settings.database_url) as session:
@@ -161,25 +164,32 @@ async def add_source(
         return publication
 
 
-def remove_source(session: Session, tag: str) -> Publication:
+def remove_publication(session: Session, tag: str) -> Publication:
     """Delete a publication with its feeds and items."""
     publication = session.scalar(select(Publication).where(Publication.tag == tag))
     if publication is None:
-        raise SourceError(f"no publication tagged {tag!r} (see `newsline sources list`)")
+        raise PublicationError(f"no publication tagged {tag!r} (see `newsline publications list`)")
     if publication.is_channel_own:
-        raise SourceError(f"{tag!r} is a channel's own publication (digests); it cannot be removed")
+        raise PublicationError(
+            f"{tag!r} is a channel's own publication (digests); it cannot be removed"
+        )
     session.delete(publication)
     return publication
 
 
-def import_opml(session: Session, settings: Settings, body: bytes) -> tuple[int, int]:
-    """Add every subscription of an OPML document; returns (added, already present)."""
+def import_opml(
+    session: Session, settings: Settings, body: bytes, *, origin: str | None = None
+) -> tuple[int, int]:
+    """Add every subscription of an OPML document; returns (added, already present).
+
+    `origin` (e.g. the file name) starts the message of a :class:`PublicationError`.
+    """
     try:
-        sources = parse_opml(body)
+        subscriptions = parse_opml(body)
     except FeedError as exc:
-        raise SourceError(str(exc)) from exc
+        raise PublicationError(f"{origin}: {exc}" if origin else str(exc)) from exc
     added = present = 0
-    for src in sources:
+    for src in subscriptions:
         _pub, created = add_publication(
             session,
             settings,
@@ -219,8 +229,8 @@ def export_opml(session: Session) -> str:
 
 
 @dataclass(frozen=True)
-class SourceStatus:
-    """A feed with its health, for ``sources list`` and the sources page."""
+class FeedHealth:
+    """A feed with its publication and fetch health, for ``newsline publications list``."""
 
     tag: str
     name: str
@@ -235,7 +245,7 @@ class SourceStatus:
     interval_seconds: int
 
 
-def list_sources(session: Session) -> list[SourceStatus]:
+def feed_health(session: Session) -> list[FeedHealth]:
     """Every feed with its publication and fetch state."""
     rows = session.execute(
         select(Publication, Feed)
@@ -244,7 +254,7 @@ def list_sources(session: Session) -> list[SourceStatus]:
         .order_by(Publication.tag, Feed.id)
     )
     return [
-        SourceStatus(
+        FeedHealth(
             tag=p.tag,
             name=p.name,
             republish=p.republish,

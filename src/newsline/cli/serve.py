@@ -1,0 +1,119 @@
+"""``newsline serve`` and ``newsline demo``: the site with its scheduler, for real or offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from newsline.cli.app import app, console, prepare_database, settings_of, state_of
+from newsline.config import Settings, config_path
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Web worker processes.")] = 1,
+    no_scheduler: Annotated[
+        bool, typer.Option("--no-scheduler", help="Serve pages only; run no periodic jobs.")
+    ] = False,
+    access_log: Annotated[
+        bool, typer.Option(help="Log every request (nginx logs them too).")
+    ] = False,
+) -> None:
+    """Serve the site (FastAPI + uvicorn) and run the scheduler (fetch, digests)."""
+    settings = settings_of(ctx)
+    prepare_database(settings)
+    path = config_path(state_of(ctx).config)
+    serve_site(
+        settings,
+        path if path.exists() else None,
+        host=host,
+        port=port,
+        workers=workers,
+        scheduler=not no_scheduler and settings.scheduler.enabled,
+        access_log=access_log,
+    )
+
+
+@app.command()
+def demo(
+    corpus: Annotated[
+        Path | None,
+        typer.Option(help="A capture corpus to replay instead of the bundled demo publishers."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Keep the demo's database here (default: a temp dir).")
+    ] = None,
+    exit_after: Annotated[
+        float | None, typer.Option(hidden=True, help="Stop serving after this many seconds.")
+    ] = None,
+) -> None:
+    """Everything, offline: replay a web of publishers on loopback, ingest, enrich, digest, serve."""
+    import tempfile
+
+    from newsline.testing.demo import prepare, run_pipeline
+    from newsline.testing.democorpus import write_demo_corpus
+    from newsline.testing.replay import replay_in_thread
+
+    work = data_dir or Path(tempfile.mkdtemp(prefix="newsline-demo-"))
+    corpus_dir = corpus or write_demo_corpus(work / "corpus")
+    with replay_in_thread(corpus_dir) as server:
+        console.print(f"replaying {corpus_dir} ({len(server.entries)} URLs) on loopback")
+        site = prepare(work, server, own_corpus=corpus is None, base_url=f"http://{host}:{port}")
+        console.print(run_pipeline(site.settings))
+        serve_site(site.settings, site.config, host=host, port=port, exit_after=exit_after)
+
+
+def serve_site(
+    settings: Settings,
+    config: Path | None,
+    *,
+    host: str,
+    port: int,
+    workers: int = 1,
+    scheduler: bool = True,
+    access_log: bool = False,
+    exit_after: float | None = None,
+) -> None:
+    """Run uvicorn on the app (and the scheduler beside it) until stopped."""
+    import os
+    import threading
+
+    import uvicorn
+
+    from newsline.workers.scheduler import start_scheduler
+
+    if config is not None:  # the worker processes load the same file
+        os.environ["NEWSLINE_CONFIG"] = str(config.resolve())
+    jobs = start_scheduler(settings) if scheduler else None
+    options = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "access_log": access_log,
+        "proxy_headers": True,
+        "forwarded_allow_ips": "127.0.0.1",
+        "server_header": False,
+    }
+    app_path = "newsline.web.app:create_app_from_env"
+    console.print(f"serving at http://{host}:{port} ({workers} worker(s)) — Ctrl-C to stop")
+    try:
+        if workers > 1:
+            uvicorn.run(app_path, **options)  # type: ignore[arg-type]
+        else:
+            server = uvicorn.Server(uvicorn.Config(app_path, **options))  # type: ignore[arg-type]
+            if exit_after is not None:
+                timer = threading.Timer(exit_after, lambda: setattr(server, "should_exit", True))
+                timer.daemon = True
+                timer.start()
+            server.run()
+    finally:
+        if jobs is not None:
+            jobs.shutdown(wait=False)
