@@ -35,7 +35,7 @@ _REPUBLISH = {"gazette": "full", "courier": "full", "ledger": "teaser", "harbor"
 
 @dataclass(frozen=True)
 class DemoSource:
-    """A demo publication as ``newsline sources add`` needs it."""
+    """A demo publication as ``newsline publications add`` needs it."""
 
     tag: str
     name: str
