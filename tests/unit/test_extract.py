@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from newsline.ingest.extract import Extracted, ExtractError, decode_html, extract, parse_datetime
+from newsline.ingest.decode import decode_html
+from newsline.ingest.extract import Extracted, ExtractError, extract, parse_datetime
+from newsline.ingest.extract.document import MAX_PAGE_CHARS
 
 URL = "https://www.example-news.org/world/2025/07/23/talks-in-istanbul"
 
@@ -322,9 +324,7 @@ def test_empty_article_yields_empty_text_not_an_error() -> None:
 
 
 def test_oversized_input_is_refused() -> None:
-    from newsline.ingest import extract as module
-
-    huge = "<html><body>" + "<p>x</p>" * (module.MAX_PAGE_CHARS // 8) + "</body></html>"
+    huge = "<html><body>" + "<p>x</p>" * (MAX_PAGE_CHARS // 8) + "</body></html>"
     with pytest.raises(ExtractError, match="too large"):
         extract(huge, URL)
 
