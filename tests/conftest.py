@@ -1,8 +1,8 @@
-"""Shared fixtures: real SQLite files (and PostgreSQL when the test command started one)."""
+"""Shared fixtures: real SQLite files (and PostgreSQL when the test command started one),
+a real SMTP server on loopback. Helpers that tests import live in tests/support/."""
 
 from __future__ import annotations
 
-import gzip
 import os
 import uuid
 from collections.abc import Iterator
@@ -11,21 +11,12 @@ from typing import Any
 
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-CORPORA = Path(os.environ.get("NEWS_CORPORA", PROJECT_ROOT.parent / "shared" / "corpora"))
+from tests.support import PROJECT_ROOT
+from tests.support.mail import Inbox, smtp_server
+
 PG_URL = os.environ.get("NEWSLINE_TEST_PG_URL", "")
 # Never pick up a developer's ./newsline.toml: tests build their settings explicitly.
 os.environ["NEWSLINE_CONFIG"] = str(PROJECT_ROOT / "tests" / "no-config.toml")
-
-needs_corpora = pytest.mark.skipif(
-    not CORPORA.is_dir(), reason=f"shared corpora not available at {CORPORA}"
-)
-
-
-def read_corpus_bytes(path: Path) -> bytes:
-    """Original bytes of a corpus file (undoes the .gz storage of article HTML)."""
-    data = path.read_bytes()
-    return gzip.decompress(data) if path.suffix == ".gz" else data
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -77,6 +68,13 @@ def make_settings(tmp_path: Path, database_url: str) -> Any:
         return load_settings(None, **overrides)
 
     return build
+
+
+@pytest.fixture
+def smtp() -> Iterator[Inbox]:
+    """A real SMTP server (aiosmtpd) on a free loopback port; the test reads what arrived."""
+    with smtp_server() as inbox:
+        yield inbox
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

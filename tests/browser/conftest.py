@@ -6,22 +6,22 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.support import PROJECT_ROOT
+from tests.support.browser import LiveSite, QuietHandler, write_images
+from tests.support.ports import free_port, wait_for_port
+from tests.support.webdata import NOW, seed, seed_xss
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -33,11 +33,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-#: A desktop browser's User-Agent: headless Chromium's own says "HeadlessChrome", a bot.
-HUMAN_UA = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/126.0.0.0 Safari/537.36"
-)
 OUTPUT = PROJECT_ROOT / "test-output"
 
 CONFIG = """\
@@ -64,64 +59,6 @@ display_name = "Town Crier"
 hometown = "Remer,MN"
 """
 
-PALETTE = ["#1e3a8a", "#9f1239", "#065f46", "#7c2d12", "#4c1d95", "#0f766e", "#854d0e", "#334155"]
-
-
-def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(
-    port: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = 60
-) -> None:
-    """Block until something accepts connections on 127.0.0.1:`port`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
-
-
-def write_images(folder: Path, count: int) -> None:
-    """Simple generated SVG pictures (landscape gradients), our own artwork."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for n in range(count):
-        a, b = PALETTE[n % len(PALETTE)], PALETTE[(n * 3 + 1) % len(PALETTE)]
-        folder.joinpath(f"{n}.svg").write_text(
-            '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1200 675">'
-            f'<defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="{a}"/>'
-            f'<stop offset="1" stop-color="{b}"/></linearGradient></defs>'
-            '<rect width="1200" height="675" fill="url(#g)"/>'
-            f'<circle cx="{300 + n * 97 % 600}" cy="{200 + n * 53 % 250}" r="{90 + n * 17 % 80}" fill="#fff" fill-opacity=".18"/>'
-            '<path d="M0 520 Q300 420 600 500 T1200 470 V675 H0Z" fill="#000" fill-opacity=".22"/></svg>',
-            encoding="utf-8",
-        )
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@dataclass
-class LiveSite:
-    """The running site."""
-
-    base: str
-    settings: Any
-    item_ids: dict[str, int]
-    images: str
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
 
 @pytest.fixture(scope="session")
 def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
@@ -130,14 +67,11 @@ def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
     from newsline.db.engine import dispose_all, session_scope
     from newsline.db.migrate import upgrade
     from newsline.db.models import Item, Publication
-    from tests.webdata import NOW, seed, seed_xss
 
     root = tmp_path_factory.mktemp("site")
     images = root / "img"
     write_images(images, 12)
-    img_server = ThreadingHTTPServer(
-        ("127.0.0.1", 0), partial(_QuietHandler, directory=str(images))
-    )
+    img_server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(images)))
     img_thread = threading.Thread(target=img_server.serve_forever, daemon=True)
     img_thread.start()
     img_base = f"http://127.0.0.1:{img_server.server_address[1]}"

@@ -15,8 +15,9 @@ from playwright.sync_api import expect
 
 from newsline.config import Settings
 from newsline.publish.digest import run_digest
-from tests.browser.conftest import HUMAN_UA, _QuietHandler, write_images
-from tests.integration.digest_seed import Seeder, serve
+from tests.support.browser import HUMAN_UA, QuietHandler, write_images
+from tests.support.digest_seed import Seeder
+from tests.support.site import serve
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +28,7 @@ SLOT = datetime(2025, 1, 6, 15, 30, tzinfo=UTC)  # 9:30 AM CST
 def images(tmp_path: Path) -> Iterator[str]:
     folder = tmp_path / "img"
     write_images(folder, 6)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(folder)))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(folder)))
     # Plain http on purpose: a digest's thumbnails keep their URLs as the cards show them
     # (the scraped-body sanitizer's https upgrade does not apply to the digest's own body).
     thread = threading.Thread(target=server.serve_forever, daemon=True)

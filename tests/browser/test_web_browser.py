@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import HUMAN_UA, LiveSite
+from tests.support.browser import HUMAN_UA, LiveSite
 
 pytestmark = pytest.mark.browser
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from newsline.cli import app
 from newsline.config import Settings
-from tests.integration.digest_seed import Seeder
+from tests.support.digest_seed import Seeder
 
 SLOT = datetime(2025, 7, 25, 15, 30, tzinfo=UTC)
 

@@ -21,7 +21,7 @@ from newsline.publish.digest import (
     slot_containing,
     store_digest,
 )
-from tests.integration.digest_seed import Seeder
+from tests.support.digest_seed import Seeder
 
 SLOT = datetime(2025, 7, 25, 15, 30, tzinfo=UTC)
 

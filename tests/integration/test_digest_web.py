@@ -11,7 +11,6 @@ from urllib.parse import urlparse
 import feedparser
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from selectolax.lexbor import LexborHTMLParser
 from sqlalchemy import select
 
@@ -20,21 +19,12 @@ from newsline.db.engine import session_scope
 from newsline.db.models import Subscriber
 from newsline.publish.digest import run_digest
 from newsline.publish.mailer import deliver_digests
-from tests.integration.digest_seed import Seeder, free_port, serve
-from tests.integration.test_mail_digest import Inbox, body
+from tests.support.digest_seed import Seeder
+from tests.support.mail import Inbox, body
+from tests.support.ports import free_port
+from tests.support.site import serve
 
 SLOT = datetime(2025, 7, 25, 15, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def smtp() -> Iterator[Inbox]:
-    inbox = Inbox(free_port())
-    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
-    controller.start()
-    try:
-        yield inbox
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

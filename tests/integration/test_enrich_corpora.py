@@ -12,7 +12,7 @@ from newsline.enrich.hashtags import classify
 from newsline.enrich.stories import cluster
 from newsline.enrich.summarize import grounding_problems, is_boilerplate, summarize
 from newsline.testing.metrics import bcubed
-from tests.conftest import CORPORA, needs_corpora
+from tests.support.corpora import CORPORA, needs_corpora
 
 pytestmark = [needs_corpora, pytest.mark.corpora]
 

@@ -15,7 +15,6 @@ import asyncio
 import json
 import logging
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -31,6 +30,8 @@ from aiohttp import web
 
 from newsline.config import Settings, SummarizeSettings
 from newsline.enrich.summarize import Summarizer, SummaryStore, grounding_problems, summarize
+from tests.support.enrich_seed import seed_reports
+from tests.support.ports import free_port
 
 TITLE = "County closes Mill Street bridge for repairs"
 ARTICLE = (
@@ -237,12 +238,11 @@ def test_stage_uses_the_backend(
     fake_server: tuple[str, Script], make_settings: Callable[..., Settings]
 ) -> None:
     from newsline.enrich.stage import enrich_pending
-    from tests.integration.test_enrich_stage import _seed
 
     url, script = fake_server
     script.answers = ["echo"] + ["Governor Nobody said nothing."] * 20
     settings = make_settings(summarize={"backend": "openai", "base_url": url, "model": "m"})
-    _seed(settings)
+    seed_reports(settings)
     report = enrich_pending(settings)
     assert report.summaries == 7
     assert report.summaries_llm == 1
@@ -259,9 +259,7 @@ GGUF = os.environ.get("NEWSLINE_TEST_GGUF", "")
 def llama_server() -> Iterator[str]:
     if not (LLAMA_PYTHON and GGUF and Path(GGUF).is_file()):
         pytest.skip("set NEWSLINE_TEST_LLAMA_PYTHON and NEWSLINE_TEST_GGUF for the llama.cpp test")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         [
             LLAMA_PYTHON,

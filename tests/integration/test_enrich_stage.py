@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,110 +14,9 @@ from newsline.cli import app
 from newsline.config import Settings
 from newsline.db.channels import sync_channels
 from newsline.db.engine import session_scope
-from newsline.db.models import Item, ItemHashtag, Publication, Story
+from newsline.db.models import Item, ItemHashtag, Story
 from newsline.enrich.stage import RetagError, enrich_pending, retag
-
-T0 = datetime(2025, 7, 25, 8, 0, tzinfo=UTC)
-
-# Synthetic reports (our own words): two events, each covered by several publications.
-REPORTS = [
-    (
-        "alpha",
-        "flood",
-        "Kessel River floods Riverton homes",
-        "The Kessel River burst its banks in Riverton overnight, flooding hundreds of homes. Mayor "
-        "Dana Whitfield ordered evacuations and opened shelters at Riverton High School. Forecasters "
-        "expect more rain on Saturday.",
-    ),
-    (
-        "beta",
-        "merger",
-        "Norbeck Foods agrees to buy Calloway Dairy",
-        "Norbeck Foods will buy Calloway Dairy for $2 billion, the companies said on Friday, "
-        "creating the largest dairy group in the region. Calloway shareholders will receive cash, "
-        "and the deal needs approval from regulators.",
-    ),
-    (
-        "beta",
-        "flood",
-        "Riverton evacuates as Kessel River rises",
-        "Residents of Riverton fled rising water after the Kessel River overflowed. Mayor Whitfield "
-        "said shelters were open at Riverton High School and the flooding could last until Sunday.",
-    ),
-    (
-        "gamma",
-        "merger",
-        "Calloway Dairy sold to Norbeck in $2bn deal",
-        "Calloway Dairy's board accepted a $2 billion offer from Norbeck Foods. Regulators must "
-        "approve the takeover, Norbeck said, and Calloway shareholders will be paid in cash.",
-    ),
-    (
-        "gamma",
-        "flood",
-        "Kessel River flood fills Riverton shelters",
-        "Shelters in Riverton filled up as the Kessel River flood spread through low streets. "
-        "Mayor Whitfield asked residents to stay away from the river banks until the water falls.",
-    ),
-]
-WIRE = " ".join(
-    f"Paragraph {i}: the Kessel River flood forced Riverton to close roads and schools, and "
-    f"volunteers filled sandbags along the river banks through the night."
-    for i in range(12)
-)
-
-
-def _seed(settings: Settings) -> dict[str, int]:
-    """Publications, channel membership and items; returns item ids by a short name."""
-    ids: dict[str, int] = {}
-    with session_scope(settings.database_url) as session:
-        pubs = {}
-        for tag in ("alpha", "beta", "gamma", "wire"):
-            pub = Publication(tag=tag, name=tag.title(), republish="full")
-            session.add(pub)
-            pubs[tag] = pub
-        session.flush()
-        sync_channels(session, settings)
-        for n, (tag, event, title, text) in enumerate(REPORTS):
-            item = _item(pubs[tag].id, f"{event}{n}", title, text, T0 + timedelta(hours=n))
-            session.add(item)
-            session.flush()
-            ids[f"{event}{n}"] = item.id
-        # A wire story and a shorter syndicated copy of it on another site.
-        wire = _item(
-            pubs["wire"].id,
-            "wire",
-            "Riverton flood: roads and schools closed",
-            WIRE,
-            T0 + timedelta(hours=6),
-        )
-        copy = _item(
-            pubs["alpha"].id,
-            "copy",
-            "Riverton flood: roads and schools closed",
-            WIRE[: len(WIRE) * 3 // 4],
-            T0 + timedelta(hours=7),
-        )
-        pending = _item(pubs["alpha"].id, "pending", "Not extracted yet", "", T0, state="pending")
-        session.add_all([wire, copy, pending])
-        session.flush()
-        ids.update(wire=wire.id, copy=copy.id, pending=pending.id)
-    return ids
-
-
-def _item(
-    pub_id: int, key: str, title: str, text: str, when: datetime, state: str = "ready"
-) -> Item:
-    return Item(
-        publication_id=pub_id,
-        guid=key,
-        url=f"https://example.org/{key}",
-        state=state,
-        title=title,
-        body_text=text,
-        published_at=when,
-        sort_at=when,
-        first_seen_at=when,
-    )
+from tests.support.enrich_seed import T0, WIRE, report_item, seed_reports
 
 
 @pytest.mark.postgres
@@ -125,7 +24,7 @@ def test_enrich_tags_summarizes_links_copies_and_clusters(
     make_settings: Callable[..., Settings],
 ) -> None:
     settings = make_settings()
-    ids = _seed(settings)
+    ids = seed_reports(settings)
     report = enrich_pending(settings)
     assert report.enriched == 7
     with session_scope(settings.database_url) as session:
@@ -172,7 +71,7 @@ def test_enrich_tags_summarizes_links_copies_and_clusters(
 
 def test_incremental_runs_join_existing_stories(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings()
-    ids = _seed(settings)
+    ids = seed_reports(settings)
     first = enrich_pending(settings, limit=3)  # flood0, merger1, flood2
     assert first.enriched == 3
     second = enrich_pending(settings)
@@ -187,7 +86,7 @@ def test_editor_corrections_survive_rebuild_and_train(
     make_settings: Callable[..., Settings],
 ) -> None:
     settings = make_settings()
-    ids = _seed(settings)
+    ids = seed_reports(settings)
     enrich_pending(settings)
     assert retag(settings, ids["flood0"], "#Outdoors") == "news"
     with pytest.raises(RetagError, match="not a hashtag"):
@@ -225,7 +124,7 @@ def test_channels_get_their_own_tags_and_the_smallest_summary(
             },
         ]
     )
-    ids = _seed(settings)
+    ids = seed_reports(settings)
     enrich_pending(settings)
     with session_scope(settings.database_url) as session:
         channels = {c.slug: c.id for c in sync_channels(session, settings).values()}
@@ -245,7 +144,7 @@ def test_channels_get_their_own_tags_and_the_smallest_summary(
 
 def test_cli_enrich_and_retag(make_settings: Callable[..., Settings], tmp_path: Path) -> None:
     settings = make_settings()
-    ids = _seed(settings)
+    ids = seed_reports(settings)
     config = tmp_path / "newsline.toml"
     config.write_text(f'database_url = "{settings.database_url}"\n', encoding="utf-8")
     runner = CliRunner()
@@ -273,12 +172,12 @@ def test_cli_enrich_and_retag(make_settings: Callable[..., Settings], tmp_path: 
 
 def test_a_more_complete_copy_becomes_primary(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings()
-    ids = _seed(settings)
+    ids = seed_reports(settings)
     enrich_pending(settings)
     with session_scope(settings.database_url) as session:
         wire = session.get(Item, ids["wire"])
         assert wire is not None
-        fuller = _item(
+        fuller = report_item(
             wire.publication_id,
             "fuller",
             wire.title,
@@ -316,7 +215,7 @@ def test_merged_stories_move_their_items(
         stage, "StoryIndex", functools.partial(StoryIndex, threshold=2.0, merge_threshold=0.12)
     )
     settings = make_settings()
-    ids = _seed(settings)
+    ids = seed_reports(settings)
     report = enrich_pending(settings)
     assert report.stories_new == 6  # one per item, the copy joins its original's story
     assert report.stories_merged == 4
@@ -345,7 +244,7 @@ def test_warm_indexes_are_reused_until_the_database_moves(
 
     monkeypatch.setattr(stage._Run, "warm", counting_warm)
     settings = make_settings()
-    ids = _seed(settings)
+    ids = seed_reports(settings)
     enrich_pending(settings, limit=3)
     enrich_pending(settings, limit=2)  # same process, nothing else wrote: reuses the indexes
     assert len(warmed) == 1

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from newsline.ingest.extract import Extracted, extract
-from tests.conftest import CORPORA, needs_corpora, read_corpus_bytes
+from tests.support.corpora import CORPORA, needs_corpora, read_corpus_bytes
 
 ARTICLES = CORPORA / "articles"
 pytestmark = [needs_corpora, pytest.mark.corpora]

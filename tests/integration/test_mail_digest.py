@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 import ssl
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 import trustme
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 from selectolax.lexbor import LexborHTMLParser
 from sqlalchemy import select
 
@@ -26,44 +20,11 @@ from newsline.db.engine import session_scope
 from newsline.db.models import Subscriber
 from newsline.publish.digest import run_digest
 from newsline.publish.mailer import MailError, confirmation_message, deliver_digests, send_message
-from tests.integration.digest_seed import Seeder
+from tests.support.digest_seed import Seeder
+from tests.support.mail import Inbox, body, smtp_server
+from tests.support.ports import free_port
 
 SLOT = datetime(2025, 7, 25, 15, 30, tzinfo=UTC)  # 10:30 AM CDT
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Inbox:
-    """What the SMTP server received."""
-
-    port: int
-    messages: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
-    logins: list[str] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        msg = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(msg, EmailMessage)
-        self.messages.append((list(envelope.rcpt_tos), msg))
-        return "250 OK"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for rcpts, m in self.messages if address in rcpts]
-
-
-@pytest.fixture
-def smtp() -> Iterator[Inbox]:
-    inbox = Inbox(free_port())
-    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
-    controller.start()
-    try:
-        yield inbox
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
@@ -88,12 +49,6 @@ def add_subscriber(settings: Settings, email: str, **kw: Any) -> Subscriber:
     with session_scope(settings.database_url) as s:
         sub, _ = subscribers.subscribe(s, channel_id(settings), email, **kw)
         return sub
-
-
-def body(msg: EmailMessage, subtype: str) -> str:
-    part = msg.get_body(preferencelist=(subtype,))
-    assert part is not None, f"no text/{subtype} part"
-    return str(part.get_content())
 
 
 @pytest.mark.postgres
@@ -240,30 +195,7 @@ def test_starttls_and_login(make_settings: Callable[..., Settings], tmp_path: Pa
     cert.configure_cert(server_ctx)
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
-    inbox = Inbox(free_port())
-
-    def authenticator(
-        server: Any, session: Any, envelope: Any, mechanism: str, data: Any
-    ) -> AuthResult:
-        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
-            b"mailer",
-            b"s3cret",
-        )
-        if ok:
-            inbox.logins.append(data.login.decode())
-        return AuthResult(success=ok, handled=False)
-
-    controller = Controller(
-        inbox,
-        hostname="127.0.0.1",
-        port=inbox.port,
-        tls_context=server_ctx,
-        require_starttls=True,
-        authenticator=authenticator,
-        auth_required=True,
-    )
-    controller.start()
-    try:
+    with smtp_server(tls=server_ctx, accounts={"mailer": "s3cret"}) as inbox:
         settings = make_settings(
             email={
                 "enabled": True,
@@ -284,8 +216,6 @@ def test_starttls_and_login(make_settings: Callable[..., Settings], tmp_path: Pa
         )
         with pytest.raises(MailError, match="Authentication"):
             send_message(wrong.email, inbox.messages[0][1])
-    finally:
-        controller.stop()
 
 
 def test_bad_addresses_and_choices_are_refused(settings: Settings) -> None:

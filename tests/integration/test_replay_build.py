@@ -21,8 +21,8 @@ from newsline.cli import app
 from newsline.testing.build import BuildError, BuildReport, build_corpus, sniff_feed
 from newsline.testing.corpus import read_ground_truth, read_manifest, url_key
 from newsline.testing.replay import ReplayServer
-from tests.conftest import CORPORA, needs_corpora, read_corpus_bytes
-from tests.integration.test_replay_server import LoopbackResolver
+from tests.support.corpora import CORPORA, needs_corpora, read_corpus_bytes
+from tests.support.net import LoopbackResolver
 
 GOOD_RSS = b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel>

@@ -21,7 +21,7 @@ from newsline.testing.build import build_corpus
 from newsline.testing.corpus import read_ground_truth, read_manifest
 from newsline.testing.faultcorpus import write_fault_corpus
 from newsline.testing.replay import ReplayServer, replay_in_thread
-from tests.conftest import CORPORA, needs_corpora
+from tests.support.corpora import CORPORA, needs_corpora
 
 # Faults a feed cannot survive; the others (slow, bad-charset, truncated) may still parse.
 FATAL_FEED_FAULTS = {

@@ -12,10 +12,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from newsline.testing.corpus import FAULTS, CorpusError
 from newsline.testing.replay import FAULT_FEED, ReplayServer, replay_in_thread
+from tests.support.net import LoopbackResolver
 
 LAST_MODIFIED = "Tue, 04 Jun 2024 10:00:00 GMT"
 FEED = b"""<?xml version="1.0" encoding="utf-8"?>
@@ -24,31 +24,6 @@ FEED = b"""<?xml version="1.0" encoding="utf-8"?>
 </channel></rss>
 """
 PAGE = b"<!DOCTYPE html><html><head><title>Bridge</title></head><body><p>Open.</p></body></html>"
-
-
-class LoopbackResolver(AbstractResolver):
-    """Every host name resolves to the replay server; port 80/443 map to its two ports."""
-
-    def __init__(self, server: ReplayServer) -> None:
-        self.server = server
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        mapped = {80: self.server.http_port, 443: self.server.https_port}.get(port, port)
-        return [
-            ResolveResult(
-                hostname=host,
-                host="127.0.0.1",
-                port=mapped,
-                family=socket.AF_INET,
-                proto=0,
-                flags=socket.AI_NUMERICHOST,
-            )
-        ]
-
-    async def close(self) -> None:
-        return None
 
 
 def write_corpus(root: Path, entries: list[dict[str, Any]], bodies: dict[str, bytes]) -> Path:

@@ -17,7 +17,7 @@ from newsline.config import load_settings
 from newsline.db.engine import dispose_all
 from newsline.db.migrate import upgrade
 from newsline.web.app import create_app
-from tests.webdata import seed, seed_xss
+from tests.support.webdata import seed, seed_xss
 
 
 @pytest.fixture(scope="module")

@@ -8,20 +8,19 @@ on loopback (aiosmtpd).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from selectolax.lexbor import LexborHTMLParser
 
 from newsline.config import Settings
 from newsline.publish.digest import run_digest
 from newsline.web.app import create_app
-from tests.integration.digest_seed import Seeder, free_port
-from tests.integration.test_mail_digest import Inbox
+from tests.support.digest_seed import Seeder
+from tests.support.mail import Inbox
 
 HUMAN = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36"}
 SLOT = datetime(2025, 7, 25, 15, 30, tzinfo=UTC)
@@ -33,17 +32,6 @@ SPONSOR = [
     "Acme: kites, line, reels",
     "Acme",
 ]
-
-
-@pytest.fixture
-def smtp() -> Iterator[Inbox]:
-    inbox = Inbox(free_port())
-    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
-    controller.start()
-    try:
-        yield inbox
-    finally:
-        controller.stop()
 
 
 def _settings(make_settings: Callable[..., Settings], smtp: Inbox, mail: bool) -> Settings:

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from newsline.web.app import create_app
-from tests.webdata import Seeded, seed, seed_xss
+from tests.support.webdata import Seeded, seed, seed_xss
 
 # Every test here also runs on PostgreSQL when the test command provides one.
 pytestmark = pytest.mark.postgres

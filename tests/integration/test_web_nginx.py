@@ -21,9 +21,10 @@ import httpx
 import pytest
 
 from newsline.config import Settings
-from tests.conftest import PROJECT_ROOT
-from tests.integration.digest_seed import free_port, serve
-from tests.webdata import seed
+from tests.support import PROJECT_ROOT
+from tests.support.ports import free_port
+from tests.support.site import serve
+from tests.support.webdata import seed
 
 DEPLOY_CONF = PROJECT_ROOT / "deploy" / "nginx.conf"
 STATIC = PROJECT_ROOT / "src" / "newsline" / "web" / "static"

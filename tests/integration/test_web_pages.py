@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from selectolax.lexbor import LexborHTMLParser
 
 from newsline.web.app import create_app
-from tests.webdata import NOW, XSS, Seeded, add_item, seed, seed_xss
+from tests.support.webdata import NOW, XSS, Seeded, add_item, seed, seed_xss
 
 # Every test here also runs on PostgreSQL when the test command provides one.
 pytestmark = pytest.mark.postgres

@@ -17,7 +17,7 @@ from newsline.ingest.feeds import (
     parse_opml,
     write_opml,
 )
-from tests.conftest import CORPORA, needs_corpora
+from tests.support.corpora import CORPORA, needs_corpora
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Gazette</title><link>https://gazette.example/</link>

@@ -161,7 +161,7 @@ def test_deploy_nginx_classes_bots_like_the_app() -> None:
     import re
 
     from newsline.community.presence import _BOT
-    from tests.conftest import PROJECT_ROOT
+    from tests.support import PROJECT_ROOT
 
     conf = (PROJECT_ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
     found = re.search(

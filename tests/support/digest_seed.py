@@ -1,16 +1,11 @@
-"""Synthetic rows for the digest tests and benchmark: publications, items, stories, hashtags.
+"""Synthetic rows for the digest tests: publications, items, stories, hashtags.
 
 All text here is our own, written for these tests (no publisher text).
 """
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -212,35 +207,3 @@ class Seeder:
                 )
             )
         return item.id
-
-
-@contextmanager
-def serve(settings: Settings, port: int | None = None) -> Iterator[str]:
-    """The real web app (``create_app``) under uvicorn on a loopback port; yields its base URL."""
-    import uvicorn
-
-    from newsline.web.app import create_app
-
-    port = port or free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
