@@ -7,89 +7,31 @@ Two passes:
    keep a caption once (an ``alt`` that repeats the figure's caption is emptied), turn
    ``h1`` into ``h2`` and caption-less layout ``div``\\s into paragraphs so block
    boundaries survive the allowlist.
-2. nh3 (ammonia) with the allowlist below. nh3 runs last on a re-serialised string, so
-   whatever the first pass misunderstood, nothing outside the allowlist survives.
+2. nh3 (ammonia) with the allowlist :data:`newsline.sanitize.ARTICLE_BODY`. nh3 runs last
+   on a re-serialised string, so whatever the first pass misunderstood, nothing outside
+   the allowlist survives.
 
-Policy for URLs: links must be absolute ``http``/``https`` after resolving against the
-base URL (anything else — ``javascript:``, ``data:``, ``mailto:`` — loses its ``href`` and
-the ``<a>`` is unwrapped). Image ``src`` must be absolute ``https``: a plain ``http`` image
-is *upgraded* to ``https`` rather than dropped, because our pages are served over HTTPS and
-browsers auto-upgrade such mixed-content images anyway (Chromium since v86) — dropping
-would lose pictures that work, keeping ``http`` would leak the reader's visit in clear text.
+URLs go through :func:`newsline.sanitize.web_url`: links must be absolute ``http``/``https`` after resolving
+against the page's URL (anything else — ``javascript:``, ``data:``, ``mailto:``, a bare
+``#fragment`` — loses its ``href`` and the ``<a>`` is unwrapped); image ``src`` must be
+absolute ``https``, a plain ``http`` image being upgraded (see
+:func:`newsline.sanitize.https_image_url`).
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import urljoin, urlsplit
 
-import nh3
 from lxml import etree, html
 
+from newsline.sanitize import ARTICLE_BODY, DROPPED_WITH_CONTENT, https_image_url, web_url
+
 __all__ = [
-    "ALLOWED_ATTRIBUTES",
-    "ALLOWED_TAGS",
     "absolute_http_url",
     "best_image_url",
     "clean_generated_html",
-    "image_https_url",
     "sanitize_html",
 ]
-
-ALLOWED_TAGS: frozenset[str] = frozenset(
-    {
-        "p",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "ul",
-        "ol",
-        "li",
-        "blockquote",
-        "figure",
-        "figcaption",
-        "img",
-        "a",
-        "em",
-        "strong",
-        "b",
-        "i",
-        "br",
-    }
-)
-ALLOWED_ATTRIBUTES: dict[str, set[str]] = {"a": {"href"}, "img": {"src", "alt"}}
-# Tags whose *content* is dropped too (not just the tag): code, styling, embedded documents,
-# form controls and metadata never belong in an article body.
-_CLEAN_CONTENT_TAGS = {
-    "script",
-    "style",
-    "svg",
-    "math",
-    "iframe",
-    "frame",
-    "frameset",
-    "object",
-    "embed",
-    "applet",
-    "template",
-    "noscript",
-    "noembed",
-    "noframes",
-    "textarea",
-    "select",
-    "button",
-    "form",
-    "title",
-    "head",
-    "canvas",
-    "audio",
-    "video",
-    "map",
-    "xmp",
-    "plaintext",
-}
 
 # Attributes where pages keep the real image URL until JavaScript swaps it in.
 LAZY_SRC_ATTRIBUTES = (
@@ -176,36 +118,14 @@ _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def absolute_http_url(value: str | None, base_url: str) -> str | None:
-    """``value`` resolved against ``base_url`` when the result is an http(s) URL, else None."""
-    if not value:
-        return None
-    value = value.strip()
-    if not value or value.startswith("#"):
-        return None
-    if value.startswith(("https://", "http://")):
-        # Already absolute (the common case): only a host is required.
-        host_start = value.index("//") + 2
-        if len(value) > host_start and value[host_start] not in "/?#\\":
-            return value
-        return None
-    try:
-        resolved = urljoin(base_url, value) if base_url else value
-        parts = urlsplit(resolved)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    return resolved
+    """``value`` resolved against ``base_url`` when the result is an http(s) URL, else None.
 
-
-def image_https_url(value: str | None, base_url: str) -> str | None:
-    """An image URL fit for an ``<img src>`` on our HTTPS pages: absolute, http upgraded."""
-    resolved = absolute_http_url(value, base_url)
-    if resolved is None:
+    :func:`newsline.sanitize.web_url`, except that a bare ``#fragment`` is refused: it
+    points into the source page, which ours is not.
+    """
+    if value is None or value.lstrip().startswith("#"):
         return None
-    if resolved[:5].lower() == "http:":
-        resolved = "https:" + resolved[5:]
-    return resolved
+    return web_url(value, base_url)
 
 
 def _best_srcset_candidate(srcset: str) -> str | None:
@@ -268,7 +188,7 @@ def _restructure(root: html.HtmlElement, base_url: str) -> None:
             continue
         alt = img.get("alt")
         img.attrib.clear()
-        img.set("src", image_https_url(url, "") or url)
+        img.set("src", https_image_url(url) or url)
         if alt is not None:
             img.set("alt", _norm(alt))
     for picture in list(root.iter("picture")):
@@ -314,38 +234,19 @@ def sanitize_html(html_text: str, base_url: str) -> str:
     except (etree.ParserError, ValueError):
         root = None
     if root is not None:
-        for bad in list(root.iter(*_CLEAN_CONTENT_TAGS)):
+        for bad in list(root.iter(*DROPPED_WITH_CONTENT)):
             bad.drop_tree()
         _restructure(root, base_url)
         html_text = etree.tostring(root, encoding="unicode", method="html")
-    cleaned = _CLEANER.clean(html_text)
+    cleaned = ARTICLE_BODY.clean(html_text)
     return _collapse_empty(cleaned).strip()
 
 
 def clean_generated_html(html_text: str) -> str:
     """nh3 alone, for HTML this package generated itself (already structured, URLs
     already absolute): the same allowlist and URL policy, without the structural pass."""
-    return _collapse_empty(_CLEANER.clean(html_text)).strip()
+    return _collapse_empty(ARTICLE_BODY.clean(html_text)).strip()
 
-
-def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
-    # Second guard after the structural pass: absolute http(s) only, https for images.
-    if attr == "href":
-        return absolute_http_url(value, "")
-    if attr == "src":
-        return image_https_url(value, "")
-    return value
-
-
-_CLEANER = nh3.Cleaner(
-    tags=set(ALLOWED_TAGS),
-    clean_content_tags=_CLEAN_CONTENT_TAGS,
-    attributes=ALLOWED_ATTRIBUTES,
-    attribute_filter=_attribute_filter,
-    url_schemes={"http", "https"},
-    link_rel="noopener nofollow",
-    strip_comments=True,
-)
 
 _EMPTY_BLOCK_RE = re.compile(r"<(p|li|h[2-6]|blockquote|figcaption|ul|ol)>\s*(?:<br>\s*)*</\1>")
 

@@ -15,35 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import nh3
+from newsline.sanitize import DIGEST, web_url
 
 #: Hashtag used for entries whose items have no hashtag in this channel's list.
 FALLBACK_HASHTAG = "other"
 
-_ALLOWED_TAGS = {
-    "section",
-    "article",
-    "footer",
-    "h2",
-    "h3",
-    "p",
-    "a",
-    "img",
-    "span",
-    "ul",
-    "li",
-    "strong",
-}
-_ALLOWED_ATTRIBUTES = {
-    "section": {"class", "id"},
-    "article": {"class"},
-    "footer": {"class"},
-    "h2": {"class"},
-    "p": {"class"},
-    "span": {"class"},
-    "a": {"href", "class"},
-    "img": {"src", "alt", "class", "loading", "width", "height"},
-}
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]?\s+(?=[\"'“‘(]?[A-Z0-9])")
 
 
@@ -215,10 +191,10 @@ def collapse(candidates: Sequence[Candidate]) -> list[Entry]:
             key = f"item:{min(c.near_duplicate_of_id or c.id for c in group)}"
         publication_ids = sorted({c.publication_id for c in group})
         also: list[Link] = []
-        seen_pubs = {lead.publication_id}
+        seen_publications = {lead.publication_id}
         for c in sorted(group, key=lambda c: c.sort_at, reverse=True):
-            if c.publication_id not in seen_pubs:
-                seen_pubs.add(c.publication_id)
+            if c.publication_id not in seen_publications:
+                seen_publications.add(c.publication_id)
                 also.append(Link(c.publication, c.url))
         story_sources = max(c.story_sources for c in group)
         hashtag = lead.hashtag or _most_common(c.hashtag for c in group) or FALLBACK_HASHTAG
@@ -262,10 +238,10 @@ def apply_memory(entries: Sequence[Entry], memory: Memory) -> tuple[list[Entry],
                 continue
             kept.append(e)
             continue
-        new_pubs = set(e.publication_ids) - memory.publications.get(e.key, set())
-        if e.sources > shown or new_pubs:
+        new_publications = set(e.publication_ids) - memory.publications.get(e.key, set())
+        if e.sources > shown or new_publications:
             e.update = True
-            e.sources = max(e.sources, shown + len(new_pubs))
+            e.sources = max(e.sources, shown + len(new_publications))
             kept.append(e)
         else:
             dropped += 1
@@ -291,25 +267,27 @@ def group_and_cap(
     """
     order = list(dict.fromkeys(hashtag_order))
     known = set(order)
-    by_tag: dict[str, list[Entry]] = {}
+    by_hashtag: dict[str, list[Entry]] = {}
     for e in entries:
         if e.hashtag not in known:
             e.hashtag = FALLBACK_HASHTAG
-        by_tag.setdefault(e.hashtag, []).append(e)
-    if FALLBACK_HASHTAG in by_tag and FALLBACK_HASHTAG not in known:
+        by_hashtag.setdefault(e.hashtag, []).append(e)
+    if FALLBACK_HASHTAG in by_hashtag and FALLBACK_HASHTAG not in known:
         order.append(FALLBACK_HASHTAG)
     capped: list[Entry] = []
-    for tag in order:
-        group = sorted(by_tag.get(tag, []), key=rank_key, reverse=True)
+    for hashtag in order:
+        group = sorted(by_hashtag.get(hashtag, []), key=rank_key, reverse=True)
         capped.extend(group[: max(per_group, 0)])
     chosen = {id(e) for e in sorted(capped, key=rank_key, reverse=True)[: max(total, 0)]}
     groups: list[tuple[str, list[Entry]]] = []
-    for tag in order:
+    for hashtag in order:
         group = [
-            e for e in sorted(by_tag.get(tag, []), key=rank_key, reverse=True) if id(e) in chosen
+            e
+            for e in sorted(by_hashtag.get(hashtag, []), key=rank_key, reverse=True)
+            if id(e) in chosen
         ]
         if group:
-            groups.append((tag, group))
+            groups.append((hashtag, group))
     return groups
 
 
@@ -382,23 +360,6 @@ def _e(text: str | None) -> str:
     return html.escape(text or "", quote=True)
 
 
-def _safe_url(url: str | None) -> str | None:
-    if url and url.strip().lower().startswith(("http://", "https://")):
-        return url.strip()
-    return None
-
-
-def sanitize(fragment: str) -> str:
-    """nh3 with the digest's small tag/attribute set (defence in depth over escaping)."""
-    return nh3.clean(
-        fragment,
-        tags=_ALLOWED_TAGS,
-        attributes=_ALLOWED_ATTRIBUTES,
-        url_schemes={"http", "https"},
-        link_rel="noopener noreferrer",
-    )
-
-
 def entry_html(e: Entry) -> str:
     """One entry: `Publication: Title` linked to the source, thumbnail, summary, also-links.
 
@@ -407,11 +368,11 @@ def entry_html(e: Entry) -> str:
     beside the summary paragraphs), then ``p`` paragraphs, then a ``footer`` of also-links.
     """
     out = ['<article class="digest-entry">']
-    url = _safe_url(e.url)
+    url = web_url(e.url)
     label = f'<span class="digest-pub">{_e(e.publication)}</span>: {_e(e.title)}'
     link = f'<a href="{_e(url)}">{label}</a>' if url else label
     out.append(f"<h3>{link}</h3>")
-    image = _safe_url(e.image_url)
+    image = web_url(e.image_url)
     if image:
         out.append(
             f'<img class="digest-thumb" src="{_e(image)}" alt="" loading="lazy" '
@@ -423,7 +384,7 @@ def entry_html(e: Entry) -> str:
         )
     for para in paragraphs(e.summary):
         out.append(f"<p>{_e(para)}</p>")
-    links = [(a.publication, _safe_url(a.url)) for a in e.also]
+    links = [(a.publication, web_url(a.url)) for a in e.also]
     links = [(p, u) for p, u in links if u]
     if links:
         also = ", ".join(f'<a href="{_e(u)}">{_e(p)}</a>' for p, u in links)
@@ -450,19 +411,20 @@ def render_html(
     out: list[str] = []
     if overview:
         out.append(f'<p class="digest-overview">{_e(overview)}</p>')
-    for tag, entries in groups:
-        out.append(f'<section class="digest-group" id="{_e(tag)}"><h2>#{_e(tag)}</h2>')
+    for hashtag, entries in groups:
+        out.append(f'<section class="digest-group" id="{_e(hashtag)}"><h2>#{_e(hashtag)}</h2>')
         out.extend(entry_html(e) for e in entries)
         out.append("</section>")
     if sponsor is not None:
-        url = _safe_url(sponsor.url)
+        url = web_url(sponsor.url)
         text = _e(sponsor.text or sponsor.name)
         body = f'<a href="{_e(url)}">{text}</a>' if url else text
         out.append(
             f'<section class="digest-group digest-sponsor" id="sponsor"><h2>#sponsor</h2>'
             f"<p>{body}</p></section>"
         )
-    return sanitize("\n".join(out))
+    # The digest allow-list over our own escaped markup: defence in depth.
+    return DIGEST.clean("\n".join(out))
 
 
 def render_text(
@@ -475,8 +437,8 @@ def render_text(
     lines: list[str] = [title, "=" * len(title), ""]
     if overview:
         lines += [overview, ""]
-    for tag, entries in groups:
-        lines += [f"#{tag}", ""]
+    for hashtag, entries in groups:
+        lines += [f"#{hashtag}", ""]
         for e in entries:
             lines.append(f"* {e.publication}: {e.title}")
             if e.update:
