@@ -1,12 +1,51 @@
-"""Keep channel rows, their own publications and newsline membership in step with the config."""
+"""Channels in the database: look one up by slug, and keep channel rows, their own
+publications and newsline membership in step with the config."""
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsline.config import ChannelSettings, Settings
+from newsline.db.engine import session_scope
 from newsline.db.models import Channel, Newsline, Publication
+from newsline.errors import NewslineError
+
+log = logging.getLogger(__name__)
+
+
+class UnknownChannel(NewslineError):
+    """No channel of that slug is configured (or it has no database row)."""
+
+
+def channel_settings(settings: Settings, slug: str) -> ChannelSettings:
+    """The channel's settings, or :class:`UnknownChannel` naming the configured ones."""
+    cfg = settings.channel(slug)
+    if cfg is None:
+        known = ", ".join(c.slug for c in settings.channels)
+        raise UnknownChannel(f"unknown channel {slug!r} (configured: {known})")
+    return cfg
+
+
+def channel_row(session: Session, settings: Settings, slug: str) -> Channel:
+    """The channel's row with its own publication, creating both (:func:`sync_channels`, in
+    a transaction of its own) when the channel was configured after the last sync."""
+    row = session.scalar(select(Channel).where(Channel.slug == slug))
+    if row is None or row.own_publication_id is None:
+        channel_settings(settings, slug)  # a slug nobody configured says so
+        log.info("channel %s has no database row yet; syncing channels from the config", slug)
+        try:
+            with session_scope(settings.database_url) as own:
+                sync_channels(own, settings)
+        except IntegrityError:
+            log.debug("another process created channel %s first", slug)
+        row = session.scalar(select(Channel).where(Channel.slug == slug))
+    if row is None or row.own_publication_id is None:
+        raise UnknownChannel(f"channel {slug!r} has no database row; run `newsline db upgrade`")
+    return row
 
 
 def sync_channels(session: Session, settings: Settings) -> dict[str, Channel]:
