@@ -165,7 +165,7 @@ def test_subscribe_without_mail_is_a_503_in_chrome(
 
 
 def test_channel_pages_lead_to_the_digest(client: TestClient) -> None:
-    for path in ("/news/newsline", "/news/sources", "/news/tag/politics"):
+    for path in ("/news/newsline", "/news/publications", "/news/tag/politics"):
         page = _doc(client.get(path).text)
         footer = {a.attributes.get("href"): a.text() for a in page.css(".sitefoot .digestnav a")}
         assert footer == {

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from selectolax.lexbor import LexborHTMLParser
 
+from newsline.errors import NewslineError
 from newsline.web.app import create_app
 from tests.support.webdata import NOW, XSS, Seeded, add_item, seed, seed_xss
 
@@ -125,7 +126,7 @@ def test_chrome_is_on_every_page(client: TestClient, seeded: Seeded) -> None:
         "/usc/solo/valley",
         "/usc/tag/politics",
         "/usc/search?q=lighthouse",
-        "/usc/sources",
+        "/usc/publications",
         "/usc/topic/harbor/no-such-item",
         "/elsewhere/newsline",
     ]
@@ -151,7 +152,7 @@ def test_column_names(client: TestClient) -> None:
         "/usc/tag/politics": "#politics feed",
         "/usc/solo/valley": "Valley Ledger",
         "/usc/search": "search",
-        "/usc/sources": "sources",
+        "/usc/publications": "publications",
     }
     for path, name in names.items():
         assert doc(client.get(path).text).cssselect(".colname")[0].text_content() == name
@@ -262,6 +263,27 @@ def test_unknown_channel_publication_and_hashtag_are_404(client: TestClient) -> 
     assert client.get("/usc/newsline?before=garbage!").status_code == 400
 
 
+def test_a_newsline_error_is_answered_with_its_line(settings: Any, seeded: Seeded) -> None:
+    app = create_app(settings)
+
+    def fails() -> None:
+        raise NewslineError("the archive is being rebuilt; try again in a minute")
+
+    app.router.add_api_route("/usc/x/broken/now", fails)
+    app.router.add_api_route("/api/v1/broken", fails)
+    client = TestClient(app, headers=HUMAN)
+    response = client.get("/usc/x/broken/now")
+    assert response.status_code == 500
+    page = doc(response.text)
+    assert page.cssselect(".colname")[0].text_content() == "error"
+    assert page.cssselect(".error h1")[0].text_content() == "Something went wrong"
+    assert "the archive is being rebuilt" in page.cssselect(".error")[0].text_content()
+    assert page.cssselect(".titleband a.brand")[0].text_content() == "THE AMERICA ONE NEWS"
+    api = client.get("/api/v1/broken")
+    assert api.status_code == 500
+    assert api.json() == {"detail": "the archive is being rebuilt; try again in a minute"}
+
+
 def test_hashtag_and_publication_pages(client: TestClient) -> None:
     tagged = listed_titles(client.get("/usc/tag/politics").text)
     assert tagged and all(
@@ -308,8 +330,8 @@ def test_search_ranks_and_highlights(client: TestClient, settings: Any) -> None:
     assert "Council vote" in xss.cssselect(".card .title")[0].text_content()
 
 
-def test_sources_page_shows_fetch_health(client: TestClient) -> None:
-    page = doc(client.get("/usc/sources").text)
+def test_publications_page_shows_fetch_health(client: TestClient) -> None:
+    page = doc(client.get("/usc/publications").text)
     rows = {s.cssselect(".site")[0].text_content(): s for s in page.cssselect("li.source")}
     assert rows["Harbor Gazette"].cssselect(".pill")[0].text_content() == "healthy"
     valley = rows["Valley Ledger"]
@@ -317,6 +339,15 @@ def test_sources_page_shows_fetch_health(client: TestClient) -> None:
     assert "HTTP 503 Service Unavailable" in valley.text_content()
     assert "4 failures in a row" in valley.text_content()
     assert "Outsider Times" not in rows
+
+
+def test_the_publications_page_keeps_its_first_address(client: TestClient) -> None:
+    response = client.get("/usc/sources", follow_redirects=False)
+    assert response.status_code == 308
+    assert response.headers["location"] == "/usc/publications"
+    assert client.get("/nope/sources", follow_redirects=False).status_code == 404
+    footer = doc(client.get("/usc/newsline").text).cssselect(".sitefoot nav a")
+    assert {a.get("href"): a.text_content() for a in footer}["/usc/publications"] == "Publications"
 
 
 def test_xss_payloads_are_escaped_or_removed(client: TestClient) -> None:
@@ -334,7 +365,7 @@ def test_xss_payloads_are_escaped_or_removed(client: TestClient) -> None:
 
 
 def test_security_headers_and_no_inline_script_or_style(client: TestClient) -> None:
-    for path in ("/usc/newsline", "/usc/topic/harbor/harbor-0", "/usc/sources", "/nope"):
+    for path in ("/usc/newsline", "/usc/topic/harbor/harbor-0", "/usc/publications", "/nope"):
         response = client.get(path)
         csp = response.headers["content-security-policy"]
         assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp

@@ -10,10 +10,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Row
 
+from newsline import urls
+from newsline.sanitize import web_url
 from newsline.web import queries
 from newsline.web.queries import CURSOR_PATTERN, Cursor, CursorError
 from newsline.web.render import item_path, source_url
-from newsline.web.safety import clean_body, highlighted, safe_url
+from newsline.web.safety import clean_body, highlighted
 from newsline.web.search import search_items
 from newsline.web.site import ChannelRef, NotFound, Site, site_of
 
@@ -122,7 +124,7 @@ SearchCursor = Annotated[
     Query(pattern=r"^[0-9]{1,3}$", description="`next_cursor` of the previous page"),
 ]
 
-router = APIRouter(prefix="/api/v1", tags=["api"])
+router = APIRouter(prefix=urls.API, tags=["api"])
 
 
 def _json(data: Any) -> JSONResponse:
@@ -143,38 +145,40 @@ def _channel_out(site: Site, channel: ChannelRef) -> ChannelOut:
         display_name=cfg.display_name,
         hometown=cfg.hometown,
         timezone=cfg.timezone,
-        url=site.url(f"/{cfg.slug}/newsline"),
+        url=site.urls.absolute(site.urls.newsline(cfg.slug)),
         hashtags=[h.tag for h in cfg.hashtags],
     )
 
 
-def _item_fields(site: Site, channel: ChannelRef, row: Row[Any], tags: list[str]) -> dict[str, Any]:
+def _item_fields(
+    site: Site, channel: ChannelRef, row: Row[Any], hashtags: list[str]
+) -> dict[str, Any]:
     return {
         "id": row.id,
-        "url": site.url(item_path(channel, row)),
+        "url": site.urls.absolute(item_path(site.urls, channel, row)),
         "source_url": source_url(row),
         "title": row.title,
         "author": row.author,
-        "publication": row.pub_tag,
-        "publication_name": row.pub_name,
+        "publication": row.publication_tag,
+        "publication_name": row.publication_name,
         "site_name": row.site_name,
         "published_at": row.published_at,
         "sort_at": row.sort_at,
-        "image_url": safe_url(row.image_url),
+        "image_url": web_url(row.image_url),
         "teaser": row.teaser or "",
         "summary": row.summary,
-        "hashtags": tags,
+        "hashtags": hashtags,
     }
 
 
 def _rows_out(
     site: Site, channel: ChannelRef, conn: Connection, rows: list[Row[Any]]
 ) -> list[ItemOut]:
-    tags = queries.hashtags_of(conn, channel.id, [r.id for r in rows])
-    return [ItemOut(**_item_fields(site, channel, r, tags.get(r.id, []))) for r in rows]
+    hashtags = queries.hashtags_of(conn, channel.id, [r.id for r in rows])
+    return [ItemOut(**_item_fields(site, channel, r, hashtags.get(r.id, []))) for r in rows]
 
 
-@router.get("/channels", response_model=list[ChannelOut])
+@router.get(urls.API_CHANNELS, response_model=list[ChannelOut])
 async def channels(request: Request) -> JSONResponse:
     """Every channel of this install."""
     site = site_of(request)
@@ -182,38 +186,36 @@ async def channels(request: Request) -> JSONResponse:
     return _json([c.model_dump(mode="json") for c in out])
 
 
-@router.get("/channels/{channel}", response_model=ChannelOut, responses=NOT_FOUND)
+@router.get(urls.API_CHANNEL, response_model=ChannelOut, responses=NOT_FOUND)
 async def channel(request: Request, channel: ChannelSlug) -> JSONResponse:
     """One channel."""
     site = site_of(request)
     return _json(_channel_out(site, _channel(site, channel)).model_dump(mode="json"))
 
 
-@router.get(
-    "/channels/{channel}/publications", response_model=list[PublicationOut], responses=NOT_FOUND
-)
+@router.get(urls.API_PUBLICATIONS, response_model=list[PublicationOut], responses=NOT_FOUND)
 async def publications(request: Request, channel: ChannelSlug) -> JSONResponse:
     """The publications of the channel's newsline."""
     site = site_of(request)
     ref = _channel(site, channel)
     with site.engine.connect() as conn:
-        pubs = queries.publications(conn, ref.id)
+        rows = queries.publications(conn, ref.id)
     out = [
         PublicationOut(
             tag=p.tag,
             name=p.name,
-            home_url=safe_url(p.home_url),
-            icon_url=safe_url(p.icon_url),
+            home_url=web_url(p.home_url),
+            icon_url=web_url(p.icon_url),
             republish=p.republish,
-            url=site.url(f"/{ref.slug}/solo/{p.tag}"),
+            url=site.urls.absolute(site.urls.publication(ref.slug, p.tag)),
         ).model_dump(mode="json")
-        for p in pubs
+        for p in rows
     ]
     return _json(out)
 
 
 @router.get(
-    "/channels/{channel}/items",
+    urls.API_ITEMS,
     response_model=ItemPage,
     responses={**NOT_FOUND, **BAD_CURSOR},
 )
@@ -233,14 +235,19 @@ async def items(
     except CursorError as exc:
         raise ApiError(400, str(exc)) from exc
     with site.engine.connect() as conn:
-        pub_id = None
+        publication_id = None
         if publication is not None:
-            pub = queries.publication(conn, ref.id, publication)
-            if pub is None:
+            found = queries.publication(conn, ref.id, publication)
+            if found is None:
                 raise ApiError(404, f"no publication {publication!r} on this channel")
-            pub_id = pub.id
+            publication_id = found.id
         rows, following = queries.list_items(
-            conn, ref.id, limit=limit, cursor=position, publication_id=pub_id, hashtag=hashtag
+            conn,
+            ref.id,
+            limit=limit,
+            cursor=position,
+            publication_id=publication_id,
+            hashtag=hashtag,
         )
         out = ItemPage(
             items=_rows_out(site, ref, conn, list(rows)),
@@ -249,9 +256,7 @@ async def items(
     return _json(out.model_dump(mode="json"))
 
 
-@router.get(
-    "/channels/{channel}/items/{item_id}", response_model=ItemDetailOut, responses=NOT_FOUND
-)
+@router.get(urls.API_ITEM, response_model=ItemDetailOut, responses=NOT_FOUND)
 async def item(
     request: Request, channel: ChannelSlug, item_id: Annotated[int, Path(ge=1, le=2**62)]
 ) -> JSONResponse:
@@ -262,12 +267,12 @@ async def item(
         row = queries.item_by_id(conn, ref.id, item_id)
         if row is None:
             raise ApiError(404, f"no item {item_id} on this channel")
-        tags = queries.hashtags_of(conn, ref.id, [row.id]).get(row.id, [])
-    full = row.pub_republish == "full" and bool(row.body_html)
+        hashtags = queries.hashtags_of(conn, ref.id, [row.id]).get(row.id, [])
+    full = row.publication_republish == "full" and bool(row.body_html)
     out = ItemDetailOut(
-        **_item_fields(site, ref, row, tags),
+        **_item_fields(site, ref, row, hashtags),
         image_caption=row.image_caption,
-        body_html=str(clean_body(row.body_html, source_url(row) or "")) if full else None,
+        body_html=str(clean_body(row.body_html)) if full else None,
         language=row.language,
         story_id=row.story_id,
     )
@@ -275,7 +280,7 @@ async def item(
 
 
 @router.get(
-    "/channels/{channel}/search",
+    urls.API_SEARCH,
     response_model=SearchPage,
     responses=NOT_FOUND,
 )
@@ -296,12 +301,12 @@ async def search(
         if len(hits) > limit and offset + limit <= MAX_SEARCH_OFFSET:
             following = str(offset + limit)
         hits = hits[:limit]
-        tags = queries.hashtags_of(conn, ref.id, [h.id for h in hits])
+        hashtags = queries.hashtags_of(conn, ref.id, [h.id for h in hits])
     out = SearchPage(
         query=q,
         items=[
             SearchHit(
-                **_item_fields(site, ref, h, tags.get(h.id, [])),
+                **_item_fields(site, ref, h, hashtags.get(h.id, [])),
                 snippet_html=str(highlighted(h.snippet_marked or "")),
             )
             for h in hits

@@ -14,10 +14,11 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from newsline import __version__
+from newsline import __version__, urls
 from newsline.config import Settings, load_settings
+from newsline.errors import NewslineError
 from newsline.publish.sitemap import MAX_URLS
-from newsline.web import api, digest_routes, feeds, item, newsline, online, search, sources
+from newsline.web import api, digest_routes, feeds, item, newsline, online, publications, search
 from newsline.web.cache import RenderCacheMiddleware
 from newsline.web.middleware import SiteHeadersMiddleware
 from newsline.web.render import page
@@ -56,10 +57,10 @@ def _channel_for_error(request: Request, hint: ChannelRef | None) -> ChannelRef:
 
 
 def _error_page(request: Request, status: int, message: str, hint: ChannelRef | None) -> Response:
-    if request.url.path.startswith("/api/"):
+    if request.url.path.startswith(urls.API + "/"):
         return JSONResponse({"detail": message}, status_code=status)
     channel = _channel_for_error(request, hint)
-    title = "Not found" if status == 404 else "Bad request"
+    title = {404: "Not found", 400: "Bad request"}.get(status, "Error")
     return page(
         request,
         channel,
@@ -82,7 +83,7 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
         description="Channels, publications and items of this newsline install.",
         docs_url=None,
         redoc_url=None,
-        openapi_url="/openapi.json",
+        openapi_url=urls.OPENAPI,
     )
     site = Site(settings)
     site.templates.globals["asset"] = asset_versions()
@@ -96,6 +97,12 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
     @app.exception_handler(BadRequest)
     async def bad_request(request: Request, exc: BadRequest) -> Response:
         return _error_page(request, 400, str(exc), exc.channel)
+
+    @app.exception_handler(NewslineError)
+    async def newsline_error(request: Request, exc: NewslineError) -> Response:
+        # Any other failure a reader may be told about: its one line, in the site's chrome.
+        log.error("%s %s: %s", request.method, request.url.path, exc)
+        return _error_page(request, 500, str(exc), None)
 
     @app.exception_handler(api.ApiError)
     async def api_error(request: Request, exc: api.ApiError) -> Response:
@@ -111,11 +118,11 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
-        if request.url.path.startswith("/api/") or request.method != "GET":
+        if request.url.path.startswith(urls.API + "/") or request.method != "GET":
             return JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
         return _error_page(request, 400, "That address has a malformed parameter.", None)
 
-    app.mount("/static", CachedStaticFiles(directory=STATIC), name="static")
+    app.mount(urls.STATIC, CachedStaticFiles(directory=STATIC), name="static")
     # Fixed paths first: the channel routes below match any first path segment.
     app.include_router(feeds.root_router)
     app.include_router(api.router)
@@ -123,7 +130,7 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
     app.include_router(newsline.router)
     app.include_router(item.router)
     app.include_router(search.router)
-    app.include_router(sources.router)
+    app.include_router(publications.router)
     app.include_router(digest_routes.router)  # digest feeds, e-mail subscriptions
     app.include_router(feeds.router)
     app.add_middleware(RenderCacheMiddleware, ttl=settings.web.render_cache_seconds)

@@ -15,10 +15,11 @@ from http.cookies import CookieError, SimpleCookie
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from newsline import urls
 from newsline.community.presence import is_bot
 
 OPTION_COOKIES = frozenset({"nl_theme", "nl_dense"})
-SKIP_PREFIXES = ("/static/", "/_options")
+SKIP_PREFIXES = (urls.STATIC + "/", urls.OPTIONS)
 
 Entry = tuple[float, Message, bytes]
 

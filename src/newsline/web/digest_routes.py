@@ -20,10 +20,19 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
+from newsline import urls
+from newsline.community.subscribers import SubscriptionError
+from newsline.community.subscribers import confirm as confirm_token
+from newsline.community.subscribers import subscribe as add_subscriber
+from newsline.community.subscribers import unsubscribe as stop_subscription
 from newsline.config import ChannelSettings, Settings
+from newsline.db.channels import channel_row
 from newsline.db.engine import session_scope
 from newsline.db.models import Digest, Item
+from newsline.publish.feeds_out import MEDIA_TYPES, FeedEntry, FeedInfo, render
+from newsline.publish.mailer import MailError, confirmation_message, send_message
 from newsline.web.render import page
 from newsline.web.site import ChannelRef, NotFound, site_of
 
@@ -32,7 +41,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
 FEED_DIGESTS = 30
-FEED_NAMES = {"feed.xml": "rss", "atom.xml": "atom", "feed.json": "json"}
 MAX_FORM_BYTES = 4096
 NO_STORE = {"cache-control": "no-store"}
 DEFAULT_DAILY_HOUR = 7
@@ -99,7 +107,7 @@ def _form_page(
     )
 
 
-@router.get("/{channel_slug}/digest/subscribe")
+@router.get(urls.DIGEST_SUBSCRIBE)
 def subscribe_form(request: Request, channel_slug: str) -> HTMLResponse:
     """The subscription form."""
     return _form_page(request, _channel(request, channel_slug))
@@ -113,11 +121,9 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in parsed.items() if v}
 
 
-@router.post("/{channel_slug}/digest/subscribe")
+@router.post(urls.DIGEST_SUBSCRIBE)
 async def subscribe(request: Request, channel_slug: str) -> HTMLResponse:
     """Record a pending subscription and mail the confirmation link."""
-    from starlette.concurrency import run_in_threadpool
-
     settings = _settings(request)
     channel = _channel(request, channel_slug)
     if not settings.email.enabled:
@@ -151,18 +157,13 @@ def _subscribe_sync(
     hour: int,
     tz: str | None,
 ) -> HTMLResponse:
-    from newsline.community.subscribers import SubscriptionError
-    from newsline.community.subscribers import subscribe as add
-    from newsline.publish.digest import channel_row
-    from newsline.publish.mailer import MailError, confirmation_message, send_message
-
     cfg: ChannelSettings = channel.cfg
     if tz == cfg.timezone:
         tz = None
     try:
         with session_scope(settings.database_url) as session:
             row = channel_row(session, settings, cfg.slug)
-            sub, needs_mail = add(
+            sub, needs_mail = add_subscriber(
                 session, row.id, email, cadence=cadence, daily_hour=hour, timezone=tz
             )
             message = confirmation_message(settings, cfg, sub) if needs_mail else None
@@ -190,11 +191,9 @@ def _subscribe_sync(
     )
 
 
-@router.get("/{channel_slug}/digest/confirm")
+@router.get(urls.DIGEST_CONFIRM)
 def confirm(request: Request, channel_slug: str, token: str = "") -> HTMLResponse:
     """Follow the double opt-in link."""
-    from newsline.community.subscribers import confirm as confirm_token
-
     settings = _settings(request)
     channel = _channel(request, channel_slug)
     with session_scope(settings.database_url) as session:
@@ -212,7 +211,7 @@ def confirm(request: Request, channel_slug: str, token: str = "") -> HTMLRespons
     )
 
 
-@router.get("/{channel_slug}/digest/unsubscribe")
+@router.get(urls.DIGEST_UNSUBSCRIBE)
 def unsubscribe_form(request: Request, channel_slug: str, token: str = "") -> HTMLResponse:
     """A button that unsubscribes (a GET never unsubscribes: link scanners follow GETs)."""
     return _page(
@@ -225,11 +224,9 @@ def unsubscribe_form(request: Request, channel_slug: str, token: str = "") -> HT
     )
 
 
-@router.post("/{channel_slug}/digest/unsubscribe")
+@router.post(urls.DIGEST_UNSUBSCRIBE)
 async def unsubscribe(request: Request, channel_slug: str, token: str = "") -> HTMLResponse:
     """One-click unsubscribe (RFC 8058) and the button's target."""
-    from starlette.concurrency import run_in_threadpool
-
     settings = _settings(request)
     channel = _channel(request, channel_slug)
     form = await _form(request)
@@ -243,24 +240,21 @@ async def unsubscribe(request: Request, channel_slug: str, token: str = "") -> H
 
 
 def _unsubscribe_sync(settings: Settings, token: str) -> bool:
-    from newsline.community.subscribers import unsubscribe as stop
-
     with session_scope(settings.database_url) as session:
-        return stop(session, token) is not None
+        return stop_subscription(session, token) is not None
 
 
-# --- feeds (registered last: its path has a free segment) --------------------------------------------------------------------------------
+# --- feeds (registered last: its path has a free segment) -------------------------------
 
 
-@router.get("/{channel_slug}/digest/{name}")
+@router.get(urls.DIGEST_FEED)
 def digest_feed(request: Request, channel_slug: str, name: str) -> Response:
     """The channel's digests as RSS (``feed.xml``), Atom (``atom.xml``) or JSON Feed."""
-    from newsline.publish.feeds_out import MEDIA_TYPES, FeedEntry, FeedInfo, render
-
-    settings = _settings(request)
+    site = site_of(request)
+    settings = site.settings
     channel = _channel(request, channel_slug)
     cfg = channel.cfg
-    kind = FEED_NAMES.get(name)
+    kind = urls.feed_kind(name)
     if kind is None:
         raise NotFound("no such digest feed", channel)
     with session_scope(settings.database_url) as session:
@@ -273,7 +267,6 @@ def digest_feed(request: Request, channel_slug: str, name: str) -> Response:
                 .limit(FEED_DIGESTS)
             )
         )
-    base = settings.web.base_url.rstrip("/")
     entries = [
         FeedEntry(
             id=item.url,
@@ -291,8 +284,8 @@ def digest_feed(request: Request, channel_slug: str, name: str) -> Response:
     ]
     info = FeedInfo(
         title=f"The Digest · {cfg.display_name}",
-        home_url=f"{base}/{cfg.slug}/solo/{cfg.own_tag}",
-        feed_url=f"{base}/{cfg.slug}/digest/{name}",
+        home_url=site.urls.absolute(site.urls.digests(cfg.slug, cfg.own_tag)),
+        feed_url=site.urls.absolute(site.urls.digest_feed(cfg.slug, kind)),
         description=f"Every Digest of {cfg.display_name}: the news of each half hour, by hashtag",
         updated=max((e.updated or e.published for e in entries), default=None),
         author=cfg.display_name,
@@ -306,8 +299,3 @@ def digest_feed(request: Request, channel_slug: str, name: str) -> Response:
 
 def _overview_html(overview: str | None) -> str:
     return f'<p class="digest-overview">{html.escape(overview)}</p>' if overview else ""
-
-
-def include(app: Any) -> None:
-    """Add the digest routes to a FastAPI app (before catch-all channel routes)."""
-    app.include_router(router)

@@ -10,34 +10,35 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import Connection, Row
 
+from newsline import urls
 from newsline.publish import sitemap as sitemaps
 from newsline.publish.feeds_out import MEDIA_TYPES, FeedEntry, FeedInfo, render
+from newsline.sanitize import web_url
 from newsline.web import queries
 from newsline.web.render import clip, http_date, item_path, source_url
-from newsline.web.safety import clean_body, safe_url
+from newsline.web.safety import clean_body
 from newsline.web.site import ChannelRef, NotFound, Site, site_of
 
 router = APIRouter(include_in_schema=False)
 root_router = APIRouter(include_in_schema=False)
 
 FEED_ITEMS = 50
-FORMATS = {"feed.xml": "rss", "atom.xml": "atom", "feed.json": "json"}
 FEED_CACHE = "public, max-age=300"
 SITEMAP_CACHE = "public, max-age=3600"
 
 
 def feed_entries(
-    site: Site, channel: ChannelRef, rows: Sequence[Row[Any]], tags: dict[int, list[str]]
+    site: Site, channel: ChannelRef, rows: Sequence[Row[Any]], hashtags: dict[int, list[str]]
 ) -> list[FeedEntry]:
     """Feed entries for item rows: our page as link, the source as external URL."""
     entries = []
     for row in rows:
-        url = site.url(item_path(channel, row))
+        url = site.urls.absolute(item_path(site.urls, channel, row))
         source = source_url(row)
         summary = clip(row.summary or row.teaser or "", 600)
         content = None
-        if row.pub_republish == "full" and getattr(row, "body_html", None):
-            content = str(clean_body(row.body_html, source or ""))
+        if row.publication_republish == "full" and getattr(row, "body_html", None):
+            content = str(clean_body(row.body_html))
         entries.append(
             FeedEntry(
                 id=url,
@@ -49,8 +50,8 @@ def feed_entries(
                 summary=summary,
                 content_html=content,
                 external_url=source,
-                image_url=safe_url(row.image_url),
-                tags=[f"#{t}" for t in tags.get(row.id, [])],
+                image_url=web_url(row.image_url),
+                tags=[f"#{h}" for h in hashtags.get(row.id, [])],
             )
         )
     return entries
@@ -79,16 +80,16 @@ def _feed_response(
         hashtag=hashtag,
         with_body=True,
     )
-    tags = queries.hashtags_of(conn, channel.id, [r.id for r in rows])
-    entries = feed_entries(site, channel, rows, tags)
+    hashtags = queries.hashtags_of(conn, channel.id, [r.id for r in rows])
+    entries = feed_entries(site, channel, rows, hashtags)
     updated = max((e.updated or e.published for e in entries), default=None)
     info = FeedInfo(
         title=title,
-        home_url=site.url(home_path),
-        feed_url=site.url(feed_path),
+        home_url=site.urls.absolute(home_path),
+        feed_url=site.urls.absolute(feed_path),
         description=description,
         updated=updated,
-        icon_url=safe_url(icon),
+        icon_url=web_url(icon),
         author=channel.cfg.display_name,
     )
     headers = {"cache-control": FEED_CACHE}
@@ -98,74 +99,74 @@ def _feed_response(
     return Response(render(kind, info, entries), media_type=MEDIA_TYPES[kind], headers=headers)
 
 
-def _kind(name: str) -> str:
-    kind = FORMATS.get(name)
+def _kind(name: str, channel: ChannelRef) -> str:
+    kind = urls.feed_kind(name)
     if kind is None:
-        raise NotFound(f"no feed {name!r} (feed.xml, atom.xml or feed.json)")
+        raise NotFound(f"no feed {name!r} (feed.xml, atom.xml or feed.json)", channel)
     return kind
 
 
-@router.get("/{channel_slug}/{name}", name="channel_feed")
+@router.get(urls.CHANNEL_FILE, name="channel_feed")
 async def channel_feed(request: Request, channel_slug: str, name: str) -> Response:
     """The channel's feed: ``feed.xml`` (RSS), ``atom.xml``, ``feed.json``; or its sitemap
     or robots.txt."""
     site = site_of(request)
     channel = site.channel(channel_slug)
-    if name == "sitemap.xml":
-        return sitemap(request, channel, None)
-    if name == "robots.txt":
-        return robots_for(site, [channel])
-    if name.startswith("sitemap-") and name.endswith(".xml") and name[8:-4].isdigit():
-        return sitemap(request, channel, int(name[8:-4]))
-    if name not in FORMATS:
+    found = urls.channel_file(name)
+    if found is None:
         raise NotFound("page not found", channel)
+    if found.kind == "sitemap":
+        return sitemap(request, channel, found.number)
+    if found.kind == "robots":
+        return robots_for(site, [channel])
+    assert found.feed is not None  # a feed names its format
     with site.engine.connect() as conn:
         return _feed_response(
             request,
             channel,
             conn,
-            _kind(name),
+            found.feed,
             title=channel.cfg.display_name,
-            home_path=f"/{channel.slug}/newsline",
-            feed_path=f"/{channel.slug}/{name}",
+            home_path=site.urls.newsline(channel.slug),
+            feed_path=site.urls.feed(channel.slug, found.feed),
             description=f"Newest items of {channel.cfg.display_name}",
         )
 
 
-@router.get("/{channel_slug}/solo/{pub_tag}/{name}")
+@router.get(urls.PUBLICATION_FEED)
 async def publication_feed(
-    request: Request, channel_slug: str, pub_tag: str, name: str
+    request: Request, channel_slug: str, publication_tag: str, name: str
 ) -> Response:
     """One publication's feed (for the channel's own publication: the digests)."""
     site = site_of(request)
     channel = site.channel(channel_slug)
-    kind = _kind(name)
+    kind = _kind(name, channel)
     with site.engine.connect() as conn:
-        pub = queries.publication(conn, channel.id, pub_tag)
-        if pub is None:
-            raise NotFound(f"no publication {pub_tag!r} on this channel", channel)
+        publication = queries.publication(conn, channel.id, publication_tag)
+        if publication is None:
+            raise NotFound(f"no publication {publication_tag!r} on this channel", channel)
         return _feed_response(
             request,
             channel,
             conn,
             kind,
-            title=f"{pub.name} · {channel.cfg.display_name}",
-            home_path=f"/{channel.slug}/solo/{pub.tag}",
-            feed_path=f"/{channel.slug}/solo/{pub.tag}/{name}",
-            description=f"Items of {pub.name} on {channel.cfg.display_name}",
-            publication_id=pub.id,
-            icon=pub.icon_url,
+            title=f"{publication.name} · {channel.cfg.display_name}",
+            home_path=site.urls.publication(channel.slug, publication.tag),
+            feed_path=site.urls.publication_feed(channel.slug, publication.tag, kind),
+            description=f"Items of {publication.name} on {channel.cfg.display_name}",
+            publication_id=publication.id,
+            icon=publication.icon_url,
         )
 
 
-@router.get("/{channel_slug}/tag/{hashtag}/{name}")
+@router.get(urls.HASHTAG_FEED)
 async def hashtag_feed(request: Request, channel_slug: str, hashtag: str, name: str) -> Response:
     """One hashtag's feed."""
     site = site_of(request)
     channel = site.channel(channel_slug)
-    kind = _kind(name)
-    tag_cfg = next((h for h in channel.cfg.hashtags if h.tag == hashtag.lower()), None)
-    if tag_cfg is None:
+    kind = _kind(name, channel)
+    hashtag_cfg = next((h for h in channel.cfg.hashtags if h.tag == hashtag.lower()), None)
+    if hashtag_cfg is None:
         raise NotFound(f"no hashtag #{hashtag} on this channel", channel)
     with site.engine.connect() as conn:
         return _feed_response(
@@ -173,11 +174,11 @@ async def hashtag_feed(request: Request, channel_slug: str, hashtag: str, name: 
             channel,
             conn,
             kind,
-            title=f"#{tag_cfg.tag} · {channel.cfg.display_name}",
-            home_path=f"/{channel.slug}/tag/{tag_cfg.tag}",
-            feed_path=f"/{channel.slug}/tag/{tag_cfg.tag}/{name}",
-            description=tag_cfg.description or f"Items tagged #{tag_cfg.tag}",
-            hashtag=tag_cfg.tag,
+            title=f"#{hashtag_cfg.tag} · {channel.cfg.display_name}",
+            home_path=site.urls.hashtag(channel.slug, hashtag_cfg.tag),
+            feed_path=site.urls.hashtag_feed(channel.slug, hashtag_cfg.tag, kind),
+            description=hashtag_cfg.description or f"Items tagged #{hashtag_cfg.tag}",
+            hashtag=hashtag_cfg.tag,
         )
 
 
@@ -191,17 +192,22 @@ def sitemap(request: Request, channel: ChannelRef, number: int | None) -> Respon
         files = sitemaps.page_count(total, per_file)
         if number is None and files > 1:
             body = sitemaps.sitemap_index(
-                (site.url(f"/{channel.slug}/sitemap-{n}.xml"), None) for n in range(1, files + 1)
+                (site.urls.absolute(site.urls.sitemap(channel.slug, n)), None)
+                for n in range(1, files + 1)
             )
         else:
             index = 1 if number is None else number
             if not 1 <= index <= files:
                 raise NotFound("no such sitemap", channel)
             rows = queries.sitemap_rows(conn, channel.id, (index - 1) * per_file, per_file)
-            urls: list[tuple[str, Any]] = [(site.url(f"/{channel.slug}/newsline"), None)]
-            urls = urls if index == 1 else []
-            urls += [(site.url(item_path(channel, r)), r.modified) for r in rows]
-            body = sitemaps.urlset(urls)
+            front: list[tuple[str, Any]] = [
+                (site.urls.absolute(site.urls.newsline(channel.slug)), None)
+            ]
+            entries = front if index == 1 else []
+            entries += [
+                (site.urls.absolute(item_path(site.urls, channel, r)), r.modified) for r in rows
+            ]
+            body = sitemaps.urlset(entries)
             newest = max((r.modified for r in rows if r.modified), default=None)
             stamp = http_date(newest)
             if stamp:
@@ -211,14 +217,16 @@ def sitemap(request: Request, channel: ChannelRef, number: int | None) -> Respon
 
 def robots_for(site: Site, channels: Sequence[ChannelRef]) -> Response:
     """robots.txt naming the channels' sitemaps; the API and search are not for crawling."""
-    disallow = [f"/{c.slug}/search" for c in channels] + ["/api/", "/_options"]
-    body = sitemaps.robots_txt([site.url(f"/{c.slug}/sitemap.xml") for c in channels], disallow)
+    disallow = [site.urls.search(c.slug) for c in channels] + [urls.API + "/", urls.OPTIONS]
+    body = sitemaps.robots_txt(
+        [site.urls.absolute(site.urls.sitemap(c.slug)) for c in channels], disallow
+    )
     return Response(
         body, media_type="text/plain; charset=utf-8", headers={"cache-control": SITEMAP_CACHE}
     )
 
 
-@root_router.get("/robots.txt")
+@root_router.get(urls.ROBOTS)
 async def robots(request: Request) -> Response:
     """The site-wide robots.txt, naming every channel's sitemap."""
     site = site_of(request)

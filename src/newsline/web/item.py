@@ -1,4 +1,4 @@
-"""The item page: ``/<channel>/topic/<pubtag>/<slug>``."""
+"""The item page: ``/<channel>/topic/<pubtag>/<slug>`` (a Digest is an item too)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
+from newsline import urls
+from newsline.sanitize import web_url
 from newsline.web import queries
 from newsline.web.render import clip, item_path, page, source_url
-from newsline.web.safety import clean_body, clean_digest_body, safe_url
+from newsline.web.safety import clean_body, clean_digest_body
 from newsline.web.site import NotFound, site_of
 
 router = APIRouter(include_in_schema=False)
@@ -29,35 +31,31 @@ def paragraphs(text: str | None) -> list[str]:
 
 def is_digest(row: Any) -> bool:
     """Whether the item is one of the channel's Digests (an item of its own publication)."""
-    return bool(row.pub_own) and row.content_source == "digest"
+    return bool(row.publication_is_own) and row.content_source == "digest"
 
 
-@router.get("/{channel_slug}/topic/{pub_tag}/{slug}")
-async def item(request: Request, channel_slug: str, pub_tag: str, slug: str) -> Response:
+@router.get(urls.ITEM)
+async def item(request: Request, channel_slug: str, publication_tag: str, slug: str) -> Response:
     """One item: hero image, publication, title linking to the source, summary, body."""
     site = site_of(request)
     channel = site.channel(channel_slug)
     with site.engine.connect() as conn:
-        row = queries.item_page(conn, channel.id, pub_tag, slug)
+        row = queries.item_page(conn, channel.id, publication_tag, slug)
         if row is None:
             raise NotFound("no such item on this channel", channel)
         if row.duplicate_of_id is not None:
             original = queries.item_by_id(conn, channel.id, row.duplicate_of_id)
             if original is not None:
-                return RedirectResponse(item_path(channel, original), status_code=301)
-        tags = queries.hashtags_of(conn, channel.id, [row.id]).get(row.id, [])
+                return RedirectResponse(item_path(site.urls, channel, original), status_code=301)
+        hashtags = queries.hashtags_of(conn, channel.id, [row.id]).get(row.id, [])
         source = source_url(row)
         digest = is_digest(row)
-        full = (digest or row.pub_republish == "full") and bool(row.body_html)
+        full = (digest or row.publication_republish == "full") and bool(row.body_html)
         body: Markup | None = None
         if full:
-            body = (
-                clean_digest_body(row.body_html)
-                if digest
-                else clean_body(row.body_html, source or "")
-            )
+            body = clean_digest_body(row.body_html) if digest else clean_body(row.body_html)
         teaser = clip(row.teaser or row.summary or "", 1000)
-        url = site.url(item_path(channel, row))
+        url = site.urls.absolute(item_path(site.urls, channel, row))
         description = clip(row.summary or row.teaser or "", 300)
         share = {
             "page": url,
@@ -70,15 +68,15 @@ async def item(request: Request, channel_slug: str, pub_tag: str, slug: str) -> 
             channel,
             "item.html",
             conn,
-            column="topic",
+            column="topic",  # the original's column name on an item page (spec)
             title=f"{row.title} · {channel.cfg.display_name}",
             last_modified=row.enriched_at or row.first_seen_at,
             item=row,
-            tags=tags,
+            hashtags=hashtags,
             source=source,
             # A digest's image is its first entry's thumbnail: shown there, not as a hero.
-            image=None if digest else safe_url(row.image_url),
-            share_image=safe_url(row.image_url),
+            image=None if digest else web_url(row.image_url),
+            share_image=web_url(row.image_url),
             digest=digest,
             full=full,
             body=body,

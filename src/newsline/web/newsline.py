@@ -1,10 +1,12 @@
-"""List pages: the front page (newsline), one publication (solo), one hashtag (tag)."""
+"""List pages: the front page (``/<channel>/newsline``), one publication
+(``/<channel>/solo/<pubtag>``, the original's path) and one hashtag."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from newsline import urls
 from newsline.web import queries
 from newsline.web.queries import Cursor, CursorError
 from newsline.web.render import page
@@ -33,9 +35,10 @@ def _list_page(
     before: str | None,
     publication_id: int | None = None,
     hashtag: str | None = None,
-    feed_path: str | None = None,
+    feeds: dict[str, str] | None = None,
     intro: str = "",
 ) -> HTMLResponse:
+    """A page of cards; `feeds` are the list's own feed paths by kind (rss, atom, json)."""
     site = site_of(request)
     cursor = _cursor(channel, before)
     with site.engine.connect() as conn:
@@ -47,7 +50,7 @@ def _list_page(
             publication_id=publication_id,
             hashtag=hashtag,
         )
-        tags = queries.hashtags_of(conn, channel.id, [r.id for r in rows])
+        item_hashtags = queries.hashtags_of(conn, channel.id, [r.id for r in rows])
         newest = max((r.first_seen_at for r in rows), default=None)
         more = f"{request.url.path}?before={following.encode()}" if following else None
         return page(
@@ -59,15 +62,15 @@ def _list_page(
             title=title,
             last_modified=newest,
             items=rows,
-            item_tags=tags,
+            item_hashtags=item_hashtags,
             more=more,
             first_page=cursor is None,
-            feed_path=feed_path,
+            list_feeds=feeds,
             intro=intro,
         )
 
 
-@router.get("/")
+@router.get(urls.HOME)
 async def home(request: Request, before: str | None = None) -> Response:
     """The default channel's front page."""
     channel = site_of(request).default_channel()
@@ -76,15 +79,16 @@ async def home(request: Request, before: str | None = None) -> Response:
     )
 
 
-@router.get("/{channel_slug}")
-@router.get("/{channel_slug}/")
+@router.get(urls.CHANNEL)
+@router.get(urls.CHANNEL + "/")
 async def channel_root(request: Request, channel_slug: str) -> Response:
     """A channel's bare prefix leads to its front page."""
-    channel = site_of(request).channel(channel_slug)
-    return RedirectResponse(f"/{channel.slug}/newsline", status_code=308)
+    site = site_of(request)
+    channel = site.channel(channel_slug)
+    return RedirectResponse(site.urls.newsline(channel.slug), status_code=308)
 
 
-@router.get("/{channel_slug}/newsline")
+@router.get(urls.NEWSLINE)
 async def front(request: Request, channel_slug: str, before: str | None = None) -> Response:
     """The channel's front page: newest items as cards."""
     channel = site_of(request).channel(channel_slug)
@@ -93,56 +97,64 @@ async def front(request: Request, channel_slug: str, before: str | None = None) 
     )
 
 
-@router.get("/{channel_slug}/solo/{pub_tag}")
-async def solo(
-    request: Request, channel_slug: str, pub_tag: str, before: str | None = None
+@router.get(urls.PUBLICATION)
+async def publication_page(
+    request: Request, channel_slug: str, publication_tag: str, before: str | None = None
 ) -> Response:
-    """One publication's items."""
+    """One publication's items; for the channel's own publication, its Digests."""
     site = site_of(request)
     channel = site.channel(channel_slug)
     with site.engine.connect() as conn:
-        pub = queries.publication(conn, channel.id, pub_tag)
-    if pub is None:
-        raise NotFound(f"no publication {pub_tag!r} on this channel", channel)
-    if pub.is_channel_own:  # the channel's own publication: its Digests
+        publication = queries.publication(conn, channel.id, publication_tag)
+    if publication is None:
+        raise NotFound(f"no publication {publication_tag!r} on this channel", channel)
+    if publication.is_channel_own:
         return _list_page(
             request,
             channel,
             column="digest",
             title=f"The Digest · {channel.cfg.display_name}",
             before=before,
-            publication_id=pub.id,
-            feed_path=f"/{channel.slug}/digest",
+            publication_id=publication.id,
+            feeds={kind: site.urls.digest_feed(channel.slug, kind) for kind in urls.FEED_FILES},
             intro=f"Every Digest of {channel.cfg.display_name}: the news of each half hour "
             "by hashtag, with a short overview. Follow it by feed or e-mail.",
         )
     return _list_page(
         request,
         channel,
-        column=pub.name,
-        title=f"{pub.name} · {channel.cfg.display_name}",
+        column=publication.name,
+        title=f"{publication.name} · {channel.cfg.display_name}",
         before=before,
-        publication_id=pub.id,
-        feed_path=f"/{channel.slug}/solo/{pub.tag}",
+        publication_id=publication.id,
+        feeds={
+            kind: site.urls.publication_feed(channel.slug, publication.tag, kind)
+            for kind in urls.FEED_FILES
+        },
     )
 
 
-@router.get("/{channel_slug}/tag/{hashtag}")
-async def tag(
+@router.get(urls.HASHTAG)
+async def hashtag_page(
     request: Request, channel_slug: str, hashtag: str, before: str | None = None
 ) -> Response:
     """One hashtag's items."""
-    channel = site_of(request).channel(channel_slug)
-    tag_cfg = next((h for h in channel.cfg.hashtags if h.tag == hashtag.lower().lstrip("#")), None)
-    if tag_cfg is None:
+    site = site_of(request)
+    channel = site.channel(channel_slug)
+    wanted = hashtag.lower().lstrip("#")
+    hashtag_cfg = next((h for h in channel.cfg.hashtags if h.tag == wanted), None)
+    if hashtag_cfg is None:
         raise NotFound(f"no hashtag #{hashtag} on this channel", channel)
     return _list_page(
         request,
         channel,
-        column=f"#{tag_cfg.tag} feed",
-        title=f"#{tag_cfg.tag} · {channel.cfg.display_name}",
+        column=f"#{hashtag_cfg.tag} feed",
+        title=f"#{hashtag_cfg.tag} · {channel.cfg.display_name}",
         before=before,
-        hashtag=tag_cfg.tag,
-        feed_path=f"/{channel.slug}/tag/{tag_cfg.tag}",
-        intro=tag_cfg.description,
+        hashtag=hashtag_cfg.tag,
+        feeds={
+            kind: site.urls.hashtag_feed(channel.slug, hashtag_cfg.tag, kind)
+            for kind in urls.FEED_FILES
+        },
+        intro=hashtag_cfg.description,
     )

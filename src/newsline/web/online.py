@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -9,11 +10,13 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 
+from newsline import urls
 from newsline.community.presence import heartbeat, is_bot, online_count
 from newsline.db.engine import session_scope
 from newsline.web.safety import local_path
 from newsline.web.site import site_of
 
+log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 COOKIE_AGE = 365 * 86400
 
@@ -24,7 +27,7 @@ class Beat(BaseModel):
     visitor: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
 
-@router.post("/{channel_slug}/online")
+@router.post(urls.ONLINE)
 def online(request: Request, channel_slug: str, beat: Beat) -> Response:
     """Record a heartbeat (humans only) and answer the channel's online count."""
     site = site_of(request)
@@ -37,15 +40,13 @@ def online(request: Request, channel_slug: str, beat: Beat) -> Response:
             heartbeat(session, channel.id, beat.visitor)
         except OperationalError:
             # A busy database must not break pages: the count is best effort, but logged.
-            import logging
-
-            logging.getLogger(__name__).warning("heartbeat not recorded", exc_info=True)
+            log.warning("heartbeat not recorded", exc_info=True)
             session.rollback()
         count = online_count(session, channel.id)
     return JSONResponse({"online": count}, headers=headers)
 
 
-@router.get("/_options")
+@router.get(urls.OPTIONS)
 def options(
     request: Request,
     theme: Annotated[str | None, Query(pattern="^(dark|light|auto)$")] = None,

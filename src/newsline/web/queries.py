@@ -52,14 +52,14 @@ CARD_SQL = """
     item.id, item.slug, item.title, item.author, item.sort_at, item.published_at,
     item.first_seen_at, item.enriched_at, item.site_name, item.image_url, item.teaser,
     item.summary, item.url, item.canonical_url, item.publication_id,
-    publication.tag AS pub_tag, publication.name AS pub_name, publication.icon_url AS pub_icon,
-    publication.republish AS pub_republish
+    publication.tag AS publication_tag, publication.name AS publication_name,
+    publication.icon_url AS publication_icon, publication.republish AS publication_republish
 """
 PAGE_SQL = (
     CARD_SQL
     + """, item.image_caption, item.body_html, item.language, item.story_id,
-    item.duplicate_of_id, item.content_source, publication.home_url AS pub_home,
-    publication.is_channel_own AS pub_own
+    item.duplicate_of_id, item.content_source, publication.home_url AS publication_home,
+    publication.is_channel_own AS publication_is_own
 """
 )
 #: Only ready, non-duplicate items of the channel's newsline are listed.
@@ -92,14 +92,14 @@ def listed(channel_id: int) -> ColumnElement[bool]:
 
 
 @lru_cache(maxsize=32)
-def _list_statement(with_body: bool, by_pub: bool, by_tag: bool, after: bool) -> Any:
+def _list_statement(with_body: bool, by_publication: bool, by_hashtag: bool, after: bool) -> Any:
     where = [LISTED_SQL]
-    if by_pub:
-        where.append("item.publication_id = :pub")
-    if by_tag:
+    if by_publication:
+        where.append("item.publication_id = :publication")
+    if by_hashtag:
         where.append(
             "item.id IN (SELECT item_id FROM item_hashtag "
-            "WHERE channel_id = :channel AND hashtag = :tag)"
+            "WHERE channel_id = :channel AND hashtag = :hashtag)"
         )
     if after:
         where.append(
@@ -129,9 +129,9 @@ def list_items(
     """One page of a channel's items, newest first, and the cursor of the next page."""
     params: dict[str, Any] = {"channel": channel_id, "limit": limit + 1}
     if publication_id is not None:
-        params["pub"] = publication_id
+        params["publication"] = publication_id
     if hashtag is not None:
-        params["tag"] = hashtag
+        params["hashtag"] = hashtag
     if cursor is not None:
         params["after_at"] = cursor.sort_at
         params["after_id"] = cursor.id
@@ -148,7 +148,7 @@ def list_items(
 
 _ITEM_BASE = (
     f"SELECT {PAGE_SQL} FROM item JOIN publication ON publication.id = item.publication_id "
-    "WHERE publication.tag = :tag AND item.state = 'ready' AND item.publication_id IN "
+    "WHERE publication.tag = :publication_tag AND item.state = 'ready' AND item.publication_id IN "
     "(SELECT publication_id FROM newsline WHERE channel_id = :channel)"
 )
 _ITEM_BY_SLUG = text(_ITEM_BASE + " AND item.slug = :slug").columns(**STAMP_TYPES)
@@ -161,12 +161,18 @@ _ITEM_BY_ID = text(
 ).columns(**STAMP_TYPES)
 
 
-def item_page(conn: Connection, channel_id: int, pub_tag: str, slug: str) -> Row[Any] | None:
-    """The item shown at ``/<channel>/topic/<pub_tag>/<slug>`` (duplicates included)."""
-    params: dict[str, Any] = {"tag": pub_tag, "channel": channel_id, "slug": slug}
+def item_page(
+    conn: Connection, channel_id: int, publication_tag: str, slug: str
+) -> Row[Any] | None:
+    """The item shown on its page (duplicates included): by slug, or by id when it has none."""
+    params: dict[str, Any] = {
+        "publication_tag": publication_tag,
+        "channel": channel_id,
+        "slug": slug,
+    }
     row = conn.execute(_ITEM_BY_SLUG, params).first()
     if row is None and slug.isdigit() and len(slug) < 19:  # items without a slug: by id
-        params = {"tag": pub_tag, "channel": channel_id, "id": int(slug)}
+        params = {"publication_tag": publication_tag, "channel": channel_id, "id": int(slug)}
         row = conn.execute(_ITEM_BY_BARE_ID, params).first()
     return row
 
@@ -187,13 +193,13 @@ def hashtags_of(conn: Connection, channel_id: int, item_ids: Sequence[int]) -> d
     if not item_ids:
         return {}
     found: dict[int, list[str]] = {}
-    for item_id, tag in conn.execute(_HASHTAGS, {"channel": channel_id, "ids": list(item_ids)}):
-        found.setdefault(item_id, []).append(tag)
+    for item_id, hashtag in conn.execute(_HASHTAGS, {"channel": channel_id, "ids": list(item_ids)}):
+        found.setdefault(item_id, []).append(hashtag)
     return found
 
 
 def publication(conn: Connection, channel_id: int, tag: str) -> Row[Any] | None:
-    """A publication of the channel's newsline by tag."""
+    """A publication of the channel's newsline by its tag."""
     query = select(Publication).where(
         Publication.tag == tag, Publication.id.in_(members(channel_id))
     )
@@ -211,7 +217,7 @@ def publications(conn: Connection, channel_id: int) -> Sequence[Row[Any]]:
 
 
 @dataclass
-class SourceHealth:
+class PublicationHealth:
     """A publication with its feeds' fetch health and how many items it has."""
 
     publication: Row[Any]
@@ -234,10 +240,10 @@ class SourceHealth:
         return max(stamps) if stamps else None
 
 
-def sources(conn: Connection, channel_id: int) -> list[SourceHealth]:
+def publication_health(conn: Connection, channel_id: int) -> list[PublicationHealth]:
     """Every publication of the channel with its feeds and item count."""
-    pubs = publications(conn, channel_id)
-    ids = [p.id for p in pubs]
+    rows = publications(conn, channel_id)
+    ids = [p.id for p in rows]
     feeds: dict[int, list[Row[Any]]] = {}
     for feed in conn.execute(select(Feed).where(Feed.publication_id.in_(ids)).order_by(Feed.url)):
         feeds.setdefault(feed.publication_id, []).append(feed)
@@ -250,14 +256,14 @@ def sources(conn: Connection, channel_id: int) -> list[SourceHealth]:
             .group_by(Item.publication_id)
         ).all()
     )
-    return [SourceHealth(p, feeds.get(p.id, []), int(counts.get(p.id, 0))) for p in pubs]
+    return [PublicationHealth(p, feeds.get(p.id, []), int(counts.get(p.id, 0))) for p in rows]
 
 
 def sitemap_rows(conn: Connection, channel_id: int, offset: int, limit: int) -> Sequence[Any]:
-    """Items for one sitemap file: (pub_tag, slug, id, modified)."""
+    """Items for one sitemap file: (publication_tag, slug, id, modified)."""
     query = (
         select(
-            Publication.tag.label("pub_tag"),
+            Publication.tag.label("publication_tag"),
             Item.slug,
             Item.id,
             func.coalesce(Item.enriched_at, Item.first_seen_at).label("modified"),

@@ -17,9 +17,11 @@ from sqlalchemy import Connection
 
 from newsline.community.presence import is_bot, online_count
 from newsline.db.models import utcnow
+from newsline.sanitize import web_url
 from newsline.text import truncate_words
-from newsline.web.safety import highlighted, safe_url
-from newsline.web.site import ChannelRef, Site, site_of
+from newsline.urls import Urls
+from newsline.web.safety import highlighted
+from newsline.web.site import ChannelRef, site_of
 
 #: The sponsor's six width bands (CSS classes ``band-0`` … ``band-5``).
 SPONSOR_BANDS = ("lt500", "500-599", "600-899", "900-1199", "1200-1799", "ge1800")
@@ -98,20 +100,20 @@ class ReaderOptions:
         return " ".join(classes)
 
 
-def item_path(channel: ChannelRef, row: Any) -> str:
-    """Our page of an item: ``/<channel>/topic/<pubtag>/<slug>``."""
-    return f"/{channel.slug}/topic/{row.pub_tag}/{row.slug or row.id}"
+def item_path(urls: Urls, channel: ChannelRef, row: Any) -> str:
+    """Our page of an item row (one with ``publication_tag``, ``slug`` and ``id``)."""
+    return urls.item(channel.slug, row.publication_tag, row.slug or row.id)
 
 
 def source_url(row: Any) -> str | None:
     """The item's source article URL (canonical when known), if it is a safe http(s) URL."""
-    return safe_url(row.canonical_url) or safe_url(row.url)
+    return web_url(row.canonical_url) or web_url(row.url)
 
 
 def sponsor_links(channel: ChannelRef) -> list[dict[str, str]]:
     """The six sponsor variants with their width band and utm-tagged link."""
     sponsor = channel.cfg.sponsor
-    base = safe_url(sponsor.url) or "#"
+    base = web_url(sponsor.url) or "#"
     links = []
     for band, text in zip(SPONSOR_BANDS, sponsor.variants, strict=True):
         query = urlencode(
@@ -127,24 +129,24 @@ def sponsor_links(channel: ChannelRef) -> list[dict[str, str]]:
     return links
 
 
-def feed_links(site: Site, path: str, title: str) -> list[dict[str, str]]:
-    """``<link rel=alternate>`` entries for the feeds under `path` (e.g. ``/news``)."""
+#: Feed formats as a page announces them: kind, media type, name.
+FEED_LINKS = (
+    ("rss", "application/rss+xml", "RSS"),
+    ("atom", "application/atom+xml", "Atom"),
+    ("json", "application/feed+json", "JSON Feed"),
+)
+
+
+def feed_links(urls: Urls, channel: ChannelRef) -> list[dict[str, str]]:
+    """``<link rel=alternate>`` entries for the channel's feeds (absolute URLs)."""
+    title = channel.cfg.display_name
     return [
         {
-            "type": "application/rss+xml",
-            "title": f"{title} (RSS)",
-            "href": site.url(f"{path}/feed.xml"),
-        },
-        {
-            "type": "application/atom+xml",
-            "title": f"{title} (Atom)",
-            "href": site.url(f"{path}/atom.xml"),
-        },
-        {
-            "type": "application/feed+json",
-            "title": f"{title} (JSON Feed)",
-            "href": site.url(f"{path}/feed.json"),
-        },
+            "type": media_type,
+            "title": f"{title} ({name})",
+            "href": urls.absolute(urls.feed(channel.slug, kind)),
+        }
+        for kind, media_type, name in FEED_LINKS
     ]
 
 
@@ -175,7 +177,6 @@ def page(
     zone = channel.cfg.zone
     options = ReaderOptions.of(request)
     ctx = {
-        "site": site,
         "channel": channel,
         "cfg": channel.cfg,
         "now": now,
@@ -187,21 +188,18 @@ def page(
         "column": column,
         "title": title,
         "path": request.url.path,
-        "home": f"/{channel.slug}/newsline",
+        "home": site.urls.newsline(channel.slug),
         # The channel's digests are its own publication's items.
-        "digest_home": f"/{channel.slug}/solo/{channel.cfg.own_tag}",
+        "digest_home": site.urls.digests(channel.slug, channel.cfg.own_tag),
         "mail_enabled": site.settings.email.enabled,
-        "feeds": site.memo(
-            ("feeds", channel.slug),
-            lambda: feed_links(site, f"/{channel.slug}", channel.cfg.display_name),
-        ),
+        "feeds": site.memo(("feeds", channel.slug), lambda: feed_links(site.urls, channel)),
         "age": lambda when: age(when, now, zone),
-        "item_path": lambda row: item_path(channel, row),
+        "item_path": lambda row: item_path(site.urls, channel, row),
         "source_url": source_url,
         "clip": clip,
         "initials": initials,
         "avatar_class": avatar_class,
-        "safe_url": safe_url,
+        "web_url": web_url,
         "highlighted": highlighted,
         **context,
     }

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import Connection, Row, text
 
+from newsline import urls
 from newsline.web.queries import CARD_SQL, LISTED_SQL, STAMP_TYPES
 from newsline.web.render import page
 from newsline.web.safety import MARK_END, MARK_START
@@ -84,7 +85,7 @@ def search_items(
     return list(conn.execute(typed, params).all())
 
 
-@router.get("/{channel_slug}/search")
+@router.get(urls.SEARCH)
 async def search(request: Request, channel_slug: str, q: str = "", page_no: int = 1) -> Response:
     """The search page: a form and ranked, highlighted results."""
     site = site_of(request)

@@ -1,8 +1,7 @@
-"""The running site: settings, database engine, templates and channel lookup."""
+"""The running site: settings, database engine, templates, URLs and channel lookup."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,19 +9,20 @@ from typing import Any
 
 from fastapi import Request
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from newsline.config import ChannelSettings, Settings
+from newsline.db.channels import channel_row
 from newsline.db.engine import engine_for, session_scope
-from newsline.db.models import Channel
+from newsline.errors import NewslineError
+from newsline.urls import Urls
 
-log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 
 
-class NotFound(Exception):
+class NotFound(NewslineError):
     """A page that does not exist; rendered as the 404 page in the channel's chrome."""
 
     def __init__(self, message: str = "page not found", channel: ChannelRef | None = None) -> None:
@@ -30,7 +30,7 @@ class NotFound(Exception):
         self.channel = channel
 
 
-class BadRequest(Exception):
+class BadRequest(NewslineError):
     """A malformed request (a bad cursor, say); rendered as a 400 page."""
 
     def __init__(self, message: str, channel: ChannelRef | None = None) -> None:
@@ -55,7 +55,7 @@ class Site:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.base_url = settings.web.base_url.rstrip("/")
+        self.urls = Urls(settings.web.base_url)
         self.engine: Engine = engine_for(settings.database_url)
         self.templates = Environment(
             loader=FileSystemLoader(TEMPLATES),
@@ -64,6 +64,8 @@ class Site:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        # Templates ask `urls` for every path; nobody formats one by hand.
+        self.templates.globals["urls"] = self.urls
         self._channel_ids: dict[str, int] = {}
         self._memo: dict[tuple[str, ...], Any] = {}
 
@@ -91,21 +93,9 @@ class Site:
         return self.channel(self.settings.web.default_channel)
 
     def _load_channel_id(self, cfg: ChannelSettings) -> int:
-        with self.engine.connect() as conn:
-            found = conn.scalar(select(Channel.id).where(Channel.slug == cfg.slug))
-        if found is not None:
-            return int(found)
-        # A channel configured after the last `newsline serve`/`init`: create its rows now.
-        from newsline.db.channels import sync_channels
-
-        log.info("channel %s has no database row yet; syncing channels from the config", cfg.slug)
+        # A channel configured after the last `newsline serve`/`init` gets its rows now.
         with session_scope(self.settings.database_url) as session:
-            rows = sync_channels(session, self.settings)
-            return rows[cfg.slug].id
-
-    def url(self, path: str) -> str:
-        """An absolute URL on this site."""
-        return self.base_url + path
+            return channel_row(session, self.settings, cfg.slug).id
 
 
 def site_of(request: Request) -> Site:

@@ -48,8 +48,8 @@
 
   // Online count: a heartbeat every 10 s while the page is visible.
   var counter = document.getElementById("online");
-  var channel = root.getAttribute("data-channel");
-  if (!counter || !channel || !window.fetch) return;
+  var beatUrl = counter && counter.getAttribute("data-url");
+  if (!beatUrl || !window.fetch) return;
 
   function visitorId() {
     var id = null;
@@ -70,7 +70,7 @@
   var visitor = visitorId();
   function beat() {
     if (document.visibilityState === "hidden") return;
-    fetch("/" + encodeURIComponent(channel) + "/online", {
+    fetch(beatUrl, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ visitor: visitor }),

@@ -1,0 +1,248 @@
+"""Every path of the site, made in one place (after Datasette's ``url_builder.Urls``).
+
+The route templates below are what the web app registers, and :class:`Urls` fills them in:
+pages, feeds, sitemaps, the Digest's mail links, static files and the JSON API. Nobody
+else spells a path. ``/<channel>/topic/<pubtag>/<slug>`` (an item) and
+``/<channel>/solo/<pubtag>`` (a publication) are the original site's scheme and part of the
+spec; the other paths are ours, and feed URLs never change once published (readers follow
+them).
+
+Path segments are percent-quoted; slugs and tags are URL-safe already, so in practice they
+come out as given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import quote, urlencode
+
+# --- route templates (FastAPI syntax; the placeholders are the handlers' parameters) -------
+
+HOME = "/"
+CHANNEL = "/{channel_slug}"
+NEWSLINE = "/{channel_slug}/newsline"
+ITEM = "/{channel_slug}/topic/{publication_tag}/{slug}"
+PUBLICATION = "/{channel_slug}/solo/{publication_tag}"
+PUBLICATION_FEED = "/{channel_slug}/solo/{publication_tag}/{name}"
+HASHTAG = "/{channel_slug}/tag/{hashtag}"
+HASHTAG_FEED = "/{channel_slug}/tag/{hashtag}/{name}"
+SEARCH = "/{channel_slug}/search"
+PUBLICATIONS = "/{channel_slug}/publications"
+#: The publications page's first path: still answered, with a redirect.
+PUBLICATIONS_BEFORE = "/{channel_slug}/sources"
+#: A channel's feeds (``feed.xml`` …), sitemaps and robots.txt share one free segment.
+CHANNEL_FILE = "/{channel_slug}/{name}"
+DIGEST_SUBSCRIBE = "/{channel_slug}/digest/subscribe"
+DIGEST_CONFIRM = "/{channel_slug}/digest/confirm"
+DIGEST_UNSUBSCRIBE = "/{channel_slug}/digest/unsubscribe"
+DIGEST_FEED = "/{channel_slug}/digest/{name}"
+ONLINE = "/{channel_slug}/online"
+OPTIONS = "/_options"
+ROBOTS = "/robots.txt"
+STATIC = "/static"
+OPENAPI = "/openapi.json"
+API = "/api/v1"
+# API routes, under the API prefix (the router adds it); `{channel}` is documented in OpenAPI.
+API_CHANNELS = "/channels"
+API_CHANNEL = "/channels/{channel}"
+API_PUBLICATIONS = "/channels/{channel}/publications"
+API_ITEMS = "/channels/{channel}/items"
+API_ITEM = "/channels/{channel}/items/{item_id}"
+API_SEARCH = "/channels/{channel}/search"
+
+#: Feed formats by kind, and the file name each is served under.
+FEED_FILES = {"rss": "feed.xml", "atom": "atom.xml", "json": "feed.json"}
+_FEED_KINDS = {name: kind for kind, name in FEED_FILES.items()}
+SITEMAP = "sitemap.xml"
+CHANNEL_ROBOTS = "robots.txt"
+
+
+def feed_kind(name: str) -> str | None:
+    """The feed format served under file name `name` (``feed.xml`` -> ``rss``), or None."""
+    return _FEED_KINDS.get(name)
+
+
+@dataclass(frozen=True)
+class ChannelFile:
+    """What a channel's one-segment file name names: a feed, a sitemap or robots.txt."""
+
+    kind: Literal["feed", "sitemap", "robots"]
+    feed: str | None = None  # rss, atom or json
+    number: int | None = None  # sitemap-N.xml; None for sitemap.xml itself
+
+
+def channel_file(name: str) -> ChannelFile | None:
+    """Parse the last segment of ``/<channel>/<name>``; None when it names nothing."""
+    kind = feed_kind(name)
+    if kind is not None:
+        return ChannelFile("feed", feed=kind)
+    if name == SITEMAP:
+        return ChannelFile("sitemap")
+    if name == CHANNEL_ROBOTS:
+        return ChannelFile("robots")
+    number = name.removeprefix("sitemap-").removesuffix(".xml")
+    if name.startswith("sitemap-") and name.endswith(".xml") and number.isdigit():
+        return ChannelFile("sitemap", number=int(number))
+    return None
+
+
+def _fill(template: str, **values: str | int) -> str:
+    """A route template with its placeholders filled in, each value percent-quoted."""
+    return template.format(**{k: quote(str(v), safe="") for k, v in values.items()})
+
+
+def _query(path: str, params: dict[str, str | int]) -> str:
+    # Spaces as %20 and slashes kept, as Jinja's `urlencode` wrote them in the templates.
+    return f"{path}?{urlencode(params, safe='/', quote_via=quote)}" if params else path
+
+
+class Urls:
+    """Paths of the site (``/news/newsline``) and, with :meth:`absolute`, its URLs."""
+
+    def __init__(self, base_url: str = "") -> None:
+        #: The configured public base URL (``https://news.example.org``), no trailing slash.
+        self.base_url = base_url.rstrip("/")
+
+    def absolute(self, path: str) -> str:
+        """The absolute URL of a path of this site."""
+        return self.base_url + path
+
+    # --- pages ------------------------------------------------------------------------------
+
+    def home(self) -> str:
+        """The default channel's front page."""
+        return HOME
+
+    def newsline(self, channel: str) -> str:
+        """A channel's front page."""
+        return _fill(NEWSLINE, channel_slug=channel)
+
+    def item(self, channel: str, publication_tag: str, slug: str | int) -> str:
+        """An item's page (an item without a slug is addressed by its id)."""
+        return _fill(ITEM, channel_slug=channel, publication_tag=publication_tag, slug=slug)
+
+    def publication(self, channel: str, publication_tag: str) -> str:
+        """One publication's items."""
+        return _fill(PUBLICATION, channel_slug=channel, publication_tag=publication_tag)
+
+    def hashtag(self, channel: str, hashtag: str) -> str:
+        """One hashtag's items."""
+        return _fill(HASHTAG, channel_slug=channel, hashtag=hashtag)
+
+    def search(self, channel: str, query: str = "", page_no: int = 1) -> str:
+        """The search page, or a page of its results."""
+        params: dict[str, str | int] = {"q": query} if query else {}
+        if page_no > 1:
+            params["page_no"] = page_no
+        return _query(_fill(SEARCH, channel_slug=channel), params)
+
+    def publications(self, channel: str) -> str:
+        """The channel's publications and how their feeds are doing."""
+        return _fill(PUBLICATIONS, channel_slug=channel)
+
+    def digests(self, channel: str, own_tag: str) -> str:
+        """Every Digest of a channel: the list of its own publication's items."""
+        return self.publication(channel, own_tag)
+
+    def digest(self, channel: str, own_tag: str, slug: str) -> str:
+        """One Digest: an item of the channel's own publication."""
+        return self.item(channel, own_tag, slug)
+
+    def digest_subscribe(self, channel: str) -> str:
+        """The Digest's e-mail subscription form (POST: subscribe)."""
+        return _fill(DIGEST_SUBSCRIBE, channel_slug=channel)
+
+    def digest_confirm(self, channel: str, token: str) -> str:
+        """The double opt-in link of a subscription."""
+        return _query(_fill(DIGEST_CONFIRM, channel_slug=channel), {"token": token})
+
+    def digest_unsubscribe(self, channel: str, token: str) -> str:
+        """The one-click unsubscribe link (GET shows a button, POST unsubscribes)."""
+        return _query(_fill(DIGEST_UNSUBSCRIBE, channel_slug=channel), {"token": token})
+
+    # --- feeds, sitemaps, robots.txt --------------------------------------------------------
+
+    def feed(self, channel: str, kind: str = "rss") -> str:
+        """A channel's feed (`kind`: ``rss``, ``atom`` or ``json``)."""
+        return _fill(CHANNEL_FILE, channel_slug=channel, name=FEED_FILES[kind])
+
+    def publication_feed(self, channel: str, publication_tag: str, kind: str = "rss") -> str:
+        """One publication's feed."""
+        return _fill(
+            PUBLICATION_FEED,
+            channel_slug=channel,
+            publication_tag=publication_tag,
+            name=FEED_FILES[kind],
+        )
+
+    def hashtag_feed(self, channel: str, hashtag: str, kind: str = "rss") -> str:
+        """One hashtag's feed."""
+        return _fill(HASHTAG_FEED, channel_slug=channel, hashtag=hashtag, name=FEED_FILES[kind])
+
+    def digest_feed(self, channel: str, kind: str = "rss") -> str:
+        """The channel's Digests only."""
+        return _fill(DIGEST_FEED, channel_slug=channel, name=FEED_FILES[kind])
+
+    def sitemap(self, channel: str, number: int | None = None) -> str:
+        """A channel's ``sitemap.xml``, or file `number` of a large one."""
+        name = SITEMAP if number is None else f"sitemap-{number}.xml"
+        return _fill(CHANNEL_FILE, channel_slug=channel, name=name)
+
+    def robots(self, channel: str | None = None) -> str:
+        """The site's robots.txt, or one channel's."""
+        if channel is None:
+            return ROBOTS
+        return _fill(CHANNEL_FILE, channel_slug=channel, name=CHANNEL_ROBOTS)
+
+    # --- the rest of the site ---------------------------------------------------------------
+
+    def online(self, channel: str) -> str:
+        """Where a page posts its heartbeat (answers the online count)."""
+        return _fill(ONLINE, channel_slug=channel)
+
+    def options(
+        self, next_path: str, *, theme: str | None = None, dense: bool | None = None
+    ) -> str:
+        """Set a reader option by cookie, then go back to `next_path` (no-JavaScript path)."""
+        params = [] if theme is None else [f"theme={quote(theme, safe='')}"]
+        if dense is not None:
+            params.append(f"dense={int(dense)}")
+        # `next` quoted like a path (slashes kept): the address reads as where it leads.
+        params.append(f"next={quote(next_path, safe='/')}")
+        return f"{OPTIONS}?{'&'.join(params)}"
+
+    def static(self, name: str, version: str | None = None) -> str:
+        """A static file; `version` (a content hash) makes the URL change with the file."""
+        path = f"{STATIC}/{quote(name)}"
+        return f"{path}?v={quote(version, safe='')}" if version else path
+
+    def openapi(self) -> str:
+        """The JSON API's OpenAPI document."""
+        return OPENAPI
+
+    # --- the JSON API -----------------------------------------------------------------------
+
+    def api_channels(self) -> str:
+        """Every channel."""
+        return API + API_CHANNELS
+
+    def api_channel(self, channel: str) -> str:
+        """One channel."""
+        return API + _fill(API_CHANNEL, channel=channel)
+
+    def api_publications(self, channel: str) -> str:
+        """The publications of a channel's newsline."""
+        return API + _fill(API_PUBLICATIONS, channel=channel)
+
+    def api_items(self, channel: str, **query: str | int) -> str:
+        """A page of a channel's items (`query`: limit, cursor, publication, hashtag)."""
+        return _query(API + _fill(API_ITEMS, channel=channel), dict(query))
+
+    def api_item(self, channel: str, item_id: int) -> str:
+        """One item, with its body when republished in full."""
+        return API + _fill(API_ITEM, channel=channel, item_id=item_id)
+
+    def api_search(self, channel: str, query: str, **more: str | int) -> str:
+        """Items matching `query` (`more`: limit, cursor)."""
+        return _query(API + _fill(API_SEARCH, channel=channel), {"q": query, **more})
