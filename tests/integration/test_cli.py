@@ -38,7 +38,7 @@ def one_error_line(args: list[str]) -> str:
 
 def test_a_library_error_inside_a_command_is_one_line_and_exit_1(config: Path) -> None:
     cli = ["--config", str(config)]
-    # DigestError, raised by the digest package's channel lookup.
+    # UnknownChannel, raised by the channel lookup of newsline.db.channels.
     line = one_error_line([*cli, "digest", "run", "--channel", "nosuch"])
     assert line == "error: unknown channel 'nosuch' (configured: news)"
     # PublicationError wrapping the fetcher's refusal (no network involved: bad scheme).

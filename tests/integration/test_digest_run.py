@@ -11,9 +11,10 @@ from selectolax.lexbor import LexborHTMLParser
 from sqlalchemy import func, select
 
 from newsline.config import DEFAULT_HASHTAGS, Settings
+from newsline.db.channels import UnknownChannel
 from newsline.db.engine import session_scope
 from newsline.db.models import Digest, Item, Publication
-from newsline.publish.digest import DigestError, publish_due, run_digest
+from newsline.publish.digest import publish_due, run_digest
 from tests.support.digest_seed import Seeder
 
 SLOT = datetime(2025, 7, 25, 15, 30, tzinfo=UTC)  # 10:30 AM CDT
@@ -110,7 +111,7 @@ def test_dry_run_writes_nothing(settings: Settings, seed: Seeder) -> None:
 
 
 def test_unknown_channel(settings: Settings) -> None:
-    with pytest.raises(DigestError, match="unknown channel"):
+    with pytest.raises(UnknownChannel, match="unknown channel"):
         run_digest(settings, "nope", at=SLOT)
 
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from selectolax.lexbor import LexborHTMLParser
 
 from newsline.publish.digest_compose import (
-    Candidate,
     Memory,
     SponsorBlock,
+    WindowItem,
     collapse,
     compose,
     entry_from_json,
@@ -22,7 +22,7 @@ T0 = datetime(2025, 7, 25, 15, 0, tzinfo=UTC)
 ORDER = ["politics", "war", "economy", "other"]
 
 
-def cand(i: int, pub: int, **kw: object) -> Candidate:
+def cand(i: int, pub: int, **kw: object) -> WindowItem:
     base: dict[str, object] = {
         "id": i,
         "publication_id": pub,
@@ -36,7 +36,7 @@ def cand(i: int, pub: int, **kw: object) -> Candidate:
         "hashtag": "politics",
     }
     base.update(kw)
-    return Candidate(**base)  # type: ignore[arg-type]
+    return WindowItem(**base)  # type: ignore[arg-type]
 
 
 def test_near_duplicates_and_stories_collapse_into_the_most_complete_item() -> None:

@@ -40,8 +40,8 @@ def parse_at(text: str | None, zone: ZoneInfo) -> datetime | None:
 
 
 def channels(settings: Settings, slug: str | None) -> list[ChannelSettings]:
-    """The channel named by ``--channel`` (a DigestError when there is none), else all of them."""
-    from newsline.publish.digest import channel_settings
+    """The channel named by ``--channel`` (UnknownChannel when there is none), else all of them."""
+    from newsline.db.channels import channel_settings
 
     if slug is None:
         return list(settings.channels)
@@ -100,8 +100,8 @@ def list_subscribers(
 ) -> None:
     """List subscribers: address, status, cadence, last mailing."""
     from newsline.community.subscribers import subscribers
+    from newsline.db.channels import channel_row
     from newsline.db.engine import session_scope
-    from newsline.publish.digest import channel_row
 
     settings = settings_of(ctx)
     for cfg in channels(settings, channel):
@@ -136,8 +136,8 @@ def add_subscriber(
 ) -> None:
     """Subscribe an address (a confirmation mail is sent unless --confirmed)."""
     from newsline.community.subscribers import subscribe
+    from newsline.db.channels import channel_row
     from newsline.db.engine import session_scope
-    from newsline.publish.digest import channel_row
     from newsline.publish.mailer import confirmation_message, send_message
 
     settings = settings_of(ctx)
@@ -170,8 +170,8 @@ def add_subscriber(
 def remove_subscriber(ctx: typer.Context, email: str, channel: ChannelOption = None) -> None:
     """Delete a subscriber outright."""
     from newsline.community.subscribers import remove
+    from newsline.db.channels import channel_row
     from newsline.db.engine import session_scope
-    from newsline.publish.digest import channel_row
 
     settings = settings_of(ctx)
     found = False

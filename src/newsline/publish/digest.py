@@ -28,15 +28,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsline.config import ChannelSettings, Settings
+from newsline.db.channels import channel_row, channel_settings
 from newsline.db.engine import session_scope
 from newsline.db.models import Channel, Digest, Item, ItemHashtag, Newsline, Publication, Story
+from newsline.enrich.summarize import summarize, summarizer_for
 from newsline.errors import NewslineError
 from newsline.publish.digest_compose import (
-    Candidate,
     Composition,
     Entry,
     Memory,
     SponsorBlock,
+    WindowItem,
     compose,
     extractive_overview,
     rank_key,
@@ -44,6 +46,7 @@ from newsline.publish.digest_compose import (
     render_text,
 )
 from newsline.text import truncate_words
+from newsline.urls import Urls
 
 log = logging.getLogger(__name__)
 
@@ -275,35 +278,10 @@ class DigestResult:
         )
 
 
-def channel_settings(settings: Settings, slug: str) -> ChannelSettings:
-    """The channel's settings, or :class:`DigestError` naming the configured ones."""
-    cfg = settings.channel(slug)
-    if cfg is None:
-        known = ", ".join(c.slug for c in settings.channels)
-        raise DigestError(f"unknown channel {slug!r} (configured: {known})")
-    return cfg
-
-
-def channel_row(session: Session, settings: Settings, slug: str) -> Channel:
-    """The channel's row with its own publication, creating both (sync_channels) if needed."""
-    row = session.scalar(select(Channel).where(Channel.slug == slug))
-    if row is None or row.own_publication_id is None:
-        from newsline.db.channels import sync_channels
-
-        try:
-            with session_scope(settings.database_url) as own:
-                sync_channels(own, settings)
-        except IntegrityError:
-            log.debug("another process created channel %s first", slug)
-        row = session.scalar(select(Channel).where(Channel.slug == slug))
-    if row is None or row.own_publication_id is None:
-        raise DigestError(f"channel {slug!r} has no database row; run `newsline db upgrade`")
-    return row
-
-
 def digest_url(settings: Settings, cfg: ChannelSettings, slug: str) -> str:
-    """The digest's item page: ``<base>/<channel>/topic/<own tag>/<slug>``."""
-    return f"{settings.web.base_url.rstrip('/')}/{cfg.slug}/topic/{cfg.own_tag}/{slug}"
+    """The digest's page: an item page of the channel's own publication."""
+    urls = Urls(settings.web.base_url)
+    return urls.absolute(urls.digest(cfg.slug, cfg.own_tag, slug))
 
 
 def window_start_for(session: Session, channel_id: int, slot: datetime, max_hours: int) -> datetime:
@@ -362,7 +340,7 @@ def load_candidates(
     window_start: datetime,
     window_end: datetime,
     late_ids: Sequence[int] = (),
-) -> list[Candidate]:
+) -> list[WindowItem]:
     """Ready items of the channel's newsline first seen in [start, end), plus `late_ids`
     (pending at the previous digest, ready now); the channel's own publication excluded."""
     primary = and_(
@@ -405,14 +383,14 @@ def load_candidates(
         )
         .order_by(Item.id)
     )
-    out: list[Candidate] = []
+    out: list[WindowItem] = []
     last_id = None
     for row in session.execute(query):
         if row[0] == last_id:
             continue  # two rank-0 hashtags: keep the first
         last_id = row[0]
         out.append(
-            Candidate(
+            WindowItem(
                 id=row[0],
                 publication_id=row[1],
                 publication=row[2],
@@ -460,8 +438,6 @@ def _fill_summaries(
             select(Item.id, Item.body_text).where(Item.id.in_([e.item_id for e in missing]))
         ).all()
     )
-    from newsline.enrich.summarize import summarize
-
     for e in missing:
         text = texts.get(e.item_id) or ""
         e.summary = summarize(e.title, text, cfg.summary_max_chars) if text else ""
@@ -471,8 +447,6 @@ def make_overview(settings: Settings, cfg: ChannelSettings, entries: list[Entry]
     """The overview paragraph (<= 1,000 chars): the enrichment summarizer's overview
     (extractive, or the configured LLM backend with its grounding check), else our own
     extractive lead-sentence overview when that comes back empty or too long."""
-    from newsline.enrich.summarize import summarizer_for
-
     limit = min(cfg.digest.overview_max_chars, 1000)
     ranked = sorted(entries, key=rank_key, reverse=True)
     texts = [e.summary or e.title for e in ranked]

@@ -1,7 +1,7 @@
 """Composing a Digest from plain values: collapse, group, rank, cap, remember, render.
 
 No database and no web here: :mod:`newsline.publish.digest` loads the window's items as
-:class:`Candidate` values, and the functions below turn them into :class:`Entry` values
+:class:`WindowItem` values, and the functions below turn them into :class:`Entry` values
 grouped by hashtag, then into sanitized HTML and plain text. The e-mail edition renders
 the same entries (as stored in ``Digest.entries``) with :func:`render_email_html`.
 """
@@ -24,7 +24,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]?\s+(?=[\"'“‘(]?[A-Z0-9])
 
 
 @dataclass(slots=True)
-class Candidate:
+class WindowItem:
     """One ready item of the window, as loaded for composition."""
 
     id: int
@@ -164,11 +164,11 @@ class _UnionFind:
             self.parent[rb] = ra
 
 
-def _completeness(c: Candidate) -> tuple[int, int, int, datetime]:
+def _completeness(c: WindowItem) -> tuple[int, int, int, datetime]:
     return (1 if c.summary else 0, 1 if c.image_url else 0, c.text_length, c.sort_at)
 
 
-def collapse(candidates: Sequence[Candidate]) -> list[Entry]:
+def collapse(candidates: Sequence[WindowItem]) -> list[Entry]:
     """Merge near-duplicates and same-story items into one entry each (most complete item leads)."""
     uf = _UnionFind()
     for c in candidates:
@@ -178,7 +178,7 @@ def collapse(candidates: Sequence[Candidate]) -> list[Entry]:
             uf.union(f"item:{c.near_duplicate_of_id}", node)
         if c.story_id is not None:
             uf.union(f"story:{c.story_id}", node)
-    members: dict[str, list[Candidate]] = {}
+    members: dict[str, list[WindowItem]] = {}
     for c in candidates:
         members.setdefault(uf.find(f"item:{c.id}"), []).append(c)
     entries: list[Entry] = []
@@ -292,7 +292,7 @@ def group_and_cap(
 
 
 def compose(
-    candidates: Sequence[Candidate],
+    candidates: Sequence[WindowItem],
     hashtag_order: Sequence[str],
     memory: Memory,
     *,

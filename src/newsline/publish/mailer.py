@@ -18,17 +18,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from newsline.config import ChannelSettings, EmailSettings, Settings
+from newsline.db.channels import channel_row, channel_settings
 from newsline.db.engine import session_scope
 from newsline.db.models import Digest, Item, Subscriber
 from newsline.errors import NewslineError
-from newsline.publish.digest import channel_row, channel_settings, sponsor_block
+from newsline.publish.digest import sponsor_block
 from newsline.publish.digest_compose import (
     Entry,
     SponsorBlock,
@@ -38,6 +38,8 @@ from newsline.publish.digest_compose import (
     paragraphs,
     rank_key,
 )
+from newsline.sanitize import web_url
+from newsline.urls import Urls
 
 log = logging.getLogger(__name__)
 
@@ -84,18 +86,16 @@ def send_message(config: EmailSettings, message: EmailMessage) -> None:
 # --- links and headers --------------------------------------------------------------------
 
 
-def _base(settings: Settings, cfg: ChannelSettings) -> str:
-    return f"{settings.web.base_url.rstrip('/')}/{cfg.slug}/digest"
-
-
 def confirm_url(settings: Settings, cfg: ChannelSettings, token: str) -> str:
     """The double opt-in link."""
-    return f"{_base(settings, cfg)}/confirm?{urlencode({'token': token})}"
+    urls = Urls(settings.web.base_url)
+    return urls.absolute(urls.digest_confirm(cfg.slug, token))
 
 
 def unsubscribe_url(settings: Settings, cfg: ChannelSettings, token: str) -> str:
     """The one-click unsubscribe link (GET shows a button, POST unsubscribes)."""
-    return f"{_base(settings, cfg)}/unsubscribe?{urlencode({'token': token})}"
+    urls = Urls(settings.web.base_url)
+    return urls.absolute(urls.digest_unsubscribe(cfg.slug, token))
 
 
 def _sender(settings: Settings, cfg: ChannelSettings) -> str:
@@ -223,10 +223,6 @@ def _e(text: str | None) -> str:
     return html.escape(text or "", quote=True)
 
 
-def _http(url: str | None) -> str | None:
-    return url if url and url.lower().startswith(("http://", "https://")) else None
-
-
 def render_email_html(cfg: ChannelSettings, edition: Edition, unsubscribe: str) -> str:
     """A complete HTML document for the e-mail's HTML part."""
     out = [
@@ -240,7 +236,7 @@ def render_email_html(cfg: ChannelSettings, edition: Edition, unsubscribe: str) 
         f"{_e(cfg.display_name.upper())}</td></tr>",
     ]
     title = _e(edition.title)
-    page = _http(edition.url)
+    page = web_url(edition.url)
     heading = f'<a href="{_e(page)}" style="color:#111;">{title}</a>' if page else title
     out.append(f'<tr><td><h1 style="font-size:22px;margin:0;">{heading}</h1></td></tr>')
     if edition.overview:
@@ -254,7 +250,7 @@ def render_email_html(cfg: ChannelSettings, edition: Edition, unsubscribe: str) 
         )
         for e in entries:
             out.append("<tr><td>" + _email_entry(e) + "</td></tr>")
-    if edition.sponsor is not None and _http(edition.sponsor.url):
+    if edition.sponsor is not None and web_url(edition.sponsor.url):
         out.append(
             '<tr><td><h2 style="font-size:18px;margin:8px 0 0;border-bottom:2px solid #111;">'
             f'#sponsor</h2><p><a href="{_e(edition.sponsor.url)}">'
@@ -270,11 +266,11 @@ def render_email_html(cfg: ChannelSettings, edition: Edition, unsubscribe: str) 
 
 
 def _email_entry(e: Entry) -> str:
-    url = _http(e.url)
+    url = web_url(e.url)
     label = f"{_e(e.publication)}: {_e(e.title)}"
     link = f'<a href="{_e(url)}" style="color:#0b4f9c;">{label}</a>' if url else label
     parts = ['<table role="presentation" cellpadding="0" cellspacing="0" width="100%"><tr>']
-    image = _http(e.image_url)
+    image = web_url(e.image_url)
     if image:
         parts.append(
             f'<td width="120" valign="top" style="padding-right:12px;">'
@@ -287,7 +283,7 @@ def _email_entry(e: Entry) -> str:
         )
     for para in paragraphs(e.summary):
         parts.append(f'<p style="margin:0 0 6px;font-size:15px;line-height:1.4;">{_e(para)}</p>')
-    also = [(a.publication, _http(a.url)) for a in e.also]
+    also = [(a.publication, web_url(a.url)) for a in e.also]
     links = ", ".join(f'<a href="{_e(u)}">{_e(p)}</a>' for p, u in also if u)
     if links:
         parts.append(f'<p style="margin:0;font-size:13px;color:#444;">also: {links}</p>')
