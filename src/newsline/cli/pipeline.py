@@ -51,13 +51,11 @@ def enrich(
     limit: Annotated[int | None, typer.Option(help="At most this many items.")] = None,
 ) -> None:
     """Hashtags, summaries, near-duplicates and stories for items not yet enriched."""
-    from newsline.db.lease import lease
-    from newsline.enrich.stage import enrich_pending
+    from newsline.workers.pipeline import run_enrich
 
     settings = settings_of(ctx)
     prepare_database(settings)
-    with lease(settings.database_url, "ingest"):
-        report = enrich_pending(settings, rebuild=rebuild, limit=limit)
+    report = run_enrich(settings, rebuild=rebuild, limit=limit)
     console.print(
         f"enriched {report.enriched} items: {report.hashtags} hashtags, "
         f"{report.summaries} summaries ({report.summaries_llm} by LLM, "

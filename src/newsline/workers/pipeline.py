@@ -136,7 +136,7 @@ def run_pass(
             )
         )
         if enrich:
-            report.enriched = run_enrich(settings, synced=True).enriched
+            report.enriched = enrich_pending(settings).enriched
     if publish:
         digests, mail = publish_and_mail(settings, now)
         report.digests, report.mail = digests, mail
@@ -186,12 +186,17 @@ async def ingest_due(
         book.flush()
 
 
-def run_enrich(settings: Settings, *, rebuild: bool = False, synced: bool = False) -> EnrichReport:
-    """Enrich the ready items not yet enriched (all of them with `rebuild`)."""
-    if not synced:
+def run_enrich(
+    settings: Settings, *, rebuild: bool = False, limit: int | None = None
+) -> EnrichReport:
+    """Enrichment alone (``newsline enrich``): items not yet enriched, or all with `rebuild`.
+
+    Holds the ``ingest`` lease, like a pass, so it never races a pass's enrichment.
+    """
+    with lease(settings.database_url, "ingest"):
         with session_scope(settings.database_url) as session:
             sync_channels(session, settings)
-    return enrich_pending(settings, rebuild=rebuild)
+        return enrich_pending(settings, rebuild=rebuild, limit=limit)
 
 
 def publish_and_mail(
