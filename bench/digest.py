@@ -100,7 +100,7 @@ def build(url: str, settings: Settings, n_items: int, seed: int = 7) -> None:
         s.flush()
         channel = sync_channels(s, settings)["news"]
         stories = [
-            Story(key=f"s{i}", title="", item_count=k, source_count=k)
+            Story(key=f"s{i}", title="", item_count=k, publication_count=k)
             for i, k in enumerate(rng.choice((2, 2, 3, 4, 6)) for _ in range(n_items // 12))
         ]
         s.add_all(stories)
@@ -154,7 +154,7 @@ def build(url: str, settings: Settings, n_items: int, seed: int = 7) -> None:
                         "key": key,
                         "hashtag": rng.choice(tags),
                         "item_id": 10_000_000 + k * 100 + j,
-                        "sources": story.source_count if story else 1,
+                        "sources": story.publication_count if story else 1,
                         "publication_ids": [pubs[j % 40].id],
                         "item_ids": [10_000_000 + k * 100 + j],
                         "latest": SLOT.isoformat(),

@@ -203,7 +203,7 @@ def test_memory_brings_a_story_back_only_with_new_sources(settings: Settings, se
 
         row = s.get(Story, story)
         assert row is not None
-        row.source_count = 3
+        row.publication_count = 3
     seed.item("gamma", SLOT + timedelta(minutes=40), story_id=story)
     update = run_digest(settings, "news", at=SLOT + timedelta(minutes=60))
     assert update.status == "published" and update.composed is not None

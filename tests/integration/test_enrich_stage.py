@@ -56,7 +56,7 @@ def test_enrich_tags_summarizes_links_copies_and_clusters(
         story = session.get(Story, flood.pop())
         assert story is not None
         assert story.item_count == 5
-        assert story.source_count == 4  # alpha, beta, gamma, wire
+        assert story.publication_count == 4  # alpha, beta, gamma, wire
         assert story.first_seen_at == T0
         assert story.title in {
             items[ids[k]].title for k in ("flood0", "flood2", "flood4", "wire", "copy")
@@ -226,7 +226,7 @@ def test_merged_stories_move_their_items(
     flood = story_of["flood0"]
     assert {story_of[k] for k in ("flood2", "flood4", "wire", "copy")} == {flood}
     assert story_of["merger1"] == story_of["merger3"] != flood
-    assert rows[flood].item_count == 5 and rows[flood].source_count == 4
+    assert rows[flood].item_count == 5 and rows[flood].publication_count == 4
     assert rows[story_of["merger1"]].item_count == 2
 
 

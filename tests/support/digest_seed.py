@@ -90,7 +90,7 @@ class Seeder:
                 key=key or f"story-{self.counter}",
                 title="",
                 item_count=sources,
-                source_count=sources,
+                publication_count=sources,
             )
             s.add(story)
             s.flush()

@@ -138,7 +138,7 @@ class Story(Base):
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     item_count: Mapped[int] = mapped_column(Integer, default=0)
-    source_count: Mapped[int] = mapped_column(Integer, default=0)
+    publication_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Item(Base):

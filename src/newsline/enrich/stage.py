@@ -361,7 +361,7 @@ class _Run:
             if story is None:
                 continue
             story.item_count = int(count)
-            story.source_count = int(sources)
+            story.publication_count = int(sources)
             story.first_seen_at = min(story.first_seen_at, first) if story.first_seen_at else first
             story.updated_at = now
             live = self.stories.stories.get(key_of.get(story.id, ""))

@@ -362,7 +362,7 @@ def load_candidates(
             func.length(Item.body_text),
             Item.near_duplicate_of_id,
             Item.story_id,
-            Story.source_count,
+            Story.publication_count,
             ItemHashtag.hashtag,
         )
         .join(Publication, Publication.id == Item.publication_id)
