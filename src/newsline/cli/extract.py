@@ -26,15 +26,15 @@ def extract_command(
 
     from newsline.ingest.extract import extract
 
-    data: str | bytes
+    content_type = ""
     if source.startswith(("http://", "https://")):
-        data, final_url = fetch_page(settings_of(ctx), source)
+        data, content_type, final_url = fetch_page(settings_of(ctx), source)
         page_url = url or final_url
     else:
         path = Path(source)
         data = read_page(path)
         page_url = url or path.resolve().as_uri()
-    result = extract(data, page_url)
+    result = extract(data, page_url, content_type=content_type)
     fields = result.to_json()
     if as_json:
         typer.echo(json.dumps(fields, indent=2, ensure_ascii=False))
@@ -57,17 +57,17 @@ def read_page(path: Path) -> bytes:
         raise CommandError(f"cannot read {path}: {exc}") from exc
 
 
-def fetch_page(settings: Settings, url: str) -> tuple[str | bytes, str]:
-    """GET one page with the polite fetcher (robots.txt, SSRF guard, size cap): (body, final URL)."""
+def fetch_page(settings: Settings, url: str) -> tuple[bytes, str, str]:
+    """GET one page with the polite fetcher (robots.txt, SSRF guard, size cap): (body, its
+    Content-Type, final URL)."""
     import asyncio
 
     from newsline.ingest.fetch import Fetcher
-    from newsline.ingest.refresh import PAGE_ACCEPT, decode_with_header
+    from newsline.ingest.refresh import PAGE_ACCEPT
 
-    async def get() -> tuple[str | bytes, str]:
+    async def get() -> tuple[bytes, str, str]:
         async with Fetcher(settings.fetch) as fetcher:
             result = await fetcher.get(url, kind="page", accept=PAGE_ACCEPT)
-        body = decode_with_header(result.body, result.headers.get("content-type", ""))
-        return body, result.final_url
+        return result.body, result.headers.get("content-type", ""), result.final_url
 
     return asyncio.run(get())

@@ -1,17 +1,40 @@
 """Bytes to text, in one place: every page and feed that ingest fetches is decoded here.
 
-An HTML page without HTTP headers is decoded by its byte-order mark, then the charset the
-page declares (``<meta charset>``, ``http-equiv``, an XML declaration), then as UTF-8, then
-by detection (charset_normalizer). Charset labels are read the WHATWG way: ``iso-8859-1``
-means windows-1252, ``gb2312`` means gb18030, a ``utf-16`` ``<meta>`` is a lie.
+The order (the browsers' rules, with Miniflux's preference for valid UTF-8):
+
+1. a byte-order mark (for XML also the UTF-16/32 byte patterns of ``<?xml``);
+2. UTF-8, when the bytes are valid UTF-8 and not plain ASCII (as Miniflux does: legacy
+   text is almost never valid UTF-8 by chance; UTF-8 labelled Latin-1 is common);
+3. the charset of the HTTP ``Content-Type``, when the bytes decode with it (a header that
+   lies is ignored);
+4. the charset the document declares: the XML declaration, and for HTML also
+   ``<meta charset>`` / ``http-equiv``;
+5. UTF-8 again, tolerating damage;
+6. detection (charset_normalizer, windows-1252 winning a tie), then windows-1252.
+
+Steps 4 and 5 tolerate a few undecodable bytes in a long document (damage, kept as U+FFFD),
+not many (the wrong codec). Charset labels are read the WHATWG way: ``iso-8859-1`` means
+windows-1252, ``gb2312`` means gb18030, ``utf-16`` without a byte-order mark is a lie.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Callable
+from typing import NamedTuple
 
-__all__ = ["decode_html"]
+from charset_normalizer import from_bytes
+
+__all__ = ["Decoded", "charset_param", "decode_html", "decode_xml"]
+
+
+class Decoded(NamedTuple):
+    """A decoded document and the codec that decoded it (a Python codec name)."""
+
+    text: str
+    encoding: str
+
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -19,6 +42,13 @@ _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# ``<?xml`` in UTF-16/32 without a byte-order mark (XML 1.0, appendix F).
+_XML_PATTERNS = (
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+    (b"<\x00?\x00", "utf-16-le"),
 )
 _META_CHARSET_RE = re.compile(
     rb"""<meta[^>]{0,300}?charset\s*=\s*["']?\s*([a-z0-9_.:-]+)""", re.IGNORECASE
@@ -69,9 +99,24 @@ def _charset_label(label: bytes | str) -> str | None:
         return None
 
 
-def _declared_charset(head: bytes) -> str | None:
+def _html_declared(head: bytes) -> str | None:
     match = _XML_ENCODING_RE.search(head) or _META_CHARSET_RE.search(head)
     return _charset_label(match.group(1)) if match else None
+
+
+def _xml_declared(head: bytes) -> str | None:
+    match = _XML_ENCODING_RE.search(head)
+    return _charset_label(match.group(1)) if match else None
+
+
+def charset_param(content_type: str) -> str | None:
+    """The codec named by the ``charset`` parameter of a ``Content-Type`` value, if any."""
+    _mime, _, params = content_type.partition(";")
+    for param in params.split(";"):
+        key, _, value = param.strip().partition("=")
+        if key.strip().lower() == "charset" and value.strip():
+            return _charset_label(value)
+    return None
 
 
 def _decode_tolerant(data: bytes, encoding: str) -> str | None:
@@ -87,26 +132,68 @@ def _decode_tolerant(data: bytes, encoding: str) -> str | None:
     return text if bad <= max(1, int(len(text) * _MAX_BAD_RATIO)) else None
 
 
-def decode_html(data: bytes) -> tuple[str, str]:
-    """Decode an HTML page without HTTP headers: BOM, then the page's declared charset
-    (``<meta charset>``/``http-equiv``/XML declaration), then UTF-8, then detection
-    (charset_normalizer). Returns ``(text, encoding)``."""
+def decode_html(data: bytes, content_type: str = "") -> Decoded:
+    """Decode an HTML page: BOM, HTTP charset, ``<meta charset>`` / ``http-equiv`` / XML
+    declaration, UTF-8, detection. ``content_type`` is the HTTP header, if there was one."""
+    return _decode(data, content_type, _html_declared, ())
+
+
+def decode_xml(data: bytes, content_type: str = "") -> Decoded:
+    """Decode a feed (XML, or JSON, which declares nothing): BOM, HTTP charset, the XML
+    declaration, UTF-8, detection. ``content_type`` is the HTTP header, if there was one."""
+    return _decode(data, content_type, _xml_declared, _XML_PATTERNS)
+
+
+def _decode(
+    data: bytes,
+    content_type: str,
+    declared_in: Callable[[bytes], str | None],
+    patterns: tuple[tuple[bytes, str], ...],
+) -> Decoded:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
-            return data.decode(encoding, errors="replace"), encoding
-    declared = _declared_charset(data[:_SNIFF_LIMIT])
+            return Decoded(data.decode(encoding, errors="replace"), encoding)
+    for pattern, encoding in patterns:
+        if data.startswith(pattern):
+            return Decoded(data.decode(encoding, errors="replace"), encoding)
+    if not data.isascii():
+        # Valid UTF-8 beats any declaration: legacy text is almost never valid UTF-8 by
+        # chance, while UTF-8 served or declared as Latin-1 is a common mistake.
+        try:
+            return Decoded(data.decode("utf-8"), "utf-8")
+        except UnicodeDecodeError:
+            pass
+    header = charset_param(content_type)
+    if header:
+        try:
+            return Decoded(data.decode(header), header)
+        except UnicodeDecodeError:
+            pass  # the header lies: what the document says and sniffing decide
+    declared = declared_in(data[:_SNIFF_LIMIT])
     if declared:
         text = _decode_tolerant(data, declared)
         if text is not None:
-            return text, declared
+            return Decoded(text, declared)
     text = _decode_tolerant(data, "utf-8")
     if text is not None:
-        return text, "utf-8"
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    if best is not None and best.encoding:
-        encoding = _charset_label(best.encoding) or best.encoding
-        return data.decode(encoding, errors="replace"), encoding
+        return Decoded(text, "utf-8")
+    detected = _detect(data)
+    if detected:
+        encoding = _charset_label(detected) or detected
+        return Decoded(data.decode(encoding, errors="replace"), encoding)
     fallback = declared or "cp1252"
-    return data.decode(fallback, errors="replace"), fallback
+    return Decoded(data.decode(fallback, errors="replace"), fallback)
+
+
+def _detect(data: bytes) -> str | None:
+    """charset_normalizer's guess. Several single-byte codecs often read a Western text
+    equally cleanly (it then ranks e.g. Baltic cp1257 first for Portuguese): windows-1252,
+    the web's legacy default, wins such a tie."""
+    matches = list(from_bytes(data))
+    if not matches:
+        return None
+    best = matches[0]
+    for match in matches:
+        if match.encoding == "cp1252" and match.chaos <= best.chaos:
+            return "cp1252"
+    return best.encoding or None

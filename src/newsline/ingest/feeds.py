@@ -16,6 +16,7 @@ import feedparser
 from selectolax.lexbor import LexborHTMLParser
 
 from newsline.errors import NewslineError
+from newsline.ingest.decode import decode_html, decode_xml
 
 FEED_TYPES = {
     "application/rss+xml": "rss",
@@ -29,6 +30,7 @@ FEED_TYPES = {
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html)[\s>]", re.I | re.S)
 _TAGS = re.compile(r"<[^>]+>")
 _WS = re.compile(r"\s+")
+_XML_SPACE = " \t\r\n\x0b\x0c"
 
 
 class FeedError(NewslineError):
@@ -84,16 +86,17 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
         hint = f"; it links to feed(s): {', '.join(discovered[:3])}" if discovered else ""
         raise NotAFeedError(f"an HTML page, not a feed{hint}", discovered)
     # Leading whitespace/newlines before <?xml (a common WordPress bug) make strict XML fail.
-    stripped = body.lstrip(b"\xef\xbb\xbf")
-    if stripped[:1].isspace():
-        bom = body[: len(body) - len(stripped)]
-        body = bom + stripped.lstrip()
-    mime = _feed_content_type(body, content_type)
+    text = decode_xml(body, content_type).text.lstrip(_XML_SPACE)
+    mime = _feed_media_type(text, content_type)
     if mime == "application/feed+json":
-        return _parse_json_feed(body, url)
-    headers = {"content-location": url, "content-type": mime}
+        return _parse_json_feed(text, url)
+    # feedparser gets UTF-8 and is told so: the charset was settled by decode_xml.
+    headers = {"content-location": url, "content-type": f"{mime}; charset=utf-8"}
     parsed = feedparser.parse(
-        body, response_headers=headers, sanitize_html=False, resolve_relative_uris=True
+        text.encode("utf-8"),
+        response_headers=headers,
+        sanitize_html=False,
+        resolve_relative_uris=True,
     )
     version = parsed.get("version") or ""
     entries_raw = parsed.get("entries") or []
@@ -124,23 +127,21 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
     )
 
 
-def _feed_content_type(body: bytes, declared: str) -> str:
-    """The content type to parse with: JSON Feed is sniffed; servers often mislabel XML."""
-    first = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-    if first in (b"{", b"["):
+def _feed_media_type(text: str, declared: str) -> str:
+    """The media type to parse with: JSON Feed is sniffed; servers often mislabel XML."""
+    if text[:1] in ("{", "["):
         return "application/feed+json"
-    mime, _, params = declared.partition(";")
+    mime = declared.partition(";")[0].strip()
     if "xml" in mime or "rss" in mime or "atom" in mime:
-        return declared
-    # Keep a declared charset even when the MIME type is wrong (text/html, text/plain).
-    return f"application/xml;{params}" if params else "application/xml"
+        return mime
+    return "application/xml"
 
 
-def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
+def _parse_json_feed(text: str, url: str) -> ParsedFeed:
     """JSON Feed 1.0 / 1.1 (https://jsonfeed.org/version/1.1)."""
     try:
-        doc = json.loads(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise FeedError(f"JSON Feed is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict) or "jsonfeed.org/version/" not in str(doc.get("version", "")):
         raise FeedError("JSON document is not a JSON Feed (no jsonfeed.org version)")
@@ -285,7 +286,7 @@ def _entry_image(raw: Any, base: str) -> str | None:
 
 def discover_feeds(body: bytes | str, base_url: str) -> list[str]:
     """Feed URLs announced by ``<link rel="alternate">`` in an HTML page, best first."""
-    tree = LexborHTMLParser(body if isinstance(body, str) else body.decode("utf-8", "replace"))
+    tree = LexborHTMLParser(body if isinstance(body, str) else decode_html(body).text)
     base = base_url
     base_tag = tree.css_first("base[href]")
     if base_tag is not None:

@@ -206,27 +206,11 @@ async def _page_content(
     if result.content_type not in HTML_TYPES:
         return None, f"not an HTML page ({result.content_type}); kept the feed's content"
     loop = asyncio.get_running_loop()
-    page = decode_with_header(result.body, result.headers.get("content-type", ""))
+    content_type = result.headers.get("content-type", "")
     try:
-        return await loop.run_in_executor(pool, extract, page, result.final_url), None
+        page = await loop.run_in_executor(
+            pool, lambda: extract(result.body, result.final_url, content_type=content_type)
+        )
+        return page, None
     except ExtractError as exc:
         return None, f"extraction failed: {exc}; kept the feed's content"
-
-
-def decode_with_header(body: bytes, content_type: str) -> str | bytes:
-    """The page as text when its HTTP charset decodes it cleanly, else the raw bytes.
-
-    As in browsers, a charset in the HTTP header beats the page's ``<meta>``; a header that
-    lies (the bytes do not decode) is ignored and the extractor sniffs instead.
-    """
-    if body.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
-        return body  # a byte-order mark wins over everything
-    _mime, _, params = content_type.partition(";")
-    for param in params.split(";"):
-        key, _, value = param.strip().partition("=")
-        if key.lower() == "charset" and value:
-            try:
-                return body.decode(value.strip().strip("\"'"))
-            except (LookupError, UnicodeDecodeError):
-                return body
-    return body

@@ -31,18 +31,24 @@ from newsline.ingest.sanitize import clean_generated_html
 __all__ = ["extract", "extract_with"]
 
 
-def extract(html: str | bytes, url: str) -> Extracted:
+def extract(html: str | bytes, url: str, *, content_type: str = "") -> Extracted:
     """Extract the article in ``html`` (page bytes or text) fetched from ``url``.
+
+    ``content_type`` is the HTTP ``Content-Type`` the bytes came with, if any: as in
+    browsers, its charset beats the one the page declares (unless the bytes do not decode
+    with it).
 
     Raises :class:`ExtractError` when the input is not an HTML page (PDF, image, JSON,
     a feed, binary or empty data) or cannot be parsed.
     """
-    return extract_with(html, url, DEFAULT_OPTIONS)
+    return extract_with(html, url, DEFAULT_OPTIONS, content_type=content_type)
 
 
-def extract_with(html: str | bytes, url: str, options: ExtractOptions) -> Extracted:
+def extract_with(
+    html: str | bytes, url: str, options: ExtractOptions, *, content_type: str = ""
+) -> Extracted:
     """:func:`extract` with explicit :class:`ExtractOptions` (for benchmarks and tuning)."""
-    tree, charset = load(html)
+    tree, charset = load(html, content_type)
     page = collect(tree, url)
     # Metadata first: the fallbacks scan the page as published, before the main-text
     # extraction prunes comment and boilerplate sections from the tree.

@@ -38,8 +38,11 @@ _MAGIC = (
 )
 
 
-def load(html: str | bytes) -> tuple[lxml_html.HtmlElement, str | None]:
+def load(html: str | bytes, content_type: str = "") -> tuple[lxml_html.HtmlElement, str | None]:
     """The parsed page and the charset its bytes were decoded with (None for str input).
+
+    ``content_type`` is the HTTP header the bytes came with: its charset, when the bytes
+    decode with it, beats the page's own declaration (:func:`newsline.ingest.decode.decode_html`).
 
     Raises :class:`ExtractError` for input that is too large, plainly not HTML (PDF,
     image, JSON, a feed, binary or empty data) or unparseable.
@@ -50,7 +53,7 @@ def load(html: str | bytes) -> tuple[lxml_html.HtmlElement, str | None]:
     if isinstance(html, bytes | bytearray | memoryview):
         data = bytes(html)
         _refuse_non_html(data, None)
-        text, charset = decode_html(data)
+        text, charset = decode_html(data, content_type)
     elif isinstance(html, str):
         text = html
     else:
