@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import py3langid
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -27,6 +26,7 @@ from newsline.ingest.identity import (
     normalize_url,
     slugify,
 )
+from newsline.ingest.language import detect_language
 from newsline.ingest.sanitize import sanitize_html
 from newsline.text import truncate_words
 
@@ -41,14 +41,6 @@ def html_to_text(fragment: str) -> str:
     text = htmllib.unescape(_TAGS.sub("", text))
     lines = (re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
-
-
-def detect_language(text: str) -> str | None:
-    """ISO 639-1 code of the text's language, or None for too little text."""
-    if len(text) < 40:
-        return None
-    lang, _score = py3langid.classify(text[:5000])
-    return str(lang)
 
 
 # -- feeds --------------------------------------------------------------------------------
