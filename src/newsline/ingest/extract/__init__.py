@@ -11,7 +11,7 @@
   pass only when the fast result looks wrong; it is rendered to plain text and to HTML,
   the page's figures are anchored between the paragraphs they sat between (lazy images
   resolved, each caption once), share/subscribe/"Read more" furniture is dropped, and
-  the HTML goes through nh3 with the allowlist of :mod:`newsline.ingest.sanitize`;
+  the HTML goes through nh3 with the article-body policy of :mod:`newsline.sanitize`;
 * the language is identified on the text (:mod:`newsline.ingest.language`), falling back
   to the page's declared language for short texts.
 

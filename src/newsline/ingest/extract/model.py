@@ -42,7 +42,7 @@ class Extracted:
     text: str
     """Body as plain text, blocks separated by a blank line."""
     html: str
-    """Body as sanitized HTML (see ``sanitize.ALLOWED_TAGS``)."""
+    """Body as sanitized HTML (the nh3 policy ``newsline.sanitize.ARTICLE_BODY``)."""
     charset: str | None = None
     """Character encoding used to decode bytes input (None for str input)."""
     tags: tuple[str, ...] = field(default=())
