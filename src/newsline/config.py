@@ -6,18 +6,23 @@ Nested keys use a double underscore in the environment, e.g.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from newsline.errors import NewslineError
 
 DEFAULT_CONFIG_NAME = "newsline.toml"
+
+#: Database URL schemes the engine knows (``newsline.db.engine``): SQLite, PostgreSQL via psycopg.
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg", "postgres")
 
 #: The original's hashtag list, in display order, with one-line descriptions.
 DEFAULT_HASHTAGS: list[tuple[str, str]] = [
@@ -171,6 +176,13 @@ class FetchSettings(BaseModel):
             return [p.strip() for p in v.replace(";", ",").split(",") if p.strip()]
         return v
 
+    @field_validator("connect_to")
+    @classmethod
+    def _rules(cls, rules: list[str]) -> list[str]:
+        for rule in rules:
+            check_connect_to(rule)
+        return rules
+
     @property
     def agent(self) -> str:
         from newsline import __version__
@@ -193,8 +205,8 @@ class WebSettings(BaseModel):
     """The site."""
 
     base_url: str = "http://127.0.0.1:8000"
-    default_channel: str = ""
-    page_size: int = 30
+    default_channel: str = ""  # checked against the channels by Settings
+    page_size: int = Field(default=30, ge=1)
     secret_key: str = ""
     # Anonymous GET responses are reused for this long per worker (0 = render every time).
     render_cache_seconds: float = 1.0
@@ -265,9 +277,32 @@ class Settings(BaseSettings):
             raise ValueError(f"channel slugs must be unique, got {slugs}")
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.data_dir / 'newsline.db').resolve()}"
+        scheme = self.database_url.partition("://")[0].lower()
+        if not scheme.startswith("sqlite") and scheme not in DATABASE_SCHEMES:
+            # Only the scheme is quoted: the rest of the URL may hold a password.
+            raise ValueError(
+                f"database_url: unsupported database {scheme!r} "
+                "(use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB)"
+            )
         if not self.web.default_channel:
             self.web.default_channel = self.channels[0].slug
+        elif self.channel(self.web.default_channel) is None:
+            raise ValueError(
+                f"web.default_channel {self.web.default_channel!r} names no channel "
+                f"(configured: {', '.join(slugs)})"
+            )
         return self
+
+    def check_files(self) -> None:
+        """Raise :class:`ConfigError` when a file the settings name is missing (checked by the
+        commands that are about to use them, not when the settings are merely read)."""
+        for key, path in (
+            ("fetch.ca_bundle", self.fetch.ca_bundle),
+            ("email.ca_bundle", self.email.ca_bundle),
+        ):
+            if path is not None and not path.is_file():
+                problem = "is a directory" if path.is_dir() else "does not exist"
+                raise ConfigError(f"{key} {path} {problem}")
 
     def channel(self, slug: str) -> ChannelSettings | None:
         """The channel with this slug, or None."""
@@ -276,6 +311,28 @@ class Settings(BaseSettings):
 
 class ConfigError(NewslineError):
     """The configuration file is missing or invalid."""
+
+
+# HOST:PORT:ADDR:PORT, each part possibly empty, IPv6 addresses in brackets.
+_CONNECT_TO = re.compile(r"(\[[^\]]*\]|[^:\[\]]*):([^:]*):(\[[^\]]*\]|[^:\[\]]*):([^:]*)")
+
+
+def check_connect_to(rule: str) -> None:
+    """Raise ValueError unless ``rule`` is a ``HOST:PORT:ADDR:PORT`` mapping (curl's
+    ``--connect-to``) to an IP address; :mod:`newsline.ingest.netguard` applies it."""
+    match = _CONNECT_TO.fullmatch(rule.strip())
+    if match is None:
+        raise ValueError(
+            f"rule {rule!r} must look like HOST:PORT:ADDR:PORT (e.g. *:443:127.0.0.1:8443)"
+        )
+    _host, port, addr, to_port = match.groups()
+    for value in (port, to_port):
+        if value and not (value.isascii() and value.isdigit() and 0 < int(value) < 65536):
+            raise ValueError(f"rule {rule!r}: {value!r} is not a port (1-65535)")
+    try:
+        ipaddress.ip_address(addr.strip("[]"))
+    except ValueError as exc:
+        raise ValueError(f"rule {rule!r}: {addr!r} is not an IP address") from exc
 
 
 def config_path(explicit: Path | None = None) -> Path:
@@ -290,11 +347,20 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     """Read the TOML file (when it exists), apply ``NEWSLINE_*`` variables, validate."""
     file = config_path(path)
     data: dict[str, Any] = {}
+    if file.is_dir():
+        raise ConfigError(f"config file {file} is a directory, not a file")
     if file.exists():
         try:
             data = tomllib.loads(file.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{file}: not UTF-8 text (byte {exc.start} is 0x{exc.object[exc.start]:02x}); "
+                "save it as UTF-8"
+            ) from exc
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {file}: {exc.strerror or exc}") from exc
         data.setdefault("data_dir", str(file.resolve().parent))
     elif path is not None:
         raise ConfigError(f"config file {file} does not exist (create one with `newsline init`)")
@@ -302,8 +368,18 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     data.update(overrides)
     try:
         return Settings(**data)
-    except ValueError as exc:
-        raise ConfigError(f"{file}: {exc}") from exc
+    except ValidationError as exc:
+        raise ConfigError(f"{file}: {one_line(exc)}") from exc
+
+
+def one_line(exc: ValidationError) -> str:
+    """Pydantic's report as one line: ``where: what`` for each problem, ``; ``-separated."""
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        what = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{where}: {what}" if where else what)
+    return " ".join("; ".join(problems).split())
 
 
 def _merge_env_over(data: dict[str, Any]) -> dict[str, Any]:

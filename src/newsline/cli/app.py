@@ -4,6 +4,9 @@ The console, logging, the settings of one invocation, and the one error handler:
 :class:`~newsline.errors.NewslineError` raised anywhere below a command is printed here as
 one red ``error: ...`` line on stderr (exit status 1). Commands therefore catch nothing.
 Heavy imports stay inside the commands so that ``newsline --help`` stays fast.
+
+Whatever came from outside (a publisher's titles and URLs, a subscriber's address, an error
+quoting them) is printed through :func:`shown`: no rich markup, no terminal control sequences.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typer.core import TyperGroup
 
 from newsline.config import Settings, load_settings
 from newsline.errors import NewslineError
+from newsline.text import printable
 
 log = logging.getLogger("newsline.cli")
 
@@ -27,6 +31,9 @@ console = Console(stderr=True)
 
 #: Loggers of libraries that are chatty at INFO.
 QUIET_LOGGERS = ("trafilatura", "htmldate", "courlan", "charset_normalizer", "alembic")
+
+#: The most rows a ``--limit`` may ask for.
+MAX_LIMIT = 1_000_000
 
 
 class CommandError(NewslineError):
@@ -41,8 +48,15 @@ class FrontDoor(TyperGroup):
             return super().invoke(ctx)
         except NewslineError as exc:
             log.debug("command failed", exc_info=exc)  # the traceback, for --verbose
-            console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
+            message = " ".join(str(exc).splitlines())  # one line, whatever the message quotes
+            console.print(f"[red]error:[/red] {shown(message)}", soft_wrap=True, highlight=False)
             raise typer.Exit(1) from exc
+
+
+def shown(value: object) -> str:
+    """Outside data (publisher, subscriber, error) for a rich markup string or table cell:
+    control characters and escape sequences stripped, brackets escaped, so it prints verbatim."""
+    return escape(printable(str(value)))
 
 
 app = typer.Typer(
@@ -59,6 +73,13 @@ PublicationOption = Annotated[
 ]
 
 
+def check_limit(value: int | None) -> int | None:
+    """``--limit``: a positive number of rows within reason (``callback=`` of the option)."""
+    if value is not None and not 1 <= value <= MAX_LIMIT:
+        raise CommandError(f"--limit must be between 1 and {MAX_LIMIT:,}, not {value}")
+    return value
+
+
 class State:
     """Per-invocation state: the config path, settings loaded on first use."""
 
@@ -68,9 +89,12 @@ class State:
 
     @property
     def settings(self) -> Settings:
-        """The settings (a :class:`~newsline.config.ConfigError` when the file is bad)."""
+        """The settings (a :class:`~newsline.config.ConfigError` when the file is bad or names
+        a missing file)."""
         if self._settings is None:
-            self._settings = load_settings(self.config)
+            settings = load_settings(self.config)
+            settings.check_files()
+            self._settings = settings
         return self._settings
 
 
@@ -83,6 +107,27 @@ def state_of(ctx: typer.Context) -> State:
 def settings_of(ctx: typer.Context) -> Settings:
     """The settings of this invocation, loaded on first use."""
     return state_of(ctx).settings
+
+
+def database_settings(ctx: typer.Context) -> Settings:
+    """The settings, once their database is known to hold newsline's tables: for commands that
+    use the database without creating it (``init`` and ``db upgrade`` do that)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from newsline.db.migrate import current
+
+    settings = settings_of(ctx)
+    try:
+        revision = current(settings.database_url)
+    except SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc
+        raise CommandError(f"cannot open the database: {reason}") from exc
+    if revision is None:
+        raise CommandError(
+            "the database has no newsline tables yet: run `newsline init` "
+            "(or `newsline db upgrade` with your config file)"
+        )
+    return settings
 
 
 @app.callback()

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from newsline.cli.app import app, console, prepare_database, settings_of, state_of
+from newsline.cli.app import app, console, prepare_database, settings_of, shown, state_of
 from newsline.config import config_path
 
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -30,15 +30,15 @@ def init(
     state = state_of(ctx)
     path = config_path(state.config)
     if path.exists() and not force:
-        console.print(f"{path} exists; keeping it (use --force to overwrite).")
+        console.print(f"{shown(path)} exists; keeping it (use --force to overwrite).")
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(sample_config(slug, name, hometown, timezone), encoding="utf-8")
-        console.print(f"wrote {path}")
+        console.print(f"wrote {shown(path)}")
     state.config = path
     settings = state.settings
     prepare_database(settings)
-    console.print(f"database ready: {settings.database_url}")
+    console.print(f"database ready: {shown(settings.database_url)}")
 
 
 @db_app.command("upgrade")
@@ -46,4 +46,4 @@ def db_upgrade(ctx: typer.Context) -> None:
     """Apply pending migrations (idempotent)."""
     settings = settings_of(ctx)
     prepare_database(settings)
-    console.print(f"database at head: {settings.database_url}")
+    console.print(f"database at head: {shown(settings.database_url)}")

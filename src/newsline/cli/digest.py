@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from newsline.cli.app import CommandError, app, console, settings_of
+from newsline.cli.app import CommandError, app, console, database_settings, shown
 from newsline.config import ChannelSettings, Settings
+from newsline.text import printable
 
 digest_app = typer.Typer(no_args_is_help=True, help="The Digest: publish, e-mail, subscribers.")
 app.add_typer(digest_app, name="digest")
@@ -60,16 +61,16 @@ def run(
     """Publish the digest of the slot containing --at (default: now), once per slot."""
     from newsline.publish.digest import run_digest
 
-    settings = settings_of(ctx)
+    settings = database_settings(ctx)
     for cfg in channels(settings, channel):
         result = run_digest(settings, cfg.slug, at=parse_at(at, cfg.zone), dry_run=dry_run)
         console.print(
-            f"{cfg.slug}: {result.status} · {result.title} · {result.entries} entries "
+            f"{cfg.slug}: {result.status} · {shown(result.title)} · {result.entries} entries "
             f"({result.considered} items in window, {result.remembered} already shown)"
-            + (f" · {result.url}" if result.status in ("published", "exists") else "")
+            + (f" · {shown(result.url)}" if result.status in ("published", "exists") else "")
         )
         if dry_run and result.composed is not None:
-            typer.echo(result.composed.body_text)
+            typer.echo(printable(result.composed.body_text))
 
 
 @digest_app.command("send")
@@ -77,7 +78,7 @@ def send(ctx: typer.Context, channel: ChannelOption = None, at: AtOption = None)
     """E-mail due editions to confirmed subscribers now (the scheduler does this too)."""
     from newsline.publish.mailer import deliver_digests
 
-    settings = settings_of(ctx)
+    settings = database_settings(ctx)
     if not settings.email.enabled:
         raise CommandError("e-mail is not enabled: set [email] enabled = true and the SMTP server")
     for cfg in channels(settings, channel):
@@ -87,7 +88,7 @@ def send(ctx: typer.Context, channel: ChannelOption = None, at: AtOption = None)
             f"nothing due for {report.skipped}"
         )
         for address, error in report.failed.items():
-            console.print(f"  [red]{address}[/red]: {error}")
+            console.print(f"  [red]{shown(address)}[/red]: {shown(error)}")
 
 
 @subscribers_app.command("list")
@@ -103,7 +104,7 @@ def list_subscribers(
     from newsline.db.channels import channel_row
     from newsline.db.engine import session_scope
 
-    settings = settings_of(ctx)
+    settings = database_settings(ctx)
     for cfg in channels(settings, channel):
         with session_scope(settings.database_url) as session:
             row = channel_row(session, settings, cfg.slug)
@@ -115,7 +116,8 @@ def list_subscribers(
                 )
                 last = sub.last_sent_at.isoformat(timespec="minutes") if sub.last_sent_at else "-"
                 error = f"  error: {sub.last_error}" if sub.last_error else ""
-                typer.echo(f"{cfg.slug}\t{sub.email}\t{sub.status}\t{when}\tlast {last}{error}")
+                line = f"{cfg.slug}\t{sub.email}\t{sub.status}\t{when}\tlast {last}{error}"
+                typer.echo(printable(" ".join(line.splitlines())))
 
 
 @subscribers_app.command("add")
@@ -140,7 +142,7 @@ def add_subscriber(
     from newsline.db.engine import session_scope
     from newsline.publish.mailer import confirmation_message, send_message
 
-    settings = settings_of(ctx)
+    settings = database_settings(ctx)
     if not confirmed and not settings.email.enabled:
         raise CommandError(
             "e-mail is not enabled, so no confirmation can be sent (or use --confirmed)"
@@ -162,7 +164,8 @@ def add_subscriber(
         if message is not None:
             send_message(settings.email, message)
         console.print(
-            f"{cfg.slug}: {email} {status}" + (" (confirmation mail sent)" if message else "")
+            f"{cfg.slug}: {shown(email)} {status}"
+            + (" (confirmation mail sent)" if message else "")
         )
 
 
@@ -173,11 +176,11 @@ def remove_subscriber(ctx: typer.Context, email: str, channel: ChannelOption = N
     from newsline.db.channels import channel_row
     from newsline.db.engine import session_scope
 
-    settings = settings_of(ctx)
+    settings = database_settings(ctx)
     found = False
     for cfg in channels(settings, channel):
         with session_scope(settings.database_url) as session:
             found = remove(session, channel_row(session, settings, cfg.slug).id, email) or found
     if not found:
         raise CommandError(f"{email} is not a subscriber")
-    console.print(f"removed {email}")
+    console.print(f"removed {shown(email)}")

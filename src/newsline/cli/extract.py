@@ -9,6 +9,7 @@ import typer
 
 from newsline.cli.app import CommandError, app, settings_of
 from newsline.config import Settings
+from newsline.text import printable
 
 
 @app.command("extract")
@@ -41,9 +42,9 @@ def extract_command(
         return
     for key, value in fields.items():
         if key not in ("text", "html") and value not in (None, "", []):
-            typer.echo(f"{key}: {value}")
+            typer.echo(printable(f"{key}: {value}"))
     typer.echo("")
-    typer.echo(result.text)
+    typer.echo(printable(result.text))
 
 
 def read_page(path: Path) -> bytes:

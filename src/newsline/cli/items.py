@@ -7,7 +7,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from newsline.cli.app import PublicationOption, app, console, settings_of
+from newsline.cli.app import (
+    PublicationOption,
+    app,
+    check_limit,
+    console,
+    database_settings,
+    shown,
+)
+from newsline.text import printable
 
 items_app = typer.Typer(no_args_is_help=True, help="Inspect and correct items.")
 app.add_typer(items_app, name="items")
@@ -17,7 +25,9 @@ app.add_typer(items_app, name="items")
 def items_list(
     ctx: typer.Context,
     publication: PublicationOption = None,
-    limit: Annotated[int, typer.Option(help="At most this many items, newest first.")] = 50,
+    limit: Annotated[
+        int, typer.Option(help="At most this many items, newest first.", callback=check_limit)
+    ] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one array).")] = False,
     state: Annotated[str, typer.Option(help="ready, pending, duplicate or all.")] = "ready",
 ) -> None:
@@ -29,7 +39,7 @@ def items_list(
     from newsline.db.engine import session_scope
     from newsline.db.queries import list_items
 
-    settings = settings_of(ctx)
+    settings = database_settings(ctx)
     with session_scope(settings.database_url) as session:
         rows = list_items(session, source=publication, limit=limit, state=state)
     if as_json:
@@ -39,10 +49,10 @@ def items_list(
     for r in rows:
         table.add_row(
             str(r["id"]),
-            r["publication"],
+            shown(r["publication"]),
             (r["published"] or "")[:16],
-            r["title"][:70],
-            r["canonical_url"] or r["url"],
+            shown(printable(r["title"])[:70]),
+            shown(r["canonical_url"] or r["url"]),
         )
     Console().print(table)
 
@@ -59,5 +69,7 @@ def items_retag(
     """Correct an item's hashtag on a channel; the correction trains that channel's tagger."""
     from newsline.enrich.stage import retag
 
-    slug = retag(settings_of(ctx), item_id, hashtag, channel)
-    console.print(f"item {item_id} on {slug}: #{hashtag.strip().lstrip('#').lower()} (editor)")
+    slug = retag(database_settings(ctx), item_id, hashtag, channel)
+    console.print(
+        f"item {item_id} on {slug}: #{shown(hashtag.strip().lstrip('#').lower())} (editor)"
+    )

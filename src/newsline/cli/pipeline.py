@@ -6,7 +6,14 @@ from typing import Annotated
 
 import typer
 
-from newsline.cli.app import PublicationOption, app, console, prepare_database, settings_of
+from newsline.cli.app import (
+    PublicationOption,
+    app,
+    check_limit,
+    console,
+    prepare_database,
+    settings_of,
+)
 
 
 @app.command()
@@ -48,7 +55,9 @@ def enrich(
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Re-enrich every ready item (stories rebuilt).")
     ] = False,
-    limit: Annotated[int | None, typer.Option(help="At most this many items.")] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="At most this many items.", callback=check_limit)
+    ] = None,
 ) -> None:
     """Hashtags, summaries, near-duplicates and stories for items not yet enriched."""
     from newsline.workers.pipeline import run_enrich

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from newsline.cli.app import CommandError, app, console, settings_of
+from newsline.cli.app import app, console, database_settings, shown
 
 publications_app = typer.Typer(no_args_is_help=True, help="Publications and their feeds.")
 app.add_typer(publications_app, name="publications")
@@ -35,10 +35,11 @@ def publications_add(
 
     from newsline.ingest.publications import add_from_url
 
-    settings = settings_of(ctx)
+    settings = database_settings(ctx)
     publication = asyncio.run(add_from_url(settings, url, tag=tag, name=name, republish=republish))
     console.print(
-        f"added [bold]{publication.tag}[/bold] ({publication.name}), republish={publication.republish}"
+        f"added [bold]{shown(publication.tag)}[/bold] ({shown(publication.name)}), "
+        f"republish={publication.republish}"
     )
 
 
@@ -55,7 +56,7 @@ def publications_list(
     from newsline.db.engine import session_scope
     from newsline.ingest.publications import feed_health
 
-    settings = settings_of(ctx)
+    settings = database_settings(ctx)
     with session_scope(settings.database_url) as session:
         rows = feed_health(session)
     if as_json:
@@ -68,10 +69,10 @@ def publications_list(
     table = Table("tag", "name", "mode", "status", "failures", "last fetch", "next", "feed / error")
     for r in rows:
         colour = {"ok": "green", "error": "red"}.get(r.status, "yellow")
-        detail = r.feed_url + (f"\n[red]{r.last_error}[/red]" if r.last_error else "")
+        detail = shown(r.feed_url) + (f"\n[red]{shown(r.last_error)}[/red]" if r.last_error else "")
         table.add_row(
-            r.tag,
-            r.name,
+            shown(r.tag),
+            shown(r.name),
             r.republish,
             f"[{colour}]{r.status}[/{colour}]"
             + (f" {r.last_status_code}" if r.last_status_code else ""),
@@ -89,23 +90,22 @@ def publications_remove(ctx: typer.Context, tag: str) -> None:
     from newsline.db.engine import session_scope
     from newsline.ingest.publications import remove_publication
 
-    settings = settings_of(ctx)
+    settings = database_settings(ctx)
     with session_scope(settings.database_url) as session:
         remove_publication(session, tag)
-    console.print(f"removed {tag}")
+    console.print(f"removed {shown(tag)}")
 
 
 @publications_app.command("import-opml")
 def publications_import_opml(ctx: typer.Context, file: Path) -> None:
     """Add every feed of an OPML file (newsline:tag / newsline:republish attributes honoured)."""
     from newsline.db.engine import session_scope
-    from newsline.ingest.publications import import_opml
+    from newsline.ingest.publications import import_opml, read_opml
 
-    settings = settings_of(ctx)
-    if not file.exists():
-        raise CommandError(f"{file} does not exist")
+    settings = database_settings(ctx)
+    body = read_opml(file)
     with session_scope(settings.database_url) as session:
-        added, present = import_opml(session, settings, file.read_bytes(), origin=str(file))
+        added, present = import_opml(session, settings, body, origin=str(file))
     console.print(f"imported {added} new feeds ({present} already present)")
 
 
@@ -115,6 +115,6 @@ def publications_export_opml(ctx: typer.Context) -> None:
     from newsline.db.engine import session_scope
     from newsline.ingest.publications import export_opml
 
-    settings = settings_of(ctx)
+    settings = database_settings(ctx)
     with session_scope(settings.database_url) as session:
         typer.echo(export_opml(session), nl=False)

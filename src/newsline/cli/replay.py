@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from newsline.cli.app import app, console
+from newsline.cli.app import app, console, shown
 
 replay_app = typer.Typer(
     no_args_is_help=True, help="Replay captured sites on 127.0.0.1 (offline testing)."
@@ -52,7 +52,7 @@ def replay_serve(
                 sys.stdout.write(f"{name}={value}\n")
             sys.stdout.flush()
             console.print(
-                f"replaying {corpus} ({len(server.entries)} URLs) on "
+                f"replaying {shown(corpus)} ({len(server.entries)} URLs) on "
                 f"http://127.0.0.1:{server.http_port} and https://127.0.0.1:{server.https_port}"
                 " — Ctrl-C to stop"
             )
@@ -82,7 +82,7 @@ def replay_build(
     from newsline.testing.build import build_corpus
 
     report = build_corpus(source, out, force=force)
-    table = Table(title=f"corpus written to {out}")
+    table = Table(title=f"corpus written to {shown(out)}")
     table.add_column("what")
     table.add_column("count", justify="right")
     table.add_row("feeds (captured)", str(report.feeds))

@@ -7,15 +7,34 @@ from typing import Annotated
 
 import typer
 
-from newsline.cli.app import app, console, prepare_database, settings_of, state_of
+from newsline.cli.app import (
+    CommandError,
+    app,
+    console,
+    prepare_database,
+    settings_of,
+    shown,
+    state_of,
+)
 from newsline.config import Settings, config_path
+from newsline.text import printable
+
+
+def check_port(value: int) -> int:
+    """``--port``: a TCP port, refused before anything starts (``callback=`` of the option)."""
+    if not 1 <= value <= 65535:
+        raise CommandError(f"--port must be a TCP port between 1 and 65535, not {value}")
+    return value
+
+
+PortOption = Annotated[int, typer.Option(help="TCP port.", callback=check_port)]
 
 
 @app.command()
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    port: PortOption = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Web worker processes.")] = 1,
     no_scheduler: Annotated[
         bool, typer.Option("--no-scheduler", help="Serve pages only; run no periodic jobs.")
@@ -46,7 +65,7 @@ def demo(
         typer.Option(help="A capture corpus to replay instead of the bundled demo publishers."),
     ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    port: PortOption = 8000,
     data_dir: Annotated[
         Path | None, typer.Option(help="Keep the demo's database here (default: a temp dir).")
     ] = None,
@@ -64,9 +83,9 @@ def demo(
     work = data_dir or Path(tempfile.mkdtemp(prefix="newsline-demo-"))
     corpus_dir = corpus or write_demo_corpus(work / "corpus")
     with replay_in_thread(corpus_dir) as server:
-        console.print(f"replaying {corpus_dir} ({len(server.entries)} URLs) on loopback")
+        console.print(f"replaying {shown(corpus_dir)} ({len(server.entries)} URLs) on loopback")
         site = prepare(work, server, own_corpus=corpus is None, base_url=f"http://{host}:{port}")
-        console.print(run_pipeline(site.settings))
+        console.print(printable(run_pipeline(site.settings)), markup=False, highlight=False)
         serve_site(site.settings, site.config, host=host, port=port, exit_after=exit_after)
 
 
@@ -103,7 +122,7 @@ def serve_site(
         "server_header": False,
     }
     app_path = "newsline.web.app:create_app_from_env"
-    console.print(f"serving at http://{host}:{port} ({workers} worker(s)) — Ctrl-C to stop")
+    console.print(f"serving at http://{shown(host)}:{port} ({workers} worker(s)) — Ctrl-C to stop")
     try:
         if workers > 1:
             uvicorn.run(app_path, **options)  # type: ignore[arg-type]

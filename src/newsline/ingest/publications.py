@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from sqlalchemy import select
@@ -177,6 +178,18 @@ def remove_publication(session: Session, tag: str) -> Publication:
     return publication
 
 
+def read_opml(path: Path) -> bytes:
+    """The bytes of an OPML file; :class:`PublicationError` when there is none to read."""
+    if not path.exists():
+        raise PublicationError(f"{path} does not exist")
+    if path.is_dir():
+        raise PublicationError(f"{path} is a directory, not an OPML file")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise PublicationError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
 def import_opml(
     session: Session, settings: Settings, body: bytes, *, origin: str | None = None
 ) -> tuple[int, int]:
@@ -184,10 +197,13 @@ def import_opml(
 
     `origin` (e.g. the file name) starts the message of a :class:`PublicationError`.
     """
+    where = f"{origin}: " if origin else ""
     try:
         subscriptions = parse_opml(body)
     except FeedError as exc:
-        raise PublicationError(f"{origin}: {exc}" if origin else str(exc)) from exc
+        raise PublicationError(f"{where}{exc}") from exc
+    except RecursionError as exc:  # parse_opml walks the outline tree recursively
+        raise PublicationError(f"{where}OPML outlines are nested too deeply") from exc
     added = present = 0
     for src in subscriptions:
         _pub, created = add_publication(

@@ -17,6 +17,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from newsline.text import printable
+
 log = logging.getLogger(__name__)
 
 
@@ -35,7 +37,7 @@ class LogReporter:
 
     def advance(self, name: str, message: str | None = None) -> None:
         if message:
-            log.info("%s: %s", name, message)
+            log.info("%s: %s", name, printable(message))
 
 
 class RichReporter:
@@ -50,7 +52,8 @@ class RichReporter:
 
     def advance(self, name: str, message: str | None = None) -> None:
         if message:
-            self.progress.console.print(f"  {message}", highlight=False, markup=False)
+            # Messages quote publisher data (titles, URLs, errors): no markup, no escapes.
+            self.progress.console.print(f"  {printable(message)}", highlight=False, markup=False)
         self.progress.advance(self.tasks[name])
 
 
