@@ -1,7 +1,8 @@
 """Polite HTTP: honest User-Agent, robots.txt, per-host limits, conditional GET, size caps.
 
 One :class:`Fetcher` per run. It follows redirects itself (at most ``max_redirects``,
-re-checking every hop against the SSRF guard), decompresses bodies itself so the
+re-checking every hop against the SSRF guard, which judges the very address each socket
+connects to: see :mod:`newsline.ingest.netguard`), decompresses bodies itself so the
 decompressed size is capped too (a gzip bomb costs at most ``max_body_bytes``), and
 retries transient failures with exponential backoff, honouring ``Retry-After``.
 """
@@ -25,14 +26,15 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 import brotli
 from protego import Protego
+from yarl import URL
 
 from newsline.config import FetchSettings
 from newsline.errors import NewslineError
 from newsline.ingest.netguard import (
+    AddressGuard,
     BlockedAddressError,
     ConnectTo,
     GuardedResolver,
-    check_ip_literal,
     describe,
 )
 
@@ -177,6 +179,7 @@ class Fetcher:
     ) -> None:
         self.settings = settings
         self.rules = [ConnectTo.parse(r) for r in settings.connect_to]
+        self.guard = AddressGuard(self.rules, allow_private=settings.allow_private)
         self.on_attempt = on_attempt
         self.stats = FetchStats()
         self._sleep = sleep
@@ -193,7 +196,8 @@ class Fetcher:
                 raise FileNotFoundError(f"fetch.ca_bundle {s.ca_bundle} does not exist")
             ctx.load_verify_locations(cafile=str(s.ca_bundle))
         connector = aiohttp.TCPConnector(
-            resolver=GuardedResolver(self.rules, allow_private=s.allow_private),
+            resolver=GuardedResolver(self.rules, self.guard),
+            socket_factory=self.guard.socket_factory,
             ssl=ctx,
             limit=s.concurrency,
             limit_per_host=0,
@@ -238,8 +242,13 @@ class Fetcher:
         """
         if check_robots is None:
             check_robots = kind == "page"
-        if check_robots and not await self.allowed(url):
-            raise RobotsDisallowedError(url, "robots.txt disallows this URL for newsline")
+        if check_robots:
+            try:
+                allowed = await self.allowed(url)
+            except BlockedURLError as exc:
+                raise BlockedURLError(url, exc.reason) from exc
+            if not allowed:
+                raise RobotsDisallowedError(url, "robots.txt disallows this URL for newsline")
         attempt = 0
         while True:
             try:
@@ -258,7 +267,10 @@ class Fetcher:
                 await self._sleep(delay)
 
     async def allowed(self, url: str) -> bool:
-        """Whether robots.txt lets our User-Agent fetch this URL (cached per host)."""
+        """Whether robots.txt lets our User-Agent fetch this URL (cached per host).
+
+        Raises :class:`BlockedURLError` when the SSRF guard refuses the site itself.
+        """
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         robots = self._robots.get(origin)
@@ -280,8 +292,14 @@ class Fetcher:
     async def _load_robots(self, origin: str) -> _Robots:
         ttl = self.settings.robots_cache_seconds
         now = time.monotonic()
+        robots_url = f"{origin}/robots.txt"
         try:
-            result = await self._get_following(f"{origin}/robots.txt", "robots", None, None, None)
+            result = await self._get_following(robots_url, "robots", None, None, None)
+        except BlockedURLError as exc:
+            if exc.url == robots_url:
+                raise  # the site itself is refused: say so, not "robots.txt disallows"
+            log.warning("robots.txt of %s redirects to a refused address (%s)", origin, exc)
+            return _Robots(None, now + 600, disallow_all=True)
         except HTTPStatusError as exc:
             if exc.status is not None and 400 <= exc.status < 500:
                 return _Robots(None, now + ttl)  # no robots.txt: everything allowed
@@ -354,12 +372,12 @@ class Fetcher:
             raise BlockedURLError(url, "only http and https URLs can be fetched")
         port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
-            check_ip_literal(
-                parts.hostname,
-                allow_private=self.settings.allow_private,
-                rules=self.rules,
-                port=port,
-            )
+            # The host as aiohttp will connect to it: yarl folds Unicode dots and the like.
+            host = URL(url).raw_host or ""
+        except ValueError as exc:
+            raise BlockedURLError(url, f"invalid URL: {describe(exc)}") from exc
+        try:
+            self.guard.check_host(host, port)
         except BlockedAddressError as exc:
             raise BlockedURLError(url, str(exc)) from exc
         headers: dict[str, str] = {}
