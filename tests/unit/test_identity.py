@@ -75,18 +75,3 @@ def test_truncate_words_fits_the_limit(text: str, limit: int) -> None:
     assert len(out) <= limit
     if out.endswith("...") and len(" ".join(text.split())) > limit:
         assert " ".join(text.split()).startswith(out[:-3].rstrip(" ,;:-—"))
-
-
-def test_http_charset_is_used_when_it_decodes_and_ignored_when_it_lies() -> None:
-    from newsline.ingest.refresh import decode_with_header
-
-    page = "<html><head><meta charset='utf-8'></head><body>\u0416\u0443\u043a</body></html>"
-    cp1251 = page.encode("cp1251")
-    assert decode_with_header(cp1251, "text/html; charset=windows-1251") == page
-    latin1 = "<p>Caf\u00e9</p>".encode("latin-1")
-    assert decode_with_header(latin1, "text/html; charset=utf-8") == latin1  # the header lies
-    assert decode_with_header(latin1, "text/html; charset=no-such-codec") == latin1
-    assert decode_with_header(b"\xef\xbb\xbf<p>x</p>", "text/html; charset=latin-1").startswith(
-        b"\xef"
-    )
-    assert decode_with_header(b"<p>x</p>", "text/html") == b"<p>x</p>"
