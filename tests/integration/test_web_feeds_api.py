@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
 from typing import Any
 
 import feedparser
@@ -269,3 +270,62 @@ def test_openapi_document(client: TestClient) -> None:
         "/api/v1/channels/{channel}/items/{item_id}",
         "/api/v1/channels/{channel}/search",
     }
+
+
+class _Shown(HTMLParser):
+    """What a browser shows of an HTML fragment, and which tags it would build."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        self.tags.append(tag)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def _shown(detail: Any) -> str:
+    """What a reader shows for a feedparser text construct: HTML ones must build no tag."""
+    if detail["type"] != "text/html":
+        assert detail["type"] == "text/plain", detail
+        return str(detail["value"])
+    parser = _Shown()
+    parser.feed(detail["value"])
+    parser.close()
+    assert parser.tags == [], f"live markup in an HTML element: {detail['value']!r}"
+    return "".join(parser.text)
+
+
+def test_hostile_publication_name_reaches_readers_as_text(
+    settings: Any, client: TestClient
+) -> None:
+    """Issue 16, item 6: a publication's name ends up in its feed's title and description."""
+    from sqlalchemy import select
+
+    from newsline.db.engine import session_scope
+    from newsline.db.models import Publication
+    from tests.support.webdata import XSS
+
+    evil = f"Evil {XSS['title']}"
+    with session_scope(settings.database_url) as session:
+        harbor = session.scalar(select(Publication).where(Publication.tag == "harbor"))
+        assert harbor is not None
+        harbor.name = evil
+    channel = settings.channels[0].display_name
+    for name in ("feed.xml", "atom.xml"):
+        content = client.get(f"/news/solo/harbor/{name}").content
+        parsed = feedparser.parse(content, sanitize_html=False)
+        assert parsed.bozo == 0, parsed.get("bozo_exception")
+        assert _shown(parsed.feed.title_detail) == f"{evil} · {channel}"
+        assert _shown(parsed.feed.subtitle_detail) == f"Items of {evil} on {channel}"
+        xss = next(e for e in parsed.entries if "Council vote" in e.title)
+        assert _shown(xss.title_detail) == XSS["title"]
+        assert _shown(xss.summary_detail) == XSS["caption"]
+    document = client.get("/news/solo/harbor/feed.json").json()
+    assert document["description"] == f"Items of {evil} on {channel}"
+    item = next(i for i in document["items"] if "Council vote" in i["title"])
+    assert item["summary"] == XSS["caption"]
+    assert "<script" not in item["content_html"] and "onerror" not in item["content_html"]

@@ -2,10 +2,18 @@
 
 The site and the digest publisher both build a :class:`FeedInfo` and a list of
 :class:`FeedEntry` and call :func:`rss`, :func:`atom` or :func:`json_feed`.
+
+Every field is plain text (publisher text included) except ``FeedEntry.content_html``,
+which is sanitized HTML. Each format gets text in the type its element declares: RSS
+readers parse ``<description>`` (and, by common practice, ``<title>``) as HTML, so plain
+text is HTML-escaped there before the XML layer escapes it again; Atom text constructs say
+``type="text"``; JSON Feed keeps text in ``title``, ``description``, ``summary`` and
+``content_text``, and HTML only in ``content_html``.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -70,6 +78,11 @@ def _x(text: str | None) -> str:
     return _NOT_XML.sub("", text or "")
 
 
+def _html_text(text: str | None) -> str:
+    """Plain text for an element readers parse as HTML: markup in it is shown, not run."""
+    return html.escape(text or "", quote=False)
+
+
 def _rfc3339(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -96,9 +109,9 @@ def rss(info: FeedInfo, entries: Sequence[FeedEntry]) -> str:
     """An RSS 2.0 document (with atom:link self, content:encoded, dc:creator, media:content)."""
     root = ET.Element("rss", {"version": "2.0"})
     channel = _sub(root, "channel")
-    _sub(channel, "title", info.title)
+    _sub(channel, "title", _html_text(info.title))
     _sub(channel, "link", info.home_url)
-    _sub(channel, "description", info.description or info.title)
+    _sub(channel, "description", _html_text(info.description or info.title))
     _sub(channel, f"{{{ATOM_NS}}}link", href=info.feed_url, rel="self", type="application/rss+xml")
     if info.language:
         _sub(channel, "language", info.language)
@@ -111,17 +124,17 @@ def rss(info: FeedInfo, entries: Sequence[FeedEntry]) -> str:
     if info.icon_url:
         image = _sub(channel, "image")
         _sub(image, "url", info.icon_url)
-        _sub(image, "title", info.title)
+        _sub(image, "title", _html_text(info.title))
         _sub(image, "link", info.home_url)
     for entry in entries:
         item = _sub(channel, "item")
-        _sub(item, "title", entry.title)
+        _sub(item, "title", _html_text(entry.title))
         _sub(item, "link", entry.url)
         _sub(item, "guid", entry.id, isPermaLink="true" if entry.id == entry.url else "false")
         _sub(item, "pubDate", format_datetime(entry.published.astimezone(UTC), usegmt=True))
         if entry.author:
             _sub(item, f"{{{DC_NS}}}creator", entry.author)
-        _sub(item, "description", entry.summary)
+        _sub(item, "description", _html_text(entry.summary))
         if entry.content_html:
             _sub(item, f"{{{CONTENT_NS}}}encoded", entry.content_html)
         for tag in entry.tags:
@@ -138,9 +151,9 @@ def atom(info: FeedInfo, entries: Sequence[FeedEntry]) -> str:
     if info.language:
         root.set("{http://www.w3.org/XML/1998/namespace}lang", info.language)
     _sub(root, "id", info.feed_url)
-    _sub(root, "title", info.title)
+    _sub(root, "title", info.title, type="text")
     if info.description:
-        _sub(root, "subtitle", info.description)
+        _sub(root, "subtitle", info.description, type="text")
     _sub(root, "updated", _rfc3339(_updated(info, entries)))
     _sub(root, "link", href=info.feed_url, rel="self", type="application/atom+xml")
     _sub(root, "link", href=info.home_url, rel="alternate", type="text/html")
