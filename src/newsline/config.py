@@ -210,6 +210,8 @@ class WebSettings(BaseModel):
     secret_key: str = ""
     # Anonymous GET responses are reused for this long per worker (0 = render every time).
     render_cache_seconds: float = 1.0
+    # A WebSub hub our channel feeds advertise (rel="hub"); empty: none.
+    websub_hub: str = ""
 
 
 class EmailSettings(BaseModel):
@@ -226,6 +228,19 @@ class EmailSettings(BaseModel):
     from_name: str = ""
     timeout: float = 30.0
     ca_bundle: Path | None = None  # extra CA certificates to trust for STARTTLS/TLS
+
+
+class WebSubSettings(BaseModel):
+    """WebSub (push): subscribing to the hubs that feeds advertise (see docs/ingest.md)."""
+
+    enabled: bool = True
+    # What we ask hubs for (hub.lease_seconds); the hub decides and tells us.
+    lease_seconds: int = Field(default=7 * 86400, ge=60)
+    # Renew this long before the lease expires (at most half the lease).
+    renew_before_seconds: int = Field(default=3600, ge=0)
+    # A hub that accepted a request but has not verified it by then has failed.
+    verify_timeout_seconds: int = Field(default=600, ge=1)
+    timeout: float = 30.0
 
 
 class SchedulerSettings(BaseModel):
@@ -255,6 +270,7 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     email: EmailSettings = Field(default_factory=EmailSettings)
+    websub: WebSubSettings = Field(default_factory=WebSubSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -39,6 +39,8 @@ DIGEST_UNSUBSCRIBE = "/{channel_slug}/digest/unsubscribe"
 DIGEST_FEED = "/{channel_slug}/digest/{name}"
 ONLINE = "/{channel_slug}/online"
 OPTIONS = "/_options"
+#: Where a WebSub hub verifies our intent (GET) and delivers content (POST).
+WEBSUB_CALLBACK = "/_websub/{key}"
 ROBOTS = "/robots.txt"
 STATIC = "/static"
 OPENAPI = "/openapi.json"
@@ -216,6 +218,10 @@ class Urls:
         """A static file; `version` (a content hash) makes the URL change with the file."""
         path = f"{STATIC}/{quote(name)}"
         return f"{path}?v={quote(version, safe='')}" if version else path
+
+    def websub_callback(self, key: str) -> str:
+        """The callback of one WebSub subscription (`key` is the subscription's own)."""
+        return _fill(WEBSUB_CALLBACK, key=key)
 
     def openapi(self) -> str:
         """The JSON API's OpenAPI document."""

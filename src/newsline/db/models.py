@@ -128,6 +128,38 @@ class Feed(Base):
     publication: Mapped[Publication] = relationship(back_populates="feeds")
 
 
+class WebSubSubscription(Base):
+    """A WebSub subscription of a feed at the hub it advertises (see ingest/websub.py).
+
+    It outlives its feed (``feed_id`` becomes NULL) until the hub confirms the unsubscribe.
+    """
+
+    __tablename__ = "websub_subscription"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feed_id: Mapped[int | None] = mapped_column(
+        ForeignKey("feed.id", ondelete="SET NULL"), unique=True
+    )
+    hub: Mapped[str] = mapped_column(String(2000))
+    topic: Mapped[str] = mapped_column(String(2000))
+    key: Mapped[str] = mapped_column(String(64), unique=True)  # the callback's path segment
+    secret: Mapped[str] = mapped_column(String(200))  # hub.secret: signs every delivery
+    # new -> requested -> active; failed (the feed is polled as usual); unsubscribing
+    state: Mapped[str] = mapped_column(String(16), default="new")
+    pending_mode: Mapped[str | None] = mapped_column(String(12))  # what the hub may verify
+    requested_at: Mapped[datetime | None] = mapped_column()
+    verified_at: Mapped[datetime | None] = mapped_column()
+    lease_seconds: Mapped[int | None] = mapped_column(Integer)
+    lease_expires_at: Mapped[datetime | None] = mapped_column()
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    deliveries: Mapped[int] = mapped_column(Integer, default=0)
+    rejected_deliveries: Mapped[int] = mapped_column(Integer, default=0)
+    last_delivery_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Story(Base):
     """Items from different publications about the same event."""
 
