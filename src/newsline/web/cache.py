@@ -5,14 +5,26 @@ are keyed by path, query, the reader-option cookies and whether the client is a 
 see 0 readers online); requests carrying any other cookie, responses setting one, and
 responses marked ``no-store`` or ``private`` are never cached. Ages and the online count
 may thus be up to `ttl` seconds old.
+
+The query is first made canonical (:func:`canonical_query`): only the parameters the
+matched route declares are kept, the first value of each, names compared without case,
+in a fixed order. So ``?x=<random>`` (or ``utm_*``, ``fbclid``) cannot make a new cache
+entry, and the route sees exactly the query its cache key names. The shipped
+``deploy/nginx.conf`` builds its cache key the same way (nginx's ``$arg_name`` is the
+first value, name without case): keep the two in step.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from http.cookies import CookieError, SimpleCookie
+from urllib.parse import parse_qsl, urlencode
 
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsline import urls
@@ -24,6 +36,44 @@ SKIP_PREFIXES = (urls.STATIC + "/", urls.OPTIONS)
 Entry = tuple[float, Message, bytes]
 
 
+def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
+    """Every APIRoute, in routing order (FastAPI >= 0.165 keeps included routers whole)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif (router := getattr(route, "original_router", None)) is not None:
+            yield from _api_routes(router.routes)
+
+
+def route_query_params(routes: Iterable[BaseRoute], scope: Scope) -> frozenset[str]:
+    """The query parameters (lower case) declared by the GET route that serves `scope`'s path."""
+    probe = {**scope, "method": "GET"}
+    for route in _api_routes(routes):
+        match, _ = Route.matches(route, probe)  # by path and method alone
+        if match is Match.FULL:
+            return frozenset(_query_names(route.dependant))
+    return frozenset()
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {p.alias.lower() for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def canonical_query(raw: bytes, known: frozenset[str]) -> bytes:
+    """`raw` with only the `known` parameters: first value of each, names lower-cased, sorted."""
+    if not raw:
+        return raw
+    kept: dict[str, str] = {}
+    for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
+        name = name.lower()
+        if name in known and name not in kept:
+            kept[name] = value
+    return urlencode(sorted(kept.items())).encode("ascii")
+
+
 class RenderCacheMiddleware:
     """Caches whole 200 responses of anonymous GET requests for `ttl` seconds."""
 
@@ -32,6 +82,31 @@ class RenderCacheMiddleware:
         self.ttl = ttl
         self.max_entries = max_entries
         self.entries: OrderedDict[tuple[str, ...], Entry] = OrderedDict()
+        self.known: dict[str, frozenset[str]] = {}  # path -> its route's query parameters
+
+    def known_params(self, scope: Scope) -> frozenset[str]:
+        """The query parameters the route of this path reads (remembered per path)."""
+        path: str = scope["path"]
+        found = self.known.get(path)
+        if found is None:
+            app = scope.get("app")
+            found = route_query_params(getattr(app, "routes", ()), scope)
+            if len(self.known) >= self.max_entries:
+                self.known.clear()  # made-up paths must not grow it without bound
+            self.known[path] = found
+        return found
+
+    def canonical(self, scope: Scope) -> Scope:
+        """`scope` with its query made canonical, for GET and HEAD requests of pages."""
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("GET", "HEAD")
+            or not scope.get("query_string")
+            or scope["path"].startswith(SKIP_PREFIXES)
+        ):
+            return scope
+        query = canonical_query(scope["query_string"], self.known_params(scope))
+        return scope if query == scope["query_string"] else {**scope, "query_string": query}
 
     def key(self, scope: Scope) -> tuple[str, ...] | None:
         """The cache key of a request, or None when it must not be cached."""
@@ -59,6 +134,7 @@ class RenderCacheMiddleware:
         return (path, query, *options, "bot" if is_bot(agent) else "human")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope = self.canonical(scope)
         key = self.key(scope)
         if key is None:
             await self.app(scope, receive, send)
