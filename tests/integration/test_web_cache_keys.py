@@ -103,10 +103,14 @@ def test_route_query_params_are_read_from_the_routes(settings: Any) -> None:
 
 
 def test_canonical_query() -> None:
-    known = frozenset({"q", "page_no"})
+    known = frozenset({"q", "page_no", "hub.challenge"})
     assert canonical_query(b"", known) == b""
     assert canonical_query(b"x=1&utm_source=y", known) == b""
-    assert canonical_query(b"page_no=2&q=a+b&x=1", known) == b"page_no=2&q=a+b"
+    assert canonical_query(b"q=a+b&x=1&page_no=2", known) == b"page_no=2&q=a+b"
     assert canonical_query(b"Q=first&q=second", known) == b"q=first"
-    assert canonical_query(b"q=caf%C3%A9&q", known) == b"q=caf%C3%A9"
-    assert canonical_query(b"q=", known) == b"q="
+    assert canonical_query(b"q&q=caf%C3%A9", known) == b"q=caf%C3%A9"  # `q` has no value
+    # as nginx's $arg_q: the first `q=` decides even when empty (then it is absent), and an
+    # encoded name is not the name
+    assert canonical_query(b"q=&q=x", known) == b""
+    assert canonical_query(b"%71=x&page_no=1", known) == b"page_no=1"
+    assert canonical_query(b"hub.challenge=abc&hub.mode=x", known) == b"hub.challenge=abc"

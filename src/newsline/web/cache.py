@@ -8,7 +8,7 @@ may thus be up to `ttl` seconds old.
 
 The query is first made canonical (:func:`canonical_query`): only the parameters the
 matched route declares are kept, the first value of each, names compared without case,
-in a fixed order. So ``?x=<random>`` (or ``utm_*``, ``fbclid``) cannot make a new cache
+empty ones dropped, in a fixed order. So ``?x=<random>`` (or ``utm_*``, ``fbclid``) cannot make a new cache
 entry, and the route sees exactly the query its cache key names. The shipped
 ``deploy/nginx.conf`` builds its cache key the same way (nginx's ``$arg_name`` is the
 first value, name without case): keep the two in step.
@@ -20,7 +20,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from http.cookies import CookieError, SimpleCookie
-from urllib.parse import parse_qsl, urlencode
 
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -63,15 +62,21 @@ def _query_names(dependant: Dependant) -> set[str]:
 
 
 def canonical_query(raw: bytes, known: frozenset[str]) -> bytes:
-    """`raw` with only the `known` parameters: first value of each, names lower-cased, sorted."""
+    """`raw` with only the `known` parameters, as nginx's ``$arg_<name>`` reads them.
+
+    A parameter is its first ``name=value`` field whose raw (undecoded) name equals a known
+    one without regard to case; an empty value counts as absent. Values stay as they came
+    (the route decodes them); names are lower-cased and sorted.
+    """
     if not raw:
         return raw
-    kept: dict[str, str] = {}
-    for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
+    kept: dict[bytes, bytes] = {}
+    for part in raw.split(b"&"):
+        name, eq, value = part.partition(b"=")
         name = name.lower()
-        if name in known and name not in kept:
+        if eq and name not in kept and name.decode("latin-1") in known:
             kept[name] = value
-    return urlencode(sorted(kept.items())).encode("ascii")
+    return b"&".join(name + b"=" + value for name, value in sorted(kept.items()) if value)
 
 
 class RenderCacheMiddleware:
