@@ -1,10 +1,11 @@
 """The shipped deploy/nginx.conf in front of the real app: what it caches and what it must not.
 
 Runs Debian's nginx (package nginx-light) on a loopback port with the very config file
-(ports and folders substituted), the app under uvicorn on another, and checks the
-micro-cache by its ``X-Cache`` header: anonymous GETs are cached per reader options and
-bot/human class; personal requests, ``no-store`` responses, cookies being set and POSTs
-never are.
+(ports, folders and a throwaway ``trustme`` certificate substituted), the app under
+uvicorn on another, and checks the micro-cache by its ``X-Cache`` header: anonymous GETs
+are cached per reader options and bot/human class, whatever made-up query parameters they
+carry; personal requests, ``no-store`` responses, cookies being set and POSTs never are.
+It is served over HTTPS with HSTS; plain HTTP redirects to HTTPS.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import trustme
 
 from newsline.config import Settings
 from tests.support import PROJECT_ROOT
@@ -54,13 +57,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def rendered_conf(listen: int, app_port: int, cache: Path) -> str:
-    """deploy/nginx.conf with this test's ports and folders (the SITE values)."""
+def rendered_conf(listen: int, tls: int, app_port: int, folder: Path) -> str:
+    """deploy/nginx.conf with this test's ports, folders and certificate (the SITE values)."""
     text = DEPLOY_CONF.read_text(encoding="utf-8")
     for old, new in {
-        "/var/cache/nginx/newsline": str(cache),
+        "/var/cache/nginx/newsline": str(folder / "cache"),
         "server 127.0.0.1:8000;": f"server 127.0.0.1:{app_port};",
         "listen 80;": f"listen 127.0.0.1:{listen};",
+        "listen 443 ssl http2;": f"listen 127.0.0.1:{tls} ssl http2;",
+        "/etc/ssl/newsline/": f"{folder}/",
         "/opt/newsline/src/newsline/web/static/": f"{STATIC}/",
     }.items():
         assert old in text, f"deploy/nginx.conf no longer contains {old!r}"
@@ -69,11 +74,35 @@ def rendered_conf(listen: int, app_port: int, cache: Path) -> str:
 
 
 @pytest.fixture
-def proxied(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[httpx.Client]:
+def trust(tmp_path: Path) -> ssl.SSLContext:
+    """A throwaway CA whose certificate for 127.0.0.1 nginx serves; clients trust it."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    folder = tmp_path / "nginx"
+    folder.mkdir()
+    (folder / "fullchain.pem").write_bytes(b"".join(p.bytes() for p in cert.cert_chain_pems))
+    cert.private_key_pem.write_to_path(str(folder / "privkey.pem"))
+    ca.cert_pem.write_to_path(str(folder / "chain.pem"))
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return context
+
+
+@pytest.fixture
+def plain_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def proxied(
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+    trust: ssl.SSLContext,
+    plain_port: int,
+) -> Iterator[httpx.Client]:
     settings = make_settings(web={"render_cache_seconds": 0})  # every miss really renders
     seed(settings)
     folder = tmp_path / "nginx"
-    folder.mkdir()
     port = free_port()
     with serve(settings) as app_base:
         app_port = int(app_base.rsplit(":", 1)[1])
@@ -82,7 +111,7 @@ def proxied(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[
             MAIN.format(
                 user="user root;\n" if os.geteuid() == 0 else "",
                 dir=folder,
-                body=rendered_conf(port, app_port, folder / "cache"),
+                body=rendered_conf(plain_port, port, app_port, folder),
             ),
             encoding="utf-8",
         )
@@ -100,15 +129,16 @@ def proxied(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[
             deadline = time.monotonic() + 20
             while True:
                 try:
-                    httpx.get(f"http://127.0.0.1:{port}/static/icon.svg", timeout=1)
+                    httpx.get(f"https://127.0.0.1:{port}/static/icon.svg", timeout=1, verify=trust)
                     break
                 except httpx.TransportError:
                     if time.monotonic() > deadline or proc.poll() is not None:
                         raise
                     time.sleep(0.05)
             with httpx.Client(
-                base_url=f"http://127.0.0.1:{port}",
+                base_url=f"https://127.0.0.1:{port}",
                 headers={"user-agent": HUMAN, "accept-encoding": "identity"},
+                verify=trust,
             ) as client:
                 yield client
         finally:
@@ -161,7 +191,11 @@ def test_personal_requests_and_responses_are_never_cached(proxied: httpx.Client)
     ):
         assert statuses(proxied, "/news/newsline", headers=headers) == ["BYPASS", "BYPASS"]
     # no-store pages (tokens, addresses) are fetched from the app every time
-    assert statuses(proxied, "/news/digest/subscribe") == ["MISS", "MISS"]
+    # (the form sets a cookie, which would make the next request a personal one: drop it)
+    for _ in range(2):
+        proxied.cookies.clear()
+        assert statuses(proxied, "/news/digest/subscribe", 1) == ["MISS"]
+    proxied.cookies.clear()
     assert statuses(proxied, "/news/digest/confirm?token=nope") == ["MISS", "MISS"]
     # responses setting a cookie are not stored
     options = [
@@ -185,3 +219,34 @@ def test_static_files_and_compression(proxied: httpx.Client) -> None:
     assert "</html>" in page.text  # httpx decoded it
     raw = proxied.get("/news/newsline", headers={"accept-encoding": "gzip"}, extensions={})
     assert int(raw.headers.get("content-length", "0") or 0) == 0  # chunked: compressed on the fly
+
+
+def test_made_up_query_parameters_are_served_from_the_cache(proxied: httpx.Client) -> None:
+    """Issue 16, Load: `?x=<random>` must not cost a render per request."""
+    assert statuses(proxied, "/news/newsline") == ["MISS", "HIT"]
+    for extra in ("x=8d1f0c", "utm_source=mail&fbclid=abc", "q=words&page_no=2", "Before="):
+        assert statuses(proxied, f"/news/newsline?{extra}", 1) == ["HIT"], extra
+    # the parameters a page reads still make pages of their own, each cached
+    broken = [proxied.get("/news/newsline?before=zzzzzzzz&x=1") for _ in range(2)]
+    assert [(r.status_code, r.headers["x-cache"]) for r in broken] == [(400, "MISS")] * 2
+    assert statuses(proxied, "/news/search?q=harbor") == ["MISS", "HIT"]
+    assert statuses(proxied, "/news/search?q=harbor&x=1", 1) == ["HIT"]
+    assert statuses(proxied, "/news/search?q=valley", 1) == ["MISS"]
+    assert statuses(proxied, "/news/search?Q=harbor&q=valley", 1) == ["HIT"]  # the first q
+    # ...and the page stored under a key is the page for that key
+    harbor = proxied.get("/news/search?q=harbor&q=valley").text
+    assert harbor == proxied.get("/news/search?q=harbor").text
+
+
+def test_https_with_hsts_and_http_redirects(
+    proxied: httpx.Client, plain_port: int, trust: ssl.SSLContext
+) -> None:
+    """Issue 16, item 9: TLS with the operator's certificate, HSTS, plain HTTP sent to HTTPS."""
+    for path in ("/news/newsline", "/static/site.css", "/nope/nothing"):
+        response = proxied.get(path)
+        assert response.url.scheme == "https"
+        assert response.headers["strict-transport-security"] == "max-age=31536000", path
+    plain = httpx.get(f"http://127.0.0.1:{plain_port}/news/newsline?x=1", follow_redirects=False)
+    assert plain.status_code == 301
+    assert plain.headers["location"] == "https://127.0.0.1/news/newsline?x=1"
+    assert "strict-transport-security" not in plain.headers  # only over HTTPS (RFC 6797)
