@@ -213,6 +213,14 @@ class WebSettings(BaseModel):
     # A WebSub hub our channel feeds advertise (rel="hub"); empty: none.
     websub_hub: str = ""
 
+    @field_validator("websub_hub")
+    @classmethod
+    def _hub_url(cls, v: str) -> str:
+        v = v.strip()
+        if v and not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", v):
+            raise ValueError(f"{v!r} is not an http(s) URL")
+        return v
+
 
 class EmailSettings(BaseModel):
     """The Digest's e-mail edition: the SMTP relay and the sender (password via env is best:

@@ -70,6 +70,8 @@ def publications_list(
     for r in rows:
         colour = {"ok": "green", "error": "red"}.get(r.status, "yellow")
         detail = shown(r.feed_url) + (f"\n[red]{shown(r.last_error)}[/red]" if r.last_error else "")
+        if r.websub:  # the feed's WebSub subscription
+            detail += f"\npush: {shown(r.websub)}"
         table.add_row(
             shown(r.tag),
             shown(r.name),

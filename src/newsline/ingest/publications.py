@@ -16,6 +16,7 @@ from newsline.db.channels import sync_channels
 from newsline.db.engine import session_scope
 from newsline.db.models import Feed, Publication
 from newsline.errors import NewslineError
+from newsline.ingest import websub
 from newsline.ingest.feeds import (
     FeedError,
     NotAFeedError,
@@ -174,6 +175,7 @@ def remove_publication(session: Session, tag: str) -> Publication:
         raise PublicationError(
             f"{tag!r} is a channel's own publication (digests); it cannot be removed"
         )
+    websub.forget_feeds(session, [feed.id for feed in publication.feeds])
     session.delete(publication)
     return publication
 
@@ -259,6 +261,7 @@ class FeedHealth:
     last_fetched_at: datetime | None
     next_fetch_at: datetime | None
     interval_seconds: int
+    websub: str | None = None  # the feed's push subscription, one line (None: no hub)
 
 
 def feed_health(session: Session) -> list[FeedHealth]:
@@ -269,6 +272,7 @@ def feed_health(session: Session) -> list[FeedHealth]:
         .where(Publication.is_channel_own.is_(False))
         .order_by(Publication.tag, Feed.id)
     )
+    pushed = websub.subscriptions_by_feed(session)
     return [
         FeedHealth(
             tag=p.tag,
@@ -282,6 +286,7 @@ def feed_health(session: Session) -> list[FeedHealth]:
             last_fetched_at=f.last_fetched_at,
             next_fetch_at=f.next_fetch_at,
             interval_seconds=f.interval_seconds,
+            websub=websub.describe_subscription(pushed[f.id]) if f.id in pushed else None,
         )
         for p, f in rows
     ]

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from newsline.config import Settings
 from newsline.db.engine import session_scope
 from newsline.db.models import Feed, Item, Publication, utcnow
-from newsline.ingest import store
+from newsline.ingest import store, websub
 from newsline.ingest.extract import Extracted, ExtractError, extract
 from newsline.ingest.feeds import FeedError, parse_feed
 from newsline.ingest.fetch import Attempt, Fetcher, FetchError, RobotsDisallowedError
@@ -177,6 +177,7 @@ async def refresh_feed(
     headers = store.FeedHeaders(result.status, result.etag, result.last_modified)
     with session_scope(db) as session:
         new = store.store_feed(session, feed.id, parsed, headers, settings.fetch)
+    websub.after_poll(settings, feed.id, result.body, result.headers, result.final_url)
     return FeedOutcome(feed.url, "updated", new_items=new)
 
 

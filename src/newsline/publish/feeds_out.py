@@ -55,6 +55,7 @@ class FeedInfo:
     updated: datetime | None = None
     icon_url: str | None = None
     author: str | None = None
+    hub_url: str | None = None  # a WebSub hub the feed advertises (rel="hub")
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,8 @@ def rss(info: FeedInfo, entries: Sequence[FeedEntry]) -> str:
     _sub(channel, "link", info.home_url)
     _sub(channel, "description", _html_text(info.description or info.title))
     _sub(channel, f"{{{ATOM_NS}}}link", href=info.feed_url, rel="self", type="application/rss+xml")
+    if info.hub_url:
+        _sub(channel, f"{{{ATOM_NS}}}link", href=info.hub_url, rel="hub")
     if info.language:
         _sub(channel, "language", info.language)
     _sub(
@@ -157,6 +160,8 @@ def atom(info: FeedInfo, entries: Sequence[FeedEntry]) -> str:
     _sub(root, "updated", _rfc3339(_updated(info, entries)))
     _sub(root, "link", href=info.feed_url, rel="self", type="application/atom+xml")
     _sub(root, "link", href=info.home_url, rel="alternate", type="text/html")
+    if info.hub_url:
+        _sub(root, "link", href=info.hub_url, rel="hub")
     author = _sub(root, "author")
     _sub(author, "name", info.author or info.title)
     _sub(root, "generator", "newsline")
@@ -198,6 +203,8 @@ def json_feed_dict(info: FeedInfo, entries: Sequence[FeedEntry]) -> dict[str, ob
     if info.language:
         feed["language"] = info.language
     feed["authors"] = [{"name": info.author or info.title}]
+    if info.hub_url:
+        feed["hubs"] = [{"type": "WebSub", "url": info.hub_url}]
     items: list[dict[str, object]] = []
     for entry in entries:
         item: dict[str, object] = {"id": entry.id, "url": entry.url, "title": entry.title}

@@ -23,6 +23,7 @@ from newsline.web.cache import RenderCacheMiddleware
 from newsline.web.middleware import SiteHeadersMiddleware
 from newsline.web.render import page
 from newsline.web.site import STATIC, BadRequest, ChannelRef, NotFound, Site, site_of
+from newsline.web.websub import router as websub_router
 
 log = logging.getLogger(__name__)
 STATIC_CACHE = "public, max-age=31536000, immutable"
@@ -127,6 +128,7 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
     app.include_router(feeds.root_router)
     app.include_router(api.router)
     app.include_router(online.router)
+    app.include_router(websub_router)  # hubs' callback: HMAC-signed, so no CSRF token
     app.include_router(newsline.router)
     app.include_router(item.router)
     app.include_router(search.router)

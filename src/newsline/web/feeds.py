@@ -91,8 +91,11 @@ def _feed_response(
         updated=updated,
         icon_url=web_url(icon),
         author=channel.cfg.display_name,
+        hub_url=site.settings.web.websub_hub or None,
     )
     headers = {"cache-control": FEED_CACHE}
+    if info.hub_url:  # WebSub discovery (§4): Link headers, as well as in the feed
+        headers["link"] = f'<{info.hub_url}>; rel="hub", <{info.feed_url}>; rel="self"'
     stamp = http_date(updated)
     if stamp:
         headers["last-modified"] = stamp

@@ -22,7 +22,7 @@ from newsline.db.channels import sync_channels
 from newsline.db.engine import session_scope
 from newsline.db.lease import lease
 from newsline.enrich.stage import EnrichReport, enrich_pending
-from newsline.ingest import store
+from newsline.ingest import store, websub
 from newsline.ingest.fetch import Fetcher
 from newsline.ingest.refresh import (
     Bookkeeping,
@@ -55,6 +55,7 @@ class PassReport:
     items_ready: int = 0
     items_duplicate: int = 0
     enriched: int = 0
+    websub_requests: int = 0  # (un)subscription requests hubs accepted
     digests: list[DigestResult] = field(default_factory=list)
     mail: list[DeliveryReport] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -68,6 +69,11 @@ class PassReport:
             self.feeds_failed += 1
             self.errors.append(f"feed {outcome.url}: {outcome.error}")
         self.new_items += outcome.new_items
+
+    def add_websub(self, done: websub.WebSubReport) -> None:
+        """Add what the WebSub stage did (its failures: the feeds are polled meanwhile)."""
+        self.websub_requests += done.subscribed + done.unsubscribed
+        self.errors.extend(done.errors)
 
     def count_item(self, outcome: ItemOutcome) -> None:
         """Add one pending item's outcome."""
@@ -135,6 +141,8 @@ def run_pass(
                 reporter=reporter or LogReporter(),
             )
         )
+        # WebSub: (re)subscribe feeds found advertising a hub, renew leases, unsubscribe removed.
+        report.add_websub(websub.run_due(settings, now))
         if enrich:
             report.enriched = enrich_pending(settings).enriched
     if publish:
