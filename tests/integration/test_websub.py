@@ -437,3 +437,15 @@ def test_our_channel_feeds_advertise_the_configured_hub(make_settings: Any) -> N
             found = websub.HubLinks("https://hub.example/", feed_url)
             assert websub.discover_hub(body, headers, f"{base}/news/{name}") == found
             assert websub.discover_hub(body, {}, f"{base}/news/{name}") == found
+
+
+def test_a_publishers_ping_makes_the_hub_fetch_and_push_the_topic(
+    site: Settings, hub: WebSubHub, publisher: Publisher
+) -> None:
+    subscribed(site, hub, publisher)
+    publisher.entries = ["one", "pinged"]
+    ping = urlencode({"hub.mode": "publish", "hub.url": publisher.feed_url}).encode()
+    assert post(hub.url, ping, {"Content-Type": "application/x-www-form-urlencoded"}) == 202
+    hub.settle()
+    assert [d.status for d in hub.deliveries] == [200]
+    assert len(items_with_guid(site, "tag:pub,pinged")) == 1
