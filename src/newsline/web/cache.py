@@ -3,8 +3,15 @@
 A burst of readers on the same page costs one render per worker per second. Responses
 are keyed by path, query, the reader-option cookies and whether the client is a bot (bots
 see 0 readers online); requests carrying any other cookie, responses setting one, and
-responses marked ``no-store`` or ``private`` are never cached. Ages and the online count
-may thus be up to `ttl` seconds old.
+responses marked ``no-store`` or ``private`` are never cached.
+
+One render per page at a time: while a page is being rendered, other requests for it
+wait for that render instead of starting their own (without this, the moment a busy
+page expires every waiting request renders it: at 200 connections that is a burst of
+~100 renders per worker and a p99 over a second). Once a page has expired, the first
+request renders it afresh while the others are served the expired copy, for at most
+`max_stale` seconds after it expired. Ages and the online count may thus be up to
+`ttl` seconds old, plus one render time.
 
 The query is first made canonical (:func:`canonical_query`): only the parameters the
 matched route declares are kept, the first value of each, names compared without case,
@@ -16,6 +23,7 @@ first value, name without case): keep the two in step.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
@@ -82,11 +90,16 @@ def canonical_query(raw: bytes, known: frozenset[str]) -> bytes:
 class RenderCacheMiddleware:
     """Caches whole 200 responses of anonymous GET requests for `ttl` seconds."""
 
-    def __init__(self, app: ASGIApp, ttl: float = 1.0, max_entries: int = 4096) -> None:
+    def __init__(
+        self, app: ASGIApp, ttl: float = 1.0, max_entries: int = 4096, max_stale: float = 10.0
+    ) -> None:
         self.app = app
         self.ttl = ttl
         self.max_entries = max_entries
+        self.max_stale = max_stale
         self.entries: OrderedDict[tuple[str, ...], Entry] = OrderedDict()
+        # Renders under way, by key: their outcome (None when not cacheable) once done.
+        self.rendering: dict[tuple[str, ...], asyncio.Future[Entry | None]] = {}
         self.known: dict[str, frozenset[str]] = {}  # path -> its route's query parameters
 
     def known_params(self, scope: Scope) -> frozenset[str]:
@@ -147,35 +160,69 @@ class RenderCacheMiddleware:
         now = time.monotonic()
         entry = self.entries.get(key)
         if entry is not None and entry[0] > now:
-            await send(entry[1])
-            await send({"type": "http.response.body", "body": entry[2]})
+            await self._replay(entry, send)
             return
+        pending = self.rendering.get(key)
+        if pending is not None:
+            if entry is not None and now - entry[0] < self.max_stale:
+                await self._replay(entry, send)  # being rendered afresh right now
+                return
+            fresh = await asyncio.shield(pending)
+            if fresh is not None:
+                await self._replay(fresh, send)
+                return
+            await self.app(scope, receive, send)  # not cacheable: this request's own render
+            return
+        future: asyncio.Future[Entry | None] = asyncio.get_running_loop().create_future()
+        self.rendering[key] = future
+        stored: Entry | None = None
+        try:
+            stored = await self._render(key, scope, receive, send, now)
+        finally:
+            del self.rendering[key]
+            future.set_result(stored)
+
+    @staticmethod
+    async def _replay(entry: Entry, send: Send) -> None:
+        await send(entry[1])
+        await send({"type": "http.response.body", "body": entry[2]})
+
+    async def _render(
+        self, key: tuple[str, ...], scope: Scope, receive: Receive, send: Send, now: float
+    ) -> Entry | None:
+        """Render the response, pass it on, and store it when it may be cached."""
         start: Message | None = None
         chunks: list[bytes] = []
+        stored: Entry | None = None
 
         async def capture(message: Message) -> None:
-            nonlocal start
+            nonlocal start, stored
             if message["type"] == "http.response.start":
                 start = message
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    stored = self._store(key, start, b"".join(chunks), now)
             await send(message)
-            if message["type"] == "http.response.body" and not message.get("more_body", False):
-                self._store(key, start, b"".join(chunks), now)
 
         await self.app(scope, receive, capture)
+        return stored
 
-    def _store(self, key: tuple[str, ...], start: Message | None, body: bytes, now: float) -> None:
+    def _store(
+        self, key: tuple[str, ...], start: Message | None, body: bytes, now: float
+    ) -> Entry | None:
         if start is None or start["status"] != 200:
-            return
+            return None
         for name, value in start.get("headers", []):
             name = name.lower()
             if name == b"set-cookie":
-                return
+                return None
             # Pages that say so (subscription pages carry tokens and addresses) stay uncached.
             if name == b"cache-control" and (b"no-store" in value or b"private" in value):
-                return
-        self.entries[key] = (now + self.ttl, start, body)
+                return None
+        entry = (now + self.ttl, start, body)
+        self.entries[key] = entry
         self.entries.move_to_end(key)
         while len(self.entries) > self.max_entries:
             self.entries.popitem(last=False)
+        return entry
