@@ -15,7 +15,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -449,3 +449,71 @@ def test_a_publishers_ping_makes_the_hub_fetch_and_push_the_topic(
     hub.settle()
     assert [d.status for d in hub.deliveries] == [200]
     assert len(items_with_guid(site, "tag:pub,pinged")) == 1
+
+
+@pytest.fixture
+def reader() -> Iterator[tuple[str, list[bytes]]]:
+    """A WebSub subscriber of our own feeds: confirms any intent, records deliveries."""
+    received: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            query = dict(parse_qsl(urlsplit(self.path).query))
+            body = query.get("hub.challenge", "").encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            received.append(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/cb", received
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_pass_that_changes_our_feeds_pings_our_hub_which_pushes_them(
+    make_settings: Any,
+    hub: WebSubHub,
+    publisher: Publisher,
+    reader: tuple[str, list[bytes]],
+) -> None:
+    publisher.hub_url = ""  # the publisher's own feed is polled only
+    port = free_port()
+    settings: Settings = make_settings(
+        fetch={"allow_private": True, "min_host_delay": 0.0, "retries": 0},
+        web={"base_url": f"http://127.0.0.1:{port}", "websub_hub": hub.url},
+    )
+    callback, received = reader
+    ours = f"{settings.web.base_url}/news/feed.xml"
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    with serve(settings, port):
+        subscribe = {"hub.mode": "subscribe", "hub.topic": ours, "hub.callback": callback}
+        assert post(hub.url, urlencode(subscribe).encode(), form) == 202
+        hub.settle()
+        assert len(hub.subscribers(ours)) == 1
+        with session_scope(settings.database_url) as session:
+            add_publication(session, settings, publisher.feed_url, tag="pub")
+
+        report = run_pass(settings, publish=False)
+        hub.settle()
+        assert report.items_ready == 1 and report.errors == []
+        pinged = {r["hub.url"] for r in hub.requests if r["hub.mode"] == "publish"}
+        assert ours in pinged and f"{settings.web.base_url}/news/solo/pub/atom.xml" in pinged
+        (pushed,) = received
+        assert b"Story one" in pushed
+
+        # A pass that changes nothing pings nothing.
+        asked = len(hub.requests)
+        run_pass(settings, publish=False)
+        hub.settle()
+        assert len(hub.requests) == asked and len(received) == 1

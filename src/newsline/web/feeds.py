@@ -91,7 +91,8 @@ def _feed_response(
         updated=updated,
         icon_url=web_url(icon),
         author=channel.cfg.display_name,
-        hub_url=site.settings.web.websub_hub or None,
+        # Pinged when they change (publish/websub_ping.py); hashtag feeds are not.
+        hub_url=(site.settings.web.websub_hub or None) if hashtag is None else None,
     )
     headers = {"cache-control": FEED_CACHE}
     if info.hub_url:  # WebSub discovery (§4): Link headers, as well as in the feed

@@ -35,6 +35,7 @@ from newsline.ingest.refresh import (
     pending_items,
     refresh_feed,
 )
+from newsline.publish import websub_ping
 from newsline.publish.digest import DigestResult, publish_due
 from newsline.publish.mailer import DeliveryReport, send_due
 from newsline.workers.progress import LogReporter, Reporter
@@ -128,6 +129,7 @@ def run_pass(
     the database settles their races (one digest per channel and slot; claimed sends).
     """
     report = PassReport()
+    started = datetime.now(UTC)
     with lease(settings.database_url, "ingest"):
         with session_scope(settings.database_url) as session:
             sync_channels(session, settings)
@@ -148,6 +150,8 @@ def run_pass(
     if publish:
         digests, mail = publish_and_mail(settings, now)
         report.digests, report.mail = digests, mail
+    # Our feeds that changed: tell the configured hub (web.websub_hub) so it pushes them.
+    report.errors.extend(websub_ping.ping_changed(settings, since=started))
     return report
 
 
