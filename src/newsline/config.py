@@ -221,6 +221,35 @@ class WebSettings(BaseModel):
             raise ValueError(f"{v!r} is not an http(s) URL")
         return v
 
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (IPs or networks).
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    # Request bodies larger than this are refused with 413 before they are read.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Confirmation mails the subscribe form may send per client IP, and in all, per hour.
+    confirmations_per_ip_hour: int = Field(default=5, ge=0)
+    confirmations_per_hour: int = Field(default=200, ge=0)
+    # Readers online counted at most this many per client IP (one household, one office).
+    online_max_per_ip: int = Field(default=10, ge=1)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split(cls, v: Any) -> Any:
+        if isinstance(v, str):  # NEWSLINE_WEB__TRUSTED_PROXIES="10.0.0.1, 10.0.1.0/24"
+            return [p.strip() for p in v.replace(";", ",").split(",") if p.strip()]
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        networks = []
+        for entry in v:
+            try:
+                network = ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{entry!r} is not an IP address or network") from exc
+            networks.append(str(network) if "/" in entry else entry.strip())
+        return networks
+
 
 class EmailSettings(BaseModel):
     """The Digest's e-mail edition: the SMTP relay and the sender (password via env is best:

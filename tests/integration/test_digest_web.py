@@ -20,6 +20,7 @@ from newsline.db.models import Subscriber
 from newsline.publish.digest import run_digest
 from newsline.publish.mailer import deliver_digests
 from tests.support.digest_seed import Seeder
+from tests.support.forms import csrf_of, form_fields
 from tests.support.mail import Inbox, body
 from tests.support.ports import free_port
 from tests.support.site import serve
@@ -106,14 +107,18 @@ def test_subscribe_confirm_deliver_and_one_click_unsubscribe(
     site: tuple[str, Settings], smtp: Inbox
 ) -> None:
     base, settings = site
-    form = httpx.get(f"{base}/news/digest/subscribe")
+    browser = httpx.Client()  # keeps the session cookie the form's token is tied to
+    form = browser.get(f"{base}/news/digest/subscribe")
     assert form.status_code == 200 and 'name="email"' in form.text
-    resp = httpx.post(
+    token = csrf_of(form.text)
+    resp = browser.post(
         f"{base}/news/digest/subscribe",
-        data={"email": "web@example.org", "cadence": "all", "daily_hour": "7"},
+        data={"email": "web@example.org", "cadence": "all", "daily_hour": "7", "csrf_token": token},
     )
     assert resp.status_code == 200 and "Check your inbox" in resp.text
-    bad = httpx.post(f"{base}/news/digest/subscribe", data={"email": "nonsense"})
+    bad = browser.post(
+        f"{base}/news/digest/subscribe", data={"email": "nonsense", "csrf_token": token}
+    )
     assert bad.status_code == 400
 
     (confirm_mail,) = smtp.to("web@example.org")
@@ -121,7 +126,14 @@ def test_subscribe_confirm_deliver_and_one_click_unsubscribe(
     assert link.startswith(f"{base}/news/digest/confirm?token=")
     # Not confirmed yet: no digest.
     assert deliver_digests(settings, "news", now=SLOT + timedelta(hours=2)).sent == []
-    assert "Subscription confirmed" in httpx.get(link).text
+    # The link shows a button (link scanners GET it too); only its POST confirms.
+    button = browser.get(link)
+    assert button.status_code == 200 and "Subscription confirmed" not in button.text
+    with session_scope(settings.database_url) as s:
+        assert s.scalars(select(Subscriber)).one().status == "pending"
+    action, hidden = form_fields(button.text)
+    confirmed = browser.post(f"{base}{action}", data=hidden)
+    assert confirmed.status_code == 200 and "Subscription confirmed" in confirmed.text
     assert httpx.get(f"{base}/news/digest/confirm?token=forged").status_code == 404
 
     # Confirming does not resend old digests; the next one is mailed.

@@ -20,6 +20,7 @@ from newsline.config import Settings
 from newsline.publish.digest import run_digest
 from newsline.web.app import create_app
 from tests.support.digest_seed import Seeder
+from tests.support.forms import csrf_of
 from tests.support.mail import Inbox
 
 HUMAN = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36"}
@@ -102,7 +103,10 @@ def test_subscription_pages_wear_the_site_chrome(client: TestClient) -> None:
     assert page.css_first('input[type="email"][name="email"][required]') is not None
     assert page.css_first('select[name="daily_hour"] option[selected]').attributes["value"] == "7"
 
-    bad = client.post("/news/digest/subscribe", data={"email": "not-an-address <x>"})
+    token = csrf_of(form.text)
+    bad = client.post(
+        "/news/digest/subscribe", data={"email": "not-an-address <x>", "csrf_token": token}
+    )
     assert bad.status_code == 400
     _assert_chrome(bad.text)
     page = _doc(bad.text)
@@ -140,7 +144,13 @@ def test_subscription_pages_wear_the_site_chrome(client: TestClient) -> None:
 def test_subscribing_answers_alike_for_new_and_known_addresses(
     client: TestClient, smtp: Inbox
 ) -> None:
-    data = {"email": "reader@example.org", "cadence": "daily", "daily_hour": "6"}
+    token = csrf_of(client.get("/news/digest/subscribe").text)
+    data = {
+        "email": "reader@example.org",
+        "cadence": "daily",
+        "daily_hour": "6",
+        "csrf_token": token,
+    }
     first = client.post("/news/digest/subscribe", data=data)
     again = client.post("/news/digest/subscribe", data=data)
     assert first.status_code == again.status_code == 200
@@ -155,7 +165,10 @@ def test_subscribe_without_mail_is_a_503_in_chrome(
     make_settings: Callable[..., Settings], smtp: Inbox
 ) -> None:
     client = TestClient(create_app(_settings(make_settings, smtp, mail=False)), headers=HUMAN)
-    resp = client.post("/news/digest/subscribe", data={"email": "a@example.org"})
+    token = csrf_of(client.get("/news/digest/subscribe").text)
+    resp = client.post(
+        "/news/digest/subscribe", data={"email": "a@example.org", "csrf_token": token}
+    )
     assert resp.status_code == 503
     _assert_chrome(resp.text)
     # and the channel pages do not offer the e-mail edition

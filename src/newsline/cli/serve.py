@@ -120,8 +120,9 @@ def serve_site(
         "port": port,
         "workers": workers,
         "access_log": access_log,
-        "proxy_headers": True,
-        "forwarded_allow_ips": "127.0.0.1",
+        # X-Forwarded-* believed from web.trusted_proxies only (the app judges them the same).
+        "proxy_headers": bool(settings.web.trusted_proxies),
+        "forwarded_allow_ips": ",".join(settings.web.trusted_proxies) or "127.0.0.1",
         "server_header": False,
     }
     app_path = "newsline.web.app:create_app_from_env"

@@ -7,12 +7,12 @@ same token signs the unsubscribe link (``List-Unsubscribe``), so no login is nee
 
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -22,27 +22,35 @@ from newsline.errors import NewslineError
 Cadence = Literal["all", "daily"]
 CADENCES: tuple[str, ...] = ("all", "daily")
 
-# Deliberately simple: one @, a dot in the domain, no spaces or angle brackets. The
-# confirmation mail is the real test of an address.
-_EMAIL = re.compile(
-    r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?\.[A-Za-z]{2,63}$"
-)
-
 
 class SubscriptionError(NewslineError, ValueError):
     """A subscription request that cannot be accepted (bad address, hour or zone)."""
 
 
 def normalize_email(address: str) -> str:
-    """Trim, lower-case the domain, validate; :class:`SubscriptionError` when not an address."""
+    """The address in its normal form (domain lower-cased, IDNA in ASCII), or
+    :class:`SubscriptionError` naming what is wrong.
+
+    Strict RFC 5322 "addr-spec" syntax only (``email-validator``, no DNS lookups): no
+    display names, quotes, comments, groups (``b:c@x``), control characters or bracketed
+    IPs, and an ASCII local part, so the mail library cannot read it as something else.
+    """
     address = (address or "").strip()
-    if "@" not in address:
-        raise SubscriptionError(f"{address!r} is not an e-mail address")
-    local, _, domain = address.rpartition("@")
-    address = f"{local}@{domain.lower()}"
-    if len(address) > 320 or not _EMAIL.match(address):
-        raise SubscriptionError(f"{address!r} is not an e-mail address")
-    return address
+    if len(address) > 320:
+        raise SubscriptionError("that e-mail address is too long")
+    try:
+        valid = validate_email(
+            address,
+            check_deliverability=False,
+            allow_smtputf8=False,
+            allow_quoted_local=False,
+            allow_domain_literal=False,
+            allow_display_name=False,
+            allow_empty_local=False,
+        )
+    except EmailNotValidError as exc:
+        raise SubscriptionError(f"{address!r} is not an e-mail address: {exc}") from exc
+    return valid.ascii_email or valid.normalized
 
 
 def _check_choice(cadence: str, daily_hour: int, timezone: str | None) -> None:

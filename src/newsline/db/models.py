@@ -308,6 +308,27 @@ class Presence(Base):
     )
     visitor: Mapped[str] = mapped_column(String(64), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Who sent the heartbeats (a hash of the client's IP): each counts a few readers at most.
+    client: Mapped[str] = mapped_column(String(64), default="")
+
+
+class SendBudget(Base):
+    """Mails of one kind sent within one hour, per key (a client, or everyone): the
+    budgets that keep the subscribe form from becoming a mail cannon, on every worker."""
+
+    __tablename__ = "send_budget"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SiteSecret(Base):
+    """A random server secret made on first use (signs CSRF tokens) when none is configured."""
+
+    __tablename__ = "site_secret"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Lease(Base):

@@ -6,8 +6,7 @@ import hashlib
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
@@ -20,9 +19,12 @@ from newsline.errors import NewslineError
 from newsline.publish.sitemap import MAX_URLS
 from newsline.web import api, digest_routes, feeds, item, newsline, online, publications, search
 from newsline.web.cache import RenderCacheMiddleware
+from newsline.web.csrf import csrf_input, refuse_cross_site
+from newsline.web.limits import BodyLimitMiddleware, validation_errors
 from newsline.web.middleware import SiteHeadersMiddleware
 from newsline.web.render import page
-from newsline.web.site import STATIC, BadRequest, ChannelRef, NotFound, Site, site_of
+from newsline.web.session import SessionCookieMiddleware, SessionReaderMiddleware
+from newsline.web.site import STATIC, BadRequest, ChannelRef, NotFound, Refused, Site, site_of
 from newsline.web.websub import router as websub_router
 
 log = logging.getLogger(__name__)
@@ -57,11 +59,23 @@ def _channel_for_error(request: Request, hint: ChannelRef | None) -> ChannelRef:
     return site.default_channel()
 
 
-def _error_page(request: Request, status: int, message: str, hint: ChannelRef | None) -> Response:
+def _error_page(
+    request: Request,
+    status: int,
+    message: str,
+    hint: ChannelRef | None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    headers = {"cache-control": "no-cache", **(headers or {})}
     if request.url.path.startswith(urls.API + "/"):
-        return JSONResponse({"detail": message}, status_code=status)
+        return JSONResponse({"detail": message}, status_code=status, headers=headers)
     channel = _channel_for_error(request, hint)
-    title = {404: "Not found", 400: "Bad request"}.get(status, "Error")
+    title = {
+        404: "Not found",
+        400: "Bad request",
+        403: "Refused",
+        429: "Too many requests",
+    }.get(status, "Error")
     return page(
         request,
         channel,
@@ -70,7 +84,7 @@ def _error_page(request: Request, status: int, message: str, hint: ChannelRef | 
         column="not found" if status == 404 else "error",
         title=f"{title} · {channel.cfg.display_name}",
         status_code=status,
-        headers={"cache-control": "no-cache"},
+        headers=headers,
         status=status,
         message=message,
     )
@@ -85,9 +99,12 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
         docs_url=None,
         redoc_url=None,
         openapi_url=urls.OPENAPI,
+        # Every POST/PUT/PATCH/DELETE from another site's page is refused (403).
+        dependencies=[Depends(refuse_cross_site)],
     )
     site = Site(settings)
     site.templates.globals["asset"] = asset_versions()
+    site.templates.globals["csrf_input"] = csrf_input
     app.state.site = site
     app.state.sitemap_max_urls = sitemap_max_urls
 
@@ -98,6 +115,11 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
     @app.exception_handler(BadRequest)
     async def bad_request(request: Request, exc: BadRequest) -> Response:
         return _error_page(request, 400, str(exc), exc.channel)
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> Response:
+        retry = {"retry-after": str(exc.retry_after)} if exc.retry_after else None
+        return _error_page(request, exc.status, str(exc), exc.channel, retry)
 
     @app.exception_handler(NewslineError)
     async def newsline_error(request: Request, exc: NewslineError) -> Response:
@@ -120,7 +142,8 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         if request.url.path.startswith(urls.API + "/") or request.method != "GET":
-            return JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+            # Name the problems, never echo the submitted values (they may be megabytes).
+            return JSONResponse({"detail": validation_errors(exc.errors())}, status_code=422)
         return _error_page(request, 400, "That address has a malformed parameter.", None)
 
     app.mount(urls.STATIC, CachedStaticFiles(directory=STATIC), name="static")
@@ -135,7 +158,16 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
     app.include_router(publications.router)
     app.include_router(digest_routes.router)  # digest feeds, e-mail subscriptions
     app.include_router(feeds.router)
+    # Inside the render cache, which thus never keeps a response that sets the cookie.
+    app.add_middleware(SessionCookieMiddleware)  # sets nl_sid when a request made a session
     app.add_middleware(RenderCacheMiddleware, ttl=settings.web.render_cache_seconds)
+    app.add_middleware(SessionReaderMiddleware)  # nl_sid is no reason to skip the cache
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.web.max_body_bytes,
+        # WebSub hubs deliver whole feeds to their callback.
+        larger={urls.WEBSUB_CALLBACK.split("{")[0]: settings.fetch.max_body_bytes},
+    )
     app.add_middleware(SiteHeadersMiddleware)  # outermost: validators over cached bodies too
     slugs = [c.slug for c in settings.channels]
 

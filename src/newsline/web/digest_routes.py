@@ -2,12 +2,16 @@
 
 - ``/<channel>/digest/feed.xml`` · ``atom.xml`` · ``feed.json`` — the channel's digests only
 - ``/<channel>/digest/subscribe`` — GET a form, POST an address (double opt-in mail)
-- ``/<channel>/digest/confirm?token=`` — follow the confirmation link
+- ``/<channel>/digest/confirm?token=`` — the mailed link: GET shows a button, only its POST
+  confirms (mail link scanners follow GETs and would confirm by themselves)
 - ``/<channel>/digest/unsubscribe?token=`` — GET a button; POST unsubscribes (RFC 8058
   one-click: mail clients POST ``List-Unsubscribe=One-Click`` here)
 
 The subscription pages are rendered in the channel's chrome (``digest_mail.html``), never
-cached (``no-store``: they carry tokens and addresses). The app includes :data:`router`.
+cached (``no-store``: they carry tokens and addresses). Their forms carry a CSRF token
+(:mod:`newsline.web.csrf`); confirmation mails are limited per client IP and in all per
+hour (``web.confirmations_per_ip_hour``, ``web.confirmations_per_hour``; 429 when spent).
+The app includes :data:`router`.
 """
 
 from __future__ import annotations
@@ -15,15 +19,15 @@ from __future__ import annotations
 import html
 import logging
 from typing import Any
-from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from newsline import urls
-from newsline.community.subscribers import SubscriptionError
+from newsline.community.budgets import BudgetSpent, spend
+from newsline.community.subscribers import SubscriptionError, by_token
 from newsline.community.subscribers import confirm as confirm_token
 from newsline.community.subscribers import subscribe as add_subscriber
 from newsline.community.subscribers import unsubscribe as stop_subscription
@@ -33,15 +37,16 @@ from newsline.db.engine import session_scope
 from newsline.db.models import Digest, Item
 from newsline.publish.feeds_out import MEDIA_TYPES, FeedEntry, FeedInfo, render
 from newsline.publish.mailer import MailError, confirmation_message, send_message
+from newsline.web.clients import client_key
+from newsline.web.csrf import form_fields, require_csrf
 from newsline.web.render import page
-from newsline.web.site import ChannelRef, NotFound, site_of
+from newsline.web.site import ChannelRef, NotFound, Refused, site_of
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
 
 FEED_DIGESTS = 30
-MAX_FORM_BYTES = 4096
 NO_STORE = {"cache-control": "no-store"}
 DEFAULT_DAILY_HOUR = 7
 
@@ -113,15 +118,7 @@ def subscribe_form(request: Request, channel_slug: str) -> HTMLResponse:
     return _form_page(request, _channel(request, channel_slug))
 
 
-async def _form(request: Request) -> dict[str, str]:
-    raw = await request.body()
-    if len(raw) > MAX_FORM_BYTES:
-        return {}
-    parsed = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
-    return {k: v[0] for k, v in parsed.items() if v}
-
-
-@router.post(urls.DIGEST_SUBSCRIBE)
+@router.post(urls.DIGEST_SUBSCRIBE, dependencies=[Depends(require_csrf)])
 async def subscribe(request: Request, channel_slug: str) -> HTMLResponse:
     """Record a pending subscription and mail the confirmation link."""
     settings = _settings(request)
@@ -130,7 +127,7 @@ async def subscribe(request: Request, channel_slug: str) -> HTMLResponse:
         return _page(
             request, channel, "Not available", "This site does not send e-mail.", status=503
         )
-    form = await _form(request)
+    form = await form_fields(request)
     email = form.get("email", "")
     try:
         hour = int(form.get("daily_hour", str(DEFAULT_DAILY_HOUR)) or DEFAULT_DAILY_HOUR)
@@ -139,6 +136,7 @@ async def subscribe(request: Request, channel_slug: str) -> HTMLResponse:
     return await run_in_threadpool(
         _subscribe_sync,
         request,
+        client_key(request),
         settings,
         channel,
         email,
@@ -150,6 +148,7 @@ async def subscribe(request: Request, channel_slug: str) -> HTMLResponse:
 
 def _subscribe_sync(
     request: Request,
+    client: str,
     settings: Settings,
     channel: ChannelRef,
     email: str,
@@ -166,9 +165,28 @@ def _subscribe_sync(
             sub, needs_mail = add_subscriber(
                 session, row.id, email, cadence=cadence, daily_hour=hour, timezone=tz
             )
-            message = confirmation_message(settings, cfg, sub) if needs_mail else None
+            message = None
+            if needs_mail:
+                # Counted before anything is sent; a spent budget rolls the whole request back.
+                spend(
+                    session,
+                    [
+                        (f"confirm:client:{client}", settings.web.confirmations_per_ip_hour),
+                        ("confirm:all", settings.web.confirmations_per_hour),
+                    ],
+                )
+                message = confirmation_message(settings, cfg, sub)
     except SubscriptionError as exc:
         return _form_page(request, channel, str(exc), 400, email, hour)
+    except BudgetSpent as exc:
+        log.warning("confirmation mail refused for channel %s: %s", cfg.slug, exc)
+        raise Refused(
+            "Too many subscription requests: no more confirmation mails can be sent "
+            "just now. Please try again in an hour.",
+            status=429,
+            channel=channel,
+            retry_after=exc.retry_after,
+        ) from exc
     if message is not None:
         try:
             send_message(settings.email, message)
@@ -191,24 +209,55 @@ def _subscribe_sync(
     )
 
 
+def _token_known(settings: Settings, token: str) -> bool:
+    with session_scope(settings.database_url) as session:
+        sub = by_token(session, token)
+        return sub is not None and sub.status != "unsubscribed"
+
+
+def _invalid_confirmation(request: Request, channel: ChannelRef) -> HTMLResponse:
+    return _page(
+        request, channel, "Link not valid", "This confirmation link is not valid.", status=404
+    )
+
+
 @router.get(urls.DIGEST_CONFIRM)
-def confirm(request: Request, channel_slug: str, token: str = "") -> HTMLResponse:
-    """Follow the double opt-in link."""
+def confirm_form(request: Request, channel_slug: str, token: str = "") -> HTMLResponse:
+    """The mailed link: a button that confirms (a GET never confirms: link scanners)."""
+    channel = _channel(request, channel_slug)
+    if not _token_known(_settings(request), token):
+        return _invalid_confirmation(request, channel)
+    return _page(
+        request,
+        channel,
+        "Confirm your subscription",
+        f"Press the button to start receiving {channel.cfg.display_name}'s Digest.",
+        form="confirm",
+        token=token,
+    )
+
+
+@router.post(urls.DIGEST_CONFIRM, dependencies=[Depends(require_csrf)])
+async def confirm(request: Request, channel_slug: str, token: str = "") -> HTMLResponse:
+    """The button's target: confirm the address behind the token."""
     settings = _settings(request)
     channel = _channel(request, channel_slug)
-    with session_scope(settings.database_url) as session:
-        sub = confirm_token(session, token)
-        email = sub.email if sub is not None else None
+    token = token or (await form_fields(request)).get("token", "")
+    email = await run_in_threadpool(_confirm_sync, settings, token)
     if email is None:
-        return _page(
-            request, channel, "Link not valid", "This confirmation link is not valid.", status=404
-        )
+        return _invalid_confirmation(request, channel)
     return _page(
         request,
         channel,
         "Subscription confirmed",
         f"{email} will receive {channel.cfg.display_name}'s Digest.",
     )
+
+
+def _confirm_sync(settings: Settings, token: str) -> str | None:
+    with session_scope(settings.database_url) as session:
+        sub = confirm_token(session, token)
+        return sub.email if sub is not None else None
 
 
 @router.get(urls.DIGEST_UNSUBSCRIBE)
@@ -229,7 +278,7 @@ async def unsubscribe(request: Request, channel_slug: str, token: str = "") -> H
     """One-click unsubscribe (RFC 8058) and the button's target."""
     settings = _settings(request)
     channel = _channel(request, channel_slug)
-    form = await _form(request)
+    form = await form_fields(request)
     token = token or form.get("token", "")
     found = await run_in_threadpool(_unsubscribe_sync, settings, token)
     if not found:

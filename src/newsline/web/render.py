@@ -169,14 +169,16 @@ def page(
     bot = is_bot(request.headers.get("user-agent"))
     online = 0
     if not bot:
+        per_client = site.settings.web.online_max_per_ip
         if conn is None:
             with site.engine.connect() as own:
-                online = online_count(own, channel.id, now)
+                online = online_count(own, channel.id, now, per_client=per_client)
         else:
-            online = online_count(conn, channel.id, now)
+            online = online_count(conn, channel.id, now, per_client=per_client)
     zone = channel.cfg.zone
     options = ReaderOptions.of(request)
     ctx = {
+        "request": request,  # for globals such as csrf_input()
         "channel": channel,
         "cfg": channel.cfg,
         "now": now,

@@ -38,6 +38,23 @@ class BadRequest(NewslineError):
         self.channel = channel
 
 
+class Refused(NewslineError):
+    """A request refused on purpose (403 forgery, 429 budget spent); rendered as its page."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        channel: ChannelRef | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.channel = channel
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class ChannelRef:
     """A configured channel and its database id."""

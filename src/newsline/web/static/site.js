@@ -2,11 +2,6 @@
 (function () {
   "use strict";
   var root = document.documentElement;
-  var YEAR = 365 * 24 * 3600;
-
-  function setCookie(name, value) {
-    document.cookie = name + "=" + value + "; Path=/; Max-Age=" + YEAR + "; SameSite=Lax";
-  }
 
   function isDark() {
     if (root.classList.contains("theme-dark")) return true;
@@ -19,18 +14,14 @@
     for (var i = 0; i < nodes.length; i++) nodes[i].addEventListener("click", handler);
   }
 
+  // The option links set their cookie on the server (HttpOnly, like every cookie of the
+  // site) and come back; the script only picks the theme the reader actually sees, which
+  // may be the system's.
   on('[data-toggle="theme"]', function (event) {
-    event.preventDefault();
-    var next = isDark() ? "light" : "dark";
-    root.classList.remove("theme-dark", "theme-light");
-    root.classList.add("theme-" + next);
-    setCookie("nl_theme", next);
-  });
-
-  on('[data-toggle="dense"]', function (event) {
-    event.preventDefault();
-    var dense = root.classList.toggle("dense");
-    setCookie("nl_dense", dense ? "1" : "0");
+    var link = event.currentTarget;
+    var url = new URL(link.getAttribute("href"), window.location.href);
+    url.searchParams.set("theme", isDark() ? "light" : "dark");
+    link.setAttribute("href", url.pathname + url.search);
   });
 
   on("[data-share]", function (event) {
@@ -51,29 +42,10 @@
   var beatUrl = counter && counter.getAttribute("data-url");
   if (!beatUrl || !window.fetch) return;
 
-  function visitorId() {
-    var id = null;
-    try {
-      id = window.localStorage.getItem("nl_visitor");
-    } catch (e) { /* storage disabled: one id per page view */ }
-    if (!id || !/^[A-Za-z0-9_-]{8,64}$/.test(id)) {
-      var bytes = new Uint8Array(16);
-      window.crypto.getRandomValues(bytes);
-      id = Array.prototype.map.call(bytes, function (b) {
-        return ("0" + b.toString(16)).slice(-2);
-      }).join("");
-      try { window.localStorage.setItem("nl_visitor", id); } catch (e) { /* see above */ }
-    }
-    return id;
-  }
-
-  var visitor = visitorId();
   function beat() {
     if (document.visibilityState === "hidden") return;
     fetch(beatUrl, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ visitor: visitor }),
       credentials: "same-origin",
       cache: "no-store"
     }).then(function (response) {
