@@ -20,6 +20,7 @@ are refused, however they are spelled.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urljoin, urlsplit
@@ -44,6 +45,8 @@ __all__ = [
 #: What browsers strip from both ends of a URL (C0 controls and space), besides whitespace.
 _C0_AND_SPACE = "".join(chr(c) for c in range(0x21))
 _WEB_SCHEMES = frozenset({"http", "https"})
+#: A plain host name (no port, user, brackets or non-ASCII), ended by the path, query or end.
+_PLAIN_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*(?=[/?#]|$)")
 
 
 def web_url(value: str | None, base: str = "") -> str | None:
@@ -63,13 +66,14 @@ def web_url(value: str | None, base: str = "") -> str | None:
         host_start = url.index("//") + 2
         if len(url) <= host_start or url[host_start] in "/?#\\":
             return None  # no host (``https:///x``): not to be read as a relative path
-        if url[host_start].isalnum():
+        if _PLAIN_HOST.match(url, host_start):
             return url
     try:
         resolved = urljoin(base, url) if base else url
         parts = urlsplit(resolved)
         host = parts.hostname
-    except ValueError:
+        parts.port  # noqa: B018 -- raises for a port out of range or not a number
+    except ValueError:  # unbalanced brackets, a bad port, a host NFKC breaks, ...
         return None
     if parts.scheme.lower() not in _WEB_SCHEMES or not host:
         return None

@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 from charset_normalizer import from_bytes
 
-__all__ = ["Decoded", "charset_param", "decode_html", "decode_xml"]
+__all__ = ["Decoded", "charset_param", "decode_html", "decode_xml", "parseable_text"]
 
 
 class Decoded(NamedTuple):
@@ -183,6 +183,24 @@ def _decode(
         return Decoded(data.decode(encoding, errors="replace"), encoding)
     fallback = declared or "cp1252"
     return Decoded(data.decode(fallback, errors="replace"), fallback)
+
+
+# What libxml2 (lxml, so trafilatura) refuses in a document: one such character makes it
+# drop the rest of the element (``<p>a\x0cb</p>`` left no text at all).
+_UNPARSEABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _unparseable(match: re.Match[str]) -> str:
+    return " " if match.group() == "\x0c" else ""  # a form feed is white space in HTML
+
+
+def parseable_text(text: str) -> str:
+    """``text`` without the characters an XML/HTML parser chokes on: C0 controls other than
+    tab, line feed and carriage return (a form feed becomes a space, as HTML reads it),
+    lone surrogates and the non-characters U+FFFE and U+FFFF."""
+    if _UNPARSEABLE.search(text) is None:
+        return text
+    return _UNPARSEABLE.sub(_unparseable, text)
 
 
 def _detect(data: bytes) -> str | None:

@@ -33,6 +33,15 @@ _WS = re.compile(r"\s+")
 _XML_SPACE = " \t\r\n\x0b\x0c"
 
 
+def _join(base: str, href: str) -> str:
+    """``urljoin(base, href)``, or `href` as given when either cannot be parsed
+    (``http://[::1``): the store refuses such a link and names it in the feed's status."""
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        return href
+
+
 class FeedError(NewslineError):
     """The body is not a usable feed; ``str()`` says why, for the operator."""
 
@@ -167,13 +176,13 @@ def _parse_json_feed(text: str, url: str) -> ParsedFeed:
         entries.append(
             FeedEntry(
                 guid=guid[:2000],
-                link=urljoin(base, link) if link else "",
+                link=_join(base, link) if link else "",
                 title=_text(str(raw.get("title") or "")),
                 author=", ".join(names)[:500] or None,
                 published=published,
                 summary_html=html.escape(str(raw.get("summary") or "")),
                 content_html=str(content),
-                image_url=urljoin(base, image) if isinstance(image, str) and image else None,
+                image_url=_join(base, image) if isinstance(image, str) and image else None,
             )
         )
     return ParsedFeed(
@@ -214,7 +223,7 @@ def _entry(raw: Any, base: str) -> FeedEntry | None:
     title = _text(raw.get("title", ""))
     if not link and not guid:
         return None
-    link = urljoin(base, link) if link else ""
+    link = _join(base, link) if link else ""
     content = ""
     for part in raw.get("content") or []:
         value = part.get("value") or ""
@@ -235,7 +244,7 @@ def _entry(raw: Any, base: str) -> FeedEntry | None:
 
 def _is_web_url(link: str, base: str) -> bool:
     """Whether a link resolves to an http(s) URL (guids such as ``urn:uuid:…`` do not)."""
-    return bool(link) and urljoin(base, link).startswith(("http://", "https://"))
+    return bool(link) and _join(base, link).startswith(("http://", "https://"))
 
 
 def _text(value: str) -> str:
@@ -272,15 +281,15 @@ def _entry_image(raw: Any, base: str) -> str | None:
         if url and (
             media.get("medium") in (None, "image") or "image" in media.get("type", "image")
         ):
-            return urljoin(base, url)
+            return _join(base, url)
     for enc in raw.get("enclosures") or []:
         if enc.get("type", "").startswith("image/") and enc.get("href"):
-            return urljoin(base, enc["href"])
+            return _join(base, enc["href"])
     image = raw.get("image")
     if isinstance(image, dict) and image.get("href"):
-        return urljoin(base, image["href"])
+        return _join(base, image["href"])
     if isinstance(image, str) and image:
-        return urljoin(base, image)
+        return _join(base, image)
     return None
 
 
@@ -290,7 +299,7 @@ def discover_feeds(body: bytes | str, base_url: str) -> list[str]:
     base = base_url
     base_tag = tree.css_first("base[href]")
     if base_tag is not None:
-        base = urljoin(base_url, base_tag.attributes.get("href") or "")
+        base = _join(base_url, base_tag.attributes.get("href") or "")
     found: list[tuple[int, str]] = []
     order = ["rss", "atom", "json", "rdf", "xml"]
     for node in tree.css("link[rel][href]"):
@@ -301,7 +310,7 @@ def discover_feeds(body: bytes | str, base_url: str) -> list[str]:
         href = (node.attributes.get("href") or "").strip()
         if not href:
             continue
-        url = urljoin(base, href)
+        url = _join(base, href)
         if all(url != u for _, u in found):
             found.append((order.index(kind), url))
     found.sort(key=lambda pair: pair[0])

@@ -269,9 +269,13 @@ class Fetcher:
     async def allowed(self, url: str) -> bool:
         """Whether robots.txt lets our User-Agent fetch this URL (cached per host).
 
-        Raises :class:`BlockedURLError` when the SSRF guard refuses the site itself.
+        Raises :class:`BlockedURLError` when the SSRF guard refuses the site itself, or the
+        URL cannot be parsed.
         """
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:
+            raise BlockedURLError(url, f"invalid URL: {describe(exc)}") from exc
         origin = f"{parts.scheme}://{parts.netloc}"
         robots = self._robots.get(origin)
         if robots is None or robots.expires < time.monotonic():
@@ -337,7 +341,12 @@ class Fetcher:
         for _hop in range(self.settings.max_redirects + 1):
             result = await self._get_once(current, kind, etag, last_modified, accept)
             if result.status in (301, 302, 303, 307, 308) and "location" in result.headers:
-                target = urljoin(current, result.headers["location"])
+                location = result.headers["location"]
+                try:
+                    target = urljoin(current, location)
+                except ValueError as exc:  # ``Location: http://[::1``
+                    reason = f"redirect to an invalid URL ({describe(exc)}): {location[:200]}"
+                    raise FetchError(url, reason, status=result.status) from exc
                 if target in seen:
                     raise TooManyRedirectsError(url, f"redirect loop at {target}")
                 seen.add(target)
@@ -367,10 +376,13 @@ class Fetcher:
         accept: str | None,
     ) -> FetchResult:
         assert self._session is not None, "use Fetcher as an async context manager"
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as exc:  # unbalanced brackets, a port out of range, ...
+            raise BlockedURLError(url, f"invalid URL: {describe(exc)}") from exc
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise BlockedURLError(url, "only http and https URLs can be fetched")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
             # The host as aiohttp will connect to it: yarl folds Unicode dots and the like.
             host = URL(url).raw_host or ""

@@ -1,11 +1,44 @@
-"""Item identity: normalized and canonical URLs, body fingerprints, slugs."""
+"""Item identity: normalized and canonical URLs, body fingerprints, slugs.
+
+URLs here come from publishers. The functions that parse them raise only
+:class:`InvalidURLError` (unbalanced brackets, a port out of range, a host that NFKC
+normalization breaks, ...), never a bare ``ValueError``: callers record it on the feed or
+item it came from and go on.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import unicodedata
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
+
+from newsline.errors import NewslineError
+from newsline.text import printable
+
+#: Characters of a URL shown in an error message; longer URLs are cut.
+_SHOWN_URL_CHARS = 200
+
+
+class InvalidURLError(NewslineError, ValueError):
+    """A URL that cannot be parsed; ``str()`` names it (cut, control characters removed)."""
+
+
+def shown_url(url: str) -> str:
+    """``url`` fit for a one-line message: control characters and line breaks removed, cut."""
+    text = " ".join(printable(url).split())
+    return text if len(text) <= _SHOWN_URL_CHARS else text[: _SHOWN_URL_CHARS - 3] + "..."
+
+
+def split_url(url: str) -> SplitResult:
+    """``urlsplit(url)`` with its port checked; raises :class:`InvalidURLError`."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises for a port that is not a number or out of range
+    except ValueError as exc:
+        raise InvalidURLError(f"invalid URL ({shown_url(str(exc))}): {shown_url(url)}") from exc
+    return parts
+
 
 TRACKING_PARAMS = {
     "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid",
@@ -20,12 +53,17 @@ def normalize_url(url: str) -> str:
 
     Lower-cases scheme and host, drops default ports, ``utm_*`` and click ids, and maps
     AMP URLs (``/amp/``, ``.amp.html``, ``?amp=1``, ``amp.`` hosts) to their article URL.
+    Raises :class:`InvalidURLError` for a URL that cannot be parsed or has no host.
     """
-    parts = urlsplit(url.strip())
+    parts = split_url(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
+    if not host:
+        raise InvalidURLError(f"no host in URL: {shown_url(url)}")
     if host.startswith("amp."):
         host = host[4:]
+    if "[" in parts.netloc.rpartition("@")[2]:
+        host = f"[{host}]"  # an IP literal keeps its brackets
     port = parts.port
     netloc = (
         host
@@ -49,8 +87,11 @@ def normalize_url(url: str) -> str:
 
 
 def site_of(url: str) -> str:
-    """The registrable-ish site of a URL (last two labels; three for co.uk-style hosts)."""
-    host = (urlsplit(url).hostname or "").lower().removeprefix("www.")
+    """The registrable-ish site of a URL (last two labels; three for co.uk-style hosts).
+
+    Raises :class:`InvalidURLError` for a URL that cannot be parsed.
+    """
+    host = (split_url(url).hostname or "").lower().removeprefix("www.")
     labels = host.split(".")
     if len(labels) >= 3 and len(labels[-2]) <= 3 and len(labels[-1]) == 2:
         return ".".join(labels[-3:])
@@ -58,11 +99,20 @@ def site_of(url: str) -> str:
 
 
 def canonical_url(final_url: str, declared: str | None) -> str:
-    """rel=canonical / og:url when it is on the same site as the page, else the final URL."""
+    """rel=canonical / og:url when it is on the same site as the page, else the final URL.
+
+    A declared URL that cannot be parsed is ignored (:func:`split_url` tells why); raises
+    :class:`InvalidURLError` only when `final_url` cannot be parsed.
+    """
     if declared:
-        parts = urlsplit(declared)
-        if parts.scheme in ("http", "https") and site_of(declared) == site_of(final_url):
-            return normalize_url(declared)
+        try:
+            same_site = split_url(declared).scheme in ("http", "https") and site_of(
+                declared
+            ) == site_of(final_url)
+            if same_site:
+                return normalize_url(declared)
+        except InvalidURLError:
+            pass
     return normalize_url(final_url)
 
 

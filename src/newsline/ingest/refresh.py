@@ -3,8 +3,9 @@
 Each unit is idempotent and keyed by URL (see :mod:`newsline.ingest.store`), and knows
 nothing of what runs before or after it: :mod:`newsline.workers.pipeline` selects the due
 feeds and pending items, runs the units concurrently and moves on to enrichment. A unit
-never raises for a publisher's fault: it records the failure on the feed or item and
-returns an outcome saying what happened.
+never raises (cancellation aside): whatever fails, the publisher's fault or our bug, is
+recorded on the feed or item as one readable line (the traceback goes to the log) and the
+unit returns an outcome saying what happened, so one bad feed or page never stops a pass.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 from newsline.config import Settings
 from newsline.db.engine import session_scope
 from newsline.db.models import Feed, Item, Publication, utcnow
+from newsline.errors import NewslineError
 from newsline.ingest import store, websub
 from newsline.ingest.extract import Extracted, ExtractError, extract
 from newsline.ingest.feeds import FeedError, parse_feed
@@ -82,7 +84,9 @@ class ItemOutcome:
     """What finishing one pending item did."""
 
     url: str
-    state: str  # ready, duplicate (or what another process left: see store.finish_item)
+    # ready, duplicate; pending (failed, tried again next pass) or failed (given up);
+    # or what another process left (see store.finish_item)
+    state: str
     from_page: bool
     error: str | None = None
 
@@ -145,10 +149,46 @@ class Bookkeeping:
         self.unchanged.clear()
 
 
+class UnitFailure(NewslineError):
+    """What a unit records when something unexpected failed: one line, the cause named."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(failure_line(error))
+
+
+def failure_line(error: BaseException) -> str:
+    """One readable line for a failure: a :class:`NewslineError` says it itself; anything
+    else is named by its type (it is a bug or a library's surprise; the log has the rest)."""
+    text = store.one_line(error, 500)
+    if not isinstance(error, NewslineError):
+        kind = type(error).__name__
+        text = f"unexpected error ({kind}): {text}" if text else f"unexpected error ({kind})"
+    return text
+
+
 async def refresh_feed(
     settings: Settings, fetcher: Fetcher, feed: DueFeed, book: Bookkeeping
 ) -> FeedOutcome:
-    """Fetch and parse one feed; store its new entries as pending items."""
+    """Fetch and parse one feed; store its new entries as pending items.
+
+    Never raises (cancellation aside): a failure of any kind is recorded on the feed.
+    """
+    try:
+        return await _refresh_feed(settings, fetcher, feed, book)
+    except Exception as exc:
+        log.exception("refreshing feed %s failed", feed.url)
+        failure = UnitFailure(exc)
+    try:
+        with session_scope(settings.database_url) as session:
+            store.record_feed_failure(session, feed.id, failure, None, settings.fetch)
+    except Exception:
+        log.exception("could not record the failure of feed %s", feed.url)
+    return FeedOutcome(feed.url, "failed", error=str(failure))
+
+
+async def _refresh_feed(
+    settings: Settings, fetcher: Fetcher, feed: DueFeed, book: Bookkeeping
+) -> FeedOutcome:
     db = settings.database_url
     book.feed_ids[feed.url] = feed.id
     try:
@@ -187,11 +227,39 @@ async def finish_item(
     """Fetch and extract one pending item's page (its feed content when that fails).
 
     Extraction is CPU-bound and runs in `pool`, keeping the event loop free for I/O.
+    Never raises (cancellation aside): when even the feed's content cannot be stored, the
+    failure is recorded on the item, which the next pass tries again (until
+    ``store.MAX_ITEM_ATTEMPTS``, when it is marked ``failed``).
     """
-    page, error = await _page_content(fetcher, item.url, pool)
-    with session_scope(settings.database_url) as session:
-        state = store.finish_item(session, item.id, page, error)
-    return ItemOutcome(item.url, state, from_page=page is not None, error=error)
+    db = settings.database_url
+    try:
+        page, error = await _page_content(fetcher, item.url, pool)
+    except Exception as exc:
+        log.exception("fetching the page of %s failed", item.url)
+        page, error = None, f"{failure_line(exc)}; kept the feed's content"
+    try:
+        with session_scope(db) as session:
+            state = store.finish_item(session, item.id, page, error)
+        return ItemOutcome(item.url, state, from_page=page is not None, error=error)
+    except Exception as exc:
+        log.exception("storing item %s failed", item.url)
+        failure = failure_line(exc)
+    if page is not None:  # what the page gave could not be stored: the feed's content may
+        error = f"storing the page failed, {failure}; kept the feed's content"
+        try:
+            with session_scope(db) as session:
+                state = store.finish_item(session, item.id, None, error)
+            return ItemOutcome(item.url, state, from_page=False, error=error)
+        except Exception as exc:
+            log.exception("storing item %s from its feed content failed", item.url)
+            failure = failure_line(exc)
+    try:
+        with session_scope(db) as session:
+            state = store.record_item_failure(session, item.id, failure)
+    except Exception:
+        log.exception("could not record the failure of item %s", item.url)
+        state = "pending"
+    return ItemOutcome(item.url, state, from_page=False, error=failure)
 
 
 async def _page_content(
@@ -215,3 +283,6 @@ async def _page_content(
         return page, None
     except ExtractError as exc:
         return None, f"extraction failed: {exc}; kept the feed's content"
+    except Exception as exc:  # a bug of ours or of a library: recorded, never silent
+        log.exception("extracting %s failed", url)
+        return None, f"extraction failed, {failure_line(exc)}; kept the feed's content"

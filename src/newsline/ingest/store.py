@@ -2,6 +2,11 @@
 
 Every function here is one short transaction keyed by URL, so a run killed at any point
 and started again finishes the work with no duplicate and no lost item.
+
+URLs from publishers are checked here, on their way in: an entry whose link is not an
+http(s) URL (``javascript:``, ``data:``, ...) or cannot be parsed is refused and named in
+the feed's ``last_error``; a canonical URL that cannot be parsed is ignored and named in the
+item's ``extract_error``.
 """
 
 from __future__ import annotations
@@ -21,18 +26,32 @@ from newsline.ingest.extract import Extracted
 from newsline.ingest.feeds import ParsedFeed
 from newsline.ingest.fetch import Attempt, HTTPStatusError
 from newsline.ingest.identity import (
+    InvalidURLError,
     body_fingerprint,
     canonical_url,
     normalize_url,
+    shown_url,
     slugify,
 )
 from newsline.ingest.language import detect_language
 from newsline.ingest.sanitize import sanitize_html
-from newsline.text import truncate_words
+from newsline.sanitize import web_url
+from newsline.text import printable, truncate_words
 
 TEASER_CHARS = 280
+#: The longest URL stored (the URL columns' size).
+MAX_URL_CHARS = 2000
+#: Refused entries named one by one in a feed's last_error; the rest are counted.
+NAMED_REFUSALS = 5
+#: Passes that may fail to finish an item before it is marked ``failed``.
+MAX_ITEM_ATTEMPTS = 3
 _TAGS = re.compile(r"<[^>]+>")
 _BLOCK_END = re.compile(r"</(p|h[1-6]|li|blockquote|figcaption|div)>|<br\s*/?>", re.I)
+
+
+def one_line(error: object, limit: int = 2000) -> str:
+    """An error as the one line an operator reads: control characters and line breaks gone."""
+    return " ".join(printable(str(error)).split())[:limit]
 
 
 def html_to_text(fragment: str) -> str:
@@ -41,6 +60,32 @@ def html_to_text(fragment: str) -> str:
     text = htmllib.unescape(_TAGS.sub("", text))
     lines = (re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
+
+
+# -- URLs ---------------------------------------------------------------------------------
+
+
+def entry_url(link: str) -> tuple[str, str]:
+    """An entry's link checked for storing: (the link, its normalized URL).
+
+    Raises :class:`~newsline.ingest.identity.InvalidURLError` saying why the link is
+    refused: not an absolute http(s) URL, unparseable, or too long to store.
+    """
+    checked = web_url(link)
+    if checked is None:
+        raise InvalidURLError(f"not an http(s) URL: {shown_url(link)}")
+    url = normalize_url(checked)
+    if len(checked) > MAX_URL_CHARS or len(url) > MAX_URL_CHARS:
+        raise InvalidURLError(f"URL longer than {MAX_URL_CHARS} characters: {shown_url(link)}")
+    return checked, url
+
+
+def stored_web_url(value: str | None) -> str | None:
+    """`value` when it is an http(s) URL that parses and fits its column, else None."""
+    try:
+        return entry_url(value)[0] if value else None
+    except InvalidURLError:
+        return None
 
 
 # -- feeds --------------------------------------------------------------------------------
@@ -83,7 +128,7 @@ def record_feed_failure(
     now = utcnow()
     feed.consecutive_failures += 1
     feed.status = "error"
-    feed.last_error = str(error)[:2000]
+    feed.last_error = one_line(error)
     feed.last_status_code = status
     feed.last_fetched_at = now
     feed.next_fetch_at = now + timedelta(seconds=failure_delay(feed, error, s))
@@ -140,10 +185,15 @@ def store_feed(
     publication = feed.publication
     now = utcnow()
     new = 0
+    refused: list[str] = []
     for entry in parsed.entries:
         if not entry.link:
             continue
-        url = normalize_url(entry.link)
+        try:
+            link, url = entry_url(entry.link)
+        except InvalidURLError as exc:
+            refused.append(f"entry {shown_url(entry.title or entry.guid)!r} refused, {exc}")
+            continue
         known = session.scalar(
             select(Item.id)
             .where(
@@ -158,7 +208,7 @@ def store_feed(
         if known is not None:
             continue
         content = entry.content_html or entry.summary_html
-        feed_html = sanitize_html(content, entry.link) if content else ""
+        feed_html = sanitize_html(content, link) if content else ""
         summary_text = html_to_text(entry.summary_html or content or "")
         published = entry.published
         item = Item(
@@ -166,14 +216,14 @@ def store_feed(
             feed_id=feed.id,
             guid=entry.guid,
             url=url,
-            link=entry.link,
+            link=link,
             state="pending",
-            title=entry.title,
+            title=entry.title[:1000],
             author=entry.author,
             published_at=published,
             first_seen_at=now,
             sort_at=min(published, now) if published else now,
-            image_url=entry.image_url,
+            image_url=stored_web_url(entry.image_url),
             teaser=truncate_words(summary_text, TEASER_CHARS),
             feed_html=feed_html,
         )
@@ -184,15 +234,18 @@ def store_feed(
             continue  # another process stored it first
         new += 1
     feed.title = parsed.title or feed.title
-    if not publication.home_url and parsed.link:
-        publication.home_url = parsed.link
-    if not publication.icon_url and parsed.image_url:
-        publication.icon_url = parsed.image_url
+    if not publication.home_url:
+        publication.home_url = stored_web_url(parsed.link)
+    if not publication.icon_url:
+        publication.icon_url = stored_web_url(parsed.image_url)
     feed.etag = response.etag
     feed.last_modified = response.last_modified
     feed.status = "ok"
     feed.last_status_code = response.status
-    feed.last_error = "; ".join(parsed.warnings)[:2000] or None
+    if len(refused) > NAMED_REFUSALS:
+        more = len(refused) - NAMED_REFUSALS
+        refused[NAMED_REFUSALS:] = [f"{more} more entries refused for their links"]
+    feed.last_error = one_line("; ".join([*parsed.warnings, *refused])) or None
     feed.consecutive_failures = 0
     feed.last_fetched_at = feed.last_success_at = now
     feed.entries_seen = len(parsed.entries)
@@ -214,12 +267,12 @@ def finish_item(session: Session, item_id: int, page: Extracted | None, error: s
     item = session.get(Item, item_id)
     if item is None or item.state != "pending":
         return item.state if item is not None else "missing"
-    canonical = canonical_url(page.url, page.canonical_url) if page is not None else item.url
+    canonical, note = _canonical(page, item.url)
     twin = session.scalar(
         select(Item.id).where(Item.canonical_url == canonical, Item.id != item.id).limit(1)
     )
     item.attempts += 1
-    item.extract_error = error
+    item.extract_error = "; ".join(e for e in (error, note) if e) or None
     if twin is not None:
         item.state = "duplicate"
         item.duplicate_of_id = twin
@@ -239,6 +292,9 @@ def finish_item(session: Session, item_id: int, page: Extracted | None, error: s
         if not item.teaser:
             item.teaser = truncate_words(page.description or page.text, TEASER_CHARS)
     else:
+        if page is not None:  # extracted, but nothing to read: said, not silently dropped
+            empty = "extraction found no article text on the page; kept the feed's content"
+            item.extract_error = "; ".join(e for e in (item.extract_error, empty) if e)
         item.content_source = "feed"
         item.body_html = item.feed_html or ""
         item.body_text = html_to_text(item.body_html)
@@ -264,6 +320,38 @@ def finish_item(session: Session, item_id: int, page: Extracted | None, error: s
         )
     item.slug = unique_slug(session, item)
     item.state = "ready"
+    return item.state
+
+
+def _canonical(page: Extracted | None, item_url: str) -> tuple[str, str | None]:
+    """The item's canonical URL, and a note when the page's declared one had to be ignored."""
+    if page is None:
+        return item_url, None
+    note = None
+    if page.canonical_url:
+        try:
+            normalize_url(page.canonical_url)
+        except InvalidURLError as exc:
+            note = f"ignored the page's canonical URL, {exc}"
+    try:
+        return canonical_url(page.url, page.canonical_url), note
+    except InvalidURLError as exc:  # the final URL itself (after redirects)
+        return item_url, f"kept the feed's URL, {exc}"
+
+
+def record_item_failure(session: Session, item_id: int, error: str) -> str:
+    """Record why an item could not be finished, even from its feed content; return its state.
+
+    The item stays ``pending`` (the next pass tries again) until its
+    :data:`MAX_ITEM_ATTEMPTS`-th failure, when it is marked ``failed`` for good.
+    """
+    item = session.get(Item, item_id)
+    if item is None or item.state != "pending":
+        return item.state if item is not None else "missing"
+    item.attempts += 1
+    item.extract_error = one_line(error)
+    if item.attempts >= MAX_ITEM_ATTEMPTS:
+        item.state = "failed"
     return item.state
 
 

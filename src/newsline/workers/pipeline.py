@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from newsline.config import Settings
 from newsline.db.channels import sync_channels
@@ -31,6 +33,7 @@ from newsline.ingest.refresh import (
     ItemOutcome,
     PendingItem,
     due_feeds,
+    failure_line,
     finish_item,
     pending_items,
     refresh_feed,
@@ -55,6 +58,7 @@ class PassReport:
     pages_failed: int = 0
     items_ready: int = 0
     items_duplicate: int = 0
+    items_failed: int = 0
     enriched: int = 0
     websub_requests: int = 0  # (un)subscription requests hubs accepted
     digests: list[DigestResult] = field(default_factory=list)
@@ -80,6 +84,8 @@ class PassReport:
         """Add one pending item's outcome."""
         if outcome.state == "duplicate":
             self.items_duplicate += 1
+        elif outcome.state in ("failed", "pending"):
+            self.items_failed += 1
         elif outcome.state == "ready":
             self.items_ready += 1
             if outcome.from_page:
@@ -103,6 +109,8 @@ class PassReport:
             f"{self.pages_failed} from feed content), {self.items_duplicate} duplicates, "
             f"{self.enriched} enriched"
         )
+        if self.items_failed:
+            line += f", {self.items_failed} items failed"
         if self.published:
             line += f", {len(self.published)} digests published"
         sent = sum(len(m.sent) for m in self.mail)
@@ -175,10 +183,10 @@ async def ingest_due(
             async with limit:
                 outcome = await refresh_feed(settings, fetcher, feed, book)
             report.count_feed(outcome)
-            book.flush(unless_below=500)
             reporter.advance("feeds", outcome.message)
+            book.flush(unless_below=500)
 
-        await asyncio.gather(*(one_feed(feed) for feed in feeds))
+        await run_isolated(one_feed, feeds, report, what="feed")
         book.flush()
 
         with session_scope(settings.database_url) as session:
@@ -194,8 +202,29 @@ async def ingest_due(
                 message = f"{outcome.url}: {outcome.error}" if outcome.error else None
                 reporter.advance("pages", message)
 
-            await asyncio.gather(*(one_item(item) for item in pending))
+            await run_isolated(one_item, pending, report, what="page")
         book.flush()
+
+
+Unit = TypeVar("Unit", DueFeed, PendingItem)
+
+
+async def run_isolated(
+    unit: Callable[[Unit], Awaitable[None]], work: Iterable[Unit], report: PassReport, *, what: str
+) -> None:
+    """Run `unit` over `work` concurrently; a failure of one never stops or cancels another.
+
+    The units record their own failures (see :mod:`newsline.ingest.refresh`); what still
+    escapes (the bookkeeping around them) is logged and added to the report's errors.
+    """
+    todo = list(work)
+    results = await asyncio.gather(*(unit(w) for w in todo), return_exceptions=True)
+    for done, result in zip(todo, results, strict=True):
+        if isinstance(result, BaseException) and not isinstance(result, Exception):
+            raise result  # cancellation, interruption: not a unit's failure
+        if isinstance(result, Exception):
+            log.error("%s %s failed", what, done.url, exc_info=result)
+            report.errors.append(f"{what} {done.url}: {failure_line(result)}")
 
 
 def run_enrich(

@@ -70,7 +70,11 @@ _URL_DATE_RE = re.compile(
 
 def url_date(url: str) -> datetime | None:
     """A date spelled in the article's URL path (``/2016/12/09/``, ``/20161209/``)."""
-    match = _URL_DATE_RE.search(urlsplit(url).path)
+    try:
+        path = urlsplit(url).path
+    except ValueError:  # a publisher's URL that cannot be parsed (``http://[::1/``) has no date
+        return None
+    match = _URL_DATE_RE.search(path)
     if not match:
         return None
     try:

@@ -1,5 +1,6 @@
 """From the input to an lxml tree: size cap, refusal of what is plainly not HTML, decoding
-(:mod:`newsline.ingest.decode`) and parsing."""
+(:mod:`newsline.ingest.decode`), removal of the control characters lxml chokes on, and
+parsing."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import threading
 from lxml import etree
 from lxml import html as lxml_html
 
-from newsline.ingest.decode import decode_html
+from newsline.ingest.decode import decode_html, parseable_text
 from newsline.ingest.extract.model import ExtractError
 
 __all__ = ["MAX_PAGE_CHARS", "load"]
@@ -59,7 +60,9 @@ def load(html: str | bytes, content_type: str = "") -> tuple[lxml_html.HtmlEleme
     else:
         raise TypeError(f"extract() needs str or bytes, not {type(html).__name__}")
     _refuse_non_html(None, text)
-    return _parse(text), charset
+    # After the refusals (a NUL still says "binary"): a stray control character would make
+    # lxml drop the rest of its element, and the extraction come out empty.
+    return _parse(parseable_text(text)), charset
 
 
 def _refuse_non_html(data: bytes | None, text: str | None) -> None:

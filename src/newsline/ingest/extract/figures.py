@@ -29,7 +29,10 @@ _ANCHOR_LEN = 60
 
 def _image_keys(url: str) -> tuple[str, str]:
     """Exact-ish and loose keys for matching two URLs of the same picture."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # unparseable: only the very same string matches it
+        return url, url
     path = parts.path.lower()
     stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     return f"{parts.hostname}{path}", _SIZE_TOKEN_RE.sub("", stem)
