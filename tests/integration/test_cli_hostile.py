@@ -242,6 +242,12 @@ def test_an_absurd_limit_is_one_line(tmp_path: Path, database: str, limit: str) 
     assert "--limit" in line
 
 
+def test_adding_a_malformed_url_is_one_line(tmp_path: Path, database: str) -> None:
+    cli = ["--config", str(write_config(tmp_path, database))]
+    line = one_error_line([*cli, "publications", "add", "http://[::1"])
+    assert "http://[::1" in line
+
+
 @pytest.fixture
 def no_binding(monkeypatch: pytest.MonkeyPatch) -> None:
     """``serve`` must refuse before it binds: reaching uvicorn fails the test (instead of
