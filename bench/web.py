@@ -12,6 +12,17 @@ Prints a table with each figure's ratio to the reference.
 
     .venv/bin/python bench/web.py [--items 100000] [--duration 10] [--rounds 3]
 
+With ``--load``, it measures readers under load instead (issue 16): the front page with
+wrk (``--connections``, 200 in the issue), idle and while a real pipeline pass runs (a
+separate process looping ``run_pass`` over a replay corpus served by another process), the
+pass once at the web server's CPU priority (as before) and once at ``nice +10`` (as
+``newsline serve`` runs it now); each with the plain URL and with a random ``?x=`` query
+per request (cache-busting), for the app alone, the app with its render cache off (what a
+cache-busting request cost before the cache keys ignored unknown parameters) and the app
+behind deploy/nginx.conf.
+
+    .venv/bin/python bench/web.py --load --items 20000 --connections 200 --duration 5 --rounds 1
+
 "app, render cache off" is the same app with ``web.render_cache_seconds = 0``: every
 request renders (SQLite queries + Jinja2).
 """
@@ -231,7 +242,23 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, duration: int, connections: int, threads: int) -> Result:
+# A fresh random query string on every request: each one a new URL to a cache.
+BUSTER_LUA = """\
+math.randomseed(os.time())
+request = function()
+  return wrk.format("GET", wrk.path .. "?x=" .. math.random(1, 2000000000))
+end
+"""
+
+
+def wrk(
+    url: str,
+    duration: int,
+    connections: int,
+    threads: int,
+    script: Path | None = None,
+    timeout: int = 2,
+) -> Result:
     """Run wrk (a separate process) against `url` and parse its --latency report."""
     out = subprocess.run(
         [
@@ -240,10 +267,12 @@ def wrk(url: str, duration: int, connections: int, threads: int) -> Result:
             f"-c{connections}",
             f"-d{duration}s",
             "--latency",
+            f"--timeout={timeout}s",
             "-H",
             f"User-Agent: {UA}",
             "-H",
             "Accept-Encoding: identity",
+            *(["-s", str(script)] if script else []),
             url,
         ],
         check=True,
@@ -330,12 +359,28 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def deploy_conf(listen: int, app_port: int, cache: Path) -> str:
-    """The shipped deploy/nginx.conf with this run's ports and folders."""
+    """The shipped deploy/nginx.conf with this run's ports and folders.
+
+    Its TLS server is measured as plain HTTP on `listen` (the figures are about caching,
+    not TLS; wrk keeps its connections, so handshakes would barely count), with a
+    throwaway certificate (trustme) so nginx starts; the redirecting port-80 server gets a
+    port of its own."""
+    import trustme
+
+    folder = cache.parent / "tls"
+    folder.mkdir(parents=True, exist_ok=True)
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    (folder / "fullchain.pem").write_bytes(b"".join(p.bytes() for p in cert.cert_chain_pems))
+    cert.private_key_pem.write_to_path(str(folder / "privkey.pem"))
+    ca.cert_pem.write_to_path(str(folder / "chain.pem"))
     text = DEPLOY_CONF.read_text(encoding="utf-8")
     replacements = {
         "/var/cache/nginx/newsline": str(cache),
         "server 127.0.0.1:8000;": f"server 127.0.0.1:{app_port};",
-        "listen 80;": f"listen 127.0.0.1:{listen};",
+        "listen 80;": f"listen 127.0.0.1:{free_port()};",
+        "listen 443 ssl http2;": f"listen 127.0.0.1:{listen};",
+        "/etc/ssl/newsline/": f"{folder}/",
         "/opt/newsline/src/newsline/web/static/": f"{STATIC}/",
     }
     for old, new in replacements.items():
@@ -384,6 +429,153 @@ async def bare(name: str) -> Response:
 """
 
 
+CORPORA = Path(os.environ.get("NEWS_CORPORA", ROOT.parent / "shared" / "corpora"))
+
+
+def fetch_worker(corpus: Path, work: Path, nice: int) -> None:
+    """``--fetch-worker``: real pipeline passes (fetch, extract, enrich) over the replay
+    corpus, each into a fresh database, until killed; at CPU priority +`nice`."""
+    from newsline.config import load_settings
+    from newsline.db.engine import dispose_all, session_scope
+    from newsline.db.migrate import upgrade
+    from newsline.ingest.publications import add_publication
+    from newsline.testing.corpus import read_manifest
+    from newsline.workers.pipeline import run_pass
+
+    os.nice(nice)
+    feeds = [e.url for e in read_manifest(corpus) if e.extra.get("generated")]
+    for n in range(1, 1_000_000):
+        db = f"sqlite:///{work / f'fetch-{n}.db'}"
+        upgrade(db)
+        settings = load_settings(
+            None,
+            database_url=db,
+            fetch={
+                "connect_to": os.environ["NEWSLINE_FETCH__CONNECT_TO"],
+                "ca_bundle": os.environ["NEWSLINE_FETCH__CA_BUNDLE"],
+                "min_host_delay": 0.0,
+                "retries": 0,
+            },
+        )
+        with session_scope(db) as session:
+            for url in feeds:
+                add_publication(session, settings, url)
+        started = time.monotonic()
+        report = run_pass(settings, force=True, publish=False)
+        print(
+            f"pass {n}: {report.items_ready} items in {time.monotonic() - started:.1f} s",
+            flush=True,
+        )
+        dispose_all()
+
+
+class FetchRunning:
+    """A replay server process and a `fetch_worker` process beside it (at `nice`)."""
+
+    def __init__(self, corpus: Path, work: Path, nice: int) -> None:
+        self.corpus, self.work, self.nice = corpus, work, nice
+        self.procs: list[subprocess.Popen[str]] = []
+
+    def __enter__(self) -> FetchRunning:
+        replay = subprocess.Popen(
+            [sys.executable, "-m", "newsline.cli", "replay", "serve", str(self.corpus)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
+        self.procs.append(replay)
+        assert replay.stdout is not None
+        env = dict(os.environ)
+        for _ in range(2):
+            name, _, value = replay.stdout.readline().strip().partition("=")
+            env[name] = value
+        self.work.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, __file__, "--fetch-worker", str(self.corpus), "--work"]
+        worker = subprocess.Popen(
+            [*command, str(self.work), "--nice", str(self.nice)],
+            env=env,
+            stdout=(self.work / "fetch.log").open("w"),
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.procs.append(worker)
+        time.sleep(3)  # imports done, the first pass under way
+        if worker.poll() is not None:
+            raise SystemExit(f"the fetch worker died: see {self.work / 'fetch.log'}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in reversed(self.procs):
+            stop(proc)  # type: ignore[arg-type]
+
+    def items_stored(self) -> int:
+        """Items the fetch stored meanwhile (proof that it really ran)."""
+        total = 0
+        for db in self.work.glob("fetch-*.db"):
+            with sqlite3.connect(db) as conn:
+                total += conn.execute("SELECT count(*) FROM item").fetchone()[0]
+        return total
+
+
+def load_bench(
+    args: argparse.Namespace, work: Path, urls: dict[str, tuple[str, bool]], corpus: Path
+) -> list[tuple[str, str, str, Result]]:
+    """Front page under `args.connections` connections: idle / during a fetch at the web
+    server's priority / during a fetch at nice +10, plain and cache-busting."""
+    buster = work / "buster.lua"
+    buster.write_text(BUSTER_LUA, encoding="utf-8")
+    rows = []
+    for phase, nice in (("idle", None), ("fetch, nice 0", 0), ("fetch, nice +10", 10)):
+        samples: dict[tuple[str, str], list[Result]] = {}
+        for n in range(args.rounds):
+            running = (
+                FetchRunning(corpus, work / f"fetch-{nice}-{n}", nice) if nice is not None else None
+            )
+            if running is not None:
+                running.__enter__()
+            try:
+                for label, (url, bust) in urls.items():
+                    queries = [("plain", None)] + ([("?x=random", buster)] if bust else [])
+                    for query, script in queries:
+                        wrk(url, 1, args.connections, args.threads, script, 10)  # warm-up
+                        # 10 s: a slow answer counts as slow, not as a wrk timeout
+                        result = wrk(url, args.duration, args.connections, args.threads, script, 10)
+                        samples.setdefault((label, query), []).append(result)
+            finally:
+                if running is not None:
+                    running.__exit__()
+                    print(f"  ({phase}: the fetch stored {running.items_stored()} items)")
+        for (label, query), found in samples.items():
+            result = median(found)
+            rows.append((phase, label, query, result))
+            print(
+                f"  {phase:16} {label:30} {query:10} {result.rps:8.0f} req/s  "
+                f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  errors {result.errors}",
+                flush=True,
+            )
+    return rows
+
+
+def load_corpus(work: Path) -> Path:
+    """The replay corpus of the fetch: bench/ingest.py's (the articles corpus) if present,
+    else the bundled demo publishers."""
+    corpus = work / "corpus"
+    if (CORPORA / "articles").is_dir():
+        from newsline.testing.build import build_corpus
+
+        source = work / "source"
+        source.mkdir()
+        (source / "articles").symlink_to(CORPORA / "articles")
+        build_corpus(source, corpus)
+    else:
+        from newsline.testing.democorpus import write_demo_corpus
+
+        write_demo_corpus(corpus)
+    return corpus
+
+
 def fetch(url: str) -> bytes:
     request = urllib.request.Request(url, headers={"User-Agent": UA})
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -401,7 +593,16 @@ def main() -> None:
     parser.add_argument(
         "--hold", type=int, default=0, help="seconds to keep the app up (profiling)"
     )
+    parser.add_argument(
+        "--load", action="store_true", help="readers under load: idle vs during a fetch"
+    )
+    parser.add_argument("--fetch-worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--nice", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.fetch_worker:
+        fetch_worker(args.fetch_worker, args.work, args.nice)
+        return
     for tool in ("wrk", "nginx"):
         if shutil.which(tool) is None:
             raise SystemExit(
@@ -491,6 +692,35 @@ def main() -> None:
                 flush=True,
             )
             time.sleep(args.hold)
+
+        if args.load:
+            corpus = load_corpus(work)
+            front = targets["front page"]
+            table = load_bench(
+                args,
+                work,
+                {
+                    # what uvicorn itself can do here: constant bytes, no app
+                    "bare FastAPI, same bytes (calibration)": (
+                        f"http://127.0.0.1:{bare_port}/{files['front page']}",
+                        False,
+                    ),
+                    "app, uvicorn --workers 2": (base + front, True),
+                    # every request renders: what each cache-busting request cost before
+                    "app, render cache off": (f"http://127.0.0.1:{uncached_port}{front}", False),
+                    "app behind deploy/nginx.conf": (f"http://127.0.0.1:{proxy_port}{front}", True),
+                },
+                corpus,
+            )
+            print()
+            print("| while | server | query | req/s | p50 ms | p99 ms | errors |")
+            print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
+            for phase, label, query, result in table:
+                print(
+                    f"| {phase} | {label} | {query} | {result.rps:.0f} | "
+                    f"{result.p50_ms:.2f} | {result.p99_ms:.2f} | {result.errors} |"
+                )
+            return
 
         rows = []
         for name, path in targets.items():
