@@ -74,7 +74,8 @@ def canonical_query(raw: bytes, known: frozenset[str]) -> bytes:
 
     A parameter is its first ``name=value`` field whose raw (undecoded) name equals a known
     one without regard to case; an empty value counts as absent. Values stay as they came
-    (the route decodes them); names are lower-cased and sorted.
+    (the route decodes them); names are lower-cased and sorted. (A route that reads a
+    repeated parameter as a list would see its first value only: none does.)
     """
     if not raw:
         return raw
