@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ from newsline.ingest.feeds import (
     NotAFeedError,
     OpmlSource,
     discover_feeds,
+    load_opml,
     parse_feed,
     parse_opml,
     write_opml,
@@ -216,3 +218,339 @@ def test_feed_discovery_on_real_home_pages() -> None:
     page = (CORPORA / "feeds" / "netnewswire" / "DaringFireball.html").read_bytes()
     found = discover_feeds(page, "https://daringfireball.net/")
     assert found and all(u.startswith("https://daringfireball.net/") for u in found)
+
+
+# -- entries as the publisher wrote them (issue 10) -----------------------------------------
+
+DC = 'xmlns:dc="http://purl.org/dc/elements/1.1/"'
+ITUNES = 'xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"'
+
+
+def rss(items: str, channel: str = "", ns: str = "") -> bytes:
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0" {ns}><channel>'
+        f"<title>Gazette</title>{channel}{items}</channel></rss>"
+    ).encode()
+
+
+def test_guids_are_kept_verbatim_and_never_become_links() -> None:
+    feed = parse_feed(
+        rss(
+            "<item><title>A</title><guid>aae20190418</guid></item>"
+            '<item><title>B</title><guid isPermaLink="false">abc123</guid></item>'
+        ),
+        "https://feeds.example/x/feed.xml",
+    )
+    assert [(e.guid, e.link) for e in feed.entries] == [("aae20190418", ""), ("abc123", "")]
+
+
+def test_a_guid_does_not_depend_on_the_feed_url() -> None:
+    body = rss("<item><title>A</title><guid>aae20190418</guid><link>/a</link></item>")
+    one = parse_feed(body, "https://feeds.example/x/feed.xml").entries[0]
+    other = parse_feed(body, "https://mirror.example/y/rss").entries[0]
+    assert one.guid == other.guid == "aae20190418"
+
+
+def test_a_permalink_guid_that_is_a_full_url_is_the_link() -> None:
+    (entry,) = parse_feed(
+        rss("<item><title>A</title><guid>https://g.example/a</guid></item>"), "https://f.example/"
+    ).entries
+    assert entry.guid == entry.link == "https://g.example/a"
+
+
+RSS_092 = b"""<?xml version="1.0"?><rss version="0.92"><channel><title>Dave</title>
+<link>http://www.scripting.com/</link><description>News</description>
+<item><description>First &lt;a href="http://a.example/"&gt;thing&lt;/a&gt;.</description></item>
+<item><title>Song</title><pubDate>Fri, 25 Jul 2025 15:30:00 GMT</pubDate>
+<enclosure url="http://a.example/song.mp3" length="1" type="audio/mpeg"/></item>
+<item><title>Song</title><pubDate>Sat, 26 Jul 2025 15:30:00 GMT</pubDate>
+<enclosure url="http://a.example/song2.mp3" length="1" type="audio/mpeg"/></item>
+</channel></rss>"""
+
+
+def test_entries_without_link_or_guid_are_kept_with_a_stable_identity() -> None:
+    feed = parse_feed(RSS_092, "https://feeds.example/092.xml")
+    assert len(feed.entries) == 3
+    assert all(not e.link for e in feed.entries)
+    guids = [e.guid for e in feed.entries]
+    assert len(set(guids)) == 3
+    again = parse_feed(RSS_092, "https://elsewhere.example/other-url.xml")
+    assert [e.guid for e in again.entries] == guids
+    assert feed.entries[1].enclosure_url == "http://a.example/song.mp3"
+    assert "thing" in feed.entries[0].summary_html
+
+
+def test_a_feed_of_linkless_entries_is_not_an_error() -> None:
+    body = RSS_092.replace(b"</channel>", b"<broken></channel>")  # ill-formed: bozo
+    assert len(parse_feed(body, "https://feeds.example/092.xml").entries) == 3
+
+
+def test_authors_keep_every_name() -> None:
+    feed = parse_feed(
+        rss(
+            "<item><title>A</title><guid>1</guid><dc:creator>Ann</dc:creator>"
+            "<dc:creator>Bob</dc:creator><dc:creator>Cy</dc:creator></item>"
+            "<item><title>B</title><guid>2</guid>"
+            "<author>mark@example.org (Mark Pilgrim)</author></item>"
+            "<item><title>C</title><guid>3</guid><dc:creator>Ann</dc:creator>"
+            "<dc:creator>Bob</dc:creator></item>",
+            ns=DC,
+        ),
+        "https://f.example/",
+    )
+    assert [e.author for e in feed.entries] == ["Ann, Bob and Cy", "Mark Pilgrim", "Ann and Bob"]
+    assert feed.entries[0].authors == ("Ann", "Bob", "Cy")
+
+
+def test_rss_entries_fall_back_to_the_channel_author() -> None:
+    editor = rss(
+        "<item><title>A</title><guid>1</guid></item>",
+        channel="<managingEditor>ed@gazette.example (Ed Itor)</managingEditor>",
+    )
+    assert parse_feed(editor, "https://f.example/").entries[0].author == "Ed Itor"
+    podcast = rss(
+        "<item><title>A</title><guid>1</guid></item>"
+        "<item><title>B</title><guid>2</guid><itunes:author>Guest</itunes:author></item>",
+        channel="<itunes:author>Pod Host</itunes:author>",
+        ns=ITUNES,
+    )
+    assert [e.author for e in parse_feed(podcast, "https://f.example/").entries] == [
+        "Pod Host",
+        "Guest",
+    ]
+
+
+def test_atom_entries_inherit_the_feed_author() -> None:
+    atom = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>B</title><id>urn:b</id>
+    <author><name>Feed Author</name></author><updated>2025-01-01T00:00:00Z</updated>
+    <entry><title>E</title><id>urn:e</id><updated>2025-01-02T00:00:00Z</updated></entry>
+    <entry><title>F</title><id>urn:f</id><updated>2025-01-02T00:00:00Z</updated>
+    <author><name>Own</name></author><author><name>Second</name></author></entry></feed>"""
+    feed = parse_feed(atom, "https://f.example/atom")
+    assert [e.author for e in feed.entries] == ["Feed Author", "Own and Second"]
+
+
+@pytest.mark.parametrize(
+    ("title_xml", "expected"),
+    [
+        ("<title>Vec&lt;T&gt;</title>", "Vec<T>"),
+        ("<title>5 &lt; 6 &amp;&amp; 7 &gt; 3</title>", "5 < 6 && 7 > 3"),
+    ],
+)
+def test_plain_text_rss_titles_keep_their_text(title_xml: str, expected: str) -> None:
+    feed = parse_feed(rss(f"<item>{title_xml}<guid>1</guid></item>"), "https://f.example/")
+    assert feed.entries[0].title == expected
+
+
+def test_atom_titles_are_stripped_only_when_they_are_html() -> None:
+    atom = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title type="text">a &lt;b&gt; c</title>
+    <id>urn:b</id><updated>2025-01-01T00:00:00Z</updated>
+    <entry><title type="text">a &lt;b&gt; c</title><id>urn:e</id></entry>
+    <entry><title type="html">x &lt;b&gt;y&lt;/b&gt; &amp;amp; z</title><id>urn:f</id></entry>
+    </feed>"""
+    feed = parse_feed(atom, "https://f.example/atom")
+    assert feed.title == "a <b> c"
+    assert [e.title for e in feed.entries] == ["a <b> c", "x y & z"]
+
+
+def test_relative_links_resolve_against_the_channel_link() -> None:
+    feed = parse_feed(
+        rss(
+            "<item><title>A</title><link>posts/a.html</link></item>",
+            channel="<link>https://site.example/blog/</link>",
+        ),
+        "https://feeds.example/x/feed.xml",
+    )
+    assert feed.link == "https://site.example/blog/"
+    assert feed.entries[0].link == "https://site.example/blog/posts/a.html"
+
+
+def test_relative_links_without_a_channel_link_resolve_against_the_feed_url() -> None:
+    feed = parse_feed(rss("<item><title>A</title><link>/a</link></item>"), "https://f.example/x")
+    assert feed.entries[0].link == "https://f.example/a"
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"id": "1", "url": 5},
+        {"id": "1", "url": "https://j.example/a", "authors": "Jo"},
+        {"id": "1", "url": "https://j.example/a", "authors": ["Jo", 3, {"name": 4}]},
+        {"id": ["x"], "url": "https://j.example/a"},
+        {"id": "1", "title": {"t": 1}, "content_html": 7, "summary": [1]},
+        {"id": "1", "date_published": 20250101, "image": {"u": 1}},
+        {"id": "1", "attachments": "x", "external_url": False},
+    ],
+)
+def test_type_confused_json_feed_items_are_read_or_refused_cleanly(item: dict[str, object]) -> None:
+    doc = {"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": [item]}
+    feed = parse_feed(json.dumps(doc).encode(), "https://j.example/feed.json")
+    assert len(feed.entries) == 1
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"version": "https://jsonfeed.org/version/1.1", "title": ["J"], "items": {"a": 1}},
+        {"version": "https://jsonfeed.org/version/1.1", "feed_url": 3, "authors": "Jo"},
+        {"version": "https://jsonfeed.org/version/1.1", "home_page_url": ["x"], "icon": 1},
+        {"version": 1.1, "items": [None, 1, "x"]},
+    ],
+)
+def test_type_confused_json_feeds_never_raise_type_errors(doc: dict[str, object]) -> None:
+    with contextlib.suppress(FeedError):  # anything else fails the test
+        parse_feed(json.dumps(doc).encode(), "https://j.example/feed.json")
+
+
+def test_json_feed_version_1_1_is_read_with_a_warning() -> None:
+    doc = {"version": "1.1", "title": "J", "items": [{"id": "1", "content_text": "x"}]}
+    feed = parse_feed(json.dumps(doc).encode(), "https://j.example/feed.json")
+    assert feed.version == "json11" and len(feed.entries) == 1
+    assert any("1.1" in w and "jsonfeed.org" in w for w in feed.warnings)
+
+
+def test_json_feed_items_with_only_content_text_are_kept() -> None:
+    doc = {
+        "version": "https://jsonfeed.org/version/1",
+        "title": "J",
+        "items": [{"content_text": "one"}, {"content_text": "two"}, {"title": "t"}],
+    }
+    feed = parse_feed(json.dumps(doc).encode(), "https://j.example/feed.json")
+    assert len(feed.entries) == 3 and len({e.guid for e in feed.entries}) == 3
+    assert feed.entries[0].content_html == "<p>one</p>" and not feed.entries[0].link
+
+
+def test_json_feed_titles_are_plain_text_and_non_web_urls_are_not_links() -> None:
+    doc = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "J",
+        "items": [{"id": "1", "url": "javascript:alert(1)", "title": "Vec<T> & <b>"}],
+    }
+    (entry,) = parse_feed(json.dumps(doc).encode(), "https://j.example/feed.json").entries
+    assert entry.title == "Vec<T> & <b>" and entry.link == ""
+
+
+# -- OPML as people have it ------------------------------------------------------------------
+
+FLAWED_OPML = b"""<?xml version="1.0" encoding="UTF-8"?>
+<opml version="1.0"><head><title>News & Views</title></head><body>
+<outline text="World & Nation" title="World & Nation" type="rss"
+  xmlUrl="https://a.example/rss?x=1&y=2" htmlUrl="https://a.example/"/>
+<outline text="Less <than> more" type="rss" xmlUrl="https://b.example/feed"/>
+<outline text="Caf&eacute;" type="rss" xmlUrl="https://c.example/feed"/>
+<outline text="Tech">
+  <outline text="Linux">
+    <outline text="Relative" type="rss" xmlUrl="/feed.xml" htmlUrl="https://d.example/blog/"/>
+  </outline>
+  <outline text="Again" type="rss" xmlUrl="https://b.example/feed"/>
+</outline>
+<outline text="Podcast" type="rss" xmlUrl="feed://e.example/pod"/>
+<outline text="Broken" type="rss" xmlUrl="javascript:alert(1)"/>
+<outline text="Empty" type="rss"/>
+<outline text="Just a link" type="link" url="https://f.example/"/>
+</body></opml>"""
+
+
+def test_flawed_opml_is_read_and_only_broken_outlines_are_skipped() -> None:
+    document = load_opml(FLAWED_OPML)
+    assert [(s.xml_url, s.title, s.category) for s in document.sources] == [
+        ("https://a.example/rss?x=1&y=2", "World & Nation", None),
+        ("https://b.example/feed", "Less <than> more", None),
+        ("https://c.example/feed", "Café", None),
+        ("https://d.example/feed.xml", "Relative", "Tech / Linux"),
+        ("http://e.example/pod", "Podcast", None),
+    ]
+    assert document.duplicates == 1
+    assert len(document.skipped) == 2
+    assert "Broken" in document.skipped[0] and "Empty" in document.skipped[1]
+
+
+def test_opml_with_ten_thousand_outlines() -> None:
+    outlines = "".join(
+        f'<outline text="F {i} & co" type="rss" xmlUrl="https://h{i % 97}.example/f/{i}"/>'
+        for i in range(10_000)
+    )
+    body = f'<opml version="2.0"><body><outline text="All">{outlines}</outline></body></opml>'
+    document = load_opml(body.encode())
+    assert len(document.sources) == 10_000 and not document.skipped
+    assert document.sources[-1].title == "F 9999 & co"
+
+
+def deep_opml(depth: int) -> bytes:
+    body = b"<opml><body>" + b'<outline text="c">' * depth + b"</outline>" * depth
+    return body + b'<outline text="x" xmlUrl="https://x.example/f"/></body></opml>'
+
+
+def test_deeply_nested_opml_is_read_without_recursion() -> None:
+    assert [s.xml_url for s in load_opml(deep_opml(1500)).sources] == ["https://x.example/f"]
+    with pytest.raises(FeedError, match="nested too deeply"):
+        load_opml(deep_opml(5000))
+
+
+def test_opml_external_entities_are_never_loaded(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET")
+    xxe = (
+        f'<?xml version="1.0"?><!DOCTYPE opml SYSTEM "file://{secret}">'
+        '<opml><body><outline text="&xxe;" xmlUrl="https://x.example/f"/></body></opml>'
+    ).encode()
+    sources = load_opml(xxe).sources
+    assert "TOPSECRET" not in repr(sources)
+    with pytest.raises(FeedError, match="entity"):
+        load_opml(
+            f'<!DOCTYPE opml [<!ENTITY xxe SYSTEM "file://{secret}">]>'
+            '<opml><body><outline text="&xxe;" xmlUrl="https://x.example/f"/></body></opml>'.encode()
+        )
+    laughs = b'<!DOCTYPE o [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]><opml><body/></opml>'
+    with pytest.raises(FeedError, match="entity"):
+        load_opml(laughs)
+
+
+def test_an_xml_base_inside_an_entry_does_not_change_its_guid() -> None:
+    atom = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>r</title><id>/.rss</id>
+    <entry><content type="xhtml" xml:base="/.rss?limit=50"><div xmlns="http://www.w3.org/1999/xhtml">x</div></content>
+    <id>t3_42tizy</id><link href="https://r.example/c/42tizy/"/><title>t</title></entry></feed>"""
+    (entry,) = parse_feed(atom, "https://r.example/.rss").entries
+    assert entry.guid == "t3_42tizy" and entry.link == "https://r.example/c/42tizy/"
+
+
+def _expected_parses() -> list[tuple[Path, list[str | None]]]:
+    """(feed file, the GUID of each entry or None where the reference invented one) for
+    every feed of the corpora that ships an expected parse (feed-rs, rss-parser)."""
+    feeds = CORPORA / "feeds"
+    found: list[tuple[Path, list[str | None]]] = []
+    for serde in sorted((feeds / "feed-rs").rglob("*.serde.json")):
+        stem = serde.name.removesuffix(".serde.json")
+        source = next(p for p in serde.parent.glob(stem + ".*") if p != serde)
+        raw = source.read_bytes().decode("utf-8", "replace")
+        ids = [e.get("id") for e in json.loads(serde.read_text())["entries"]]
+        found.append((source, [i if i and i in raw else None for i in ids]))  # else a hash
+    for output in sorted((feeds / "rss-parser" / "output").glob("*.json")):
+        inputs = list((feeds / "rss-parser" / "input").glob(output.stem + ".*"))
+        if not inputs:
+            continue
+        source = inputs[0]
+        doc = json.loads(output.read_bytes().decode("utf-8", "replace"))
+        items = doc["feed"].get("items") or []
+        found.append((source, [it.get("guid", it.get("id")) for it in items]))
+    return found
+
+
+@needs_corpora
+def test_item_counts_and_guids_match_the_expected_parses() -> None:
+    cases = _expected_parses()
+    assert len(cases) >= 90
+    compared = 0
+    wrong: list[str] = []
+    for source, guids in cases:
+        feed = parse_feed(source.read_bytes(), f"https://corpus.example/{source.name}")
+        if len(feed.entries) != len(guids):
+            wrong.append(f"{source.name}: {len(feed.entries)} entries, expected {len(guids)}")
+            continue
+        for entry, guid in zip(feed.entries, guids, strict=True):
+            if isinstance(guid, str):
+                compared += 1
+                if entry.guid != guid.strip():
+                    wrong.append(f"{source.name}: GUID {entry.guid!r}, expected {guid!r}")
+    assert compared > 1000
+    assert not wrong, wrong

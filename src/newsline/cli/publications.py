@@ -106,9 +106,12 @@ def publications_import_opml(ctx: typer.Context, file: Path) -> None:
 
     settings = database_settings(ctx)
     body = read_opml(file)
+    skipped: list[str] = []
     with session_scope(settings.database_url) as session:
-        added, present = import_opml(session, settings, body, origin=str(file))
+        added, present = import_opml(session, settings, body, origin=str(file), skipped=skipped)
     console.print(f"imported {added} new feeds ({present} already present)")
+    for line in skipped:
+        console.print(f"skipped {shown(line)}")
 
 
 @publications_app.command("export-opml")

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import calendar
+import hashlib
 import html
+import html.entities
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 from xml.etree import ElementTree as ET
 
 import feedparser
+from lxml import etree
 from selectolax.lexbor import LexborHTMLParser
 
 from newsline.errors import NewslineError
@@ -31,15 +35,19 @@ _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html)[\s>]", r
 _TAGS = re.compile(r"<[^>]+>")
 _WS = re.compile(r"\s+")
 _XML_SPACE = " \t\r\n\x0b\x0c"
+_ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
+#: GUIDs newsline gives entries that have neither GUID nor link (see _content_identity).
+CONTENT_GUID_PREFIX = "newsline:content:"
 
+log = logging.getLogger(__name__)
 
-def _join(base: str, href: str) -> str:
-    """``urljoin(base, href)``, or `href` as given when either cannot be parsed
-    (``http://[::1``): the store refuses such a link and names it in the feed's status."""
-    try:
-        return urljoin(base, href)
-    except ValueError:
-        return href
+# feedparser resolves <id> / <guid> against xml:base as if they were links (and lets the
+# xml:base of an entry's <content> leak onto the <id> after it: reddit's "t3_42tizy"
+# becomes "/t3_42tizy"). GUIDs are kept as the publisher wrote them; feeds.py is the only
+# user of feedparser in newsline.
+feedparser.mixin._FeedParserMixin.can_be_relative_uri = (
+    feedparser.mixin._FeedParserMixin.can_be_relative_uri - {"id"}
+)
 
 
 class FeedError(NewslineError):
@@ -66,6 +74,13 @@ class FeedEntry:
     summary_html: str
     content_html: str
     image_url: str | None
+    #: Every author's name, in the feed's order (``author`` is them for display: "A, B and C").
+    authors: tuple[str, ...] = ()
+    enclosure_url: str | None = None
+    #: The GUID and link earlier newsline versions derived for this entry, when they differ
+    #: (they resolved GUIDs against the feed's URL): store.py matches stored items on them.
+    former_guid: str | None = None
+    former_link: str | None = None
 
 
 @dataclass
@@ -87,7 +102,23 @@ def looks_like_html(body: bytes) -> bool:
 
 
 def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
-    """Parse a feed body fetched from ``url``; raise :class:`FeedError` when it is not one."""
+    """Parse a feed body fetched from ``url``; raise :class:`FeedError` when it is not one.
+
+    :class:`FeedError` is the only exception that leaves: whatever a publisher sends, one
+    bad feed becomes that feed's recorded error and the pass goes on.
+    """
+    try:
+        return _parse_feed(body, url, content_type)
+    except FeedError:
+        raise
+    except RecursionError as exc:
+        raise FeedError("feed is nested too deeply to parse") from exc
+    except Exception as exc:  # a parser bug on hostile input must not stop the pass
+        log.warning("feed parser failed on %s", url, exc_info=True)
+        raise FeedError(f"feed could not be parsed ({exc.__class__.__name__}: {exc})") from exc
+
+
+def _parse_feed(body: bytes, url: str, content_type: str) -> ParsedFeed:
     if not body.strip():
         raise FeedError("empty response where a feed was expected")
     if looks_like_html(body):
@@ -99,11 +130,14 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
     mime = _feed_media_type(text, content_type)
     if mime == "application/feed+json":
         return _parse_json_feed(text, url)
-    # feedparser gets UTF-8 and is told so: the charset was settled by decode_xml.
-    headers = {"content-location": url, "content-type": f"{mime}; charset=utf-8"}
+    # feedparser's loose parser crashes on a reference to a code point past U+10FFFF.
+    text = _CHARREF.sub(_checked_charref, text)
+    # feedparser gets UTF-8 and is told so: the charset was settled by decode_xml. It is
+    # not told the feed's URL: GUIDs stay verbatim (feedparser would resolve them against
+    # it) and relative links are resolved below, against the channel's own link.
     parsed = feedparser.parse(
         text.encode("utf-8"),
-        response_headers=headers,
+        response_headers={"content-type": f"{mime}; charset=utf-8"},
         sanitize_html=False,
         resolve_relative_uris=True,
     )
@@ -116,24 +150,38 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
     if not version and not entries_raw:
         reason = warnings[0] if warnings else "no RSS, Atom or JSON Feed structure found"
         raise FeedError(f"not a feed: {reason}")
-    entries = []
-    for raw in entries_raw:
-        entry = _entry(raw, url)
-        if entry is not None:
-            entries.append(entry)
+    channel_link = _resolve(url, _first_link(feed_meta, url))
+    base = channel_link or url
+    feed_authors = _names(feed_meta.get("authors")) or _names_from_string(feed_meta.get("author"))
+    entries = [_entry(raw, base, url, feed_authors) for raw in entries_raw]
+    if warnings:
+        # In an ill-formed document, an entry with no link, GUID, text or enclosure is most
+        # likely a fragment of a cut-off one (``<item><title>unclo``): not an entry.
+        entries = [e for e in entries if not _fragment(e)]
     if warnings and not entries:
         raise FeedError(f"{warnings[0]}; no entries could be recovered")
     image = None
     if isinstance(feed_meta.get("image"), dict):
         image = feed_meta["image"].get("href") or feed_meta["image"].get("url")
+    image = image or feed_meta.get("icon") or feed_meta.get("logo")
     return ParsedFeed(
-        title=_text(feed_meta.get("title", "")),
-        link=feed_meta.get("link"),
+        title=_title(feed_meta),
+        link=channel_link or None,
         version=version or "unknown",
         entries=entries,
-        image_url=image or feed_meta.get("icon") or feed_meta.get("logo"),
+        image_url=_resolve(base, image) or None,
         warnings=warnings,
     )
+
+
+_CHARREF = re.compile(r"&#([xX][0-9a-fA-F]+|[0-9]+);")
+
+
+def _checked_charref(match: re.Match[str]) -> str:
+    """A numeric character reference, or U+FFFD's when it names no Unicode code point."""
+    ref = match.group(1)
+    code = int(ref[1:], 16) if ref[0] in "xX" else int(ref)
+    return match.group(0) if code <= 0x10FFFF else "&#xFFFD;"
 
 
 def _feed_media_type(text: str, declared: str) -> str:
@@ -146,52 +194,203 @@ def _feed_media_type(text: str, declared: str) -> str:
     return "application/xml"
 
 
+# -- helpers shared by the XML and JSON readers -------------------------------------------
+
+
+def _resolve(base: str, href: Any) -> str:
+    """``href`` made absolute against ``base`` when that gives an http(s) URL, else ""."""
+    if not isinstance(href, str) or not href.strip():
+        return ""
+    try:
+        url = urljoin(base, href.strip())
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError on a port out of range
+    except ValueError:
+        return ""
+    return url if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def _first_link(meta: Any, url: str) -> str:
+    """The channel's (or entry's) alternate link as the feed gave it."""
+    for candidate in meta.get("links") or []:
+        href = candidate.get("href") if isinstance(candidate, dict) else None
+        if href and candidate.get("rel", "alternate") == "alternate":
+            return str(href)
+    link = meta.get("link")
+    return str(link) if isinstance(link, str) else ""
+
+
+def _join_names(names: list[str]) -> str | None:
+    """ "A", "A and B", "A, B and C"."""
+    if not names:
+        return None
+    text = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return text[:500]
+
+
+def _person(person: Any) -> str:
+    """A person's display name: the name, or the e-mail address when that is all there is."""
+    if not isinstance(person, dict):
+        return ""
+    name = person.get("name")
+    name = _WS.sub(" ", name).strip() if isinstance(name, str) else ""
+    email = person.get("email")
+    email = email.strip() if isinstance(email, str) else ""
+    if name and email:
+        # feedparser cuts "ed@site.example (Ed)" after a 4-letter TLD and leaves the rest of
+        # the address in the name ("ple (Ed"); "Ed <ed@x.org>" leaves "<>" behind.
+        name = re.sub(r"<[^>]*>", " ", name).strip()
+        if "(" in name and ")" not in name:
+            before, _, after = (part.strip() for part in name.partition("("))
+            # "ple (Ed": the name follows; "Simon (mailto:": it precedes.
+            name = after if after and " " not in before and ":" not in after else before
+        name = name.strip(" ()<>")
+    return name or email
+
+
+def _names(people: Any) -> list[str]:
+    names: list[str] = []
+    for person in people if isinstance(people, list) else []:
+        name = _person(person)
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def _names_from_string(value: Any) -> list[str]:
+    """Names from a bare author string: "mark@example.org (Mark Pilgrim)" -> Mark Pilgrim."""
+    if not isinstance(value, str) or not value.strip():
+        return []
+    text = _WS.sub(" ", value).strip()
+    match = re.fullmatch(r"\S+@\S+\s*\((.+)\)", text) or re.fullmatch(r"(.+?)\s*<\S+@\S+>", text)
+    return [(match.group(1) if match else text).strip()]
+
+
+def _content_identity(title: str, published: datetime | None, enclosure: str, fallback: str) -> str:
+    """A GUID for an entry with neither GUID nor link: a digest of what identifies it.
+
+    Title, date and enclosure stay the same when a feed is fetched again; the content is
+    only used when the entry has none of those three.
+    """
+    parts = [title, published.isoformat() if published else "", enclosure]
+    if not any(parts):
+        # An entry with nothing at all to show still counts as an entry of the feed; the
+        # store does not keep it (see newsline.ingest.store).
+        parts = ["", "", "", fallback]
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8", "replace")).hexdigest()
+    return f"{CONTENT_GUID_PREFIX}{digest[:40]}"
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _plain(value: Any) -> str:
+    """Plain text with its whitespace collapsed (nothing stripped: it is not markup)."""
+    return _WS.sub(" ", value).strip() if isinstance(value, str) else ""
+
+
+def _title(meta: Any) -> str:
+    """A title as text: tags are removed only where the feed says the title is HTML."""
+    value = meta.get("title")
+    if not isinstance(value, str):
+        return ""
+    detail = meta.get("title_detail")
+    kind = str(detail.get("type") or "") if isinstance(detail, dict) else ""
+    return _text(value) if "html" in kind else _plain(value)
+
+
+# -- JSON Feed ------------------------------------------------------------------------------
+
+
+def _json_version(doc: dict[str, Any]) -> tuple[str, str | None]:
+    """(our version name, a warning) for a JSON Feed's ``version``; FeedError when not one."""
+    value = doc.get("version")
+    text = str(value).strip() if isinstance(value, (str, int, float)) else ""
+    if "jsonfeed.org/version/" in text:
+        return ("json11" if text.rstrip("/").endswith("1.1") else "json10"), None
+    if text in ("1", "1.0", "1.1") and not isinstance(value, bool):
+        name = "json11" if text == "1.1" else "json10"
+        return name, (
+            f"JSON Feed version {value!r} is not the spec's URL "
+            f"(https://jsonfeed.org/version/{'1.1' if name == 'json11' else '1'}); read anyway"
+        )
+    raise FeedError("JSON document is not a JSON Feed (no jsonfeed.org version)")
+
+
 def _parse_json_feed(text: str, url: str) -> ParsedFeed:
-    """JSON Feed 1.0 / 1.1 (https://jsonfeed.org/version/1.1)."""
+    """JSON Feed 1.0 / 1.1 (https://jsonfeed.org/version/1.1), whatever the types inside."""
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise FeedError(f"JSON Feed is not valid JSON: {exc}") from exc
-    if not isinstance(doc, dict) or "jsonfeed.org/version/" not in str(doc.get("version", "")):
-        raise FeedError("JSON document is not a JSON Feed (no jsonfeed.org version)")
-    version = "json11" if str(doc["version"]).rstrip("/").endswith("1.1") else "json10"
-    base = doc.get("feed_url") or url
+    except RecursionError as exc:
+        raise FeedError("JSON Feed is nested too deeply") from exc
+    if not isinstance(doc, dict):
+        raise FeedError("JSON document is not a JSON Feed (not an object)")
+    version, warning = _json_version(doc)
+    warnings = [warning] if warning else []
+    base = _resolve(url, doc.get("feed_url")) or url
+    feed_authors = _json_authors(doc)
     entries: list[FeedEntry] = []
     raw_items = doc.get("items")
+    if raw_items is not None and not isinstance(raw_items, list):
+        warnings.append("JSON Feed 'items' is not a list")
     for raw in raw_items if isinstance(raw_items, list) else []:
         if not isinstance(raw, dict):
             continue
-        link = raw.get("url") or raw.get("external_url") or ""
-        guid = str(raw.get("id") or link)
-        if not guid:
-            continue
-        authors = raw.get("authors") or (
-            [raw["author"]] if isinstance(raw.get("author"), dict) else []
-        )
-        names = [str(a["name"]) for a in authors if isinstance(a, dict) and a.get("name")]
-        text = raw.get("content_text") or ""
-        content = raw.get("content_html") or (f"<p>{html.escape(text)}</p>" if text else "")
+        link = _resolve(base, raw.get("url")) or _resolve(base, raw.get("external_url"))
+        raw_id = raw.get("id")
+        guid = "" if isinstance(raw_id, bool) else _plain(str(raw_id)) if raw_id else ""
+        content_text = _str(raw.get("content_text"))
+        content = _str(raw.get("content_html"))
+        content = content or (f"<p>{html.escape(content_text)}</p>" if content_text else "")
+        summary = _str(raw.get("summary"))
         published = _iso(raw.get("date_published")) or _iso(raw.get("date_modified"))
-        image = raw.get("image") or raw.get("banner_image")
+        title = _plain(raw.get("title"))
+        attachments = raw.get("attachments")
+        enclosure = ""
+        for attachment in attachments if isinstance(attachments, list) else []:
+            if isinstance(attachment, dict) and isinstance(attachment.get("url"), str):
+                enclosure = attachment["url"]
+                break
+        guid = guid or link or _content_identity(title, published, enclosure, content or summary)
+        image = _resolve(base, raw.get("image")) or _resolve(base, raw.get("banner_image"))
+        names = _json_authors(raw) or feed_authors
         entries.append(
             FeedEntry(
                 guid=guid[:2000],
-                link=_join(base, link) if link else "",
-                title=_text(str(raw.get("title") or "")),
-                author=", ".join(names)[:500] or None,
+                link=link,
+                title=title,
+                author=_join_names(names),
                 published=published,
-                summary_html=html.escape(str(raw.get("summary") or "")),
-                content_html=str(content),
-                image_url=_join(base, image) if isinstance(image, str) and image else None,
+                summary_html=html.escape(summary),
+                content_html=content,
+                image_url=image or None,
+                authors=tuple(names),
             )
         )
     return ParsedFeed(
-        title=_text(str(doc.get("title") or "")),
-        link=doc.get("home_page_url"),
+        title=_plain(doc.get("title")),
+        link=_resolve(url, doc.get("home_page_url")) or None,
         version=version,
         entries=entries,
-        image_url=doc.get("icon") or doc.get("favicon"),
+        image_url=_resolve(base, doc.get("icon")) or _resolve(base, doc.get("favicon")) or None,
+        warnings=warnings,
     )
+
+
+def _json_authors(obj: dict[str, Any]) -> list[str]:
+    """Names of a JSON Feed object's ``authors`` (1.1) or ``author`` (1.0)."""
+    people = obj.get("authors")
+    if not isinstance(people, list):
+        people = [obj["author"]] if isinstance(obj.get("author"), dict) else []
+    names = []
+    for person in people:
+        name = _plain(person.get("name")) if isinstance(person, dict) else ""
+        if name and name not in names:
+            names.append(name)
+    return names
 
 
 def _iso(value: Any) -> datetime | None:
@@ -199,9 +398,9 @@ def _iso(value: Any) -> datetime | None:
         return None
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _describe_bozo(exc: Any) -> str:
@@ -210,58 +409,97 @@ def _describe_bozo(exc: Any) -> str:
     return f"feed is not well-formed ({name}: {message})".strip()
 
 
-def _entry(raw: Any, base: str) -> FeedEntry | None:
-    link = raw.get("link") or ""
-    if not _is_web_url(link, base):
-        link = ""
-        for candidate in raw.get("links") or []:
-            href = candidate.get("href") or ""
-            if candidate.get("rel", "alternate") == "alternate" and _is_web_url(href, base):
-                link = href
-                break
-    guid = raw.get("id") or raw.get("guid") or link
-    title = _text(raw.get("title", ""))
-    if not link and not guid:
-        return None
-    link = _join(base, link) if link else ""
+# -- RSS / Atom entries ---------------------------------------------------------------------
+
+
+def _entry(raw: Any, base: str, doc_url: str, feed_authors: list[str]) -> FeedEntry:
+    link = _resolve(base, _first_link_of_entry(raw))
+    raw_id = raw.get("id")
+    guid = _plain(raw_id) if isinstance(raw_id, str) else ""
+    if not link and guid and raw.get("guidislink"):
+        link = _resolve("", guid)  # a permalink GUID is a link only when it is a full URL
+    title = _title(raw)
+    published = _when(raw)
+    enclosure = _enclosure(raw)
     content = ""
     for part in raw.get("content") or []:
-        value = part.get("value") or ""
-        if len(value) > len(content):
+        value = part.get("value") if isinstance(part, dict) else None
+        if isinstance(value, str) and len(value) > len(content):
             content = value
-    summary = raw.get("summary") or ""
+    summary = _str(raw.get("summary"))
+    guid = guid or link or _content_identity(title, published, enclosure, content or summary)
+    names = (
+        _names(raw.get("authors"))
+        or _names_from_string(raw.get("author"))
+        or _names((raw.get("source") or {}).get("authors"))
+        or feed_authors
+    )
+    former_guid, former_link = _former_identity(raw, doc_url)
     return FeedEntry(
-        guid=str(guid)[:2000],
+        guid=guid[:2000],
         link=link,
         title=title,
-        author=_author(raw),
-        published=_when(raw),
+        author=_join_names(names),
+        published=published,
         summary_html=summary,
         content_html=content,
         image_url=_entry_image(raw, base),
+        authors=tuple(names),
+        enclosure_url=_resolve(base, enclosure) or None,
+        former_guid=former_guid if former_guid != guid else None,
+        former_link=former_link if former_link != link else None,
     )
 
 
-def _is_web_url(link: str, base: str) -> bool:
-    """Whether a link resolves to an http(s) URL (guids such as ``urn:uuid:…`` do not)."""
-    return bool(link) and _join(base, link).startswith(("http://", "https://"))
+def _fragment(entry: FeedEntry) -> bool:
+    return entry.guid.startswith(CONTENT_GUID_PREFIX) and not (
+        entry.content_html.strip() or entry.summary_html.strip() or entry.enclosure_url
+    )
+
+
+def _first_link_of_entry(raw: Any) -> str:
+    for candidate in raw.get("links") or []:
+        if not isinstance(candidate, dict):
+            continue
+        href = candidate.get("href")
+        # _resolve against a dummy base skips mailto:, javascript:, ...
+        alternate = candidate.get("rel", "alternate") == "alternate"
+        if isinstance(href, str) and alternate and _resolve("https://x.invalid/", href):
+            return href
+    return ""
+
+
+def _former_identity(raw: Any, doc_url: str) -> tuple[str | None, str | None]:
+    """The GUID and link newsline stored for this entry before GUIDs were kept verbatim.
+
+    Versions before this one let feedparser resolve permalink GUIDs and links against the
+    feed's URL, and used the link as GUID when there was none: store.py looks these up
+    too, so entries stored then are not stored again.
+    """
+    link = ""
+    raw_link = raw.get("link")
+    if isinstance(raw_link, str) and raw_link:
+        link = _resolve(doc_url, raw_link)
+    if not link:
+        link = _resolve(doc_url, _first_link_of_entry(raw))
+    raw_id = raw.get("id")
+    if isinstance(raw_id, str) and raw_id:
+        guid = _resolve(doc_url, raw_id) if raw.get("guidislink") else ""
+        guid = guid or raw_id
+    else:
+        guid = link
+    return (guid or None), (link or None)
+
+
+def _enclosure(raw: Any) -> str:
+    for enc in raw.get("enclosures") or []:
+        if isinstance(enc, dict) and isinstance(enc.get("href"), str) and enc["href"]:
+            return str(enc["href"])
+    return ""
 
 
 def _text(value: str) -> str:
     return _WS.sub(" ", html.unescape(_TAGS.sub(" ", value or ""))).strip()
-
-
-def _author(raw: Any) -> str | None:
-    author = raw.get("author")
-    if not author and raw.get("authors"):
-        names = [a.get("name") for a in raw["authors"] if a.get("name")]
-        author = ", ".join(names)
-    if not author:
-        return None
-    author = _text(str(author))
-    # RSS puts "email (Name)" in <author>; keep the name.
-    match = re.match(r"^\S+@\S+\s*\((.+)\)$", author)
-    return (match.group(1) if match else author)[:500] or None
 
 
 def _when(raw: Any) -> datetime | None:
@@ -270,26 +508,29 @@ def _when(raw: Any) -> datetime | None:
         if value:
             try:
                 return datetime.fromtimestamp(calendar.timegm(value), UTC)
-            except (OverflowError, ValueError, TypeError):
+            except (OverflowError, ValueError, TypeError, OSError):
                 continue
     return None
 
 
 def _entry_image(raw: Any, base: str) -> str | None:
     for media in (raw.get("media_content") or []) + (raw.get("media_thumbnail") or []):
+        if not isinstance(media, dict):
+            continue
         url = media.get("url")
+        kind = media.get("type", "image")
         if url and (
-            media.get("medium") in (None, "image") or "image" in media.get("type", "image")
+            media.get("medium") in (None, "image") or (isinstance(kind, str) and "image" in kind)
         ):
-            return _join(base, url)
+            return _resolve(base, url) or None
     for enc in raw.get("enclosures") or []:
-        if enc.get("type", "").startswith("image/") and enc.get("href"):
-            return _join(base, enc["href"])
+        if str(enc.get("type", "")).startswith("image/") and enc.get("href"):
+            return _resolve(base, enc["href"]) or None
     image = raw.get("image")
     if isinstance(image, dict) and image.get("href"):
-        return _join(base, image["href"])
+        return _resolve(base, image["href"]) or None
     if isinstance(image, str) and image:
-        return _join(base, image)
+        return _resolve(base, image) or None
     return None
 
 
@@ -299,7 +540,7 @@ def discover_feeds(body: bytes | str, base_url: str) -> list[str]:
     base = base_url
     base_tag = tree.css_first("base[href]")
     if base_tag is not None:
-        base = _join(base_url, base_tag.attributes.get("href") or "")
+        base = urljoin(base_url, base_tag.attributes.get("href") or "")
     found: list[tuple[int, str]] = []
     order = ["rss", "atom", "json", "rdf", "xml"]
     for node in tree.css("link[rel][href]"):
@@ -310,7 +551,7 @@ def discover_feeds(body: bytes | str, base_url: str) -> list[str]:
         href = (node.attributes.get("href") or "").strip()
         if not href:
             continue
-        url = _join(base, href)
+        url = urljoin(base, href)
         if all(url != u for _, u in found):
             found.append((order.index(kind), url))
     found.sort(key=lambda pair: pair[0])
@@ -334,42 +575,152 @@ class OpmlSource:
     category: str | None = None
 
 
-def parse_opml(body: bytes) -> list[OpmlSource]:
-    """Subscriptions in an OPML document (nested outlines flattened; category kept)."""
-    if b"<!ENTITY" in body[:4096]:
-        raise FeedError("OPML with entity declarations is refused")
-    try:
-        root = ET.fromstring(body)
-    except ET.ParseError as exc:
-        raise FeedError(f"OPML is not well-formed XML: {exc}") from exc
-    if root.tag.lower() != "opml":
-        raise FeedError(f"not an OPML document (root element is <{root.tag}>)")
-    found: list[OpmlSource] = []
+@dataclass(frozen=True)
+class OpmlDocument:
+    """What an OPML file holds: its usable subscriptions and the outlines that were not."""
 
-    def walk(node: ET.Element, category: str | None) -> None:
-        for child in node:
-            if child.tag != "outline":
-                continue
-            xml_url = child.get("xmlUrl") or child.get("xmlurl")
-            title = child.get("title") or child.get("text") or ""
-            if xml_url:
+    sources: list[OpmlSource]
+    #: One line per outline that names a feed without a usable URL.
+    skipped: list[str] = field(default_factory=list)
+    #: Outlines whose feed URL an earlier outline of the file already gave.
+    duplicates: int = 0
+
+
+# A "&" that starts no well-formed reference: the most common flaw of real OPML files.
+_BARE_AMP = re.compile(rb"&(?!#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|[A-Za-z_][\w.-]{0,31};)")
+_NAMED_REF = re.compile(rb"&([A-Za-z][A-Za-z0-9]{1,31});")
+_XML_REFS = {b"amp", b"lt", b"gt", b"quot", b"apos"}
+
+
+def _repair_references(body: bytes) -> bytes:
+    """Escape bare ``&`` and turn HTML named references (``&eacute;``) into numeric ones.
+
+    A recovering XML parser would drop them, and with them text after them ("a=1&b=2"
+    would lose "&b"). Numeric references keep working whatever the file's encoding.
+    """
+    body = _BARE_AMP.sub(b"&amp;", body)
+
+    def named(match: re.Match[bytes]) -> bytes:
+        name = match.group(1)
+        if name in _XML_REFS:
+            return match.group(0)
+        char = html.entities.html5.get(name.decode("ascii") + ";")
+        if char is None:
+            return b"&amp;" + name + b";"
+        return "".join(f"&#{ord(c)};" for c in char).encode("ascii")
+
+    return _NAMED_REF.sub(named, body)
+
+
+def _opml_url(value: str, bases: list[str | None]) -> str | None:
+    """An outline's feed URL as an absolute http(s) URL, or None when it has no usable one."""
+    url = _WS.sub("", value)
+    if url.lower().startswith("feed:"):  # feed://host/x and feed:https://host/x
+        url = url[5:]
+        url = url if url.lower().startswith(("http:", "https:")) else "http:" + url
+    if url.startswith("//"):
+        url = "https:" + url
+    if not re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", url):
+        base = next((b for b in bases if b and _resolve("", b)), None)
+        if base is not None:
+            url = urljoin(base, url)
+        elif re.match(r"[\w-]+(\.[\w-]+)+(:\d+)?(/|$)", url):
+            url = "https://" + url  # "example.com/feed": a host without its scheme
+    return _resolve("", url) or None
+
+
+def load_opml(body: bytes) -> OpmlDocument:
+    """Subscriptions in an OPML document, read as forgivingly as feed readers do.
+
+    The parser recovers from malformed XML (a bare ``&`` or ``<`` in an attribute is the
+    usual flaw); only outlines without a usable feed URL are skipped, and named in
+    :attr:`OpmlDocument.skipped`. Nested outlines are categories (kept as "A / B").
+    Entity declarations are refused and external entities are never loaded.
+    """
+    if _ENTITY_DECL.search(body) or _ENTITY_DECL.search(body.replace(b"\x00", b"")):
+        raise FeedError("OPML with entity declarations is refused")
+    parser = etree.XMLParser(
+        recover=True,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        # Lifts libxml2's depth limit of 256 (files nest outlines deeper); safe here as
+        # entities are refused above and never resolved.
+        huge_tree=True,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    try:
+        root = etree.fromstring(_repair_references(body), parser)
+    except etree.XMLSyntaxError as exc:
+        raise FeedError(f"OPML is not well-formed XML: {exc}") from exc
+    errors = [f"line {e.line}: {e.message}" for e in parser.error_log]
+    if any("Excessive depth" in e for e in errors):
+        raise FeedError("OPML outlines are nested too deeply (more than 2,048 levels)")
+    if root is None:
+        raise FeedError(f"OPML is not well-formed XML: {errors[0] if errors else 'empty'}")
+    dtd = root.getroottree().docinfo.internalDTD
+    if dtd is not None and any(True for _ in dtd.iterentities()):
+        raise FeedError("OPML with entity declarations is refused")
+    if _local(root.tag).lower() != "opml":
+        raise FeedError(f"not an OPML document (root element is <{_local(root.tag)}>)")
+    body_el = next((el for el in root if _local(el.tag).lower() == "body"), None)
+    if body_el is None:
+        if errors:
+            raise FeedError(f"OPML is not well-formed XML: {errors[0]}")
+        raise FeedError("OPML has no <body>")
+    found: list[OpmlSource] = []
+    skipped: list[str] = []
+    seen: set[str] = set()
+    duplicates = 0
+    # lxml walks the tree in document order without recursion (files nest deeply).
+    paths: dict[Any, tuple[str, ...]] = {body_el: ()}
+    for child in body_el.iter():
+        if child is body_el or not isinstance(child.tag, str) or _local(child.tag) != "outline":
+            continue
+        path = paths.get(child.getparent(), ())
+        attrs = {(k if k.startswith("{") else k.lower()): v for k, v in child.attrib.items()}
+        title = _plain(attrs.get("title") or attrs.get("text") or "")
+        kind = (attrs.get("type") or "").strip().lower()
+        raw_url = attrs.get("xmlurl") or (
+            attrs.get("url") if kind in ("rss", "atom", "feed", "json") else None
+        )
+        html_url = _resolve("", _WS.sub("", attrs.get("htmlurl") or "")) or None
+        label = f"outline {title or '(untitled)'!r}"
+        if raw_url is not None and raw_url.strip():
+            xml_url = _opml_url(raw_url, [child.base, html_url])
+            if xml_url is None:
+                skipped.append(f"{label}: no usable feed URL ({raw_url.strip()[:200]!r})")
+            elif xml_url in seen:
+                duplicates += 1
+            else:
+                seen.add(xml_url)
                 found.append(
                     OpmlSource(
-                        xml_url=xml_url.strip(),
-                        title=title.strip(),
-                        html_url=(child.get("htmlUrl") or child.get("htmlurl") or None),
-                        tag=child.get(f"{{{OPML_NS}}}tag"),
-                        republish=child.get(f"{{{OPML_NS}}}republish"),
-                        category=category,
+                        xml_url=xml_url,
+                        title=title,
+                        html_url=html_url,
+                        tag=attrs.get(f"{{{OPML_NS}}}tag"),
+                        republish=attrs.get(f"{{{OPML_NS}}}republish"),
+                        category=" / ".join(path) or None,
                     )
                 )
-            walk(child, title.strip() or category)
+        elif kind in ("rss", "atom", "feed", "json"):
+            skipped.append(f"{label}: a feed outline without xmlUrl")
+        paths[child] = (*path, title) if title and not raw_url else path
+    if not found and errors and not skipped:
+        raise FeedError(f"OPML is not well-formed XML: {errors[0]}")
+    return OpmlDocument(sources=found, skipped=skipped, duplicates=duplicates)
 
-    body_el = root.find("body")
-    if body_el is None:
-        raise FeedError("OPML has no <body>")
-    walk(body_el, None)
-    return found
+
+def _local(tag: Any) -> str:
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+
+
+def parse_opml(body: bytes) -> list[OpmlSource]:
+    """The usable subscriptions of an OPML document (see :func:`load_opml`)."""
+    return load_opml(body).sources
 
 
 def write_opml(sources: list[OpmlSource], title: str = "newsline subscriptions") -> str:

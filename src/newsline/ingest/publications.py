@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from newsline.config import Settings
@@ -23,15 +25,16 @@ from newsline.ingest.feeds import (
     OpmlSource,
     ParsedFeed,
     discover_feeds,
+    load_opml,
     looks_like_html,
     parse_feed,
-    parse_opml,
     write_opml,
 )
 from newsline.ingest.fetch import Fetcher, FetchError
 from newsline.ingest.refresh import FEED_ACCEPT
 
 REPUBLISH_MODES = ("full", "teaser")
+T = TypeVar("T")
 
 
 class PublicationError(NewslineError):
@@ -80,16 +83,20 @@ async def find_feed(settings: Settings, url: str) -> FoundFeed:
         raise PublicationError(f"no working feed on {url}: " + "; ".join(problems))
 
 
-def tag_for(url: str, taken: set[str]) -> str:
+def tag_base(url: str) -> str:
     """A short publication tag from a host name: ``www.nationalreview.com`` -> ``nationalreview``."""
-    host = (urlsplit(url).hostname or "source").lower()
+    try:
+        host = (urlsplit(url).hostname or "source").lower()
+    except ValueError:
+        host = "source"
     labels = [lb for lb in host.split(".") if lb not in ("www", "feeds", "rss", "feed", "m")]
     core = labels[-2] if len(labels) >= 2 else (labels[0] if labels else "source")
-    base = re.sub(r"[^a-z0-9]+", "", core)[:30] or "source"
-    tag, n = base, 2
-    while tag in taken:
-        tag, n = f"{base}{n}", n + 1
-    return tag
+    return re.sub(r"[^a-z0-9]+", "", core)[:30] or "source"
+
+
+def tag_for(url: str, taken: set[str]) -> str:
+    """A publication tag for ``url`` (see :func:`tag_base`) that is not in ``taken``."""
+    return _fresh_tag(tag_base(url), taken, {})
 
 
 def add_publication(
@@ -192,36 +199,122 @@ def read_opml(path: Path) -> bytes:
         raise PublicationError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
-def import_opml(
-    session: Session, settings: Settings, body: bytes, *, origin: str | None = None
-) -> tuple[int, int]:
-    """Add every subscription of an OPML document; returns (added, already present).
+#: Rows per multi-row INSERT / URLs per ``IN (...)`` lookup in an OPML import.
+IMPORT_BATCH = 500
 
-    `origin` (e.g. the file name) starts the message of a :class:`PublicationError`.
+
+def import_opml(
+    session: Session,
+    settings: Settings,
+    body: bytes,
+    *,
+    origin: str | None = None,
+    skipped: list[str] | None = None,
+) -> tuple[int, int]:
+    """Add every subscription of an OPML document; returns (feeds added, already present).
+
+    Outlines without a usable feed URL, with a tag that cannot be used, or repeating a URL
+    of the file are skipped; when `skipped` is given, one line per such outline (or group
+    of duplicates) is appended to it. `origin` (e.g. the file name) starts the message of
+    a :class:`PublicationError`.
+
+    Linear in the number of outlines: one lookup per batch of URLs and multi-row inserts,
+    and the channels' membership is synced once, at the end.
     """
     where = f"{origin}: " if origin else ""
     try:
-        subscriptions = parse_opml(body)
+        document = load_opml(body)
     except FeedError as exc:
         raise PublicationError(f"{where}{exc}") from exc
-    except RecursionError as exc:  # parse_opml walks the outline tree recursively
-        raise PublicationError(f"{where}OPML outlines are nested too deeply") from exc
-    added = present = 0
-    for src in subscriptions:
-        _pub, created = add_publication(
-            session,
-            settings,
-            src.xml_url,
-            tag=src.tag,
-            name=src.title or None,
-            republish=src.republish if src.republish in REPUBLISH_MODES else "teaser",
-            home_url=src.html_url,
+    report = skipped if skipped is not None else []
+    report.extend(document.skipped)
+    if document.duplicates:
+        report.append(
+            f"{document.duplicates} outline(s) repeat a feed URL given earlier in the file"
         )
-        if created:
-            added += 1
+    urls = [src.xml_url for src in document.sources]
+    known: set[str] = set()
+    for chunk in _batches(urls):
+        known.update(session.scalars(select(Feed.url).where(Feed.url.in_(chunk))))
+    publications = {
+        tag: (pid, own)
+        for pid, tag, own in session.execute(
+            select(Publication.id, Publication.tag, Publication.is_channel_own)
+        )
+    }
+    taken = set(publications)
+    suffixes: dict[str, int] = {}
+    new_publications: dict[str, dict[str, Any]] = {}
+    updates: dict[int, dict[str, Any]] = {}
+    new_feeds: list[tuple[str, str]] = []  # (publication tag, feed URL)
+    for src in document.sources:
+        if src.xml_url in known:
+            continue
+        republish = src.republish if src.republish in REPUBLISH_MODES else "teaser"
+        tag = src.tag
+        if tag:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", tag):
+                report.append(
+                    f"{src.xml_url}: tag {tag!r} is not lower-case letters, digits, '-' or '_'"
+                )
+                continue
+            if tag in publications:
+                pid, own = publications[tag]
+                if own:
+                    report.append(
+                        f"{src.xml_url}: tag {tag!r} belongs to a channel's own publication"
+                    )
+                    continue
+                changes = updates.setdefault(pid, {"id": pid})
+                changes["republish"] = republish
+                if src.title:
+                    changes["name"] = src.title
+            elif tag in new_publications:
+                new_publications[tag]["republish"] = republish
+                if src.title:
+                    new_publications[tag]["name"] = src.title
         else:
-            present += 1
-    return added, present
+            tag = _fresh_tag(tag_base(src.html_url or src.xml_url), taken, suffixes)
+        if tag not in publications and tag not in new_publications:
+            parts = urlsplit(src.xml_url)
+            new_publications[tag] = {
+                "tag": tag,
+                "name": src.title or tag,
+                "home_url": src.html_url or f"{parts.scheme}://{parts.netloc}/",
+                "republish": republish,
+            }
+        taken.add(tag)
+        new_feeds.append((tag, src.xml_url))
+    rows = list(new_publications.values())
+    for row_batch in _batches(rows):
+        session.execute(insert(Publication), row_batch)
+    created = list(new_publications)
+    for tag_batch in _batches(created):
+        query = select(Publication.id, Publication.tag).where(Publication.tag.in_(tag_batch))
+        publications.update({tag: (pid, False) for pid, tag in session.execute(query)})
+    if updates:
+        session.execute(update(Publication), list(updates.values()))
+    feed_rows = [{"publication_id": publications[tag][0], "url": url} for tag, url in new_feeds]
+    for feed_batch in _batches(feed_rows):
+        session.execute(insert(Feed), feed_batch)
+    sync_channels(session, settings)
+    return len(new_feeds), len(known)
+
+
+def _batches(values: list[T]) -> Iterator[list[T]]:
+    for start in range(0, len(values), IMPORT_BATCH):
+        yield values[start : start + IMPORT_BATCH]
+
+
+def _fresh_tag(base: str, taken: set[str], suffixes: dict[str, int]) -> str:
+    """`base`, or `base` with the next free numeric suffix (remembered, so N clashes cost N)."""
+    if base not in taken:
+        return base
+    n = suffixes.get(base, 2)
+    while f"{base}{n}" in taken:
+        n += 1
+    suffixes[base] = n + 1
+    return f"{base}{n}"
 
 
 def export_opml(session: Session) -> str:

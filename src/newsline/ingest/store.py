@@ -11,6 +11,7 @@ item's ``extract_error``.
 
 from __future__ import annotations
 
+import hashlib
 import html as htmllib
 import re
 from dataclasses import dataclass
@@ -19,11 +20,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from newsline.config import FetchSettings
 from newsline.db.models import Feed, FetchLog, Item, utcnow
 from newsline.ingest.extract import Extracted
-from newsline.ingest.feeds import ParsedFeed
+from newsline.ingest.feeds import FeedEntry, ParsedFeed
 from newsline.ingest.fetch import Attempt, HTTPStatusError
 from newsline.ingest.identity import (
     InvalidURLError,
@@ -188,6 +190,7 @@ def store_feed(
     refused: list[str] = []
     for entry in parsed.entries:
         if not entry.link:
+            new += _store_linkless_entry(session, feed, entry, now)
             continue
         try:
             link, url = entry_url(entry.link)
@@ -198,9 +201,10 @@ def store_feed(
             select(Item.id)
             .where(
                 or_(
-                    (Item.publication_id == publication.id) & (Item.guid == entry.guid),
+                    (Item.publication_id == publication.id) & Item.guid.in_(_guids(entry)),
                     Item.url == url,
                     Item.canonical_url == url,
+                    *_former_link_matches(entry),
                 )
             )
             .limit(1)
@@ -254,6 +258,74 @@ def store_feed(
     )
     feed.next_fetch_at = now + timedelta(seconds=feed.interval_seconds)
     return new
+
+
+def _guids(entry: FeedEntry) -> list[str]:
+    """The entry's GUID, and the one an earlier version stored for it (resolved against
+    the feed's URL), so that items stored then are recognised."""
+    return [entry.guid, entry.former_guid] if entry.former_guid else [entry.guid]
+
+
+def _former_link_matches(entry: FeedEntry) -> list[ColumnElement[bool]]:
+    """Item URL conditions for the link an earlier version derived for the entry."""
+    if not entry.former_link:
+        return []
+    try:
+        return [Item.url == normalize_url(entry.former_link)]
+    except ValueError:
+        return []
+
+
+def linkless_url(publication_id: int, guid: str) -> str:
+    """The key of an item with no link (``item.url`` is unique): a URN, never a web URL."""
+    digest = hashlib.sha256(guid.encode("utf-8", "replace")).hexdigest()[:40]
+    return f"urn:newsline:item:{publication_id}:{digest}"
+
+
+def _store_linkless_entry(session: Session, feed: Feed, entry: FeedEntry, now: datetime) -> int:
+    """Keep an entry that has no link (RSS 0.92, podcasts): 1 when it is new, else 0.
+
+    There is no page to fetch, so the item is finished from its feed content at once and
+    our item page is where it is read.
+    """
+    content = entry.content_html or entry.summary_html
+    if not (entry.title or content.strip() or entry.enclosure_url):
+        return 0  # an empty entry (no title, text, link or enclosure): nothing to show
+    publication = feed.publication
+    known = session.scalar(
+        select(Item.id)
+        .where(Item.publication_id == publication.id, Item.guid.in_(_guids(entry)))
+        .limit(1)
+    )
+    if known is not None:
+        return 0
+    base = publication.home_url or feed.url
+    summary_text = html_to_text(entry.summary_html or content or "")
+    image = entry.image_url if entry.image_url and len(entry.image_url) <= 2000 else None
+    item = Item(
+        publication_id=publication.id,
+        feed_id=feed.id,
+        guid=entry.guid,
+        url=linkless_url(publication.id, entry.guid),
+        link="",
+        state="pending",
+        title=entry.title[:1000],
+        author=entry.author,
+        published_at=entry.published,
+        first_seen_at=now,
+        sort_at=min(entry.published, now) if entry.published else now,
+        image_url=image,
+        teaser=truncate_words(summary_text, TEASER_CHARS),
+        feed_html=sanitize_html(content, base) if content else "",
+    )
+    try:
+        with session.begin_nested():
+            session.add(item)
+            session.flush()
+            finish_item(session, item.id, None, None)
+    except IntegrityError:
+        return 0  # another process stored it first
+    return 1
 
 
 # -- items --------------------------------------------------------------------------------

@@ -50,7 +50,9 @@ async def item(request: Request, channel_slug: str, publication_tag: str, slug: 
         hashtags = queries.hashtags_of(conn, channel.id, [row.id]).get(row.id, [])
         source = source_url(row)
         digest = is_digest(row)
-        full = (digest or row.publication_republish == "full") and bool(row.body_html)
+        # An item with no source page (a feed entry without a link) is read here or nowhere.
+        shown_whole = digest or row.publication_republish == "full" or source is None
+        full = shown_whole and bool(row.body_html)
         body: Markup | None = None
         if full:
             body = clean_digest_body(row.body_html) if digest else clean_body(row.body_html)
