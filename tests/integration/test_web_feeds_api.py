@@ -257,6 +257,10 @@ def test_api_search(client: TestClient) -> None:
         client.get("/api/v1/channels/news/search", params={"q": "x", "cursor": "@@"}).status_code
         == 422
     )
+    # No words (absent or empty: one cache key) find nothing, and that is not an error.
+    for url in ("/api/v1/channels/news/search", "/api/v1/channels/news/search?q="):
+        empty = client.get(url)
+        assert empty.status_code == 200 and empty.json()["items"] == []
 
 
 def test_openapi_document(client: TestClient) -> None:

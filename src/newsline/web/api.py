@@ -287,7 +287,8 @@ async def item(
 async def search(
     request: Request,
     channel: ChannelSlug,
-    q: Annotated[str, Query(max_length=300, description="Words to find")],
+    # Absent and empty are one query, as in the caches' keys (web/cache.py, nginx): nothing.
+    q: Annotated[str, Query(max_length=300, description="Words to find (none: no results)")] = "",
     limit: Limit = 20,
     cursor: SearchCursor = None,
 ) -> JSONResponse:
