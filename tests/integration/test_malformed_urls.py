@@ -27,6 +27,8 @@ from newsline.testing.corpus import CorpusWriter
 from newsline.testing.replay import ReplayServer, replay_in_thread
 from newsline.workers.pipeline import run_pass
 
+pytestmark = pytest.mark.postgres
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 PARAGRAPHS = [
@@ -85,7 +87,7 @@ def build_corpus(root: Path) -> Path:
     )
 
     # A JSON Feed: an unparseable item URL, script and data URLs, a URL too long to store,
-    # and one good item.
+    # NUL and lone surrogates (which PostgreSQL refuses in text), and one good item.
     j = "https://json.example"
     json_feed = {
         "version": "https://jsonfeed.org/version/1.1",
@@ -97,6 +99,13 @@ def build_corpus(root: Path) -> Path:
             {"id": "j-3", "url": "data:text/html,<b>x</b>", "title": "Data", "content_text": "x"},
             {"id": "j-4", "url": f"{j}/ok", "title": "Good JSON item", "content_text": "ok"},
             {"id": "j-5", "url": f"{j}/{'x' * 2100}", "title": "Long", "content_text": "x"},
+            {"id": "j-6", "url": f"{j}/nul\u0000x", "title": "Nul", "content_text": "x"},
+            {
+                "id": "j-7",
+                "url": f"{j}/nul-title",
+                "title": "Nul\u0000 title\ud800",
+                "content_text": "a\u0000b",
+            },
         ],
     }
     w.add(f"{j}/feed.json", json.dumps(json_feed).encode(), content_type="application/feed+json")
@@ -191,11 +200,22 @@ def test_malformed_urls_are_recorded_and_the_pass_goes_on(
             assert items[title].content_source == "page", items[title].extract_error
         # No unparseable or non-web link was stored: such entries are refused, or kept
         # without a link (the feed's content, on our item page).
-        for title in ("Bracket", "Script", "Data", "Long", "Port out of range", "Script link"):
+        for title in (
+            "Bracket",
+            "Script",
+            "Data",
+            "Long",
+            "Nul",
+            "Port out of range",
+            "Script link",
+        ):
             assert title not in items or items[title].link == "", items[title].link
         for item in items.values():
             assert item.url.startswith(("https://", "urn:newsline:")), item.url
             assert item.link == "" or item.link.startswith("https://"), item.link
+        # NUL and lone surrogates are dropped from stored text (PostgreSQL takes neither).
+        cleaned = items["Nul title"]
+        assert cleaned.state == "ready" and cleaned.body_text == "ab", cleaned.extract_error
         publication = s.scalar(select(Publication).where(Publication.tag == "json"))
         assert publication is not None and publication.home_url != "javascript:alert(1)"
 
@@ -223,6 +243,7 @@ def test_malformed_urls_are_recorded_and_the_pass_goes_on(
     assert "http://[::1" in feeds["bracket"]["last_error"]
     assert feeds["json"]["status"] == "ok" and feeds["atom"]["status"] == "ok"
     assert "'Long' refused, URL longer than 2000 characters" in feeds["json"]["last_error"]
+    assert "'Nul' refused, control characters in URL" in feeds["json"]["last_error"]
     rows = {r["url"]: r for r in cli_json(config, "items", "list", "--json", "--state", "all")}
     assert "no article text" in rows["https://canon.example/empty"]["extract_error"]
 

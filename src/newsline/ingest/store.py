@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 import html as htmllib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from newsline.config import FetchSettings
 from newsline.db.models import Feed, FetchLog, Item, utcnow
+from newsline.ingest.decode import parseable_text
 from newsline.ingest.extract import Extracted
 from newsline.ingest.feeds import FeedEntry, ParsedFeed
 from newsline.ingest.fetch import Attempt, HTTPStatusError
@@ -47,6 +49,9 @@ MAX_URL_CHARS = 2000
 NAMED_REFUSALS = 5
 #: Passes that may fail to finish an item before it is marked ``failed``.
 MAX_ITEM_ATTEMPTS = 3
+#: Control characters and lone surrogates in a link: refused, not dropped (that would make
+#: another URL).
+_URL_CONTROLS = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 _TAGS = re.compile(r"<[^>]+>")
 _BLOCK_END = re.compile(r"</(p|h[1-6]|li|blockquote|figcaption|div)>|<br\s*/?>", re.I)
 
@@ -76,6 +81,8 @@ def entry_url(link: str) -> tuple[str, str]:
     checked = web_url(link)
     if checked is None:
         raise InvalidURLError(f"not an http(s) URL: {shown_url(link)}")
+    if _URL_CONTROLS.search(checked):
+        raise InvalidURLError(f"control characters in URL: {shown_url(link)}")
     url = normalize_url(checked)
     if len(checked) > MAX_URL_CHARS or len(url) > MAX_URL_CHARS:
         raise InvalidURLError(f"URL longer than {MAX_URL_CHARS} characters: {shown_url(link)}")
@@ -88,6 +95,17 @@ def stored_web_url(value: str | None) -> str | None:
         return entry_url(value)[0] if value else None
     except InvalidURLError:
         return None
+
+
+def storable(entry: FeedEntry) -> FeedEntry:
+    """`entry` with what no text column takes (NUL, which PostgreSQL refuses, and the other
+    control characters) removed from its text; its link is left for :func:`entry_url`."""
+    changes: dict[str, Any] = {}
+    for f in fields(entry):
+        value = getattr(entry, f.name)
+        if f.name != "link" and isinstance(value, str) and parseable_text(value) != value:
+            changes[f.name] = parseable_text(value)
+    return replace(entry, **changes) if changes else entry
 
 
 # -- feeds --------------------------------------------------------------------------------
@@ -188,7 +206,8 @@ def store_feed(
     now = utcnow()
     new = 0
     refused: list[str] = []
-    for entry in parsed.entries:
+    for raw in parsed.entries:
+        entry = storable(raw)
         if not entry.link:
             new += _store_linkless_entry(session, feed, entry, now)
             continue
@@ -237,7 +256,7 @@ def store_feed(
         except IntegrityError:
             continue  # another process stored it first
         new += 1
-    feed.title = parsed.title or feed.title
+    feed.title = parseable_text(parsed.title) or feed.title
     if not publication.home_url:
         publication.home_url = stored_web_url(parsed.link)
     if not publication.icon_url:
