@@ -180,3 +180,13 @@ def test_opml_import_of_many_feeds_gives_each_a_publication_in_the_channel(setti
         carried = s.scalar(select(func.count()).select_from(Newsline))
     assert len(tags) == len(set(tags)) == 1_200 and {"same", "same2", "same1200"} <= set(tags)
     assert carried == 1_200 + 1  # and the channel's own publication
+
+
+def test_json_feed_version_warning_is_shown_in_the_feed_status(settings: Any) -> None:
+    body = b'{"version": "1.1", "title": "J", "items": [{"id": "1", "content_text": "hello"}]}'
+    fid = feed_id(settings)
+    assert store(settings, fid, body) == 1
+    with session_scope(settings.database_url) as s:
+        feed = s.get(Feed, fid)
+        assert feed is not None and feed.status == "ok"
+        assert "https://jsonfeed.org/version/1.1" in (feed.last_error or "")
