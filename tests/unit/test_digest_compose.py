@@ -95,12 +95,43 @@ def test_entry_json_round_trip() -> None:
 
 
 def test_overview_is_extractive_and_at_most_1000_chars() -> None:
-    items = [cand(i, i, summary=(f"Sentence {i} is here. ") * 3) for i in range(200)]
+    items = [cand(i, i, summary=(f"Sentence {i} is here in full. ") * 3) for i in range(200)]
     comp = compose(items, ORDER, Memory(), per_group=100, total=100)
     text = extractive_overview(comp.entries, 1000)
     assert 0 < len(text) <= 1000
-    assert text.startswith("100 stories from 100 publications.")
-    assert "Sentence 199 is here." in text  # the newest, best-ranked entry leads
+    lines = text.split("\n")
+    assert "Title 199 — Sentence 199 is here in full." in lines  # the best-ranked entry
+    by_title = {e.title: e for e in comp.entries}
+    for line in lines:  # every line is one entry: its headline, then its own sentence
+        title, _, sentence = line.partition(" — ")
+        entry = by_title[title.rstrip(".")]
+        assert sentence in entry.summary
+
+
+def test_overview_is_one_line_per_top_story_in_section_order() -> None:
+    # The summaries as the old summarizer left them: the lead, cut off mid-sentence.
+    fragment = "First direct negotiations since the border war…"
+    items = [
+        cand(1, 1, title="Talks resume", hashtag="war", summary=fragment),
+        cand(2, 2, title="Budget passes", hashtag="economy", summary="The budget passed 60-40."),
+        cand(
+            3,
+            3,
+            title="Senate votes on the budget today",
+            hashtag="politics",
+            summary="The Senate votes today. Leaders expect a narrow result on the bill.",
+        ),
+    ]
+    comp = compose(items, ORDER, Memory(), per_group=5, total=5)
+    text = extractive_overview(comp.entries, 1000)
+    assert text.split("\n") == [
+        "Senate votes on the budget today — The Senate votes today.",
+        "Talks resume.",  # a cut-off summary never opens or ends a line
+        "Budget passes — The budget passed 60-40.",
+    ]
+    assert "…" not in text
+    # Short on room: the best-covered stories keep their line, still in section order.
+    assert extractive_overview(comp.entries, 30).split("\n") == ["Talks resume.", "Budget passes."]
 
 
 def test_html_is_escaped_and_sanitized() -> None:

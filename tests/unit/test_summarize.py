@@ -40,8 +40,55 @@ def test_summary_is_two_paragraphs_within_limit_and_free_of_boilerplate() -> Non
     assert 1 <= len(paragraphs) <= 2
     for bad in ("newsletter", "Getty", "Recommended", "Click here", "inbox"):
         assert bad not in summary
-    assert "Mill Street bridge" in summary  # the lead sentence carries the news
+    # The page shows the lead paragraph right below the summary: never repeat it.
+    assert "The Harbor County board voted" not in summary
+    assert "Route 9" in summary or "$3.2 million" in summary
     assert not grounding_problems(summary, ARTICLE)
+
+
+LEAD = (
+    "The Harbor County board voted 4-1 on Monday to close the old Mill Street bridge, "
+    "after inspectors found cracked beams under the eastern span."
+)
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_summary_is_never_a_copy_of_the_lead() -> None:
+    later = (
+        "Drivers will be sent along Route 9 for about six months, the county engineer said. "
+        "The repairs to the Mill Street bridge will cost $3.2 million from a state grant."
+    )
+    closing = "Residents said the bridge had worried them for years before the vote."
+    for text in (
+        f"{LEAD}\n\n{later}\n\n{closing}",  # paragraphs: the first one is the lead
+        f"{LEAD} {later} {closing}",  # one paragraph: its first sentence is the lead
+    ):
+        for limit in (120, 280, 1000):
+            summary = summarize("Mill Street bridge to close", text, max_chars=limit)
+            assert summary, (limit, text)
+            assert not _flat(text).startswith(_flat(summary).rstrip("…")), summary
+            assert "cracked beams" not in summary
+            assert len(summary) <= limit
+            assert not grounding_problems(summary, text)
+    # Nothing but the lead: no summary at all rather than the same words twice.
+    assert summarize("Mill Street bridge to close", LEAD) == ""
+
+
+def test_summary_prefers_central_sentences_across_the_article() -> None:
+    text = "\n\n".join(
+        [
+            LEAD,
+            "The weather was mild on Monday and a local choir sang at the fair.",
+            "The bridge closure will send traffic onto Route 9, and the bridge repairs "
+            "will take six months, the county said of the Mill Street bridge.",
+            "A bakery on the corner sold out of bread before noon.",
+        ]
+    )
+    summary = summarize("Mill Street bridge to close", text, max_chars=160)
+    assert summary.startswith("The bridge closure will send traffic onto Route 9")
 
 
 def test_summary_keeps_source_order_and_respects_small_limits() -> None:

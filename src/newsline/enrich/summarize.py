@@ -192,8 +192,28 @@ def _cos(a: Counter[str], b: Counter[str]) -> float:
     return dot / (na * nb) if na and nb else 0.0
 
 
-def _candidates(title: str, text: str) -> list[tuple[int, str, float]]:
-    """Usable sentences with their score: (position, sentence, score)."""
+def _lead_end(text: str) -> int:
+    """How many sentences of ``sentences(text)`` form the lead: the first paragraph with
+    a usable sentence (what the item page shows first, as its teaser or body); in a
+    one-paragraph text, its first sentence."""
+    paras = [p for p in re.split(r"\n\s*\n|\r?\n", text) if p.strip()]
+    count = 0
+    for n, para in enumerate(paras):
+        part = sentences(para)
+        if any(not is_boilerplate(s) and len(_WORD.findall(s)) >= MIN_WORDS for s in part):
+            return count + (len(part) if n + 1 < len(paras) else 1)
+        count += len(part)
+    return count
+
+
+def _candidates(title: str, text: str, *, skip_lead: bool = False) -> list[tuple[int, str, float]]:
+    """Usable sentences with their score: (position, sentence, score).
+
+    The score is TF-IDF centrality (mean similarity to the article's other sentences,
+    LexRank-style), a little similarity to the title, and position as a tie-breaker.
+    With ``skip_lead`` the lead paragraph is left out whenever a usable sentence
+    remains after it.
+    """
     sents = sentences(text)
     usable = [
         (i, s)
@@ -205,19 +225,36 @@ def _candidates(title: str, text: str) -> list[tuple[int, str, float]]:
     ]
     if not usable:
         usable = [(i, s) for i, s in enumerate(sents) if not is_boilerplate(s)]
+    if skip_lead and usable:
+        lead = _lead_end(text)
+        shown = {" ".join(x.split()).casefold() for x in sents[:lead]}
+        # Past the lead, and not a later repeat of one of its sentences either.
+        usable = [(i, s) for i, s in usable if i >= lead and s.casefold() not in shown]
     if not usable:
         return []
     bags = [_bag(s) for _, s in usable]
-    whole: Counter[str] = Counter()
-    for b in bags:
-        whole.update(b)
+    df: Counter[str] = Counter()
+    for bag in bags:
+        df.update(bag.keys())
+    n = len(bags)
+    idf = {w: math.log((n + 1) / (c + 1)) + 1.0 for w, c in df.items()}
+    vecs = [{w: (1.0 + math.log(c)) * idf[w] for w, c in bag.items()} for bag in bags]
+    norms = [math.sqrt(sum(v * v for v in vec.values())) or 1.0 for vec in vecs]
     title_bag = _bag(title)
     scored: list[tuple[int, str, float]] = []
-    for rank, ((i, s), bag) in enumerate(zip(usable, bags, strict=True)):
-        centrality = _cos(bag, whole)
-        position = 1.0 / (1.0 + 0.35 * rank)
-        title_sim = _cos(bag, title_bag)
-        scored.append((i, s, 0.45 * centrality + 0.4 * position + 0.15 * title_sim))
+    for k, ((i, s), vec) in enumerate(zip(usable, vecs, strict=True)):
+        if n > 1:
+            total = 0.0
+            for m, other in enumerate(vecs):
+                if m != k:
+                    dot = sum(w * other.get(t, 0.0) for t, w in vec.items())
+                    total += dot / (norms[k] * norms[m])
+            centrality = total / (n - 1)
+        else:
+            centrality = 1.0
+        title_sim = _cos(bags[k], title_bag)
+        position = 0.05 / (1.0 + 0.5 * k)  # earlier wins a near tie (news states facts early)
+        scored.append((i, s, centrality + 0.25 * title_sim + position))
     return scored
 
 
@@ -234,12 +271,16 @@ def _shorten(sentence: str, limit: int) -> str:
 def summarize(title: str, text: str, max_chars: int = 280) -> str:
     """An extractive summary: at most two short paragraphs, ``max_chars`` in total.
 
-    Paragraphs are separated by a blank line (counted in ``max_chars``). Returns ``""``
-    when the text has no usable sentence.
+    Central sentences from across the article, never its lead paragraph (the page
+    shows that right below the summary): when nothing usable follows the lead, the
+    summary is ``""``. Paragraphs are separated by a blank line (counted in
+    ``max_chars``). A text without any usable sentence gives the title (or ``""``).
     """
-    scored = _candidates(title, text)
-    if not scored:
+    if not _candidates(title, text):
         return _shorten(" ".join(title.split()), max_chars) if title.strip() else ""
+    scored = _candidates(title, text, skip_lead=True)
+    if not scored:
+        return ""
     ranked = sorted(scored, key=lambda c: -c[2])
     chosen: list[tuple[int, str]] = []
     used = 0

@@ -41,7 +41,6 @@ from newsline.publish.digest_compose import (
     WindowItem,
     compose,
     extractive_overview,
-    rank_key,
     render_html,
     render_text,
 )
@@ -444,17 +443,19 @@ def _fill_summaries(
 
 
 def make_overview(settings: Settings, cfg: ChannelSettings, entries: list[Entry]) -> str:
-    """The overview paragraph (<= 1,000 chars): the enrichment summarizer's overview
-    (extractive, or the configured LLM backend with its grounding check), else our own
-    extractive lead-sentence overview when that comes back empty or too long."""
+    """The overview (<= 1,000 chars): a short brief, one line per top story in section
+    order (:func:`extractive_overview`); with the LLM backend configured, its overview of
+    the same entries instead, when that passes the grounding check and fits."""
     limit = min(cfg.digest.overview_max_chars, 1000)
-    ranked = sorted(entries, key=rank_key, reverse=True)
-    texts = [e.summary or e.title for e in ranked]
-    titles = [e.title for e in ranked]
+    brief = extractive_overview(entries, limit)
+    if settings.summarize.backend != "openai":
+        return brief
+    texts = [e.summary or e.title for e in entries]
+    titles = [e.title for e in entries]
     overview = summarizer_for(settings).overview(texts, max_chars=limit, titles=titles)
     text = " ".join(overview.text.split())
-    if not text or len(text) > limit:
-        return extractive_overview(ranked, limit)
+    if overview.method == "extractive" or not text or len(text) > limit:
+        return brief  # the backend failed or was not grounded: never the lead pile-up
     return text
 
 

@@ -325,32 +325,62 @@ def paragraphs(summary: str, limit: int = 2) -> list[str]:
     return parts
 
 
-def extractive_overview(entries: Sequence[Entry], max_chars: int = 1000) -> str:
-    """An overview paragraph made of the lead sentences of the best-covered entries.
+def _complete_sentence(sentence: str) -> bool:
+    """A whole sentence: starts with a capital, a digit or a quote, ends with a full stop
+    (not a cut-off "…")."""
+    s = sentence.strip()
+    return (
+        len(s) >= 20
+        and (s[0].isupper() or s[0].isdigit() or s[0] in "\"“‘'(")
+        and s[-1] in ".!?\"'”’)"
+        and not s.rstrip("\"'”’)").endswith(("…", "..."))
+    )
 
-    Extractive, so grounded by construction: every sentence comes from an item's summary.
+
+def overview_lines(
+    entries: Sequence[Entry], max_chars: int = 1000, *, sentence_chars: int = 200
+) -> list[tuple[Entry, str]]:
+    """The overview as (entry, line) pairs: one line per top story, in the given order.
+
+    A line is the entry's headline, then (when it fits) the first whole sentence of the
+    entry's summary: every line traces back to one entry and never opens mid-sentence.
+    The top stories are the best-covered entries that fit in ``max_chars`` (lines joined
+    by newlines); they are listed in the order given (the digest's section order), so a
+    renderer can link each line to its entry.
+    """
+    full: dict[int, str] = {}
+    short: dict[int, str] = {}
+    for n, e in enumerate(entries):
+        title = " ".join(e.title.split()).rstrip(" .,;:—–-")
+        if not title:
+            continue
+        short[n] = title if title[-1] in "!?\"'”’)" else title + "."
+        sentence = next((x for x in sentences(e.summary) if _complete_sentence(x)), "")
+        if sentence and len(sentence) <= sentence_chars:
+            full[n] = f"{title} — {sentence}"
+    chosen: dict[int, str] = {}
+    used = 0
+    for n in sorted(short, key=lambda k: rank_key(entries[k]), reverse=True):
+        for line in (full.get(n), short[n]):
+            if line is None:
+                continue
+            extra = len(line) + (1 if chosen else 0)
+            if used + extra <= max_chars:
+                chosen[n] = line
+                used += extra
+                break
+    return [(entries[n], chosen[n]) for n in sorted(chosen)]
+
+
+def extractive_overview(entries: Sequence[Entry], max_chars: int = 1000) -> str:
+    """The Digest overview: a short brief, one line per top story (see :func:`overview_lines`).
+
+    Extractive, so grounded by construction: each line is an entry's headline and a
+    sentence of its summary, in the order the entries are given (section order).
     """
     if not entries or max_chars <= 0:
         return ""
-    publications = {p for e in entries for p in [e.publication, *(a.publication for a in e.also)]}
-    intro = (
-        f"{len(entries)} {'story' if len(entries) == 1 else 'stories'} from "
-        f"{len(publications)} {'publication' if len(publications) == 1 else 'publications'}."
-    )
-    parts = [intro]
-    length = len(intro)
-    for e in sorted(entries, key=rank_key, reverse=True):
-        lead = next(iter(sentences(e.summary)), "") or e.title
-        lead = lead.strip()
-        if not lead:
-            continue
-        if lead[-1] not in ".!?\"'”’)":
-            lead += "."
-        if length + 1 + len(lead) > max_chars:
-            continue
-        parts.append(lead)
-        length += 1 + len(lead)
-    return " ".join(parts)[:max_chars]
+    return "\n".join(line for _, line in overview_lines(entries, max_chars))
 
 
 # --- rendering ----------------------------------------------------------------------------
