@@ -9,9 +9,7 @@ words boosted, capitalized names as extra features, document frequencies learned
 online in a fixed-size hashed table). Each live story keeps a centroid and posts its
 top terms in an inverted index; a new item looks up only the stories that share its own
 top terms, scores those few by cosine similarity (damped by age), and joins the best
-one above the threshold (and, when the item names anyone, sharing a name with the story:
-two floods or two elections share their vocabulary, who and where tell them apart) or
-starts a new story. Stories idle for longer than the window
+one above the threshold or starts a new story. Stories idle for longer than the window
 (default 3 days) are evicted, so memory follows the window, not the history.
 """
 
@@ -68,8 +66,6 @@ def names(text: str) -> list[str]:
     found = []
     for m in _NAME.finditer(text):
         parts = [p for p in m.group(1).split() if p not in _NAME_STOP]
-        if len(parts) == 1 and (m.start() == 0 or text[m.start() - 1] == "\n"):
-            continue  # one capitalized word opening a text or line says nothing
         if parts:
             found.append(" ".join(parts).lower())
     return found
@@ -91,21 +87,6 @@ def _term_counts(title: str, text: str) -> Counter[str]:
 def _bucket(term: str) -> int:
     # crc32, not hash(): str hashes are salted per process and results should repeat.
     return zlib.crc32(term.encode()) & (DF_BUCKETS - 1)
-
-
-def _share_a_name(vec: dict[str, float], other: dict[str, float]) -> bool:
-    """Both mention one named entity, or ``vec`` names none (lower-cased text, say).
-
-    Events of one kind (two floods, two elections) share their vocabulary; what tells
-    them apart is who and where, so a report joins a story only on a shared name.
-    """
-    has_names = False
-    for t in vec:
-        if t[0] == "@":
-            has_names = True
-            if t in other:
-                return True
-    return not has_names
 
 
 def _norm(vec: dict[str, float]) -> float:
@@ -290,8 +271,6 @@ class StoryIndex:
                 best, best_score = other, score
         if best is None or best_score < self._bar(self.merge_threshold, story.weight + best.weight):
             return story
-        if not _share_a_name(story.centroid, best.centroid):
-            return story
         keep, gone = (best, story) if best.size >= story.size else (story, best)
         for t, w in gone.centroid.items():
             keep.centroid[t] = keep.centroid.get(t, 0.0) + w
@@ -377,7 +356,7 @@ class StoryIndex:
             # Older stories need a closer match: a gentle decay over the window.
             decay = 1.0 - 0.3 * age / self.window.total_seconds()
             score = self._similarity(vec, story) * decay
-            if score > best_score and _share_a_name(vec, story.centroid):
+            if score > best_score:
                 best, best_score = story, score
         return best, best_score
 
