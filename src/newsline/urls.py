@@ -14,6 +14,7 @@ come out as given.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 from urllib.parse import quote, urlencode
 
@@ -89,9 +90,15 @@ def channel_file(name: str) -> ChannelFile | None:
     return None
 
 
+@lru_cache(maxsize=8192)
+def _quoted(value: str) -> str:
+    # Slugs, tags and ids repeat on every page (a front page fills ~150 paths): quote once.
+    return quote(value, safe="")
+
+
 def _fill(template: str, **values: str | int) -> str:
     """A route template with its placeholders filled in, each value percent-quoted."""
-    return template.format(**{k: quote(str(v), safe="") for k, v in values.items()})
+    return template.format(**{k: _quoted(str(v)) for k, v in values.items()})
 
 
 def _query(path: str, params: dict[str, str | int]) -> str:
