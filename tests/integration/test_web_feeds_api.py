@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from html.parser import HTMLParser
 from typing import Any
 
 import feedparser
@@ -13,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from newsline.web.app import create_app
+from tests.support.feedtext import shown
 from tests.support.webdata import Seeded, seed, seed_xss
 
 # Every test here also runs on PostgreSQL when the test command provides one.
@@ -276,33 +276,6 @@ def test_openapi_document(client: TestClient) -> None:
     }
 
 
-class _Shown(HTMLParser):
-    """What a browser shows of an HTML fragment, and which tags it would build."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[str] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        self.tags.append(tag)
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
-def _shown(detail: Any) -> str:
-    """What a reader shows for a feedparser text construct: HTML ones must build no tag."""
-    if detail["type"] != "text/html":
-        assert detail["type"] == "text/plain", detail
-        return str(detail["value"])
-    parser = _Shown()
-    parser.feed(detail["value"])
-    parser.close()
-    assert parser.tags == [], f"live markup in an HTML element: {detail['value']!r}"
-    return "".join(parser.text)
-
-
 def test_hostile_publication_name_reaches_readers_as_text(
     settings: Any, client: TestClient
 ) -> None:
@@ -323,11 +296,11 @@ def test_hostile_publication_name_reaches_readers_as_text(
         content = client.get(f"/news/solo/harbor/{name}").content
         parsed = feedparser.parse(content, sanitize_html=False)
         assert parsed.bozo == 0, parsed.get("bozo_exception")
-        assert _shown(parsed.feed.title_detail) == f"{evil} · {channel}"
-        assert _shown(parsed.feed.subtitle_detail) == f"Items of {evil} on {channel}"
+        assert shown(parsed.feed.title_detail) == f"{evil} · {channel}"
+        assert shown(parsed.feed.subtitle_detail) == f"Items of {evil} on {channel}"
         xss = next(e for e in parsed.entries if "Council vote" in e.title)
-        assert _shown(xss.title_detail) == XSS["title"]
-        assert _shown(xss.summary_detail) == XSS["caption"]
+        assert shown(xss.title_detail) == XSS["title"]
+        assert shown(xss.summary_detail) == XSS["caption"]
     document = client.get("/news/solo/harbor/feed.json").json()
     assert document["description"] == f"Items of {evil} on {channel}"
     item = next(i for i in document["items"] if "Council vote" in i["title"])
