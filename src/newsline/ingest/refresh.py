@@ -138,9 +138,9 @@ class Bookkeeping:
         self.unchanged.append((feed.id, feed.interval_seconds))
         self.feed_ids[feed.url] = feed.id
 
-    def flush(self, *, unless_below: int = 0) -> None:
-        """Write what was collected (only once there are `unless_below` rows or more)."""
-        if len(self.attempts) + len(self.unchanged) < max(unless_below, 1):
+    def flush(self, *, at_least: int = 1) -> None:
+        """Write what was collected (nothing while fewer than `at_least` rows wait)."""
+        if len(self.attempts) + len(self.unchanged) < max(at_least, 1):
             return
         with session_scope(self.settings.database_url) as session:
             store.write_fetch_log(session, self.attempts, self.feed_ids)

@@ -27,6 +27,7 @@ from newsline.enrich.stage import EnrichReport, enrich_pending
 from newsline.ingest import store, websub
 from newsline.ingest.fetch import Fetcher
 from newsline.ingest.refresh import (
+    BOOKKEEPING_BATCH,
     Bookkeeping,
     DueFeed,
     FeedOutcome,
@@ -184,7 +185,7 @@ async def ingest_due(
                 outcome = await refresh_feed(settings, fetcher, feed, book)
             report.count_feed(outcome)
             reporter.advance("feeds", outcome.message)
-            book.flush(unless_below=500)
+            book.flush(at_least=BOOKKEEPING_BATCH)
 
         await run_isolated(one_feed, feeds, report, what="feed")
         book.flush()
