@@ -221,6 +221,7 @@ class Item(Base):
         ForeignKey("story.id", ondelete="SET NULL"), index=True
     )
     enriched_at: Mapped[datetime | None] = mapped_column()
+    comment_count: Mapped[int] = mapped_column(Integer, default=0)  # published comments
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     publication: Mapped[Publication] = relationship()
     hashtags: Mapped[list[ItemHashtag]] = relationship(
@@ -338,3 +339,221 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column()
+
+
+# --- Community: accounts, sessions, comments, moderation, reader preferences -------------
+
+
+class User(Base):
+    """A reader's account. ``role`` is install-wide; :class:`ChannelRole` adds per channel."""
+
+    __tablename__ = "user_account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # lower-cased
+    display_name: Mapped[str] = mapped_column(String(64))
+    # The display name folded (NFKC, case-folded, invisible characters removed): unique.
+    display_key: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))  # None: e-mail links only
+    role: Mapped[str] = mapped_column(String(12), default="reader")  # reader|moderator|editor|admin
+    verified_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column()
+    notify_replies: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Private feeds (the reader's own newsline): revocable; None until asked for.
+    feed_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Unsubscribe link of reply notifications (one click, no sign-in).
+    unsubscribe_token: Mapped[str] = mapped_column(String(64), unique=True)
+    deleted_at: Mapped[datetime | None] = mapped_column()
+
+
+class ChannelRole(Base):
+    """A role a user holds on one channel only (e.g. moderator of ``news``)."""
+
+    __tablename__ = "channel_role"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channel.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(12))
+
+
+class AuthSession(Base):
+    """A signed-in browser. The cookie carries the secret; the table keeps its hash."""
+
+    __tablename__ = "auth_session"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    client: Mapped[str] = mapped_column(String(64), default="")  # a hash of the IP
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+
+
+class AuthToken(Base):
+    """A one-time link sent by e-mail (verify, sign in, reset password): kept as a hash."""
+
+    __tablename__ = "auth_token"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(12))  # verify | signin | reset | email
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+
+
+class ApiToken(Base):
+    """A personal API token (``Authorization: Bearer``): kept as a hash, revocable."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class Ban(Base):
+    """An account or an IP range barred from posting until a time (None: for good)."""
+
+    __tablename__ = "ban"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    network: Mapped[str | None] = mapped_column(String(64))  # CIDR, e.g. 203.0.113.0/24
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channel.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    until: Mapped[datetime | None] = mapped_column()
+    lifted_at: Mapped[datetime | None] = mapped_column()
+
+
+class Comment(Base):
+    """A reader's comment on an item (digests are items too), threaded by ``parent_id``."""
+
+    __tablename__ = "comment"
+    __table_args__ = (
+        Index("ix_comment_item_status_created", "item_id", "status", "created_at"),
+        Index("ix_comment_channel_status_created", "channel_id", "status", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comment.id", ondelete="SET NULL"), index=True
+    )
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    author_id: Mapped[int | None] = mapped_column(  # None: the author deleted their account
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
+    body: Mapped[str] = mapped_column(Text)  # the Markdown as written
+    body_html: Mapped[str] = mapped_column(Text)  # rendered through sanitize.COMMENT
+    # published | held (awaiting a moderator) | hidden | spam | deleted
+    status: Mapped[str] = mapped_column(String(10), default="published")
+    hold_reason: Mapped[str | None] = mapped_column(String(200))
+    score: Mapped[int] = mapped_column(Integer, default=0)  # upvotes
+    client: Mapped[str] = mapped_column(String(64), default="")  # a hash of the IP
+    network: Mapped[str] = mapped_column(String(64), default="")  # the IP's /24 or /48
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column()
+
+
+class CommentVote(Base):
+    """One reader's upvote of one comment."""
+
+    __tablename__ = "comment_vote"
+    comment_id: Mapped[int] = mapped_column(
+        ForeignKey("comment.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CommentFlag(Base):
+    """A reader's report of a comment, until a moderator resolves it."""
+
+    __tablename__ = "comment_flag"
+    __table_args__ = (UniqueConstraint("comment_id", "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int] = mapped_column(
+        ForeignKey("comment.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column()
+
+
+class AuditEntry(Base):
+    """One moderation, editorial or operator action: append-only (who, what, when, why)."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_target", "target_type", "target_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(320))  # e-mail, or "cli:<os user>"
+    action: Mapped[str] = mapped_column(String(64), index=True)  # e.g. comment.hide
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str] = mapped_column(String(64))
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channel.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ReaderPublication(Base):
+    """A publication a signed-in reader switched off in a channel's newsline."""
+
+    __tablename__ = "reader_publication"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channel.id", ondelete="CASCADE"), primary_key=True
+    )
+    publication_id: Mapped[int] = mapped_column(
+        ForeignKey("publication.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class ReaderHashtag(Base):
+    """A hashtag a signed-in reader follows in a channel."""
+
+    __tablename__ = "reader_hashtag"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channel.id", ondelete="CASCADE"), primary_key=True
+    )
+    hashtag: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class SavedItem(Base):
+    """An item a signed-in reader saved for later."""
+
+    __tablename__ = "saved_item"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("item.id", ondelete="CASCADE"), primary_key=True
+    )
+    saved_at: Mapped[datetime] = mapped_column(default=utcnow)
