@@ -280,6 +280,26 @@ class WebSubSettings(BaseModel):
     timeout: float = 30.0
 
 
+class ImageSettings(BaseModel):
+    """The image proxy (``/img/...``): publishers' images fetched, checked, resized, cached."""
+
+    # Where resized images (and the sources they come from) are kept; default: data_dir/images.
+    cache_dir: Path | None = None
+    # The cache's size on disk; the least recently served files go first past it.
+    cache_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024 * 1024)
+    # A cached image (or source) older than this is fetched again when next asked for.
+    cache_max_age_seconds: int = Field(default=7 * 86400, ge=60)
+    # A failed fetch is remembered (the placeholder served) this long before trying again.
+    failure_seconds: int = Field(default=600, ge=0)
+    # Source images larger than this (bytes, after decompression) are refused.
+    max_source_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # Decompression bombs: refused before decoding past this many pixels or this side.
+    max_pixels: int = Field(default=40_000_000, ge=1)
+    max_side: int = Field(default=16_384, ge=1)
+    # Offer AVIF to browsers that accept it (slower to encode; WebP otherwise).
+    avif: bool = True
+
+
 class SchedulerSettings(BaseModel):
     """In-process scheduler of ``newsline serve``."""
 
@@ -308,6 +328,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     email: EmailSettings = Field(default_factory=EmailSettings)
     websub: WebSubSettings = Field(default_factory=WebSubSettings)
+    images: ImageSettings = Field(default_factory=ImageSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -13,6 +13,9 @@ come out as given.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -43,6 +46,9 @@ OPTIONS = "/_options"
 #: Where a WebSub hub verifies our intent (GET) and delivers content (POST).
 WEBSUB_CALLBACK = "/_websub/{key}"
 ROBOTS = "/robots.txt"
+#: A publisher's image through our proxy: ``variant`` is ``<use>-<width>`` (``thumb-168``),
+#: ``source`` the image's URL in base64url, ``sig`` its HMAC under the site secret.
+IMAGE = "/img/{sig}/{variant}/{source}"
 STATIC = "/static"
 OPENAPI = "/openapi.json"
 API = "/api/v1"
@@ -104,6 +110,21 @@ def _fill(template: str, **values: str | int) -> str:
 def _query(path: str, params: dict[str, str | int]) -> str:
     # Spaces as %20 and slashes kept, as Jinja's `urlencode` wrote them in the templates.
     return f"{path}?{urlencode(params, safe='/', quote_via=quote)}" if params else path
+
+
+def image_signature(key: bytes, source: str) -> str:
+    """The signature of an image proxy URL: only sources our own pages name are fetched."""
+    mac = hmac.new(key, b"img\x00" + source.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:16]).decode().rstrip("=")
+
+
+def image_source(encoded: str) -> str | None:
+    """The source URL an image proxy path carries (base64url), or None when malformed."""
+    try:
+        raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        return raw.decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 class Urls:
@@ -225,6 +246,11 @@ class Urls:
         """A static file; `version` (a content hash) makes the URL change with the file."""
         path = f"{STATIC}/{quote(name)}"
         return f"{path}?v={quote(version, safe='')}" if version else path
+
+    def image(self, key: bytes, source: str, variant: str) -> str:
+        """A publisher's image (`source`, an absolute URL) through the proxy, signed by `key`."""
+        encoded = base64.urlsafe_b64encode(source.encode()).decode().rstrip("=")
+        return IMAGE.format(sig=image_signature(key, source), variant=variant, source=encoded)
 
     def websub_callback(self, key: str) -> str:
         """The callback of one WebSub subscription (`key` is the subscription's own)."""

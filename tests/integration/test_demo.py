@@ -65,7 +65,8 @@ def test_demo_serves_the_pipeline_output_offline(tmp_path: Path) -> None:
             except OSError:
                 time.sleep(0.2)
         assert "THE NEWSLINE DEMO" in page
-        assert page.count("NextImg:") >= 5
+        # Thumbnails come through our image proxy (decorative: no alt text to show).
+        assert page.count('src="/img/') >= 5
     finally:
         proc.terminate()
         proc.wait(30)

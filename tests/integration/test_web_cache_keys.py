@@ -37,6 +37,11 @@ def rename_all(settings: Any, title: str) -> None:
         session.execute(update(Item).values(title=title))
 
 
+def plain(page: str) -> str:
+    """The page without search highlighting (a search marks the words of its query)."""
+    return re.sub(r"</?mark>", "", page)
+
+
 def more_link(page: str) -> str:
     found = re.search(r'<a class="more" href="([^"]+)"', page)
     assert found, "no 'more' link"
@@ -47,7 +52,7 @@ def test_unknown_query_parameters_are_served_from_the_cache(settings: Any) -> No
     client = TestClient(create_app(settings), headers=HUMAN)
     for path in ("/news/newsline", "/news/solo/harbor", "/news/feed.xml", "/news/search?q=item"):
         first = client.get(path)
-        assert first.status_code == 200 and "Item harbor-0" in first.text
+        assert first.status_code == 200 and "Item harbor-0" in plain(first.text)
     rename_all(settings, "Renamed after caching")
     joiner = {"/news/search?q=item": "&"}
     for path in ("/news/newsline", "/news/solo/harbor", "/news/feed.xml", "/news/search?q=item"):
@@ -57,7 +62,7 @@ def test_unknown_query_parameters_are_served_from_the_cache(settings: Any) -> No
             url = f"{path}{joiner.get(path, '?')}{extra}"
             again = client.get(url)
             assert again.status_code == 200, url
-            assert "Item harbor-0" in again.text, f"{url} was rendered again, not cached"
+            assert "Item harbor-0" in plain(again.text), f"{url} was rendered again, not cached"
     # a parameter another route knows is still unknown here
     assert "Item harbor-0" in client.get("/news/newsline?q=anything&page_no=3").text
     assert "Item harbor-0" in client.get("/news/solo/harbor?cursor=abc&limit=5").text

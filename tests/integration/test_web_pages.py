@@ -178,7 +178,8 @@ def test_cards(client: TestClient, settings: Any) -> None:
     assert first.cssselect(".author")[0].text_content() == "Ann Writer"
     img = first.cssselect(".thumb img")[0]
     title = first.cssselect(".title a")[0].text_content()
-    assert img.get("alt") == f"NextImg:{title}" and img.get("loading") == "lazy"
+    # Card thumbnails are decorative: the headline beside them says it all.
+    assert title and img.get("alt") == "" and img.get("loading") == "lazy"
     valley = doc(client.get("/usc/solo/valley").text).cssselect(".card .avatar")[0]
     assert valley.tag == "img" and valley.get("src") == "https://valley.example.org/icon.png"
 

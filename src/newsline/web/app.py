@@ -20,6 +20,8 @@ from newsline.publish.sitemap import MAX_URLS
 from newsline.web import api, digest_routes, feeds, item, newsline, online, publications, search
 from newsline.web.cache import RenderCacheMiddleware
 from newsline.web.csrf import csrf_input, refuse_cross_site
+from newsline.web.images import ImageLinks
+from newsline.web.images import router as images_router
 from newsline.web.limits import BodyLimitMiddleware, validation_errors
 from newsline.web.middleware import SiteHeadersMiddleware
 from newsline.web.render import page
@@ -105,6 +107,7 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
     site = Site(settings)
     site.templates.globals["asset"] = asset_versions()
     site.templates.globals["csrf_input"] = csrf_input
+    site.templates.globals["image"] = ImageLinks(settings, site.urls)
     app.state.site = site
     app.state.sitemap_max_urls = sitemap_max_urls
 
@@ -151,6 +154,7 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
     app.include_router(feeds.root_router)
     app.include_router(api.router)
     app.include_router(online.router)
+    app.include_router(images_router)  # /img/...: signed, so no CSRF concern (GET only)
     app.include_router(websub_router)  # hubs' callback: HMAC-signed, so no CSRF token
     app.include_router(newsline.router)
     app.include_router(item.router)

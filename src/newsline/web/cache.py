@@ -38,7 +38,8 @@ from newsline import urls
 from newsline.community.presence import is_bot
 
 OPTION_COOKIES = frozenset({"nl_theme", "nl_dense"})
-SKIP_PREFIXES = (urls.STATIC + "/", urls.OPTIONS)
+# Images vary by Accept (AVIF/WebP/JPEG), which this key does not: their proxy caches them.
+SKIP_PREFIXES = (urls.STATIC + "/", urls.OPTIONS, urls.IMAGE.split("{")[0])
 
 Entry = tuple[float, Message, bytes]
 
