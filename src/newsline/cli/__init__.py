@@ -10,7 +10,7 @@ from __future__ import annotations
 
 # Each module registers its commands on `app` when imported; this order is the help's.
 # isort: off
-from newsline.cli import db, pipeline, serve, extract, publications, items, digest, replay  # noqa: F401
+from newsline.cli import db, pipeline, serve, extract, publications, items, digest, audit, replay  # noqa: F401
 
 # isort: on
 from newsline.cli.app import app

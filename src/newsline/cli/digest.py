@@ -73,6 +73,71 @@ def run(
             typer.echo(printable(result.composed.body_text))
 
 
+@digest_app.command("preview")
+def preview(ctx: typer.Context, channel: ChannelOption = None, at: AtOption = None) -> None:
+    """The next Digest exactly as publishing it now would compose it; nothing is stored."""
+    from newsline.publish.editorial import preview_digest
+
+    settings = database_settings(ctx)
+    for cfg in channels(settings, channel):
+        result = preview_digest(settings, cfg.slug, at=parse_at(at, cfg.zone))
+        console.print(
+            f"{cfg.slug}: {shown(result.title)} · "
+            + (
+                f"published already ({result.entries} entries)"
+                if result.status == "exists"
+                else f"{result.entries} entries ({result.considered} items in window, "
+                f"{result.remembered} already shown)"
+            )
+        )
+        if result.composed is not None:
+            if result.composed.overview:
+                typer.echo(printable(result.composed.overview))
+            typer.echo(printable(result.composed.body_text))
+
+
+@digest_app.command("publish")
+def publish(ctx: typer.Context, channel: ChannelOption = None, at: AtOption = None) -> None:
+    """Publish the current slot's Digest now (audited; once per slot, like ``digest run``)."""
+    from newsline.community.audit import Actor
+    from newsline.publish.editorial import publish_digest_now
+
+    settings = database_settings(ctx)
+    for cfg in channels(settings, channel):
+        result = publish_digest_now(settings, Actor.cli(), cfg.slug, at=parse_at(at, cfg.zone))
+        console.print(
+            f"{cfg.slug}: {result.status} · {shown(result.title)} · {result.entries} entries"
+        )
+
+
+@digest_app.command("overview")
+def overview(
+    ctx: typer.Context,
+    digest_id: int,
+    text: Annotated[str, typer.Argument(help="The new overview (at most 1,000 characters).")],
+) -> None:
+    """Rewrite a published Digest's overview (the original is kept)."""
+    from newsline.community.audit import Actor
+    from newsline.db.engine import session_scope
+    from newsline.publish.editorial import edit_overview
+
+    with session_scope(database_settings(ctx).database_url) as session:
+        edit_overview(session, Actor.cli(), digest_id, text)
+    console.print(f"digest {digest_id}: overview rewritten")
+
+
+@digest_app.command("resend")
+def resend(ctx: typer.Context, digest_id: int) -> None:
+    """E-mail a published Digest again to its channel's confirmed subscribers."""
+    from newsline.community.audit import Actor
+    from newsline.publish.editorial import resend_digest
+
+    report = resend_digest(database_settings(ctx), Actor.cli(), digest_id)
+    console.print(f"digest {digest_id}: sent {len(report.sent)}, failed {len(report.failed)}")
+    for address, error in report.failed.items():
+        console.print(f"  [red]{shown(address)}[/red]: {shown(error)}")
+
+
 @digest_app.command("send")
 def send(ctx: typer.Context, channel: ChannelOption = None, at: AtOption = None) -> None:
     """E-mail due editions to confirmed subscribers now (the scheduler does this too)."""

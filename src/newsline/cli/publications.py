@@ -1,4 +1,5 @@
-"""``newsline publications add | list | remove | import-opml | export-opml``.
+"""``newsline publications add | list | remove | pause | resume | set | import-opml |
+export-opml``.
 
 ``newsline sources ...`` is the same group under its old name, kept as a hidden alias.
 """
@@ -6,7 +7,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -87,15 +88,97 @@ def publications_list(
 
 
 @publications_app.command("remove")
-def publications_remove(ctx: typer.Context, tag: str) -> None:
-    """Remove a publication, its feeds and its items."""
+def publications_remove(
+    ctx: typer.Context,
+    tag: str,
+    keep_items: Annotated[
+        bool, typer.Option("--keep-items", help="Its items stay on the site.")
+    ] = False,
+    hide_items: Annotated[
+        bool,
+        typer.Option("--hide-items", help="Its items are unpublished (each one restorable)."),
+    ] = False,
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")] = "",
+) -> None:
+    """Stop carrying a publication: its feeds go; its items are kept or hidden, never deleted
+    (a publication with no item at all is deleted outright)."""
+    from newsline.cli.app import CommandError
+    from newsline.community.audit import Actor
     from newsline.db.engine import session_scope
-    from newsline.ingest.publications import remove_publication
+    from newsline.publish.editorial import remove_publication
 
+    if keep_items and hide_items:
+        raise CommandError("choose one of --keep-items and --hide-items")
+    items: Literal["keep", "hide"] | None = "keep" if keep_items else "hide" if hide_items else None
     settings = database_settings(ctx)
     with session_scope(settings.database_url) as session:
-        remove_publication(session, tag)
-    console.print(f"removed {shown(tag)}")
+        removal = remove_publication(session, Actor.cli(), tag, items, reason)
+    if removal.deleted:
+        console.print(f"removed {shown(tag)} (it had no items)")
+    elif removal.hidden:
+        console.print(f"removed {shown(tag)}; {removal.hidden} of its items unpublished")
+    else:
+        console.print(f"removed {shown(tag)}; its {removal.items} items stay on the site")
+
+
+@publications_app.command("pause")
+def publications_pause(
+    ctx: typer.Context,
+    tag: str,
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")] = "",
+) -> None:
+    """Stop fetching a publication's feeds until ``publications resume``."""
+    from newsline.community.audit import Actor
+    from newsline.db.engine import session_scope
+    from newsline.publish.editorial import pause_publication
+
+    with session_scope(database_settings(ctx).database_url) as session:
+        pause_publication(session, Actor.cli(), tag, reason)
+    console.print(f"paused {shown(tag)}")
+
+
+@publications_app.command("resume")
+def publications_resume(
+    ctx: typer.Context,
+    tag: str,
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")] = "",
+) -> None:
+    """Fetch a paused publication's feeds again (at the next pass)."""
+    from newsline.community.audit import Actor
+    from newsline.db.engine import session_scope
+    from newsline.publish.editorial import resume_publication
+
+    with session_scope(database_settings(ctx).database_url) as session:
+        resume_publication(session, Actor.cli(), tag, reason)
+    console.print(f"resumed {shown(tag)}")
+
+
+@publications_app.command("set")
+def publications_set(
+    ctx: typer.Context,
+    tag: str,
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    icon: Annotated[str | None, typer.Option(help="Icon URL ('' removes it).")] = None,
+    republish: Annotated[str | None, typer.Option(help="full or teaser.")] = None,
+    new_tag: Annotated[str | None, typer.Option("--tag", help="A new tag.")] = None,
+) -> None:
+    """Change a publication's name, icon, republish mode or tag."""
+    from newsline.community.audit import Actor
+    from newsline.db.engine import session_scope
+    from newsline.publish.editorial import update_publication
+
+    with session_scope(database_settings(ctx).database_url) as session:
+        publication = update_publication(
+            session,
+            Actor.cli(),
+            tag,
+            name=name,
+            icon_url=icon,
+            republish=republish,
+            new_tag=new_tag,
+        )
+        line = f"{publication.tag} ({publication.name}), republish={publication.republish}"
+    console.print(shown(line))
 
 
 @publications_app.command("import-opml")

@@ -89,6 +89,8 @@ class Publication(Base):
     republish: Mapped[str] = mapped_column(String(10), default="teaser")  # full | teaser
     is_channel_own: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    paused_at: Mapped[datetime | None] = mapped_column()  # set: its feeds are not fetched
+    removed_at: Mapped[datetime | None] = mapped_column()  # removed, its items kept or hidden
     feeds: Mapped[list[Feed]] = relationship(
         back_populates="publication", cascade="all, delete-orphan"
     )
@@ -190,7 +192,8 @@ class Item(Base):
     url: Mapped[str] = mapped_column(String(2000), unique=True)  # normalized entry link
     link: Mapped[str] = mapped_column(String(2000), default="")  # the link as the feed gave it
     canonical_url: Mapped[str | None] = mapped_column(String(2000), unique=True)
-    # pending (found in a feed) -> ready (extracted or feed content kept) | duplicate
+    # pending (found in a feed) -> ready (extracted or feed content kept) | duplicate;
+    # ready <-> unpublished (an editor withdrew it: shown nowhere, its page answers 410)
     state: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     extract_error: Mapped[str | None] = mapped_column(Text)
@@ -222,6 +225,13 @@ class Item(Base):
     )
     enriched_at: Mapped[datetime | None] = mapped_column()
     comment_count: Mapped[int] = mapped_column(Integer, default=0)  # published comments
+    # An editor's choices (publish/editorial.py): include | exclude (None: the digest decides)
+    digest_choice: Mapped[str | None] = mapped_column(String(8))
+    pinned_until: Mapped[datetime | None] = mapped_column(index=True)  # lead of the front page
+    # What the feed or page gave, kept when an editor rewrote the displayed title/summary.
+    original_title: Mapped[str | None] = mapped_column(String(1000))
+    original_summary: Mapped[str | None] = mapped_column(Text)
+    edited_at: Mapped[datetime | None] = mapped_column()
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     publication: Mapped[Publication] = relationship()
     hashtags: Mapped[list[ItemHashtag]] = relationship(
@@ -258,6 +268,32 @@ class Digest(Base):
     item_id: Mapped[int | None] = mapped_column(ForeignKey("item.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     entries: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class ChannelSetting(Base):
+    """A channel setting changed from the console: it wins over the config file's value."""
+
+    __tablename__ = "channel_setting"
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channel.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # e.g. hometown, sponsor
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(320), default="")
+
+
+class SponsorStat(Base):
+    """Sponsor impressions and clicks of one day and width band: counts, nobody's trail."""
+
+    __tablename__ = "sponsor_stat"
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channel.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, UTC
+    band: Mapped[str] = mapped_column(String(16), primary_key=True)  # lt500 ... ge1800
+    impressions: Mapped[int] = mapped_column(Integer, default=0)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Subscriber(Base):

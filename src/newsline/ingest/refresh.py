@@ -94,12 +94,14 @@ class ItemOutcome:
 def due_feeds(
     session: Session, *, publication: str | None = None, force: bool = False
 ) -> list[DueFeed]:
-    """Feeds whose next refresh is due (every feed with `force`), of one publication or all."""
+    """Feeds whose next refresh is due (every feed with `force`), of one publication or all;
+    never those of a paused publication."""
     query = select(Feed.id, Feed.url, Feed.etag, Feed.last_modified, Feed.interval_seconds).join(
         Publication
     )
     if publication is not None:
         query = query.where(Publication.tag == publication)
+    query = query.where(Publication.paused_at.is_(None))  # an editor paused it (console)
     if not force:
         query = query.where(or_(Feed.next_fetch_at.is_(None), Feed.next_fetch_at <= utcnow()))
     return [DueFeed(*row) for row in session.execute(query.order_by(Feed.id))]

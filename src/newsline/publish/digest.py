@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -376,7 +376,9 @@ def load_candidates(
             or_(
                 and_(Item.first_seen_at >= window_start, Item.first_seen_at < window_end),
                 Item.id.in_(list(late_ids)),
+                Item.digest_choice == "include",  # an editor's pick, whatever its window
             ),
+            or_(Item.digest_choice.is_(None), Item.digest_choice != "exclude"),
             Item.publication_id != channel.own_publication_id,
             Publication.is_channel_own.is_(False),
         )
@@ -570,6 +572,13 @@ def store_digest(settings: Settings, composed: ComposedDigest) -> DigestResult:
             session.add(digest)
             session.flush()
             result.digest_id, result.item_id = digest.id, item.id
+            # Editors' picks carried now are done; those left out wait for the next one.
+            carried = [i for e in composed.entries for i in e.item_ids]
+            session.execute(
+                update(Item)
+                .where(Item.id.in_(carried), Item.digest_choice == "include")
+                .values(digest_choice=None)
+            )
     except IntegrityError:
         with session_scope(settings.database_url) as session:
             existing = session.scalar(

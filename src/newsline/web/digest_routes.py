@@ -112,10 +112,25 @@ def _form_page(
     )
 
 
+def _no_mail_page(request: Request, channel: ChannelRef) -> HTMLResponse:
+    """Said before anyone fills in a form: this site sends no e-mail (the feeds remain)."""
+    return _page(
+        request,
+        channel,
+        "The Digest by e-mail is not available",
+        f"{channel.cfg.display_name} does not send e-mail, so the Digest cannot be "
+        "delivered to an inbox. Read it on the site, or follow it with any feed reader.",
+        status=404,
+    )
+
+
 @router.get(urls.DIGEST_SUBSCRIBE)
 def subscribe_form(request: Request, channel_slug: str) -> HTMLResponse:
-    """The subscription form."""
-    return _form_page(request, _channel(request, channel_slug))
+    """The subscription form (or, when this site sends no e-mail, a page saying so)."""
+    channel = _channel(request, channel_slug)
+    if not _settings(request).email.enabled:
+        return _no_mail_page(request, channel)
+    return _form_page(request, channel)
 
 
 @router.post(urls.DIGEST_SUBSCRIBE, dependencies=[Depends(require_csrf)])
@@ -124,9 +139,7 @@ async def subscribe(request: Request, channel_slug: str) -> HTMLResponse:
     settings = _settings(request)
     channel = _channel(request, channel_slug)
     if not settings.email.enabled:
-        return _page(
-            request, channel, "Not available", "This site does not send e-mail.", status=503
-        )
+        return _no_mail_page(request, channel)
     form = await form_fields(request)
     email = form.get("email", "")
     try:
@@ -311,7 +324,7 @@ def digest_feed(request: Request, channel_slug: str, name: str) -> Response:
             session.execute(
                 select(Digest.slot_at, Digest.created_at, Item)
                 .join(Item, Item.id == Digest.item_id)
-                .where(Digest.channel_id == channel.id)
+                .where(Digest.channel_id == channel.id, Item.state == "ready")
                 .order_by(Digest.slot_at.desc())
                 .limit(FEED_DIGESTS)
             )

@@ -1,0 +1,240 @@
+"""Unpublishing end to end: ``newsline items unpublish`` takes an item off every page,
+list, feed, sitemap, API answer, search and the next Digest; its page answers 410; a feed
+showing the item again does not bring it back; ``items republish`` restores it all."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from newsline.cli import app as cli
+from newsline.community.audit import entries
+from newsline.db.engine import session_scope
+from newsline.db.models import Feed, Item
+from newsline.ingest.feeds import parse_feed
+from newsline.ingest.store import FeedHeaders, store_feed
+from newsline.publish.editorial import preview_digest
+from newsline.web.app import create_app
+from tests.support.webdata import Seeded, seed
+
+pytestmark = pytest.mark.postgres
+
+TITLE = "Item harbor-0"
+PAGE = "/{channel}/topic/harbor/harbor-0"
+WORD = "narwhal"
+
+
+@pytest.fixture
+def settings(make_settings: Any) -> Any:
+    # No render cache: each request sees the database as it is now.
+    return make_settings(web={"base_url": "https://news.example.net", "render_cache_seconds": 0})
+
+
+@pytest.fixture
+def seeded(settings: Any) -> Seeded:
+    data = seed(settings)
+    with session_scope(settings.database_url) as session:
+        item = session.get(Item, data.items["harbor-0"])
+        assert item is not None
+        item.body_text += f" The {WORD} was sighted."  # a word only this item has
+    return data
+
+
+@pytest.fixture
+def config(settings: Any, tmp_path: Path) -> Path:
+    path = tmp_path / "newsline.toml"
+    path.write_text(f'database_url = "{settings.database_url}"\n', encoding="utf-8")
+    return path
+
+
+def run(config: Path, *args: str) -> str:
+    """The command's output (its report on stderr, data on stdout); it must succeed."""
+    result = CliRunner().invoke(cli, ["--config", str(config), *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def sitemap_locations(client: TestClient, channel: str) -> set[str]:
+    """Every page path the channel's sitemap names, following a sitemap index."""
+    todo, seen, pages = [f"/{channel}/sitemap.xml"], set(), set()
+    while todo:
+        path = todo.pop()
+        seen.add(path)
+        text = client.get(path).text
+        for loc in re.findall(r"<loc>([^<]+)</loc>", text):
+            local = loc.removeprefix("https://news.example.net")
+            if "<sitemapindex" in text:
+                if local not in seen:
+                    todo.append(local)
+            else:
+                pages.add(local)
+    return pages
+
+
+def everywhere(client: TestClient, settings: Any, item_id: int) -> dict[str, bool]:
+    """Where the item shows: True per place it is found."""
+    channel = settings.channels[0].slug
+    found: dict[str, bool] = {}
+    found["front page"] = TITLE in client.get(f"/{channel}").text
+    found["publication page"] = TITLE in client.get(f"/{channel}/solo/harbor").text
+    found["hashtag page"] = TITLE in client.get(f"/{channel}/tag/politics").text
+    for name in ("feed.xml", "atom.xml"):
+        parsed = feedparser.parse(client.get(f"/{channel}/{name}").content)
+        found[name] = TITLE in {e.title for e in parsed.entries}
+    feed_json = client.get(f"/{channel}/feed.json").json()
+    found["feed.json"] = TITLE in {i.get("title") for i in feed_json["items"]}
+    harbor = feedparser.parse(client.get(f"/{channel}/solo/harbor/feed.xml").content)
+    found["publication feed"] = TITLE in {e.title for e in harbor.entries}
+    found["sitemap"] = PAGE.format(channel=channel) in sitemap_locations(client, channel)
+    api = client.get(f"/api/v1/channels/{channel}/items", params={"limit": 100}).json()
+    found["api list"] = item_id in {i["id"] for i in api["items"]}
+    found["api item"] = client.get(f"/api/v1/channels/{channel}/items/{item_id}").status_code == 200
+    search = client.get(f"/{channel}/search", params={"q": WORD}).text
+    found["search page"] = PAGE.format(channel=channel) + '"' in search
+    api_search = client.get(f"/api/v1/channels/{channel}/search", params={"q": WORD})
+    found["api search"] = item_id in {i["id"] for i in api_search.json()["items"]}
+    result = preview_digest(settings, channel)
+    assert result.composed is not None
+    found["next digest"] = any(item_id in e.item_ids for e in result.composed.entries)
+    return found
+
+
+def test_unpublish_takes_the_item_off_everything_and_republish_restores_it(
+    settings: Any, seeded: Seeded, config: Path
+) -> None:
+    item_id = seeded.items["harbor-0"]
+    channel = settings.channels[0].slug
+    client = TestClient(create_app(settings))
+    before = everywhere(client, settings, item_id)
+    # The sitemap names only pages whose canonical address is ours (not a publisher's
+    # article): checked with a Digest below.
+    before.pop("sitemap")
+    assert all(before.values()), sorted(k for k, v in before.items() if not v)  # it can fail
+    assert client.get(PAGE.format(channel=channel)).status_code == 200
+
+    out = run(config, "items", "unpublish", str(item_id), "--reason", "legal request")
+    assert "unpublished" in out
+    after = everywhere(client, settings, item_id)
+    assert not any(after.values()), after
+    gone = client.get(PAGE.format(channel=channel))
+    assert gone.status_code == 410
+    assert "withdrawn" in gone.text and TITLE not in gone.text
+    # A page that never existed is still a plain 404.
+    assert client.get(f"/{channel}/topic/harbor/no-such-item").status_code == 404
+    # The other items are untouched.
+    assert client.get(f"/{channel}/topic/harbor/harbor-1").status_code == 200
+
+    with session_scope(settings.database_url) as session:
+        (entry,) = entries(session, action="item.unpublish")
+        assert entry.target_id == str(item_id) and entry.reason == "legal request"
+        assert entry.actor.startswith("cli:")
+
+    out = run(config, "items", "republish", str(item_id))
+    assert "republished" in out
+    again = everywhere(client, settings, item_id)
+    again.pop("sitemap")
+    assert all(again.values()), again
+    assert client.get(PAGE.format(channel=channel)).status_code == 200
+    listed = CliRunner().invoke(
+        cli, ["--config", str(config), "audit", "--action", "item.", "--json"]
+    )
+    log = json.loads(listed.stdout)
+    assert [e["action"] for e in log] == ["item.republish", "item.unpublish"]
+
+
+def test_unpublishing_twice_or_a_missing_item_is_one_clear_line(
+    settings: Any, seeded: Seeded, config: Path
+) -> None:
+    run(config, "items", "unpublish", str(seeded.items["harbor-1"]))
+    for args, expected in (
+        (["items", "unpublish", str(seeded.items["harbor-1"])], "unpublished already"),
+        (["items", "unpublish", "999999"], "no item with id 999999"),
+        (["items", "republish", str(seeded.items["harbor-2"])], "is ready, not unpublished"),
+        (["items", "unpublish", str(seeded.items["harbor-pending"])], "is pending, not ready"),
+    ):
+        result = CliRunner().invoke(cli, ["--config", str(config), *args])
+        assert result.exit_code == 1
+        assert expected in result.stderr, result.stderr
+    with session_scope(settings.database_url) as session:
+        assert len(entries(session, action="item.unpublish")) == 1  # failures write nothing
+
+
+def test_the_feed_showing_the_item_again_does_not_bring_it_back(
+    settings: Any, seeded: Seeded, config: Path
+) -> None:
+    item_id = seeded.items["harbor-0"]
+    run(config, "items", "unpublish", str(item_id))
+    with session_scope(settings.database_url) as session:
+        item = session.get(Item, item_id)
+        assert item is not None
+        rss = (
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>Harbor</title>'
+            "<link>https://harbor.example.org/</link>"
+            f"<item><title>{item.title}</title><link>{item.url}</link>"
+            f"<guid>{item.guid}</guid></item></channel></rss>"
+        ).encode()
+        feed = session.scalar(select(Feed).where(Feed.url == "https://harbor.example.org/rss"))
+        assert feed is not None
+        feed_id = feed.id
+    parsed = parse_feed(rss, "https://harbor.example.org/rss", "application/rss+xml")
+    with session_scope(settings.database_url) as session:
+        assert (
+            store_feed(session, feed_id, parsed, FeedHeaders(200, None, None), settings.fetch) == 0
+        )
+    with session_scope(settings.database_url) as session:
+        item = session.get(Item, item_id)
+        assert item is not None and item.state == "unpublished"
+        assert (
+            session.scalar(select(Item.id).where(Item.title == item.title, Item.id != item_id))
+            is None
+        )
+    client = TestClient(create_app(settings))
+    assert client.get(PAGE.format(channel=settings.channels[0].slug)).status_code == 410
+
+
+def test_an_unpublished_item_stays_out_of_a_digest_published_later(
+    settings: Any, seeded: Seeded, config: Path
+) -> None:
+    item_id = seeded.items["valley-0"]
+    run(config, "items", "unpublish", str(item_id))
+    out = run(config, "digest", "run")
+    assert "published" in out
+    with session_scope(settings.database_url) as session:
+        from newsline.db.models import Digest
+
+        (digest,) = session.scalars(select(Digest)).all()
+        shown = {i for e in digest.entries for i in e["item_ids"]}
+    assert shown and item_id not in shown
+    assert re.search(r"\d+ entries", out)
+
+
+def test_an_unpublished_digest_leaves_the_sitemap_and_its_feeds(
+    settings: Any, seeded: Seeded, config: Path
+) -> None:
+    from newsline.db.models import Digest
+
+    run(config, "digest", "run")
+    with session_scope(settings.database_url) as session:
+        (digest,) = session.scalars(select(Digest)).all()
+        item = session.get(Item, digest.item_id)
+        assert item is not None and item.slug is not None
+        item_id, slug = item.id, item.slug
+    channel = settings.channels[0]
+    page = f"/{channel.slug}/topic/{channel.own_tag}/{slug}"
+    client = TestClient(create_app(settings))
+    digest_feed = f"/{channel.slug}/digest/feed.xml"
+    assert client.get(page).status_code == 200
+    assert page in sitemap_locations(client, channel.slug)
+    assert slug in client.get(digest_feed).text
+    run(config, "items", "unpublish", str(item_id), "--reason", "sent by mistake")
+    assert client.get(page).status_code == 410
+    assert page not in sitemap_locations(client, channel.slug)
+    assert slug not in client.get(digest_feed).text
