@@ -30,6 +30,8 @@ ITEM = "/{channel_slug}/topic/{publication_tag}/{slug}"
 PUBLICATION = "/{channel_slug}/solo/{publication_tag}"
 PUBLICATION_FEED = "/{channel_slug}/solo/{publication_tag}/{name}"
 HASHTAG = "/{channel_slug}/tag/{hashtag}"
+#: One story: every item covering it, newest first (ours; the original had none).
+STORY = "/{channel_slug}/story/{story_id}"
 HASHTAG_FEED = "/{channel_slug}/tag/{hashtag}/{name}"
 SEARCH = "/{channel_slug}/search"
 PUBLICATIONS = "/{channel_slug}/publications"
@@ -46,6 +48,10 @@ OPTIONS = "/_options"
 #: Where a WebSub hub verifies our intent (GET) and delivers content (POST).
 WEBSUB_CALLBACK = "/_websub/{key}"
 ROBOTS = "/robots.txt"
+#: The site-wide sitemap index, naming every channel's sitemap.
+ROOT_SITEMAP = "/sitemap.xml"
+#: The JSON API's documentation page (operations read from the OpenAPI document).
+DOCS = "/docs"
 #: A publisher's image through our proxy: ``variant`` is ``<use>-<width>`` (``thumb-168``),
 #: ``source`` the image's URL in base64url, ``sig`` its HMAC under the site secret.
 IMAGE = "/img/{sig}/{variant}/{source}"
@@ -160,6 +166,10 @@ class Urls:
         """One hashtag's items."""
         return _fill(HASHTAG, channel_slug=channel, hashtag=hashtag)
 
+    def story(self, channel: str, story_id: int) -> str:
+        """One story: every item of the channel covering it."""
+        return _fill(STORY, channel_slug=channel, story_id=story_id)
+
     def search(self, channel: str, query: str = "", page_no: int = 1) -> str:
         """The search page, or a page of its results."""
         params: dict[str, str | int] = {"q": query} if query else {}
@@ -259,6 +269,14 @@ class Urls:
     def openapi(self) -> str:
         """The JSON API's OpenAPI document."""
         return OPENAPI
+
+    def docs(self) -> str:
+        """The JSON API's documentation page."""
+        return DOCS
+
+    def root_sitemap(self) -> str:
+        """The site-wide sitemap index."""
+        return ROOT_SITEMAP
 
     # --- the JSON API -----------------------------------------------------------------------
 

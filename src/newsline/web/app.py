@@ -12,12 +12,23 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 
 from newsline import __version__, urls
 from newsline.config import Settings, load_settings
 from newsline.errors import NewslineError
 from newsline.publish.sitemap import MAX_URLS
-from newsline.web import api, digest_routes, feeds, item, newsline, online, publications, search
+from newsline.web import (
+    api,
+    digest_routes,
+    feeds,
+    item,
+    newsline,
+    online,
+    publications,
+    search,
+    story,
+)
 from newsline.web.cache import RenderCacheMiddleware
 from newsline.web.csrf import csrf_input, refuse_cross_site
 from newsline.web.images import ImageLinks
@@ -76,7 +87,6 @@ def _error_page(
         404: "Not found",
         400: "Bad request",
         403: "Refused",
-        410: "Withdrawn",
         429: "Too many requests",
     }.get(status, "Error")
     return page(
@@ -91,6 +101,32 @@ def _error_page(
         status=status,
         message=message,
     )
+
+
+def api_operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each operation of an OpenAPI document: method, path, summary, parameters."""
+    operations = []
+    for path, methods in schema.get("paths", {}).items():
+        for method, op in methods.items():
+            operations.append(
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": op.get("summary", ""),
+                    "description": op.get("description", ""),
+                    "parameters": [
+                        {
+                            "name": p.get("name", ""),
+                            "in": p.get("in", ""),
+                            "required": bool(p.get("required")),
+                            "type": p.get("schema", {}).get("type", ""),
+                            "choices": p.get("schema", {}).get("enum", []),
+                        }
+                        for p in op.get("parameters", [])
+                    ],
+                }
+            )
+    return operations
 
 
 def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastAPI:
@@ -150,6 +186,20 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
             return JSONResponse({"detail": validation_errors(exc.errors())}, status_code=422)
         return _error_page(request, 400, "That address has a malformed parameter.", None)
 
+    async def docs(request: Request) -> Response:
+        """The JSON API's operations, read from its OpenAPI document (no CDN, no script)."""
+        channel = site.default_channel()
+        return page(
+            request,
+            channel,
+            "docs.html",
+            None,
+            column="API",
+            title=f"API · {channel.cfg.display_name}",
+            operations=api_operations(app.openapi()),
+        )
+
+    app.add_api_route(urls.DOCS, docs, include_in_schema=False)
     app.mount(urls.STATIC, CachedStaticFiles(directory=STATIC), name="static")
     # Fixed paths first: the channel routes below match any first path segment.
     app.include_router(feeds.root_router)
@@ -158,6 +208,7 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
     app.include_router(images_router)  # /img/...: signed, so no CSRF concern (GET only)
     app.include_router(websub_router)  # hubs' callback: HMAC-signed, so no CSRF token
     app.include_router(newsline.router)
+    app.include_router(story.router)
     app.include_router(item.router)
     app.include_router(search.router)
     app.include_router(publications.router)
@@ -173,7 +224,10 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
         # WebSub hubs deliver whole feeds to their callback.
         larger={urls.WEBSUB_CALLBACK.split("{")[0]: settings.fetch.max_body_bytes},
     )
-    app.add_middleware(SiteHeadersMiddleware)  # outermost: validators over cached bodies too
+    app.add_middleware(SiteHeadersMiddleware)  # validators over cached bodies too
+    # Outermost: text compressed when served without nginx (deploy/nginx.conf asks the app
+    # for identity and compresses itself); the render cache keeps the plain bodies.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     slugs = [c.slug for c in settings.channels]
 
     def openapi() -> dict[str, Any]:

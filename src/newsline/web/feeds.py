@@ -15,6 +15,7 @@ from newsline.publish import sitemap as sitemaps
 from newsline.publish.feeds_out import MEDIA_TYPES, FeedEntry, FeedInfo, render
 from newsline.sanitize import web_url
 from newsline.web import queries
+from newsline.web.newsline import sitemap_pages
 from newsline.web.render import clip, http_date, item_path, source_url
 from newsline.web.safety import clean_body
 from newsline.web.site import ChannelRef, NotFound, Site, site_of
@@ -192,8 +193,8 @@ def sitemap(request: Request, channel: ChannelRef, number: int | None) -> Respon
     per_file: int = request.app.state.sitemap_max_urls
     headers = {"cache-control": SITEMAP_CACHE}
     with site.engine.connect() as conn:
-        total = queries.count_listed(conn, channel.id)
-        files = sitemaps.page_count(total, per_file)
+        # Only pages whose canonical address is ours (lists, stories, Digests).
+        files, file = sitemap_pages(site, conn, channel, per_file)
         if number is None and files > 1:
             body = sitemaps.sitemap_index(
                 (site.urls.absolute(site.urls.sitemap(channel.slug, n)), None)
@@ -203,16 +204,9 @@ def sitemap(request: Request, channel: ChannelRef, number: int | None) -> Respon
             index = 1 if number is None else number
             if not 1 <= index <= files:
                 raise NotFound("no such sitemap", channel)
-            rows = queries.sitemap_rows(conn, channel.id, (index - 1) * per_file, per_file)
-            front: list[tuple[str, Any]] = [
-                (site.urls.absolute(site.urls.newsline(channel.slug)), None)
-            ]
-            entries = front if index == 1 else []
-            entries += [
-                (site.urls.absolute(item_path(site.urls, channel, r)), r.modified) for r in rows
-            ]
+            entries = file(index)
             body = sitemaps.urlset(entries)
-            newest = max((r.modified for r in rows if r.modified), default=None)
+            newest = max((when for _, when in entries if when), default=None)
             stamp = http_date(newest)
             if stamp:
                 headers["last-modified"] = stamp
@@ -227,6 +221,20 @@ def robots_for(site: Site, channels: Sequence[ChannelRef]) -> Response:
     )
     return Response(
         body, media_type="text/plain; charset=utf-8", headers={"cache-control": SITEMAP_CACHE}
+    )
+
+
+@root_router.get(urls.ROOT_SITEMAP)
+async def root_sitemap(request: Request) -> Response:
+    """``/sitemap.xml``: an index of every channel's sitemap."""
+    site = site_of(request)
+    body = sitemaps.sitemap_index(
+        (site.urls.absolute(site.urls.sitemap(c.slug)), None) for c in site.settings.channels
+    )
+    return Response(
+        body,
+        media_type="application/xml; charset=utf-8",
+        headers={"cache-control": SITEMAP_CACHE},
     )
 
 

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import re
+from functools import lru_cache
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
+import lxml.html
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
 from newsline import urls
-from newsline.publish import editorial
+from newsline.ingest.extract.figures import same_caption
 from newsline.sanitize import web_url
 from newsline.web import queries
 from newsline.web.render import clip, item_path, page, source_url
 from newsline.web.safety import clean_body, clean_digest_body
-from newsline.web.site import NotFound, Refused, site_of
+from newsline.web.site import NotFound, site_of
 
 router = APIRouter(include_in_schema=False)
-#: What the page of an item the editors unpublished says (410 Gone).
-WITHDRAWN = "This item was withdrawn by the editors and is no longer published here."
 
 
 def paragraphs(text: str | None) -> list[str]:
@@ -30,6 +32,123 @@ def paragraphs(text: str | None) -> list[str]:
     if len(blocks) == 1:
         blocks = [b.strip() for b in text.split("\n")]
     return [" ".join(b.split()) for b in blocks if b.strip()]
+
+
+#: Size suffixes publishers put on one picture's files (``-1024x576``, ``_large``, ``@2x``).
+_SIZE_TOKEN = re.compile(
+    r"([-_.]?\d{2,4}x\d{2,4}|[-_](?:large|medium|small|thumb|master)|@\dx)", re.IGNORECASE
+)
+RELATED = 6
+MORE_FROM = 5
+
+
+def _picture_key(url: str) -> tuple[str, str]:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url, url
+    path = parts.path.lower()
+    stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return f"{parts.hostname}{path}", _SIZE_TOKEN.sub("", stem)
+
+
+def same_picture(a: str, b: str) -> bool:
+    """Whether two image URLs are one picture (the same file, or one file in two sizes)."""
+    exact_a, loose_a = _picture_key(a)
+    exact_b, loose_b = _picture_key(b)
+    return exact_a == exact_b or (len(loose_a) >= 6 and loose_a == loose_b)
+
+
+@lru_cache(maxsize=256)
+def without_hero(body_html: str, image_url: str | None, caption: str | None) -> str:
+    """The body without the hero picture and its caption: the page shows them once, above.
+
+    Stored bodies may still carry them (feed content, older extractions): the picture's
+    figure (or bare image) goes, and so does a paragraph or caption that is the hero's."""
+    if not body_html or not (image_url or caption):
+        return body_html
+    try:
+        root = lxml.html.fragment_fromstring(body_html, create_parent="div")
+    except (ValueError, lxml.etree.ParserError):
+        return body_html
+    changed = False
+    for img in list(root.iter("img")):
+        src = img.get("src") or ""
+        if not (image_url and src and same_picture(src, image_url)):
+            continue
+        figure = next((a for a in img.iterancestors() if a.tag == "figure"), None)
+        target = figure if figure is not None else img
+        parent = target.getparent()
+        if parent is None:
+            continue
+        target.drop_tree()
+        changed = True
+        # A paragraph or link left holding nothing but the picture goes with it.
+        while (
+            parent is not root
+            and parent.getparent() is not None
+            and not (parent.text_content().strip() or len(parent))
+        ):
+            up = parent.getparent()
+            parent.drop_tree()
+            parent = up
+    if caption:
+        for el in list(root.iter("figcaption", "p")):
+            if el.getparent() is not None and same_caption(el.text_content(), caption):
+                el.drop_tree()
+                changed = True
+    if not changed:
+        return body_html
+    return (
+        "".join(lxml.html.tostring(child, encoding="unicode") for child in root)
+        if len(root)
+        else (root.text or "")
+    )
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+def summary_adds(summary: str | None, lead: str | None) -> bool:
+    """Whether a summary says something the page's first lines do not: not a copy of the
+    lead (most of its words, in order, at the top of the body or teaser)."""
+    mine = _words(summary or "")
+    if not mine:
+        return False
+    theirs = _words(lead or "")[: len(mine) * 2 + 20]
+    if not theirs:
+        return True
+    joined = " ".join(theirs)
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", summary or "") if s.strip()]
+    copied = sum(1 for s in sentences if " ".join(_words(s)) in joined)
+    return copied < max(1, len(sentences) * 0.6)
+
+
+def news_article(row: Any, url: str, image: str | None, cfg: Any, description: str) -> str:
+    """The item as schema.org NewsArticle JSON-LD (``</`` escaped: safe inside a script)."""
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": row.title[:110],
+        "url": url,
+        "mainEntityOfPage": url,
+        "datePublished": (row.published_at or row.sort_at).isoformat(),
+        "dateModified": (row.enriched_at or row.first_seen_at).isoformat(),
+        "description": description,
+        "publisher": {"@type": "Organization", "name": row.publication_name},
+    }
+    if row.author:
+        data["author"] = {"@type": "Person", "name": row.author}
+    if image:
+        data["image"] = [image]
+    if row.language:
+        data["inLanguage"] = row.language
+    source = source_url(row)
+    if source and source != url:
+        data["isBasedOn"] = source
+    data["sourceOrganization"] = {"@type": "Organization", "name": cfg.display_name}
+    return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
 
 
 def is_digest(row: Any) -> bool:
@@ -45,8 +164,6 @@ async def item(request: Request, channel_slug: str, publication_tag: str, slug: 
     with site.engine.connect() as conn:
         row = queries.item_page(conn, channel.id, publication_tag, slug)
         if row is None:
-            if editorial.withdrawn(conn, channel.id, publication_tag, slug):
-                raise Refused(WITHDRAWN, status=410, channel=channel)
             raise NotFound("no such item on this channel", channel)
         if row.duplicate_of_id is not None:
             original = queries.item_by_id(conn, channel.id, row.duplicate_of_id)
@@ -59,9 +176,20 @@ async def item(request: Request, channel_slug: str, publication_tag: str, slug: 
         shown_whole = digest or row.publication_republish == "full" or source is None
         full = shown_whole and bool(row.body_html)
         body: Markup | None = None
+        image = None if digest else web_url(row.image_url)
         if full:
-            body = clean_digest_body(row.body_html) if digest else clean_body(row.body_html)
+            if digest:
+                body = clean_digest_body(row.body_html)
+            else:
+                body = clean_body(without_hero(row.body_html, image, row.image_caption))
         teaser = clip(row.teaser or row.summary or "", 1000)
+        lead_text = (row.body_text if full else teaser) or ""
+        summary = paragraphs(row.summary) if digest or summary_adds(row.summary, lead_text) else []
+        related: list[Any] = []
+        if row.story_id is not None and not digest:
+            members = queries.story_members(conn, channel.id, [row.story_id])
+            related = queries.coverage(row, members.get(row.story_id, []))[:RELATED]
+        more = queries.more_from(conn, row.publication_id, row.id, MORE_FROM)
         url = site.urls.absolute(item_path(site.urls, channel, row))
         description = clip(row.summary or row.teaser or "", 300)
         share = {
@@ -82,13 +210,19 @@ async def item(request: Request, channel_slug: str, publication_tag: str, slug: 
             hashtags=hashtags,
             source=source,
             # A digest's image is its first entry's thumbnail: shown there, not as a hero.
-            image=None if digest else web_url(row.image_url),
+            image=image,
             share_image=web_url(row.image_url),
             digest=digest,
             full=full,
             body=body,
             teaser=teaser,
-            summary=paragraphs(row.summary),
+            summary=summary,
+            related=related,
+            story_path=site.urls.story(channel.slug, row.story_id) if related else None,
+            more_from=more,
+            json_ld=Markup(
+                news_article(row, url, web_url(row.image_url), channel.cfg, description)
+            ),
             page_url=url,
             description=description,
             share=share,

@@ -3,19 +3,27 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
+from sqlalchemy import Connection
 
 from newsline import urls
+from newsline.db.models import utcnow
 from newsline.web import queries
-from newsline.web.queries import Cursor, CursorError
-from newsline.web.render import page
-from newsline.web.site import BadRequest, ChannelRef, NotFound, site_of
+from newsline.web.queries import Cursor, CursorError, Entry
+from newsline.web.render import age, fragment_cache, page, render_fragment
+from newsline.web.site import BadRequest, ChannelRef, NotFound, Site, site_of
 
 router = APIRouter(include_in_schema=False)
 
 
-def _cursor(channel: ChannelRef, before: str | None) -> Cursor | None:
+def cursor_of(channel: ChannelRef, before: str | None) -> Cursor | None:
+    """The cursor a ``?before=`` names, or :class:`BadRequest`."""
     if not before:
         return None
     try:
@@ -24,6 +32,128 @@ def _cursor(channel: ChannelRef, before: str | None) -> Cursor | None:
         raise BadRequest(
             "That page link is broken; start again from the front page.", channel
         ) from exc
+
+
+def sitemap_lists(site: Site, conn: Connection, channel: ChannelRef) -> list[tuple[str, Any]]:
+    """The channel's list pages for its sitemap: the front page and each publication's page
+    (lastmod: their newest item), then the hashtag pages."""
+    publications = queries.publication_lists(conn, channel.id)
+    newest = max((p.modified for p in publications if p.modified), default=None)
+    pages: list[tuple[str, Any]] = [(site.urls.absolute(site.urls.newsline(channel.slug)), newest)]
+    pages += [
+        (site.urls.absolute(site.urls.publication(channel.slug, p.publication_tag)), p.modified)
+        for p in publications
+    ]
+    pages += [
+        (site.urls.absolute(site.urls.hashtag(channel.slug, h.tag)), None)
+        for h in channel.cfg.hashtags
+    ]
+    return pages
+
+
+def sitemap_pages(
+    site: Site, conn: Connection, channel: ChannelRef, per_file: int
+) -> tuple[int, Callable[[int], list[tuple[str, Any]]]]:
+    """How many sitemap files the channel needs, and a function giving file n (1-based):
+    (absolute URL, last modified) of the pages whose canonical address is ours."""
+    lists = sitemap_lists(site, conn, channel)
+    total = len(lists) + queries.count_sitemap(conn, channel.id)
+    files = max(1, -(-total // per_file))
+
+    def file(number: int) -> list[tuple[str, Any]]:
+        start = (number - 1) * per_file
+        pages = lists[start : start + per_file]
+        room = per_file - len(pages)
+        if room > 0:
+            offset = max(0, start - len(lists))
+            for row in queries.sitemap_rows(conn, channel.id, offset, room):
+                if row.kind == 0:
+                    path = site.urls.story(channel.slug, row.id)
+                else:
+                    path = site.urls.item(channel.slug, row.publication_tag, row.slug or row.id)
+                pages.append((site.urls.absolute(path), row.modified))
+        return pages
+
+    return files, file
+
+
+#: The broadsheet's lead story is the best covered among this many newest stories.
+LEAD_WINDOW = 8
+
+
+def story_cards(
+    request: Request, conn: Connection, channel: ChannelRef, entries: Sequence[Entry]
+) -> list[Markup]:
+    """One card per entry: its lead item, "N sources" and the other publications' headlines.
+
+    Cards are rendered once per version (the lead item and its story as last written) and
+    kept as fragments; a request only fills in their ages."""
+    cache = fragment_cache(request)
+    keys = [(channel.id, "card", *entry.version) for entry in entries]
+    fragments = [cache.get(key) for key in keys]
+    missing = [entry for entry, found in zip(entries, fragments, strict=True) if found is None]
+    if missing:
+        rows = queries.cards(conn, [e.id for e in missing])
+        story_ids = [e.story_id for e in missing if e.story_id is not None]
+        members = queries.story_members(conn, channel.id, story_ids)
+        hashtags = queries.hashtags_of(conn, channel.id, [e.id for e in missing])
+        for n, (entry, key) in enumerate(zip(entries, keys, strict=True)):
+            if fragments[n] is not None or entry.id not in rows:
+                continue
+            row = rows[entry.id]
+            story = members.get(entry.story_id, []) if entry.story_id is not None else []
+            others = queries.coverage(row, story)
+            sources = len({m.publication_id for m in story} | {row.publication_id})
+            fragment = render_fragment(
+                request,
+                channel,
+                "_card.html",
+                "card",
+                row,
+                hashtags.get(entry.id, []),
+                None,
+                None,
+                others,
+                sources,
+            )
+            cache.put(key, fragment)
+            fragments[n] = fragment
+    now = utcnow()
+    zone = channel.cfg.zone
+
+    def age_of(when: Any) -> str:
+        return age(when, now, zone)
+
+    return [Markup(f.fill(age_of)) for f in fragments if f is not None]
+
+
+#: How long a worker trusts its list of the hashtags that have items.
+HASHTAGS_IN_USE_SECONDS = 60.0
+
+
+def live_hashtags(request: Request, conn: Connection, channel: ChannelRef) -> set[str]:
+    """The channel's hashtags that have items (the topic strip shows no empty topic),
+    looked up at most once a minute per worker."""
+    memo: dict[int, tuple[float, set[str]]] = site_of(request).memo(("live-hashtags",), dict)
+    now = time.monotonic()
+    found = memo.get(channel.id)
+    if found is None or found[0] < now:
+        tags = [h.tag for h in channel.cfg.hashtags]
+        found = memo[channel.id] = (
+            now + HASHTAGS_IN_USE_SECONDS,
+            queries.hashtags_in_use(conn, channel.id, tags),
+        )
+    return found[1]
+
+
+def lead_first(entries: list[Entry]) -> list[Entry]:
+    """The list with its lead story first: the best covered of the newest few (the newest
+    on a tie); the others keep their order."""
+    if not entries:
+        return entries
+    window = entries[:LEAD_WINDOW]
+    best = max(range(len(window)), key=lambda n: (window[n].sources, -n))
+    return [entries[best], *entries[:best], *entries[best + 1 :]]
 
 
 def _list_page(
@@ -37,12 +167,14 @@ def _list_page(
     hashtag: str | None = None,
     feeds: dict[str, str] | None = None,
     intro: str = "",
+    canonical: str | None = None,
+    description: str = "",
 ) -> HTMLResponse:
     """A page of cards; `feeds` are the list's own feed paths by kind (rss, atom, json)."""
     site = site_of(request)
-    cursor = _cursor(channel, before)
+    cursor = cursor_of(channel, before)
     with site.engine.connect() as conn:
-        rows, following = queries.list_items(
+        entries, following = queries.list_stories(
             conn,
             channel.id,
             limit=site.settings.web.page_size,
@@ -50,8 +182,10 @@ def _list_page(
             publication_id=publication_id,
             hashtag=hashtag,
         )
-        item_hashtags = queries.hashtags_of(conn, channel.id, [r.id for r in rows])
-        newest = max((r.first_seen_at for r in rows), default=None)
+        broadsheet = cursor is None and publication_id is None
+        if broadsheet:
+            entries = lead_first(entries)
+        newest = max((e.sort_at for e in entries), default=None)
         more = f"{request.url.path}?before={following.encode()}" if following else None
         return page(
             request,
@@ -61,21 +195,35 @@ def _list_page(
             column=column,
             title=title,
             last_modified=newest,
-            items=rows,
-            item_hashtags=item_hashtags,
+            cards=story_cards(request, conn, channel, entries),
+            broadsheet=broadsheet,
+            live_hashtags=live_hashtags(request, conn, channel),
             more=more,
             first_page=cursor is None,
             list_feeds=feeds,
             intro=intro,
+            canonical=site.urls.absolute(
+                (canonical or request.url.path) + (f"?before={before}" if cursor else "")
+            ),
+            description=description
+            or f"{channel.cfg.display_name}: the news from {channel.cfg.hometown} and beyond, "
+            "story by story with every source's coverage.",
         )
 
 
 @router.get(urls.HOME)
 async def home(request: Request, before: str | None = None) -> Response:
     """The default channel's front page."""
-    channel = site_of(request).default_channel()
+    site = site_of(request)
+    channel = site.default_channel()
+    # The same page as the channel's front page, which is the address search engines keep.
     return _list_page(
-        request, channel, column="newsline", title=channel.cfg.display_name, before=before
+        request,
+        channel,
+        column="newsline",
+        title=channel.cfg.display_name,
+        before=before,
+        canonical=site.urls.newsline(channel.slug),
     )
 
 
@@ -118,7 +266,12 @@ async def publication_page(
             publication_id=publication.id,
             feeds={kind: site.urls.digest_feed(channel.slug, kind) for kind in urls.FEED_FILES},
             intro=f"Every Digest of {channel.cfg.display_name}: the news of each half hour "
-            "by hashtag, with a short overview. Follow it by feed or e-mail.",
+            "by hashtag, with a short overview."
+            + (
+                " Follow it by feed or e-mail."
+                if site.settings.email.enabled
+                else " Follow it by feed."
+            ),
         )
     return _list_page(
         request,
@@ -157,4 +310,6 @@ async def hashtag_page(
             for kind in urls.FEED_FILES
         },
         intro=hashtag_cfg.description,
+        description=hashtag_cfg.description
+        or f"#{hashtag_cfg.tag}: the latest stories on {channel.cfg.display_name}.",
     )

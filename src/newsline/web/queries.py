@@ -51,13 +51,13 @@ class Cursor:
 CARD_SQL = """
     item.id, item.slug, item.title, item.author, item.sort_at, item.published_at,
     item.first_seen_at, item.enriched_at, item.site_name, item.image_url, item.teaser,
-    item.summary, item.url, item.canonical_url, item.publication_id,
+    item.summary, item.url, item.canonical_url, item.publication_id, item.comment_count,
     publication.tag AS publication_tag, publication.name AS publication_name,
     publication.icon_url AS publication_icon, publication.republish AS publication_republish
 """
 PAGE_SQL = (
     CARD_SQL
-    + """, item.image_caption, item.body_html, item.language, item.story_id,
+    + """, item.image_caption, item.body_html, item.body_text, item.language, item.story_id,
     item.duplicate_of_id, item.content_source, publication.home_url AS publication_home,
     publication.is_channel_own AS publication_is_own
 """
@@ -114,6 +114,283 @@ def _list_statement(with_body: bool, by_publication: bool, by_hashtag: bool, aft
     if after:
         clause = clause.bindparams(bindparam("after_at", type_=_STAMP))
     return clause.columns(**STAMP_TYPES)
+
+
+def _where(by_publication: bool, by_hashtag: bool) -> list[str]:
+    where = [LISTED_SQL]
+    if by_publication:
+        where.append("item.publication_id = :publication")
+    if by_hashtag:
+        where.append(
+            "item.id IN (SELECT item_id FROM item_hashtag "
+            "WHERE channel_id = :channel AND hashtag = :hashtag)"
+        )
+    return where
+
+
+#: What grouping a list into stories needs of each item: no text beyond the title.
+ENTRY_SQL = """
+    item.id, item.story_id, item.sort_at, item.enriched_at, item.title,
+    item.near_duplicate_of_id, story.updated_at AS story_updated_at,
+    story.publication_count AS story_sources
+"""
+
+
+@lru_cache(maxsize=16)
+def _entries_statement(by_publication: bool, by_hashtag: bool, after: bool) -> Any:
+    where = _where(by_publication, by_hashtag)
+    if after:
+        where.append(
+            "(item.sort_at < :after_at OR (item.sort_at = :after_at AND item.id < :after_id))"
+        )
+    sql = (
+        f"SELECT {ENTRY_SQL} FROM item LEFT JOIN story ON story.id = item.story_id "
+        f"WHERE {' AND '.join(where)} ORDER BY item.sort_at DESC, item.id DESC LIMIT :limit"
+    )
+    clause = text(sql)
+    if after:
+        clause = clause.bindparams(bindparam("after_at", type_=_STAMP))
+    return clause.columns(**STAMP_TYPES, story_updated_at=_STAMP)
+
+
+@lru_cache(maxsize=16)
+def _shown_before_statement(by_publication: bool, by_hashtag: bool) -> Any:
+    # Stories with an item of this list newer than the cursor: already shown on a page before.
+    where = _where(by_publication, by_hashtag)
+    where.append("item.story_id IN :stories")
+    where.append(
+        "(item.sort_at > :after_at OR (item.sort_at = :after_at AND item.id >= :after_id))"
+    )
+    sql = f"SELECT DISTINCT item.story_id FROM item WHERE {' AND '.join(where)}"
+    return text(sql).bindparams(
+        bindparam("stories", expanding=True), bindparam("after_at", type_=_STAMP)
+    )
+
+
+def title_key(title: str) -> str:
+    """A headline reduced to its words, for spotting the same headline twice."""
+    return " ".join(re.findall(r"\w+", title.lower()))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One story card of a list: its lead item (the story's newest item on this list)."""
+
+    id: int
+    story_id: int | None
+    sort_at: datetime
+    enriched_at: datetime | None
+    story_updated_at: datetime | None
+    sources: int = 1
+    title: str = ""
+
+    @property
+    def version(self) -> tuple[Any, ...]:
+        """What the card's HTML depends on: the lead item (its headline too: an editor may
+        change it) and its story as last written."""
+        return (self.id, self.enriched_at, self.title, self.story_id, self.story_updated_at)
+
+
+def list_stories(
+    conn: Connection,
+    channel_id: int,
+    *,
+    limit: int,
+    cursor: Cursor | None = None,
+    publication_id: int | None = None,
+    hashtag: str | None = None,
+) -> tuple[list[Entry], Cursor | None]:
+    """One page of a list as stories, newest first: one entry per story (its newest item on
+    the list leads), near-duplicates and repeated headlines dropped; and the next cursor.
+
+    A story sits where its newest item on the list sits; a later page skips the stories an
+    earlier page showed."""
+    params: dict[str, Any] = {"channel": channel_id, "limit": limit * 3 + 1}
+    if publication_id is not None:
+        params["publication"] = publication_id
+    if hashtag is not None:
+        params["hashtag"] = hashtag
+    if cursor is not None:
+        params["after_at"] = cursor.sort_at
+        params["after_id"] = cursor.id
+    by_pub, by_tag = publication_id is not None, hashtag is not None
+    rows = conn.execute(_entries_statement(by_pub, by_tag, cursor is not None), params).all()
+    more_rows = len(rows) == params["limit"]
+    seen_stories: set[int] = set()
+    if cursor is not None:
+        stories = list({r.story_id for r in rows if r.story_id is not None})
+        if stories:
+            found = conn.execute(
+                _shown_before_statement(by_pub, by_tag), params | {"stories": stories}
+            )
+            seen_stories = {story_id for (story_id,) in found}
+    seen_titles: set[str] = set()
+    entries: list[Entry] = []
+    last: Any = None
+    for row in rows:
+        if len(entries) == limit:
+            break
+        last = row
+        words = title_key(row.title)
+        if row.story_id is not None:
+            if row.story_id in seen_stories:
+                continue
+            seen_stories.add(row.story_id)
+        if words and words in seen_titles:
+            continue
+        seen_titles.add(words)
+        entries.append(
+            Entry(
+                row.id,
+                row.story_id,
+                row.sort_at,
+                row.enriched_at,
+                row.story_updated_at,
+                max(1, row.story_sources or 1),
+                row.title,
+            )
+        )
+    following = None
+    if last is not None and (more_rows or last is not rows[-1]):
+        following = Cursor(last.sort_at, last.id)
+    return entries, following
+
+
+_CARDS = (
+    text(
+        f"SELECT {CARD_SQL}, item.story_id, item.near_duplicate_of_id FROM item "
+        "JOIN publication ON publication.id = item.publication_id WHERE item.id IN :ids"
+    )
+    .bindparams(bindparam("ids", expanding=True))
+    .columns(**STAMP_TYPES)
+)
+
+#: The other items of a story, as a card or an item page names them.
+MEMBER_SQL = """
+    item.id, item.slug, item.title, item.sort_at, item.story_id, item.publication_id,
+    item.near_duplicate_of_id, item.image_url, publication.tag AS publication_tag,
+    publication.name AS publication_name, publication.icon_url AS publication_icon
+"""
+_MEMBERS = (
+    text(
+        f"SELECT {MEMBER_SQL} FROM item JOIN publication ON publication.id = item.publication_id "
+        f"WHERE item.story_id IN :stories AND {LISTED_SQL} "
+        "ORDER BY item.sort_at DESC, item.id DESC"
+    )
+    .bindparams(bindparam("stories", expanding=True))
+    .columns(**STAMP_TYPES)
+)
+
+
+def cards(conn: Connection, ids: Sequence[int]) -> dict[int, Row[Any]]:
+    """The card columns of these items, by id."""
+    if not ids:
+        return {}
+    return {row.id: row for row in conn.execute(_CARDS, {"ids": list(ids)})}
+
+
+def story_members(
+    conn: Connection, channel_id: int, story_ids: Sequence[int]
+) -> dict[int, list[Row[Any]]]:
+    """The listed items of these stories, newest first, by story id."""
+    found: dict[int, list[Row[Any]]] = {}
+    if not story_ids:
+        return found
+    params = {"channel": channel_id, "stories": list(story_ids)}
+    for row in conn.execute(_MEMBERS, params):
+        found.setdefault(row.story_id, []).append(row)
+    return found
+
+
+def coverage(lead: Any, members: Sequence[Any]) -> list[Any]:
+    """The other coverage a story card names beside its lead: one item per other
+    publication (its newest), no near-duplicate of an item shown and no repeated headline."""
+    shown_titles = {title_key(lead.title)}
+    shown_pubs = {lead.publication_id}
+    shown_ids = {lead.id}
+    out = []
+    for row in members:
+        if row.id in shown_ids or row.publication_id in shown_pubs:
+            continue
+        if row.near_duplicate_of_id in shown_ids:
+            continue
+        words = title_key(row.title)
+        if words in shown_titles:
+            continue
+        shown_titles.add(words)
+        shown_pubs.add(row.publication_id)
+        shown_ids.add(row.id)
+        out.append(row)
+    return out
+
+
+_STORY = text(
+    "SELECT id, title, first_seen_at, updated_at, item_count, publication_count "
+    "FROM story WHERE id = :id"
+).columns(first_seen_at=_STAMP, updated_at=_STAMP)
+_STORY_ITEMS = (
+    text(
+        "SELECT item.id, item.sort_at, item.enriched_at, item.publication_id FROM item "
+        f"WHERE item.story_id = :story AND {LISTED_SQL} "
+        "AND (item.sort_at < :after_at OR (item.sort_at = :after_at AND item.id < :after_id)) "
+        "ORDER BY item.sort_at DESC, item.id DESC LIMIT :limit"
+    )
+    .bindparams(bindparam("after_at", type_=_STAMP))
+    .columns(**STAMP_TYPES)
+)
+_STORY_SOURCES = text(
+    "SELECT count(*) AS items, count(DISTINCT item.publication_id) AS sources, "
+    f"max(item.sort_at) AS newest FROM item WHERE item.story_id = :story AND {LISTED_SQL}"
+).columns(newest=_STAMP)
+
+
+def story(conn: Connection, story_id: int) -> Row[Any] | None:
+    """A story row."""
+    return conn.execute(_STORY, {"id": story_id}).first()
+
+
+#: A cursor before every item.
+FAR_FUTURE = Cursor(datetime(9999, 1, 1, tzinfo=UTC), 0)
+
+
+def story_items(
+    conn: Connection, channel_id: int, story_id: int, limit: int, cursor: Cursor | None = None
+) -> tuple[list[Entry], Cursor | None]:
+    """The channel's items of a story, newest first, and the next page's cursor."""
+    after = cursor or FAR_FUTURE
+    params = {
+        "story": story_id,
+        "channel": channel_id,
+        "limit": limit + 1,
+        "after_at": after.sort_at,
+        "after_id": after.id if cursor else 2**62,
+    }
+    rows = conn.execute(_STORY_ITEMS, params).all()
+    following = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        following = Cursor(rows[-1].sort_at, rows[-1].id)
+    return [Entry(r.id, story_id, r.sort_at, r.enriched_at, None) for r in rows], following
+
+
+def story_coverage(conn: Connection, channel_id: int, story_id: int) -> tuple[int, int, Any]:
+    """How many items and publications of the channel cover a story, and its newest time."""
+    row = conn.execute(_STORY_SOURCES, {"story": story_id, "channel": channel_id}).one()
+    return int(row.items), int(row.sources), row.newest
+
+
+_MORE_FROM = text(
+    f"SELECT {MEMBER_SQL} FROM item JOIN publication ON publication.id = item.publication_id "
+    "WHERE item.publication_id = :publication AND item.id != :id "
+    "AND item.state = 'ready' AND item.duplicate_of_id IS NULL "
+    "ORDER BY item.sort_at DESC, item.id DESC LIMIT :limit"
+).columns(**STAMP_TYPES)
+
+
+def more_from(conn: Connection, publication_id: int, item_id: int, limit: int) -> list[Row[Any]]:
+    """The publication's newest other items."""
+    params = {"publication": publication_id, "id": item_id, "limit": limit}
+    return list(conn.execute(_MORE_FROM, params))
 
 
 def list_items(
@@ -198,6 +475,22 @@ def hashtags_of(conn: Connection, channel_id: int, item_ids: Sequence[int]) -> d
     return found
 
 
+_HASHTAG_IN_USE = text(
+    "SELECT 1 FROM item_hashtag JOIN item ON item.id = item_hashtag.item_id "
+    "WHERE item_hashtag.channel_id = :channel AND item_hashtag.hashtag = :hashtag "
+    "AND item.state = 'ready' AND item.duplicate_of_id IS NULL LIMIT 1"
+)
+
+
+def hashtags_in_use(conn: Connection, channel_id: int, hashtags: Sequence[str]) -> set[str]:
+    """Those of `hashtags` that some ready item of the channel has."""
+    return {
+        tag
+        for tag in hashtags
+        if conn.execute(_HASHTAG_IN_USE, {"channel": channel_id, "hashtag": tag}).first()
+    }
+
+
 def publication(conn: Connection, channel_id: int, tag: str) -> Row[Any] | None:
     """A publication of the channel's newsline by its tag."""
     query = select(Publication).where(
@@ -259,22 +552,48 @@ def publication_health(conn: Connection, channel_id: int) -> list[PublicationHea
     return [PublicationHealth(p, feeds.get(p.id, []), int(counts.get(p.id, 0))) for p in rows]
 
 
+#: Pages whose canonical address is ours, for the sitemap: stories covered by two or more
+#: publications (the story page; lastmod its newest item), and items with no source page
+#: elsewhere (Digests, link-less entries; lastmod their publication time). An item page
+#: with a source names that source as canonical (the spec), so it is not listed.
+_SITEMAP_UNION = f"""
+    SELECT 0 AS kind, item.story_id AS id, '' AS publication_tag, '' AS slug,
+        max(item.sort_at) AS modified
+    FROM item WHERE item.story_id IS NOT NULL AND {LISTED_SQL}
+    GROUP BY item.story_id HAVING count(DISTINCT item.publication_id) > 1
+    UNION ALL
+    SELECT 1 AS kind, item.id AS id, publication.tag AS publication_tag, item.slug AS slug,
+        item.sort_at AS modified
+    FROM item JOIN publication ON publication.id = item.publication_id
+    WHERE {LISTED_SQL} AND (publication.is_channel_own = :own OR (
+        coalesce(item.canonical_url, '') NOT LIKE 'http%'
+        AND item.url NOT LIKE 'http://%' AND item.url NOT LIKE 'https://%'))
+"""
+_SITEMAP_ROWS = text(
+    f"SELECT * FROM ({_SITEMAP_UNION}) AS pages ORDER BY kind, id LIMIT :limit OFFSET :offset"
+).columns(modified=_STAMP)
+_SITEMAP_COUNT = text(f"SELECT count(*) FROM ({_SITEMAP_UNION}) AS pages")
+_SITEMAP_LISTS = text(
+    "SELECT publication.tag AS publication_tag, max(item.sort_at) AS modified "
+    "FROM item JOIN publication ON publication.id = item.publication_id "
+    f"WHERE {LISTED_SQL} GROUP BY publication.tag ORDER BY publication.tag"
+).columns(modified=_STAMP)
+
+
 def sitemap_rows(conn: Connection, channel_id: int, offset: int, limit: int) -> Sequence[Any]:
-    """Items for one sitemap file: (publication_tag, slug, id, modified)."""
-    query = (
-        select(
-            Publication.tag.label("publication_tag"),
-            Item.slug,
-            Item.id,
-            func.coalesce(Item.enriched_at, Item.first_seen_at).label("modified"),
-        )
-        .join(Publication, Publication.id == Item.publication_id)
-        .where(listed(channel_id))
-        .order_by(Item.id)
-        .offset(offset)
-        .limit(limit)
-    )
-    return conn.execute(query).all()
+    """One sitemap file's pages: (kind 0 story | 1 item, id, publication_tag, slug, modified)."""
+    params = {"channel": channel_id, "offset": offset, "limit": limit, "own": True}
+    return conn.execute(_SITEMAP_ROWS, params).all()
+
+
+def count_sitemap(conn: Connection, channel_id: int) -> int:
+    """How many story and item pages the channel's sitemap lists."""
+    return int(conn.scalar(_SITEMAP_COUNT, {"channel": channel_id, "own": True}) or 0)
+
+
+def publication_lists(conn: Connection, channel_id: int) -> Sequence[Any]:
+    """Each publication of the channel with items, and its newest item's time."""
+    return conn.execute(_SITEMAP_LISTS, {"channel": channel_id}).all()
 
 
 def count_listed(conn: Connection, channel_id: int) -> int:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -148,6 +150,89 @@ def feed_links(urls: Urls, channel: ChannelRef) -> list[dict[str, str]]:
         }
         for kind, media_type, name in FEED_LINKS
     ]
+
+
+_STAMP_MARK = re.compile("\x00([0-9]+)\x00")
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """A rendered piece of a page whose ages (``5m``) are filled in per request: the HTML
+    around each age, and the moments whose ages go between."""
+
+    parts: tuple[str, ...]
+    stamps: tuple[datetime, ...]
+
+    def fill(self, age_of: Callable[[datetime], str]) -> str:
+        out = [self.parts[0]]
+        for when, part in zip(self.stamps, self.parts[1:], strict=True):
+            out.append(age_of(when))
+            out.append(part)
+        return "".join(out)
+
+
+class FragmentCache:
+    """Rendered fragments by version key, per worker process: bounded (LRU) and each kept
+    at most `ttl` seconds, so what a key does not name (an editor's retag, a publication
+    renamed) shows within that time."""
+
+    def __init__(self, size: int = 4096, ttl: float = 120.0) -> None:
+        self.size, self.ttl = size, ttl
+        self._entries: OrderedDict[Any, tuple[float, Fragment]] = OrderedDict()
+
+    def get(self, key: Any) -> Fragment | None:
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        if found[0] < time.monotonic():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return found[1]
+
+    def put(self, key: Any, fragment: Fragment) -> None:
+        self._entries[key] = (time.monotonic() + self.ttl, fragment)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+
+def fragment_cache(request: Request) -> FragmentCache:
+    """This worker's fragment cache."""
+    cache: FragmentCache = site_of(request).memo(("fragments",), FragmentCache)
+    return cache
+
+
+def render_fragment(
+    request: Request, channel: ChannelRef, template: str, macro: str, *args: Any
+) -> Fragment:
+    """Call `macro` of `template` with the page globals; every ``age(...)`` it prints is
+    left open, to be filled per request by :meth:`Fragment.fill`."""
+    site = site_of(request)
+    stamps: list[datetime] = []
+
+    def mark(when: datetime | None) -> str:
+        if when is None:
+            return ""
+        stamps.append(when)
+        return f"\x00{len(stamps) - 1}\x00"
+
+    names = {
+        "channel": channel,
+        "cfg": channel.cfg,
+        "age": mark,
+        "item_path": lambda row: item_path(site.urls, channel, row),
+        "source_url": source_url,
+        "clip": clip,
+        "initials": initials,
+        "avatar_class": avatar_class,
+        "web_url": web_url,
+        "highlighted": highlighted,
+    }
+    module = site.templates.get_template(template).make_module(names)
+    html = str(getattr(module, macro)(*args))
+    pieces = _STAMP_MARK.split(html)
+    return Fragment(tuple(pieces[0::2]), tuple(stamps[int(index)] for index in pieces[1::2]))
 
 
 def page(

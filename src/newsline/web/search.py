@@ -8,20 +8,23 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 from sqlalchemy import Connection, Row, text
 
 from newsline import urls
+from newsline.db.models import utcnow
+from newsline.web import queries
 from newsline.web.queries import CARD_SQL, LISTED_SQL, STAMP_TYPES
-from newsline.web.render import page
-from newsline.web.safety import MARK_END, MARK_START
-from newsline.web.site import site_of
+from newsline.web.render import age, page, render_fragment
+from newsline.web.safety import MARK_END, MARK_START, highlighted
+from newsline.web.site import ChannelRef, site_of
 
 router = APIRouter(include_in_schema=False)
 
 MAX_TERMS = 12
 _TERM = re.compile(r"\w+", re.UNICODE)
 
-_SELECT = CARD_SQL
+_SELECT = CARD_SQL + ", item.story_id"
 _LISTED = LISTED_SQL
 
 SQLITE_SEARCH = f"""
@@ -54,35 +57,106 @@ def terms_of(query: str) -> list[str]:
     return _TERM.findall(query)[:MAX_TERMS]
 
 
-def fts5_query(terms: Sequence[str]) -> str:
+def fts5_query(terms: Sequence[str], *, prefix: bool = True) -> str:
     """An FTS5 MATCH expression: every term required, the last one as a prefix."""
     quoted = [f'"{t}"' for t in terms]
-    if quoted and len(terms[-1]) >= 3:
+    if prefix and quoted and len(terms[-1]) >= 3:
         quoted[-1] += "*"
     return " ".join(quoted)
+
+
+_OR = re.compile(r"\s+OR\s+")
+
+
+def alternatives(query: str) -> list[list[str]]:
+    """The query's alternatives, split at the word ``OR`` (upper case, between words), each
+    the list of its terms; at most MAX_TERMS terms in all."""
+    groups: list[list[str]] = []
+    budget = MAX_TERMS
+    for part in _OR.split(query.strip()):
+        terms = _TERM.findall(part)[:budget]
+        budget -= len(terms)
+        if terms:
+            groups.append(terms)
+    return groups
+
+
+def fts5_match(groups: Sequence[Sequence[str]]) -> str:
+    """An FTS5 MATCH expression: every term of an alternative required, any alternative
+    matching; the query's last term also as a prefix (the reader may still be typing)."""
+    if len(groups) == 1:
+        return fts5_query(groups[0])
+    parts = [
+        fts5_query(g) if n == len(groups) - 1 else fts5_query(g, prefix=False)
+        for n, g in enumerate(groups)
+    ]
+    return " OR ".join(f"({p})" for p in parts)
 
 
 def search_items(
     conn: Connection, channel_id: int, query: str, *, limit: int, offset: int = 0
 ) -> list[Row[Any]]:
     """Ranked matches of `query` among the channel's items, with marked title and snippet."""
-    terms = terms_of(query)
+    groups = alternatives(query)
+    terms = [t for g in groups for t in g]
     if not terms:
         return []
     params: dict[str, Any] = {"channel": channel_id, "limit": limit, "offset": offset}
     if conn.dialect.name == "postgresql":
         sel = f"StartSel={MARK_START}, StopSel={MARK_END}"
         params |= {
-            "query": " ".join(terms),
+            # websearch_to_tsquery reads "or" between words as OR, as we do.
+            "query": " or ".join(" ".join(g) for g in groups),
             "title_options": f"{sel}, HighlightAll=true",
             "snippet_options": f"{sel}, MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=…",
         }
         statement = POSTGRES_SEARCH
     else:
-        params |= {"query": fts5_query(terms), "start": MARK_START, "end": MARK_END}
+        params |= {"query": fts5_match(groups), "start": MARK_START, "end": MARK_END}
         statement = SQLITE_SEARCH
     typed = text(statement).columns(**STAMP_TYPES)
     return list(conn.execute(typed, params).all())
+
+
+def grouped(
+    request: Request, conn: Connection, channel: ChannelRef, hits: Sequence[Row[Any]]
+) -> list[Markup]:
+    """The hits as story cards: the best-ranked hit of each story leads it, with the story's
+    other coverage; the same headline is never shown twice."""
+    story_ids = list({h.story_id for h in hits if h.story_id is not None})
+    members = queries.story_members(conn, channel.id, story_ids)
+    seen_stories: set[int] = set()
+    seen_titles: set[str] = set()
+    now, zone = utcnow(), channel.cfg.zone
+
+    def age_of(when: Any) -> str:
+        return age(when, now, zone)
+
+    out = []
+    for hit in hits:
+        words = queries.title_key(hit.title)
+        if hit.story_id in seen_stories or (words and words in seen_titles):
+            continue
+        if hit.story_id is not None:
+            seen_stories.add(hit.story_id)
+        seen_titles.add(words)
+        story = members.get(hit.story_id, []) if hit.story_id is not None else []
+        others = queries.coverage(hit, story)
+        sources = len({m.publication_id for m in story} | {hit.publication_id})
+        fragment = render_fragment(
+            request,
+            channel,
+            "_card.html",
+            "card",
+            hit,
+            [],
+            highlighted(hit.snippet_marked or ""),
+            highlighted(hit.title_marked or hit.title),
+            others,
+            sources,
+        )
+        out.append(Markup(fragment.fill(age_of)))
+    return out
 
 
 @router.get(urls.SEARCH)
@@ -111,4 +185,5 @@ async def search(request: Request, channel_slug: str, q: str = "", page_no: int 
             page_no=page_no,
             more=more,
             searched=bool(terms_of(q)),
+            cards=grouped(request, conn, channel, hits[:size]),
         )

@@ -24,18 +24,54 @@
     link.setAttribute("href", url.pathname + url.search);
   });
 
+  // The link is kept: by the time a promise settles, event.currentTarget is null.
   on("[data-share]", function (event) {
-    var url = event.currentTarget.getAttribute("href");
+    var link = event.currentTarget;
+    var url = link.getAttribute("href");
     if (navigator.share) {
       event.preventDefault();
       navigator.share({ title: document.title, url: url }).catch(function () {});
     } else if (navigator.clipboard && window.isSecureContext) {
       event.preventDefault();
       navigator.clipboard.writeText(url).then(function () {
-        event.currentTarget.textContent = "Link copied";
+        link.textContent = "Link copied";
+      }, function () {
+        window.location.href = url;
       });
     }
   });
+
+  // `back` returns where the reader came from when that was a page of this site.
+  on("[data-back]", function (event) {
+    var from = document.referrer;
+    if (!from || window.history.length < 2) return;
+    var here = window.location;
+    try {
+      var came = new URL(from);
+      if (came.origin !== here.origin || came.href === here.href) return;
+    } catch (e) {
+      return;
+    }
+    event.preventDefault();
+    window.history.back();
+  });
+
+  // The topic strip scrolls sideways: fade its right edge only while pills are hidden there.
+  var strip = document.querySelector(".tagbar");
+  function fade() {
+    if (!strip) return;
+    var hidden = strip.scrollWidth - strip.clientWidth - strip.scrollLeft > 4;
+    strip.classList.toggle("at-end", !hidden);
+  }
+  if (strip) {
+    strip.addEventListener("scroll", fade, { passive: true });
+    window.addEventListener("resize", fade);
+    fade();
+    var current = strip.querySelector('[aria-current="page"]');
+    if (current && current.offsetLeft + current.offsetWidth > strip.clientWidth) {
+      strip.scrollLeft = current.offsetLeft - 24;
+    }
+  }
 
   // Online count: a heartbeat every 10 s while the page is visible.
   var counter = document.getElementById("online");

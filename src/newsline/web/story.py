@@ -1,0 +1,88 @@
+"""The story page: ``/<channel>/story/<id>``, every item of the channel covering one story,
+newest first, each with its publication."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from markupsafe import Markup
+from sqlalchemy import Connection
+
+from newsline import urls
+from newsline.db.models import utcnow
+from newsline.web import queries
+from newsline.web.newsline import cursor_of
+from newsline.web.queries import Entry
+from newsline.web.render import age, fragment_cache, page, render_fragment
+from newsline.web.site import ChannelRef, NotFound, site_of
+
+router = APIRouter(include_in_schema=False)
+
+#: Items per page of a story (a long-running story has thousands).
+STORY_PAGE = 60
+
+
+def item_cards(
+    request: Request, conn: Connection, channel: ChannelRef, entries: Sequence[Entry]
+) -> list[Markup]:
+    """A plain card per item (no coverage: the page is the coverage), cached per version."""
+    cache = fragment_cache(request)
+    keys = [(channel.id, "item-card", e.id, e.enriched_at) for e in entries]
+    fragments = [cache.get(key) for key in keys]
+    missing = [e.id for e, f in zip(entries, fragments, strict=True) if f is None]
+    if missing:
+        rows = queries.cards(conn, missing)
+        for n, (entry, key) in enumerate(zip(entries, keys, strict=True)):
+            if fragments[n] is None and entry.id in rows:
+                fragment = render_fragment(
+                    request, channel, "_card.html", "card", rows[entry.id], []
+                )
+                cache.put(key, fragment)
+                fragments[n] = fragment
+    now, zone = utcnow(), channel.cfg.zone
+    return [Markup(f.fill(lambda when: age(when, now, zone))) for f in fragments if f]
+
+
+@router.get(urls.STORY)
+async def story_page(
+    request: Request, channel_slug: str, story_id: int, before: str | None = None
+) -> Response:
+    """One story: how many publications cover it, and their items, newest first."""
+    site = site_of(request)
+    channel = site.channel(channel_slug)
+    cursor = cursor_of(channel, before)
+    with site.engine.connect() as conn:
+        story = queries.story(conn, story_id) if 0 < story_id < 2**62 else None
+        if story is None:
+            raise NotFound("no such story", channel)
+        items, sources, newest = queries.story_coverage(conn, channel.id, story_id)
+        if not items:
+            raise NotFound("no such story on this channel", channel)
+        entries, following = queries.story_items(conn, channel.id, story_id, STORY_PAGE, cursor)
+        path = site.urls.story(channel.slug, story_id)
+        more = f"{path}?before={following.encode()}" if following else None
+        canonical = site.urls.absolute(path + (f"?before={before}" if cursor else ""))
+        title = story.title or "A story"
+        description = (
+            f"{title}: {items} item{'s' if items != 1 else ''} from {sources} "
+            f"publication{'s' if sources != 1 else ''} on {channel.cfg.display_name}."
+        )
+        return page(
+            request,
+            channel,
+            "story.html",
+            conn,
+            column="story",
+            title=f"{title} · {channel.cfg.display_name}",
+            last_modified=newest,
+            story=story,
+            heading=title,
+            items=items,
+            sources=sources,
+            cards=item_cards(request, conn, channel, entries),
+            more=more,
+            canonical=canonical,
+            description=description,
+        )
