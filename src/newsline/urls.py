@@ -42,6 +42,9 @@ CHANNEL_FILE = "/{channel_slug}/{name}"
 DIGEST_SUBSCRIBE = "/{channel_slug}/digest/subscribe"
 DIGEST_CONFIRM = "/{channel_slug}/digest/confirm"
 DIGEST_UNSUBSCRIBE = "/{channel_slug}/digest/unsubscribe"
+#: Every Digest by date: the days that have any, and one day's Digests (``2025-07-25``).
+DIGEST_ARCHIVE = "/{channel_slug}/digest/archive"
+DIGEST_DAY = "/{channel_slug}/digest/archive/{day}"
 DIGEST_FEED = "/{channel_slug}/digest/{name}"
 ONLINE = "/{channel_slug}/online"
 OPTIONS = "/_options"
@@ -188,6 +191,14 @@ class Urls:
     def digest(self, channel: str, own_tag: str, slug: str) -> str:
         """One Digest: an item of the channel's own publication."""
         return self.item(channel, own_tag, slug)
+
+    def digest_archive(self, channel: str) -> str:
+        """The days that have Digests, newest first."""
+        return _fill(DIGEST_ARCHIVE, channel_slug=channel)
+
+    def digest_day(self, channel: str, day: str) -> str:
+        """One day's Digests (`day` in the channel's time zone, ``YYYY-MM-DD``)."""
+        return _fill(DIGEST_DAY, channel_slug=channel, day=day)
 
     def digest_subscribe(self, channel: str) -> str:
         """The Digest's e-mail subscription form (POST: subscribe)."""

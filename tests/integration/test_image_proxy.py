@@ -242,7 +242,7 @@ def test_pages_name_images_through_the_proxy_with_sizes(
         assert attrs["src"].startswith("/img/") and attrs["width"] and attrs["height"]
         assert attrs["srcset"].count("w,") == len(USES["thumb"].widths) - 1
         assert client.get(attrs["src"]).status_code == 200
-    item_link = front.css_first(".card h3 a[href$='pictured']")
+    item_link = front.css_first(".card .title a[href$='pictured']")
     assert item_link is not None
     page = LexborHTMLParser(client.get(item_link.attributes["href"] or "").text)
     hero = page.css_first(".hero img")

@@ -161,16 +161,20 @@ def test_subscribing_answers_alike_for_new_and_known_addresses(
     assert len(smtp.to("reader@example.org")) >= 1
 
 
-def test_subscribe_without_mail_is_a_503_in_chrome(
+def test_subscribe_without_mail_says_so_before_any_form(
     make_settings: Callable[..., Settings], smtp: Inbox
 ) -> None:
     client = TestClient(create_app(_settings(make_settings, smtp, mail=False)), headers=HUMAN)
-    token = csrf_of(client.get("/news/digest/subscribe").text)
-    resp = client.post(
-        "/news/digest/subscribe", data={"email": "a@example.org", "csrf_token": token}
-    )
-    assert resp.status_code == 503
+    resp = client.get("/news/digest/subscribe")
+    # At once, on the GET: no form to fill in only to be told no (it was a 503 after POST).
+    assert resp.status_code == 404
     _assert_chrome(resp.text)
+    page = _doc(resp.text)
+    assert page.css_first("form") is None or page.css_first("form.mailform") is None
+    assert "does not send e-mail" in _main_text(resp.text)
+    assert page.css_first('.mailpage a[href="/news/digest/feed.xml"]') is not None
+    assert resp.headers["cache-control"] == "no-store"
+    assert smtp.to("a@example.org") == []
     # and the channel pages do not offer the e-mail edition
     front = _doc(client.get("/news/newsline").text)
     assert front.css_first('a[href="/news/digest/subscribe"]') is None

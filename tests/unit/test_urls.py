@@ -101,6 +101,8 @@ def test_builders_fill_the_routes_the_app_registers() -> None:
         (urls.CHANNEL_FILE, U.feed("c")),
         (urls.DIGEST_SUBSCRIBE, U.digest_subscribe("c")),
         (urls.DIGEST_FEED, U.digest_feed("c")),
+        (urls.DIGEST_ARCHIVE, U.digest_archive("c")),
+        (urls.DIGEST_DAY, U.digest_day("c", "2025-07-25")),
         (urls.ONLINE, U.online("c")),
         (urls.API + urls.API_ITEM, U.api_item("c", 1)),
     ]

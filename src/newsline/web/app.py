@@ -145,6 +145,7 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
     site.templates.globals["asset"] = asset_versions()
     site.templates.globals["csrf_input"] = csrf_input
     site.templates.globals["image"] = ImageLinks(settings, site.urls)
+    site.templates.globals["digest_nav"] = digest_routes.digest_nav
     app.state.site = site
     app.state.sitemap_max_urls = sitemap_max_urls
 

@@ -1,6 +1,8 @@
 """Digest routes: digest-only feeds and the e-mail edition's subscribe / confirm / unsubscribe.
 
 - ``/<channel>/digest/feed.xml`` · ``atom.xml`` · ``feed.json`` — the channel's digests only
+- ``/<channel>/digest/archive`` and ``…/archive/<YYYY-MM-DD>`` — every Digest by date;
+  a Digest's page links the one before and after it (:func:`digest_nav`, ``_digest_nav.html``)
 - ``/<channel>/digest/subscribe`` — GET a form, POST an address (double opt-in mail)
 - ``/<channel>/digest/confirm?token=`` — the mailed link: GET shows a button, only its POST
   confirms (mail link scanners follow GETs and would confirm by themselves)
@@ -18,11 +20,15 @@ from __future__ import annotations
 
 import html
 import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from sqlalchemy import Connection, Select, select
 from starlette.concurrency import run_in_threadpool
 
 from newsline import urls
@@ -34,7 +40,7 @@ from newsline.community.subscribers import unsubscribe as stop_subscription
 from newsline.config import ChannelSettings, Settings
 from newsline.db.channels import channel_row
 from newsline.db.engine import session_scope
-from newsline.db.models import Digest, Item
+from newsline.db.models import Digest, Item, Publication
 from newsline.publish.feeds_out import MEDIA_TYPES, FeedEntry, FeedInfo, render
 from newsline.publish.mailer import MailError, confirmation_message, send_message
 from newsline.web.clients import client_key
@@ -47,6 +53,8 @@ log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
 FEED_DIGESTS = 30
+#: The archive's first page names the days of at most this many recent Digests.
+ARCHIVE_MAX_DIGESTS = 5000
 NO_STORE = {"cache-control": "no-store"}
 DEFAULT_DAILY_HOUR = 7
 
@@ -304,6 +312,186 @@ async def unsubscribe(request: Request, channel_slug: str, token: str = "") -> H
 def _unsubscribe_sync(settings: Settings, token: str) -> bool:
     with session_scope(settings.database_url) as session:
         return stop_subscription(session, token) is not None
+
+
+# --- previous / next and the archive by date ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class DigestLink:
+    """A Digest as the navigation and the archive name it."""
+
+    title: str
+    url: str
+    slot_at: datetime
+    entries: int
+
+
+@dataclass(frozen=True)
+class DigestNav:
+    """What a Digest page links to: the Digests before and after it, its day, the archive."""
+
+    previous: DigestLink | None
+    next: DigestLink | None
+    day_label: str
+    day_url: str
+    archive_url: str
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _digests(channel_id: int) -> Select[Any]:
+    """The channel's published Digests (withdrawn ones are not linked)."""
+    return (
+        select(Digest.slot_at, Digest.entries, Item.title, Item.slug, Item.id, Publication.tag)
+        .join(Item, Item.id == Digest.item_id)
+        .join(Publication, Publication.id == Item.publication_id)
+        .where(Digest.channel_id == channel_id, Item.state == "ready")
+    )
+
+
+def _link(urls_: urls.Urls, channel: ChannelRef, row: Any) -> DigestLink:
+    return DigestLink(
+        title=row.title,
+        url=urls_.item(channel.slug, row.tag, row.slug or row.id),
+        slot_at=_aware(row.slot_at),
+        entries=len(row.entries or []),
+    )
+
+
+def _day_label(day: date) -> str:
+    return f"{day:%A}, {day:%B} {day.day}, {day.year}"
+
+
+def digest_neighbours(
+    conn: Connection, urls_: urls.Urls, channel: ChannelRef, item_id: int
+) -> DigestNav | None:
+    """Previous and next Digest of the Digest stored as item `item_id`; None if it is none."""
+    slot = conn.scalar(
+        select(Digest.slot_at).where(Digest.item_id == item_id, Digest.channel_id == channel.id)
+    )
+    if slot is None:
+        return None
+    query = _digests(channel.id)
+    before = conn.execute(
+        query.where(Digest.slot_at < slot).order_by(Digest.slot_at.desc()).limit(1)
+    ).first()
+    after = conn.execute(
+        query.where(Digest.slot_at > slot).order_by(Digest.slot_at).limit(1)
+    ).first()
+    day = _aware(slot).astimezone(channel.cfg.zone).date()
+    return DigestNav(
+        previous=_link(urls_, channel, before) if before else None,
+        next=_link(urls_, channel, after) if after else None,
+        day_label=_day_label(day),
+        day_url=urls_.digest_day(channel.slug, day.isoformat()),
+        archive_url=urls_.digest_archive(channel.slug),
+    )
+
+
+@pass_context
+def digest_nav(context: Context) -> DigestNav | None:
+    """Jinja global for ``_digest_nav.html``: the navigation of the page's Digest (``item``)."""
+    request: Request = context["request"]
+    channel: ChannelRef = context["channel"]
+    site = site_of(request)
+    with site.engine.connect() as conn:
+        return digest_neighbours(conn, site.urls, channel, context["item"].id)
+
+
+@router.get(urls.DIGEST_ARCHIVE)
+def digest_archive(request: Request, channel_slug: str) -> HTMLResponse:
+    """Every day that has Digests, newest first, with how many."""
+    site = site_of(request)
+    channel = _channel(request, channel_slug)
+    zone = channel.cfg.zone
+    with site.engine.connect() as conn:
+        slots = conn.scalars(
+            select(Digest.slot_at)
+            .join(Item, Item.id == Digest.item_id)
+            .where(Digest.channel_id == channel.id, Item.state == "ready")
+            .order_by(Digest.slot_at.desc())
+            .limit(ARCHIVE_MAX_DIGESTS)
+        ).all()
+        counts: dict[date, int] = {}
+        for slot in slots:
+            day = _aware(slot).astimezone(zone).date()
+            counts[day] = counts.get(day, 0) + 1
+        days = [
+            {
+                "label": _day_label(day),
+                "url": site.urls.digest_day(channel.slug, day.isoformat()),
+                "count": count,
+                "month": f"{day:%B} {day.year}",
+            }
+            for day, count in counts.items()
+        ]
+        return page(
+            request,
+            channel,
+            "digest_archive.html",
+            conn,
+            column="digest",
+            title=f"The Digest by date · {channel.cfg.display_name}",
+            heading="The Digest by date",
+            days=days,
+            digests=None,
+        )
+
+
+@router.get(urls.DIGEST_DAY)
+def digest_day(request: Request, channel_slug: str, day: str) -> HTMLResponse:
+    """One day's Digests (the channel's calendar day), oldest first, with the days around."""
+    site = site_of(request)
+    channel = _channel(request, channel_slug)
+    try:
+        wanted = date.fromisoformat(day)
+    except ValueError:
+        raise NotFound("no such day: use YYYY-MM-DD", channel) from None
+    if day != wanted.isoformat():
+        raise NotFound("no such day: use YYYY-MM-DD", channel)
+    zone = channel.cfg.zone
+    start = datetime.combine(wanted, time(0), zone).astimezone(UTC)
+    end = datetime.combine(wanted + timedelta(days=1), time(0), zone).astimezone(UTC)
+    lo, hi = start, end
+    query = _digests(channel.id)
+    with site.engine.connect() as conn:
+        rows = conn.execute(
+            query.where(Digest.slot_at >= lo, Digest.slot_at < hi).order_by(Digest.slot_at)
+        ).all()
+        if not rows:
+            raise NotFound(f"no Digest on {wanted.isoformat()}", channel)
+        before = conn.execute(
+            query.where(Digest.slot_at < lo).order_by(Digest.slot_at.desc()).limit(1)
+        ).first()
+        after = conn.execute(
+            query.where(Digest.slot_at >= hi).order_by(Digest.slot_at).limit(1)
+        ).first()
+
+        def day_link(row: Any) -> dict[str, str] | None:
+            if row is None:
+                return None
+            other = _aware(row.slot_at).astimezone(zone).date()
+            return {
+                "label": _day_label(other),
+                "url": site.urls.digest_day(channel.slug, other.isoformat()),
+            }
+
+        return page(
+            request,
+            channel,
+            "digest_archive.html",
+            conn,
+            column="digest",
+            title=f"The Digest, {_day_label(wanted)} · {channel.cfg.display_name}",
+            heading=f"The Digest, {_day_label(wanted)}",
+            days=None,
+            digests=[_link(site.urls, channel, row) for row in rows],
+            earlier=day_link(before),
+            later=day_link(after),
+        )
 
 
 # --- feeds (registered last: its path has a free segment) -------------------------------
