@@ -87,6 +87,7 @@ def _error_page(
         404: "Not found",
         400: "Bad request",
         403: "Refused",
+        410: "Withdrawn",
         429: "Too many requests",
     }.get(status, "Error")
     return page(

@@ -15,13 +15,16 @@ from markupsafe import Markup
 
 from newsline import urls
 from newsline.ingest.extract.figures import same_caption
+from newsline.publish import editorial
 from newsline.sanitize import web_url
 from newsline.web import queries
 from newsline.web.render import clip, item_path, page, source_url
 from newsline.web.safety import clean_body, clean_digest_body
-from newsline.web.site import NotFound, site_of
+from newsline.web.site import NotFound, Refused, site_of
 
 router = APIRouter(include_in_schema=False)
+#: What the page of an item the editors unpublished says (410 Gone).
+WITHDRAWN = "This item was withdrawn by the editors and is no longer published here."
 
 
 def paragraphs(text: str | None) -> list[str]:
@@ -164,6 +167,8 @@ async def item(request: Request, channel_slug: str, publication_tag: str, slug: 
     with site.engine.connect() as conn:
         row = queries.item_page(conn, channel.id, publication_tag, slug)
         if row is None:
+            if editorial.withdrawn(conn, channel.id, publication_tag, slug):
+                raise Refused(WITHDRAWN, status=410, channel=channel)
             raise NotFound("no such item on this channel", channel)
         if row.duplicate_of_id is not None:
             original = queries.item_by_id(conn, channel.id, row.duplicate_of_id)
