@@ -58,6 +58,21 @@ DOCS = "/docs"
 #: A publisher's image through our proxy: ``variant`` is ``<use>-<width>`` (``thumb-168``),
 #: ``source`` the image's URL in base64url, ``sig`` its HMAC under the site secret.
 IMAGE = "/img/{sig}/{variant}/{source}"
+#: Readers' accounts (fixed paths: registered before the channel routes).
+ACCOUNT = "/account"
+SIGN_IN = "/account/sign-in"
+SIGN_UP = "/account/sign-up"
+SIGN_OUT = "/account/sign-out"
+SIGN_IN_LINK = "/account/sign-in-link"  # GET ?token= shows a button; POST signs in
+VERIFY = "/account/verify"
+RESET = "/account/reset"  # ask for a reset mail; with ?token= choose the new password
+EMAIL_CONFIRM = "/account/email/confirm"
+ACCOUNT_ACTION = "/account/{action}"  # settings forms post here (name, password, ...)
+PREFERENCES = "/{channel_slug}/preferences"
+PREFERENCE_ACTION = "/{channel_slug}/preferences/{action}"
+SAVED = "/account/saved"
+#: A reader's private feed of a channel (their preferences applied), by revocable token.
+PRIVATE_FEED = "/account/feed/{token}/{channel_slug}/{name}"
 STATIC = "/static"
 OPENAPI = "/openapi.json"
 API = "/api/v1"
@@ -68,6 +83,7 @@ API_PUBLICATIONS = "/channels/{channel}/publications"
 API_ITEMS = "/channels/{channel}/items"
 API_ITEM = "/channels/{channel}/items/{item_id}"
 API_SEARCH = "/channels/{channel}/search"
+API_SESSION = "/session"
 
 #: Feed formats by kind, and the file name each is served under.
 FEED_FILES = {"rss": "feed.xml", "atom": "atom.xml", "json": "feed.json"}
@@ -289,6 +305,60 @@ class Urls:
         """The site-wide sitemap index."""
         return ROOT_SITEMAP
 
+    # --- accounts ---------------------------------------------------------------------------
+
+    def account(self) -> str:
+        """The signed-in reader's settings."""
+        return ACCOUNT
+
+    def sign_in(self, next_path: str = "") -> str:
+        """The sign-in page; `next_path` is where it leads afterwards."""
+        return _query(SIGN_IN, {"next": next_path} if next_path else {})
+
+    def sign_up(self, next_path: str = "") -> str:
+        """The sign-up page."""
+        return _query(SIGN_UP, {"next": next_path} if next_path else {})
+
+    def sign_out(self) -> str:
+        """Where the sign-out form posts."""
+        return SIGN_OUT
+
+    def sign_in_link(self, token: str = "") -> str:
+        """The one-time sign-in link of a mail (without token: where to ask for one)."""
+        return _query(SIGN_IN_LINK, {"token": token} if token else {})
+
+    def verify(self, token: str) -> str:
+        """The e-mail verification link."""
+        return _query(VERIFY, {"token": token})
+
+    def reset(self, token: str = "") -> str:
+        """Ask for a password reset mail; with `token`, the mailed link to set a new one."""
+        return _query(RESET, {"token": token} if token else {})
+
+    def email_confirm(self, token: str) -> str:
+        """The link confirming a new e-mail address."""
+        return _query(EMAIL_CONFIRM, {"token": token})
+
+    def account_action(self, action: str) -> str:
+        """Where one settings form posts (``name``, ``password``, ``email``, ...)."""
+        return _fill(ACCOUNT_ACTION, action=action)
+
+    def preferences(self, channel: str) -> str:
+        """A reader's choices for one channel: publications shown, hashtags followed."""
+        return _fill(PREFERENCES, channel_slug=channel)
+
+    def preference_action(self, channel: str, action: str) -> str:
+        """Where a preference form posts (``publication``, ``hashtag``, ``save``)."""
+        return _fill(PREFERENCE_ACTION, channel_slug=channel, action=action)
+
+    def saved(self) -> str:
+        """The reader's saved items."""
+        return SAVED
+
+    def private_feed(self, token: str, channel: str, kind: str = "rss") -> str:
+        """A reader's own feed of a channel (their preferences applied)."""
+        return _fill(PRIVATE_FEED, token=token, channel_slug=channel, name=FEED_FILES[kind])
+
     # --- the JSON API -----------------------------------------------------------------------
 
     def api_channels(self) -> str:
@@ -314,3 +384,7 @@ class Urls:
     def api_search(self, channel: str, query: str, **more: str | int) -> str:
         """Items matching `query` (`more`: limit, cursor)."""
         return _query(API + _fill(API_SEARCH, channel=channel), {"q": query, **more})
+
+    def api_session(self) -> str:
+        """Sign in (POST e-mail and password) or out (DELETE) from a script."""
+        return API + API_SESSION

@@ -45,6 +45,9 @@ TOKENLESS = {
     urls.ONLINE: "heartbeat",
     # WebSub hubs deliver server to server, each delivery HMAC-signed with our secret.
     "/_websub/{key}": "websub callback",
+    # Scripts sign in with JSON credentials (no form, no cookie yet): same-site by Origin,
+    # and the session it opens is a fresh one (newsline.web.account).
+    urls.API + urls.API_SESSION: "API sign-in",
 }
 
 

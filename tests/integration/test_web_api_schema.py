@@ -34,7 +34,17 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 def test_api_conforms_to_its_openapi_document(api_schema: Any) -> None:
     operations = [result.ok() for result in api_schema.get_all_operations()]
-    assert len(operations) == 6
+    labels = {operation.label for operation in operations}
+    assert labels >= {
+        "GET /api/v1/channels",
+        "GET /api/v1/channels/{channel}",
+        "GET /api/v1/channels/{channel}/publications",
+        "GET /api/v1/channels/{channel}/items",
+        "GET /api/v1/channels/{channel}/items/{item_id}",
+        "GET /api/v1/channels/{channel}/search",
+        "POST /api/v1/session",
+        "DELETE /api/v1/session",
+    }
     for operation in operations:
 
         @given(case=operation.as_strategy())

@@ -12,6 +12,8 @@ from __future__ import annotations
 # isort: off
 from newsline.cli import db, pipeline, serve, extract, publications, items, digest, audit, replay  # noqa: F401
 
+from newsline.cli import users  # noqa: F401  (accounts, roles, bans)
+
 # isort: on
 from newsline.cli.app import app
 

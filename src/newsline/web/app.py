@@ -29,6 +29,9 @@ from newsline.web import (
     search,
     story,
 )
+from newsline.web.account import api_router as account_api_router
+from newsline.web.account import router as account_router
+from newsline.web.auth import install as install_accounts
 from newsline.web.cache import RenderCacheMiddleware
 from newsline.web.csrf import csrf_input, refuse_cross_site
 from newsline.web.images import ImageLinks
@@ -149,6 +152,7 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
     site.templates.globals["digest_nav"] = digest_routes.digest_nav
     app.state.site = site
     app.state.sitemap_max_urls = sitemap_max_urls
+    install_accounts(app)  # the viewer() template global, the sign-in redirect
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
@@ -206,6 +210,8 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
     # Fixed paths first: the channel routes below match any first path segment.
     app.include_router(feeds.root_router)
     app.include_router(api.router)
+    app.include_router(account_api_router)
+    app.include_router(account_router)  # /account/...
     app.include_router(online.router)
     app.include_router(images_router)  # /img/...: signed, so no CSRF concern (GET only)
     app.include_router(websub_router)  # hubs' callback: HMAC-signed, so no CSRF token

@@ -2,8 +2,9 @@
 
 A burst of readers on the same page costs one render per worker per second. Responses
 are keyed by path, query, the reader-option cookies and whether the client is a bot (bots
-see 0 readers online); requests carrying any other cookie, responses setting one, and
-responses marked ``no-store`` or ``private`` are never cached.
+see 0 readers online); requests carrying any other cookie (a signed-in session's ``nl_sid``
+among them: :mod:`newsline.web.session`) or an ``Authorization`` header, responses setting
+a cookie, and responses marked ``no-store`` or ``private`` are never cached.
 
 One render per page at a time: while a page is being rendered, other requests for it
 wait for that render instead of starting their own (without this, the moment a busy
@@ -136,6 +137,8 @@ class RenderCacheMiddleware:
         if path.startswith(SKIP_PREFIXES):
             return None
         headers = dict(scope["headers"])
+        if b"authorization" in headers:
+            return None  # signed in by an API token: a personal request
         options = ["", ""]
         raw_cookie = headers.get(b"cookie")
         if raw_cookie:

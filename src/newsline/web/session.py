@@ -10,6 +10,12 @@ form page, a heartbeat), never on plain pages. Two middlewares carry it:
 - :class:`SessionCookieMiddleware` (inside the render cache, which then keeps nothing)
   sets the cookie on the response of a request that made a session (``HttpOnly``,
   ``SameSite=Lax``, ``Secure`` over TLS: :func:`newsline.web.clients.set_cookie`).
+
+A signed-in reader's id is a different, longer one starting ``S.`` (:func:`rotate_session`
+makes it on sign-in, so an id planted before sign-in is worth nothing after; the table
+``auth_session`` keeps its hash). :class:`SessionReaderMiddleware` leaves such an id in the
+Cookie header, so the render cache sees a personal request and neither serves nor keeps a
+shared page for it: the check costs a string prefix, no database look-up.
 """
 
 from __future__ import annotations
@@ -28,12 +34,20 @@ SESSION_COOKIE = "nl_sid"
 SESSION_AGE = 365 * 86400
 _STATE_KEY = "newsline_new_session"
 _SENT_KEY = "newsline_session_cookie"
-_ID = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
+_ROTATED_KEY = "newsline_session_age"
+#: Signed-in session ids start with this (anonymous ones never contain a dot).
+SIGNED_IN_PREFIX = "S."
+_ID = re.compile(r"^(?:S\.)?[A-Za-z0-9_-]{22,64}$")
 
 
 def valid_session_id(value: str | None) -> bool:
     """Whether a cookie value can be a session id we made."""
     return value is not None and _ID.match(value) is not None
+
+
+def is_signed_in_id(value: str | None) -> bool:
+    """Whether a session id is of the signed-in kind (it may still be expired or revoked)."""
+    return value is not None and value.startswith(SIGNED_IN_PREFIX)
 
 
 def session_id(request: Request) -> str | None:
@@ -56,6 +70,16 @@ def ensure_session(request: Request) -> str:
     return new
 
 
+def rotate_session(request: Request, signed_in: bool, max_age: int = SESSION_AGE) -> str:
+    """Replace the request's session id with a fresh one (sign-in, sign-out): the response
+    sets it, and CSRF tokens made from now on are bound to it. Returns the new id."""
+    new = SIGNED_IN_PREFIX + secrets.token_urlsafe(32) if signed_in else secrets.token_urlsafe(18)
+    state = request.scope.setdefault("state", {})
+    state[_STATE_KEY] = new
+    state[_ROTATED_KEY] = max_age
+    return new
+
+
 class SessionCookieMiddleware:
     """Sets ``nl_sid`` on the response when the request made a session."""
 
@@ -73,7 +97,8 @@ class SessionCookieMiddleware:
                 made = scope["state"].get(_STATE_KEY)
                 if made:
                     carrier = Response()
-                    set_cookie(carrier, Request(scope), SESSION_COOKIE, made, SESSION_AGE)
+                    age = scope["state"].get(_ROTATED_KEY, SESSION_AGE)
+                    set_cookie(carrier, Request(scope), SESSION_COOKIE, made, age)
                     headers = MutableHeaders(scope=message)
                     for name, value in carrier.raw_headers:
                         if name == b"set-cookie":
@@ -115,7 +140,8 @@ class SessionReaderMiddleware:
                     if not value:
                         continue
                 headers.append((name, value))
-            if found is not None:
+            # A signed-in id stays in the header: the render cache must see a personal request.
+            if found is not None and not is_signed_in_id(found):
                 scope = {**scope, "headers": headers}
                 scope["state"] = {**scope.get("state", {}), _SENT_KEY: found}
         await self.app(scope, receive, send)
