@@ -1,4 +1,4 @@
-"""``newsline demo`` runs to "serving at http://…" with no network, and the site answers."""
+"""``newsline demo`` runs to "serving at http://…" with no network, and every page has content."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+from selectolax.lexbor import LexborHTMLParser
+
 from tests.support.ports import free_port
+
+
+def fetch(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return str(resp.read().decode())
 
 
 def test_demo_serves_the_pipeline_output_offline(tmp_path: Path) -> None:
@@ -54,19 +61,49 @@ def test_demo_serves_the_pipeline_output_offline(tmp_path: Path) -> None:
         assert re.search(
             r"news: (published|next Digest is) The Digest, \d+/\d+/\d{4} @\d+(AM|PM), C[SD]T", text
         ), text
+        history = re.search(r"history: published (\d+) past Digests", text)
+        assert history and int(history.group(1)) >= 5, text
+        base = f"http://127.0.0.1:{port}"
         page = ""
         for _ in range(100):
             try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/news/newsline", timeout=5
-                ) as resp:
-                    page = resp.read().decode()
+                page = fetch(f"{base}/news/newsline")
                 break
             except OSError:
                 time.sleep(0.2)
         assert "THE NEWSLINE DEMO" in page
-        # Thumbnails come through our image proxy (decorative: no alt text to show).
-        assert page.count('src="/img/') >= 5
+        # Every page type has content from the first minute (issue 12): the front page,
+        # a story, a hashtag, the Digest list, a Digest and the archive by date.
+        front = LexborHTMLParser(page)
+        assert len(front.css(".card")) >= 15
+        publications = {n.text() for n in front.css(".card .site")}
+        story = front.css_first("a[href^='/news/story/']")
+        assert story is not None, "a story covered by several publishers"
+        assert len(LexborHTMLParser(fetch(base + story.attributes["href"])).css("li")) >= 2
+        tag = front.css_first(".card .chips a")
+        assert tag is not None
+        assert LexborHTMLParser(fetch(base + tag.attributes["href"])).css(".card")
+        digests = LexborHTMLParser(fetch(f"{base}/news/solo/news"))
+        links = [a.attributes["href"] for a in digests.css(".card .title a")]
+        assert len(links) >= 5, "past Digests are listed"
+        digest = LexborHTMLParser(fetch(base + links[1]))
+        assert len(digest.css(".digest-body article")) >= 1
+        assert digest.css_first(".digest-nav a[rel=prev]") is not None
+        assert digest.css_first(".digest-nav a[rel=next]") is not None
+        archive = LexborHTMLParser(fetch(f"{base}/news/digest/archive"))
+        assert len(archive.css(".digest-archive li")) >= 3, "several days of Digests"
+        # Thumbnails come through our image proxy (decorative: no alt text to show), and
+        # the proxy reaches the replayed publishers' images.
+        thumbs = front.css(".card .thumb img")
+        assert len(thumbs) >= 5 and all(img.attributes["alt"] == "" for img in thumbs)
+        request = urllib.request.Request(
+            base + (thumbs[0].attributes["src"] or ""), headers={"Accept": "image/webp"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            assert resp.headers["content-type"] == "image/webp"
+            assert resp.headers.get("x-image") != "placeholder"
+            assert resp.read(12)[8:12] == b"WEBP"
+        assert len(publications) >= 8
     finally:
         proc.terminate()
         proc.wait(30)

@@ -84,7 +84,7 @@ def demo(
     from newsline.testing.replay import replay_in_thread
 
     work = data_dir or Path(tempfile.mkdtemp(prefix="newsline-demo-"))
-    corpus_dir = corpus or write_demo_corpus(work / "corpus")
+    corpus_dir = corpus or write_demo_corpus(work / "corpus", history=True)
     with replay_in_thread(corpus_dir) as server:
         console.print(f"replaying {shown(corpus_dir)} ({len(server.entries)} URLs) on loopback")
         site = prepare(work, server, own_corpus=corpus is None, base_url=f"http://{host}:{port}")

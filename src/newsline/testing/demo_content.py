@@ -24,7 +24,7 @@ class DemoArticle:
     dek: str
     paragraphs: tuple[str, ...]
     caption: str = ""
-    image: str = "svg"  # "svg", "png", or "" for none
+    image: str = "jpg"  # "jpg", "png", "svg", or "" for none
     story: str | None = None
     syndicated_from: str | None = None  # slug of the original (near-copy)
     lazy_image: bool = False  # lead image only in data-src, relative URL

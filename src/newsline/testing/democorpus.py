@@ -7,13 +7,14 @@ two runs with the same ``now`` write the same bytes.
 
 What it exercises: RSS 2.0 (one with full ``content:encoded``) and Atom feeds; feed
 discovery from each home page; the same event covered by several publishers; one
-syndicated near-copy; lead images as SVG and PNG (one only as a lazy ``data-src`` with a
+syndicated near-copy; lead images as JPEG and PNG (one only as a lazy ``data-src`` with a
 relative URL); a ``robots.txt`` disallowing ``/members/`` on one host (whose feed links
 there); a feed entry whose page is missing (404), so the feed's own content must be kept.
 """
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from dataclasses import dataclass
@@ -24,13 +25,17 @@ from pathlib import Path
 from urllib.parse import urljoin
 from xml.sax.saxutils import escape
 
+from PIL import Image, ImageDraw
+
 from newsline.testing.corpus import CorpusWriter
 from newsline.testing.demo_content import PUBLICATIONS, DemoArticle, DemoPublication
+from newsline.testing.demo_history import with_history
 
 TEXT_START_WORDS = 30
 BOILERPLATE = ("Most read", "Subscribe to")  # on every page, never part of an article
 _PIXEL = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
 _REPUBLISH = {"gazette": "full", "courier": "full", "ledger": "teaser", "harbor": "teaser"}
+_IMAGE_TYPES = {"svg": "image/svg+xml", "png": "image/png", "jpg": "image/jpeg"}
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,13 @@ class DemoSource:
     republish: str  # "full" | "teaser"
 
 
-def demo_sources() -> list[DemoSource]:
+def demo_publications(*, history: bool = False) -> tuple[DemoPublication, ...]:
+    """The demo's publishers: the four hand-written ones, or (`history`) the thirteen of
+    ``newsline demo`` with four days of articles (:mod:`newsline.testing.demo_history`)."""
+    return with_history(PUBLICATIONS) if history else PUBLICATIONS
+
+
+def demo_sources(*, history: bool = False) -> list[DemoSource]:
     """The demo corpus's publications, in a stable order."""
     return [
         DemoSource(
@@ -54,24 +65,32 @@ def demo_sources() -> list[DemoSource]:
             f"https://{p.host}{p.feed_path}",
             _REPUBLISH.get(p.tag, "teaser"),
         )
-        for p in PUBLICATIONS
+        for p in demo_publications(history=history)
     ]
 
 
-def write_demo_corpus(directory: Path | str, *, now: datetime | None = None) -> Path:
-    """Write the demo corpus into ``directory`` (created if needed) and return its path."""
+def write_demo_corpus(
+    directory: Path | str, *, now: datetime | None = None, history: bool = False
+) -> Path:
+    """Write the demo corpus into ``directory`` (created if needed) and return its path.
+
+    With `history`, the thirteen publishers and four days of ``newsline demo``.
+    """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     writer = CorpusWriter(out)
-    add_demo(writer, now=now)
+    add_demo(writer, now=now, history=history)
     return writer.finish()
 
 
-def add_demo(writer: CorpusWriter, *, now: datetime | None = None) -> datetime:
+def add_demo(
+    writer: CorpusWriter, *, now: datetime | None = None, history: bool = False
+) -> datetime:
     """Add the demo publications to a corpus being written; return the ``now`` used."""
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(second=0, microsecond=0)
-    by_slug = {a.slug: (p, a) for p in PUBLICATIONS for a in p.articles}
-    for pub in PUBLICATIONS:
+    publications = demo_publications(history=history)
+    by_slug = {a.slug: (p, a) for p in publications for a in p.articles}
+    for pub in publications:
         _write_publication(writer, pub, now, by_slug)
     return now
 
@@ -227,7 +246,7 @@ def _rss(pub: DemoPublication, articles: list[DemoArticle], now: datetime) -> st
             parts.append(f"<content:encoded><![CDATA[{_body_html(a)}]]></content:encoded>")
         image = _image_url(pub, a)
         if image and not a.lazy_image:
-            mime = "image/svg+xml" if a.image == "svg" else "image/png"
+            mime = _IMAGE_TYPES[a.image]
             parts.append(f'<media:content url="{escape(image)}" medium="image" type="{mime}"/>')
         items.append("<item>\n  " + "\n  ".join(parts) + "\n</item>")
     return (
@@ -387,6 +406,8 @@ def _home(pub: DemoPublication, articles: list[DemoArticle]) -> str:
 def _image(pub: DemoPublication, article: DemoArticle) -> tuple[bytes, str]:
     if article.image == "png":
         return _png(240, 126, _rgb(pub.color), article.age_minutes), "image/png"
+    if article.image == "jpg":
+        return _jpeg(pub, article), "image/jpeg"
     svg = (
         '<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="630" viewBox="0 0 1200 630">'
         f'<rect width="1200" height="630" fill="{pub.color}"/>'
@@ -395,6 +416,24 @@ def _image(pub: DemoPublication, article: DemoArticle) -> tuple[bytes, str]:
         f"{escape(pub.name)} \u00b7 {escape(article.topic)}</text></svg>\n"
     )
     return svg.encode("utf-8"), "image/svg+xml"
+
+
+def _jpeg(pub: DemoPublication, article: DemoArticle) -> bytes:
+    """A 1200x630 photo stand-in: the publisher's colour, soft shapes placed by the article."""
+    base = _rgb(pub.color)
+    image = Image.new("RGB", (1200, 630), base)
+    draw = ImageDraw.Draw(image)
+    seed = zlib.crc32(article.slug.encode())
+    for n in range(5):
+        x = (seed >> (n * 5)) % 1100
+        y = (seed >> (n * 3 + 2)) % 560
+        r = 90 + (seed >> n) % 160
+        light = tuple(min(255, c + 30 + 18 * n) for c in base)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=light)
+    draw.rectangle((0, 560, 1200, 630), fill=tuple(max(0, c - 40) for c in base))
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=72)
+    return buf.getvalue()
 
 
 def _rgb(color: str) -> tuple[int, int, int]:
