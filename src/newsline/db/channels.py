@@ -4,14 +4,16 @@ publications and newsline membership in step with the config."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import delete, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from newsline.config import ChannelSettings, Settings
 from newsline.db.engine import session_scope
-from newsline.db.models import Channel, Newsline, Publication
+from newsline.db.models import Channel, ChannelSetting, Newsline, Publication
 from newsline.errors import NewslineError
 
 log = logging.getLogger(__name__)
@@ -91,3 +93,62 @@ def _sync_membership(session: Session, channel: Channel, cfg: ChannelSettings) -
                 Newsline.channel_id == channel.id, Newsline.publication_id.in_(have - wanted)
             )
         )
+
+
+# --- settings changed from the console ------------------------------------------------------
+
+#: Channel settings the console may change, by dotted path in :class:`ChannelSettings`. A
+#: value stored here (``channel_setting``) wins over the config file's; the file stays the
+#: bootstrap and the fallback when the row is removed.
+OVERRIDABLE = ("display_name", "hometown", "timezone", "digest.schedule", "sponsor", "hashtags")
+
+
+def stored_overrides(session: Session) -> dict[str, dict[str, Any]]:
+    """The console's channel settings, by channel slug then dotted key."""
+    found: dict[str, dict[str, Any]] = {}
+    rows = session.execute(
+        select(Channel.slug, ChannelSetting.key, ChannelSetting.value).join(
+            Channel, Channel.id == ChannelSetting.channel_id
+        )
+    )
+    for slug, key, value in rows:
+        if key in OVERRIDABLE:
+            found.setdefault(slug, {})[key] = value
+    return found
+
+
+def with_overrides(cfg: ChannelSettings, overrides: dict[str, Any]) -> ChannelSettings:
+    """`cfg` with the stored values put in (validated like the config file's)."""
+    if not overrides:
+        return cfg
+    data = cfg.model_dump()
+    for key, value in overrides.items():
+        target = data
+        *parents, leaf = key.split(".")
+        for name in parents:
+            target = target[name]
+        target[leaf] = value
+    return ChannelSettings.model_validate(data)
+
+
+def effective_settings(settings: Settings) -> Settings:
+    """The settings with every channel's console overrides applied (a stored value that no
+    longer validates is skipped and logged: the file's value stands)."""
+    try:
+        with session_scope(settings.database_url) as session:
+            found = stored_overrides(session)
+    except SQLAlchemyError as exc:  # no tables yet (before `newsline init`)
+        log.debug("no channel overrides read: %s", exc)
+        return settings
+    if not found:
+        return settings
+    channels = []
+    for cfg in settings.channels:
+        try:
+            channels.append(with_overrides(cfg, found.get(cfg.slug, {})))
+        except ValidationError as exc:
+            log.error(
+                "channel %s: a stored setting is invalid, the file's stands: %s", cfg.slug, exc
+            )
+            channels.append(cfg)
+    return settings.model_copy(update={"channels": channels})

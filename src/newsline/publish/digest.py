@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsline.config import ChannelSettings, Settings
-from newsline.db.channels import channel_row, channel_settings
+from newsline.db.channels import channel_row, channel_settings, effective_settings
 from newsline.db.engine import session_scope
 from newsline.db.models import Channel, Digest, Item, ItemHashtag, Newsline, Publication, Story
 from newsline.enrich.summarize import summarize, summarizer_for
@@ -601,7 +601,8 @@ def run_digest(
     dry_run: bool = False,
 ) -> DigestResult:
     """Compose and publish the digest of the slot containing `at` (default: now). Idempotent."""
-    cfg = channel_settings(settings, channel_slug)
+    # The channel as the console set it (schedule, time zone, sponsor win over the file's).
+    cfg = channel_settings(effective_settings(settings), channel_slug)
     slot = slot_containing(at or datetime.now(UTC), cfg.zone, cfg.digest.schedule)
     title, slug = label_for_slot(slot, cfg.zone)
     with session_scope(settings.database_url) as session:
@@ -659,7 +660,7 @@ def publish_due(settings: Settings, now: datetime | None = None) -> list[DigestR
     """
     now = now or datetime.now(UTC)
     results: list[DigestResult] = []
-    for cfg in settings.channels:
+    for cfg in effective_settings(settings).channels:
         slot = due_slot(cfg, now)
         if slot is None:
             continue

@@ -630,3 +630,271 @@ def withdrawn(conn: Connection, channel_id: int, publication_tag: str, slug: str
         by_id = query.where(Item.id == int(slug), Item.slug.is_(None)).limit(1)
         return conn.execute(by_id).first() is not None
     return False
+
+
+# --- adding publications -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A feed found at an address: its URL, title and how many entries it has now."""
+
+    url: str
+    title: str
+    entries: int
+    error: str = ""
+
+
+async def discover(settings: Settings, url: str, limit: int = 8) -> list[Candidate]:
+    """What an address offers: itself when it is a feed, else every feed its page announces
+    (each fetched and parsed, so the editor sees which work)."""
+    from newsline.ingest.feeds import (
+        FeedError,
+        NotAFeedError,
+        discover_feeds,
+        looks_like_html,
+        parse_feed,
+    )
+    from newsline.ingest.fetch import Fetcher, FetchError
+    from newsline.ingest.refresh import FEED_ACCEPT
+
+    async with Fetcher(settings.fetch) as fetcher:
+        try:
+            result = await fetcher.get(url, kind="feed", accept=FEED_ACCEPT)
+        except FetchError as exc:
+            raise EditorialError(f"cannot fetch {url}: {exc.reason}") from exc
+        try:
+            parsed = parse_feed(result.body, result.final_url, result.content_type)
+            return [Candidate(result.final_url, parsed.title or "", len(parsed.entries))]
+        except NotAFeedError:
+            links = discover_feeds(result.body, result.final_url)
+        except FeedError as exc:
+            if not looks_like_html(result.body):
+                raise EditorialError(f"{url} is not a usable feed: {exc}") from exc
+            links = discover_feeds(result.body, result.final_url)
+        found: list[Candidate] = []
+        for link in links[:limit]:
+            try:
+                got = await fetcher.get(link, kind="feed", accept=FEED_ACCEPT)
+                parsed = parse_feed(got.body, got.final_url, got.content_type)
+                found.append(Candidate(got.final_url, parsed.title or "", len(parsed.entries)))
+            except (FetchError, FeedError) as exc:
+                found.append(Candidate(link, "", 0, error=str(exc)[:200]))
+        if not found:
+            raise EditorialError(
+                f"{url} is a web page that announces no feed (no <link rel=alternate>); "
+                "give the feed's URL instead"
+            )
+        return found
+
+
+async def add_publication(
+    settings: Settings,
+    actor: Actor,
+    feed_url: str,
+    *,
+    tag: str | None = None,
+    name: str | None = None,
+    republish: str = "teaser",
+) -> Publication:
+    """Add a publication by a feed URL (verified again), audited."""
+    from newsline.ingest.publications import add_from_url
+
+    publication = await add_from_url(
+        settings, feed_url, tag=tag or None, name=name or None, republish=republish
+    )
+    with session_scope(settings.database_url) as session:
+        record(
+            session,
+            actor,
+            "publication.add",
+            "publication",
+            publication.tag,
+            detail={"feed": feed_url, "name": publication.name, "republish": republish},
+        )
+    return publication
+
+
+@dataclass
+class Health:
+    """A publication's health for the console."""
+
+    publication: Publication
+    feeds: list[Feed]
+    items: int
+    per_day: float  # items first seen per day over the last week
+    from_page: float | None  # share of last week's items extracted from their page
+    failed: int  # last week's items whose page could not be used at all
+
+    @property
+    def status(self) -> str:
+        if self.publication.removed_at is not None:
+            return "removed"
+        if self.publication.paused_at is not None:
+            return "paused"
+        states = {f.status for f in self.feeds}
+        return "error" if "error" in states else "ok" if "ok" in states else "new"
+
+    @property
+    def last_fetched_at(self) -> datetime | None:
+        stamps = [f.last_fetched_at for f in self.feeds if f.last_fetched_at]
+        return max(stamps) if stamps else None
+
+
+def publication_health(session: Session, now: datetime | None = None) -> list[Health]:
+    """Every publication (not channels' own) with its feeds and last week's figures."""
+    week = (now or utcnow()) - timedelta(days=7)
+    publications = list(
+        session.scalars(
+            select(Publication)
+            .where(Publication.is_channel_own.is_(False))
+            .order_by(Publication.tag)
+        )
+    )
+    totals = dict(
+        session.execute(
+            select(Item.publication_id, func.count()).group_by(Item.publication_id)
+        ).all()
+    )
+    recent: dict[int, dict[str, int]] = {}
+    for pid, source, state, n in session.execute(
+        select(Item.publication_id, Item.content_source, Item.state, func.count())
+        .where(Item.first_seen_at >= week)
+        .group_by(Item.publication_id, Item.content_source, Item.state)
+    ):
+        bucket = recent.setdefault(pid, {"all": 0, "page": 0, "done": 0, "failed": 0})
+        bucket["all"] += n
+        if state == "failed":
+            bucket["failed"] += n
+        elif state != "pending":
+            bucket["done"] += n
+            if source == "page":
+                bucket["page"] += n
+    out = []
+    for p in publications:
+        r = recent.get(p.id, {"all": 0, "page": 0, "done": 0, "failed": 0})
+        out.append(
+            Health(
+                publication=p,
+                feeds=list(p.feeds),
+                items=int(totals.get(p.id, 0)),
+                per_day=r["all"] / 7,
+                from_page=r["page"] / r["done"] if r["done"] else None,
+                failed=r["failed"],
+            )
+        )
+    return out
+
+
+# --- e-mail subscribers --------------------------------------------------------------------
+
+
+def subscriber_of(session: Session, subscriber_id: int) -> Subscriber:
+    """The subscriber, or :class:`EditorialError`."""
+    sub = session.get(Subscriber, subscriber_id)
+    if sub is None:
+        raise EditorialError(f"no subscriber with id {subscriber_id}")
+    return sub
+
+
+def confirm_subscriber(session: Session, actor: Actor, subscriber_id: int) -> Subscriber:
+    """Confirm an address for someone who asked the editors directly."""
+    from newsline.community.subscribers import confirm
+
+    sub = subscriber_of(session, subscriber_id)
+    if sub.status == "confirmed":
+        raise EditorialError(f"{sub.email} is confirmed already")
+    if sub.status == "unsubscribed":
+        raise EditorialError(f"{sub.email} unsubscribed: only they can subscribe again")
+    confirm(session, sub.token)
+    record(
+        session,
+        actor,
+        "subscriber.confirm",
+        "subscriber",
+        sub.id,
+        channel_id=sub.channel_id,
+        detail={"email": sub.email},
+    )
+    return sub
+
+
+def remove_subscriber(session: Session, actor: Actor, channel_id: int, email: str) -> None:
+    """Delete a subscriber outright."""
+    from newsline.community.subscribers import remove
+
+    if not remove(session, channel_id, email):
+        raise EditorialError(f"{email} is not a subscriber")
+    record(
+        session, actor, "subscriber.remove", "subscriber", email.strip()[:64], channel_id=channel_id
+    )
+
+
+# --- channel settings from the console -----------------------------------------------------
+
+
+def set_channel_setting(
+    session: Session, settings: Settings, actor: Actor, slug: str, key: str, value: Any
+) -> None:
+    """Store a channel setting that wins over the config file's (validated first)."""
+    from pydantic import ValidationError
+
+    from newsline.db.channels import OVERRIDABLE, stored_overrides, with_overrides
+    from newsline.db.models import ChannelSetting
+
+    if key not in OVERRIDABLE:
+        raise EditorialError(f"{key!r} cannot be changed from the console")
+    cfg = channel_settings(settings, slug)
+    current = stored_overrides(session).get(slug, {})
+    try:
+        checked = with_overrides(cfg, {**current, key: value})
+        if key == "digest.schedule":
+            from newsline.publish.digest import parse_schedule
+
+            parse_schedule(checked.digest.schedule)
+    except (ValidationError, NewslineError) as exc:
+        first_error = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        raise EditorialError(f"{key}: {first_error}") from exc
+    row = channel_row(session, settings, slug)
+    found = session.get(ChannelSetting, (row.id, key))
+    before = found.value if found is not None else None
+    if found is None:
+        session.add(
+            ChannelSetting(channel_id=row.id, key=key, value=value, updated_by=actor.label[:320])
+        )
+    else:
+        found.value = value
+        found.updated_at = utcnow()
+        found.updated_by = actor.label[:320]
+    record(
+        session,
+        actor,
+        "channel.set",
+        "channel",
+        slug,
+        channel_id=row.id,
+        detail={"key": key, "from": before, "to": value},
+    )
+
+
+def clear_channel_setting(
+    session: Session, settings: Settings, actor: Actor, slug: str, key: str
+) -> None:
+    """Forget a console setting: the config file's value applies again."""
+    from newsline.db.models import ChannelSetting
+
+    row = channel_row(session, settings, slug)
+    found = session.get(ChannelSetting, (row.id, key))
+    if found is None:
+        raise EditorialError(f"{slug}: {key} is the config file's already")
+    before = found.value
+    session.delete(found)
+    record(
+        session,
+        actor,
+        "channel.reset",
+        "channel",
+        slug,
+        channel_id=row.id,
+        detail={"key": key, "from": before},
+    )

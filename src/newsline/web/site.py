@@ -12,7 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
 
 from newsline.config import ChannelSettings, Settings
-from newsline.db.channels import channel_row
+from newsline.db.channels import channel_row, effective_settings
 from newsline.db.engine import engine_for, session_scope
 from newsline.errors import NewslineError
 from newsline.urls import Urls
@@ -71,7 +71,9 @@ class Site:
     """Everything a request needs, created once per worker process."""
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+        self.file_settings = settings  # as the config file says
+        # With the channel settings changed from the console (they win over the file's).
+        self.settings = effective_settings(settings)
         self.urls = Urls(settings.web.base_url)
         self.engine: Engine = engine_for(settings.database_url)
         self.templates = Environment(
@@ -93,6 +95,12 @@ class Site:
         except KeyError:
             value = self._memo[key] = build()
             return value
+
+    def reload_channel_settings(self) -> None:
+        """Apply the console's channel settings now (after one was saved in this worker)."""
+        self.settings = effective_settings(self.file_settings)
+        for key in [k for k in self._memo if k[0] in ("sponsors", "feeds")]:
+            del self._memo[key]
 
     def channel(self, slug: str) -> ChannelRef:
         """The channel with this slug, or :class:`NotFound`."""
