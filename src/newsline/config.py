@@ -101,6 +101,24 @@ class DigestSettings(BaseModel):
     sponsor_section: bool = True  # end the digest with a #sponsor section
 
 
+class CommentSettings(BaseModel):
+    """Readers' comments on a channel, and what holds one for a moderator (community/spam.py)."""
+
+    enabled: bool = True
+    # Minutes during which an author may edit a comment (shown "edited" after).
+    edit_minutes: int = Field(default=15, ge=0)
+    # Hold the first comment of each account on this channel until a moderator approves it.
+    hold_first_comments: bool = False
+    # A comment with more links than this is held.
+    max_links: int = Field(default=3, ge=0)
+    # Words (or phrases) that hold a comment, compared case-insensitively as whole words.
+    blocked_words: list[str] = Field(default_factory=list)
+    # An author's comments in ten minutes beyond which the next is held.
+    velocity_max: int = Field(default=5, ge=1)
+    # The channel's spam model holds a comment at this probability (once it has learnt).
+    spam_threshold: float = Field(default=0.9, gt=0.0, le=1.0)
+
+
 class ChannelSettings(BaseModel):
     """A branded site served by this install."""
 
@@ -115,6 +133,7 @@ class ChannelSettings(BaseModel):
     )
     sponsor: SponsorSettings = Field(default_factory=SponsorSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    comments: CommentSettings = Field(default_factory=CommentSettings)
     summary_max_chars: int = 280
 
     @field_validator("slug")

@@ -507,6 +507,24 @@ class Comment(Base):
     network: Mapped[str] = mapped_column(String(64), default="")  # the IP's /24 or /48
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column()
+    # What the channel's spam model learnt from this comment (spam | ham), None: nothing yet.
+    trained: Mapped[str | None] = mapped_column(String(4))
+
+
+class SpamFeature(Base):
+    """A channel's spam model: per hashed word, how many spam and ham comments carried it.
+
+    Bucket -1 counts the comments themselves (the priors). Moderators' decisions add to the
+    counts with atomic upserts, so two moderators at once lose nothing.
+    """
+
+    __tablename__ = "spam_feature"
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channel.id", ondelete="CASCADE"), primary_key=True
+    )
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    spam: Mapped[int] = mapped_column(Integer, default=0)
+    ham: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class CommentVote(Base):
