@@ -5,6 +5,7 @@ signed-in page to an anonymous reader or the reverse."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -307,3 +308,50 @@ def _render_cache(app: FastAPI) -> Any:
             return layer
         layer = getattr(layer, "app", None)
     return None
+
+
+def test_preferences_shape_the_private_feed_and_its_token_is_revocable(
+    settings: Settings, client: TestClient
+) -> None:
+    seeded = seed(settings)
+    _add_user(settings, "prefs@example.org", "Pref Erring")
+    _sign_in(client, "prefs@example.org")
+    page = client.get("/news/preferences")
+    assert page.status_code == 200
+    action, hidden = form_fields(page.text, 'form[action="/news/preferences"]')
+    shown = [int(v) for v in re.findall(r'name="show" value="(\d+)" checked', page.text)]
+    assert sorted(shown) == sorted([seeded.publications["harbor"], seeded.publications["valley"]])
+    off = seeded.publications["harbor"]
+    kept = [pid for pid in shown if pid != off]
+    saved = client.post(
+        action, data={**hidden, "show": [str(pid) for pid in kept]}, follow_redirects=False
+    )
+    assert saved.status_code == 303
+    with session_scope(settings.database_url) as session:
+        user = accounts.user_by_email(session, "prefs@example.org")
+        assert user is not None
+        token = accounts.new_feed_token(session, user)
+    feed_path = urls.PRIVATE_FEED.format(token=token, channel_slug="news", name="feed.xml")
+    feed = client.get(feed_path)
+    assert feed.status_code == 200 and "private" in feed.headers["cache-control"]
+    public = client.get("/news/feed.xml").text
+    assert "Item harbor-0" in public and "Item valley-0" in public
+    assert "Item harbor-0" not in feed.text and "Item valley-0" in feed.text
+    # Following a hashtag keeps only its items.
+    page = client.get("/news/preferences")
+    _, hidden = form_fields(page.text, 'form[action="/news/preferences"]')
+    client.post(
+        action,
+        data={**hidden, "show": [str(pid) for pid in kept], "follow": ["science"]},
+        follow_redirects=False,
+    )
+    followed = client.get(feed_path).text
+    assert "Item valley-1" in followed and "Item valley-0" not in followed
+    # A publication of another channel cannot be switched off here; a bad id is refused.
+    refused = client.post(action, data={**hidden, "show": ["999999"]}, follow_redirects=False)
+    assert refused.status_code == 400
+    with session_scope(settings.database_url) as session:
+        user = accounts.user_by_email(session, "prefs@example.org")
+        assert user is not None
+        accounts.revoke_feed_token(session, user)
+    assert client.get(feed_path).status_code == 404

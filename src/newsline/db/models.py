@@ -359,6 +359,17 @@ class SendBudget(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class Throttle(Base):
+    """Failed attempts of one kind by one key (an account, an IP range): back-off and lock-out
+    that hold across workers (community/limits.py)."""
+
+    __tablename__ = "throttle"
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column()
+    blocked_until: Mapped[datetime | None] = mapped_column()
+
+
 class SiteSecret(Base):
     """A random server secret made on first use (signs CSRF tokens) when none is configured."""
 

@@ -9,8 +9,9 @@
 
 Signing in always makes a *new* session id (:func:`newsline.web.session.rotate_session`):
 an id planted in the browser before (session fixation) is worth nothing after, and the
-CSRF token changes with it. Every form carries the CSRF token. Sign-ups and mails have
-hourly budgets (:mod:`newsline.community.limits`). Sign-up, the
+CSRF token changes with it. Every form carries the CSRF token. Password sign-in is counted
+per account and per IP range before the password is checked (back-off, then lock-out:
+:mod:`newsline.community.limits`); sign-ups and mails have hourly budgets. Sign-up, the
 sign-in link and the reset form answer alike whether or not an account exists.
 All these pages are ``no-store``.
 """
@@ -40,11 +41,21 @@ from newsline.community.accounts import (
     LinkInvalid,
     WeakPassword,
 )
-from newsline.community.limits import RateLimited, spend_action
+from newsline.community.limits import (
+    SIGNIN_ACCOUNT,
+    SIGNIN_IP,
+    AttemptsThrottled,
+    RateLimited,
+    attempt_succeeded,
+    begin_attempt,
+    signin_keys,
+    spend_action,
+)
 from newsline.config import Settings
 from newsline.db.engine import session_scope
 from newsline.db.models import User
 from newsline.publish.mailer import MailError, send_message
+from newsline.web import preferences
 from newsline.web.api import ErrorOut
 from newsline.web.auth import Viewer, forget_viewer, require_viewer, safe_next, viewer
 from newsline.web.clients import client_ip, client_key
@@ -122,7 +133,7 @@ def _redirect(target: str) -> RedirectResponse:
     return RedirectResponse(target, status_code=303, headers=NO_STORE)
 
 
-def _refused(exc: RateLimited) -> Refused:
+def _refused(exc: RateLimited | AttemptsThrottled) -> Refused:
     return Refused(str(exc), status=429, retry_after=exc.retry_after)
 
 
@@ -205,10 +216,14 @@ def _close_session(request: Request) -> None:
 
 
 def _password_sign_in(request: Request, email: str, password: str) -> Viewer:
-    """Check the password and open a session."""
+    """Check the password (counted first: back-off and lock-out) and open a session."""
     url = _settings(request).database_url
+    account_key, ip_key = signin_keys(email, client_ip(request))
+    with session_scope(url) as session:
+        begin_attempt(session, [(account_key, SIGNIN_ACCOUNT), (ip_key, SIGNIN_IP)])
     with session_scope(url) as session:
         user = accounts.authenticate(session, email, password)
+        attempt_succeeded(session, reset=[account_key], forgive=[ip_key])
         _open_session(session, request, user)
         return Viewer.of(user, accounts.channel_roles(session, user.id))
 
@@ -252,6 +267,12 @@ async def api_sign_in(request: Request, credentials: SessionIn) -> JSONResponse:
         )
     except BadCredentials as exc:
         return JSONResponse({"detail": str(exc)}, status_code=401, headers=NO_STORE)
+    except AttemptsThrottled as exc:
+        return JSONResponse(
+            {"detail": str(exc)},
+            status_code=429,
+            headers={**NO_STORE, "retry-after": str(exc.retry_after)},
+        )
     body = SessionOut(
         csrf_token=csrf_token(request),
         user=SessionUser(
@@ -308,6 +329,10 @@ async def sign_in(request: Request) -> Response:
         await run_in_threadpool(_password_sign_in, request, email, password)
     except BadCredentials as exc:
         return _sign_in_page(request, target, str(exc), email, status=401)
+    except AttemptsThrottled as exc:
+        response = _sign_in_page(request, target, str(exc), email, status=429)
+        response.headers["retry-after"] = str(exc.retry_after)
+        return response
     return _redirect(target)
 
 
@@ -483,6 +508,8 @@ def _use_link_sync(request: Request, token: str, purpose: str) -> User:
         if user is None or user.email != row.email:
             raise LinkInvalid("This link is for an address the account no longer has.")
         accounts.mark_verified(user)
+        # A proven address also lifts a password lock-out of the account.
+        attempt_succeeded(session, reset=[signin_keys(user.email, "")[0]], forgive=[])
         _open_session(session, request, user)
         return user
 
@@ -630,6 +657,7 @@ def _reset_sync(request: Request, token: str, password: str) -> None:
         accounts.set_password(session, user, password)
         accounts.end_all_sessions(session, user.id)
         accounts.mark_verified(user)
+        attempt_succeeded(session, reset=[signin_keys(user.email, "")[0]], forgive=[])
         _open_session(session, request, user)
 
 
@@ -874,3 +902,7 @@ async def email_confirm(request: Request) -> Response:
     except AccountError as exc:
         return _message(request, "Address not changed", str(exc), status=400)
     return _redirect(site_of(request).urls.account() + "?done=email")
+
+
+# The reader's choices, saved items and private feeds: served with these pages.
+router.include_router(preferences.router)
