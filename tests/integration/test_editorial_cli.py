@@ -209,3 +209,26 @@ def test_console_channel_settings_win_over_the_file_until_reset(
         effective_settings(settings).channel("news").hometown == settings.channel("news").hometown
     )  # type: ignore[union-attr]
     assert actions(settings, "channel.") == ["channel.reset", "channel.set", "channel.set"]
+
+
+def _first_card(client: TestClient) -> str:
+    import re
+
+    html = client.get("/news/newsline").text
+    found = re.search(r'class="[^"]*\bcard\b[^"]*".*?href="(/news/topic/[^"]+)"', html, re.S)
+    assert found, "no card on the front page"
+    return found.group(1)
+
+
+def test_a_pin_leads_the_front_page_until_it_ends(
+    settings: Any, seeded: Seeded, config: Path
+) -> None:
+    client = TestClient(create_app(settings))
+    old = "/news/topic/harbor/harbor-old"
+    assert _first_card(client) != old
+    run(config, "items", "pin", str(seeded.items["harbor-old"]), "--hours", "1")
+    assert _first_card(client) == old
+    assert client.get("/news/newsline").text.count(f'href="{old}"') >= 1
+    run(config, "items", "pin", str(seeded.items["harbor-old"]), "--hours", "0")
+    assert _first_card(client) != old
+    assert actions(settings, "item.") == ["item.unpin", "item.pin"]

@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 
 from newsline import urls
 from newsline.db.models import utcnow
+from newsline.publish import editorial
 from newsline.web import queries
 from newsline.web.queries import Cursor, CursorError, Entry
 from newsline.web.render import age, fragment_cache, page, render_fragment
@@ -156,6 +157,28 @@ def lead_first(entries: list[Entry]) -> list[Entry]:
     return [entries[best], *entries[:best], *entries[best + 1 :]]
 
 
+def pinned_first(conn: Connection, channel: ChannelRef, entries: list[Entry]) -> list[Entry]:
+    """The front page with the items editors pinned leading it (their stories once)."""
+    pins = [
+        Entry(
+            row.id,
+            row.story_id,
+            row.sort_at,
+            row.enriched_at,
+            row.story_updated_at,
+            max(1, row.story_sources or 1),
+            row.title,
+        )
+        for row in editorial.pinned_leads(conn, channel.id)
+    ]
+    if not pins:
+        return entries
+    items = {p.id for p in pins}
+    stories = {p.story_id for p in pins if p.story_id is not None}
+    rest = [e for e in entries if e.id not in items and e.story_id not in stories]
+    return [*pins, *rest][: max(len(entries), len(pins))]
+
+
 def _list_page(
     request: Request,
     channel: ChannelRef,
@@ -185,6 +208,8 @@ def _list_page(
         broadsheet = cursor is None and publication_id is None
         if broadsheet:
             entries = lead_first(entries)
+            if hashtag is None:  # the front page: an editor's pin leads it
+                entries = pinned_first(conn, channel, entries)
         newest = max((e.sort_at for e in entries), default=None)
         more = f"{request.url.path}?before={following.encode()}" if following else None
         return page(
