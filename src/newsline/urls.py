@@ -84,6 +84,26 @@ API_ITEMS = "/channels/{channel}/items"
 API_ITEM = "/channels/{channel}/items/{item_id}"
 API_SEARCH = "/channels/{channel}/search"
 API_SESSION = "/session"
+# Comments (community/comments.py) and their moderation.
+API_COMMENTS = "/channels/{channel}/items/{item_id}/comments"
+API_COMMENT = "/channels/{channel}/items/{item_id}/comments/{comment_id}"
+API_COMMENT_VOTE = "/channels/{channel}/items/{item_id}/comments/{comment_id}/vote"
+API_COMMENT_FLAG = "/channels/{channel}/items/{item_id}/comments/{comment_id}/flag"
+API_MODERATION_QUEUE = "/channels/{channel}/moderation/queue"
+API_MODERATION_ACTION = "/channels/{channel}/moderation/comments/{comment_id}"
+API_BANS = "/channels/{channel}/moderation/bans"
+
+#: An item's comments: all of them page by page (``?sort=&page=``), one thread by comment
+#: (the permalink), the forms' targets, and a feed of the newest.
+ITEM_COMMENTS = "/{channel_slug}/topic/{publication_tag}/{slug}/comments"
+ITEM_COMMENTS_FEED = "/{channel_slug}/topic/{publication_tag}/{slug}/comments.xml"
+COMMENT = "/{channel_slug}/topic/{publication_tag}/{slug}/comments/{comment_id}"
+COMMENT_ACTION = "/{channel_slug}/topic/{publication_tag}/{slug}/comments/{comment_id}/{action}"
+#: One click ends reply notifications (``?token=``: the account's unsubscribe token).
+REPLIES_UNSUBSCRIBE = "/_replies/unsubscribe"
+#: The moderators' queue in the editor console.
+MODERATION = "/admin/moderation"
+MODERATION_ACTION = "/admin/moderation/{comment_id}"
 
 #: Feed formats by kind, and the file name each is served under.
 FEED_FILES = {"rss": "feed.xml", "atom": "atom.xml", "json": "feed.json"}
@@ -388,3 +408,68 @@ class Urls:
     def api_session(self) -> str:
         """Sign in (POST e-mail and password) or out (DELETE) from a script."""
         return API + API_SESSION
+
+    def api_comments(self, channel: str, item_id: int) -> str:
+        """An item's comments (GET), or where to post one (POST)."""
+        return API + _fill(API_COMMENTS, channel=channel, item_id=item_id)
+
+    def api_comment(self, channel: str, item_id: int, comment_id: int, action: str = "") -> str:
+        """One comment (PATCH, DELETE), or its ``vote`` or ``flag`` (POST)."""
+        path = API + _fill(API_COMMENT, channel=channel, item_id=item_id, comment_id=comment_id)
+        return f"{path}/{_quoted(action)}" if action else path
+
+    # --- comments -----------------------------------------------------------------------------
+
+    def item_comments(
+        self, channel: str, publication_tag: str, slug: str | int, sort: str = "", page_no: int = 1
+    ) -> str:
+        """An item's comments, page by page, oldest first unless `sort` says otherwise."""
+        path = _fill(
+            ITEM_COMMENTS, channel_slug=channel, publication_tag=publication_tag, slug=slug
+        )
+        query: dict[str, str | int] = {"sort": sort} if sort and sort != "oldest" else {}
+        if page_no > 1:
+            query["page"] = page_no
+        return _query(path, query)
+
+    def item_comments_feed(self, channel: str, publication_tag: str, slug: str | int) -> str:
+        """The Atom feed of an item's newest comments."""
+        return _fill(
+            ITEM_COMMENTS_FEED, channel_slug=channel, publication_tag=publication_tag, slug=slug
+        )
+
+    def comment(self, channel: str, publication_tag: str, slug: str | int, comment_id: int) -> str:
+        """A comment's permalink: its thread, scrolled to it."""
+        path = _fill(
+            COMMENT,
+            channel_slug=channel,
+            publication_tag=publication_tag,
+            slug=slug,
+            comment_id=comment_id,
+        )
+        return f"{path}#c{comment_id}"
+
+    def comment_action(
+        self, channel: str, publication_tag: str, slug: str | int, comment_id: int, action: str
+    ) -> str:
+        """Where a comment's form posts (``edit``, ``delete``, ``vote``, ``flag``)."""
+        return _fill(
+            COMMENT_ACTION,
+            channel_slug=channel,
+            publication_tag=publication_tag,
+            slug=slug,
+            comment_id=comment_id,
+            action=action,
+        )
+
+    def replies_unsubscribe(self, token: str) -> str:
+        """The one-click end of an account's reply notifications."""
+        return _query(REPLIES_UNSUBSCRIBE, {"token": token})
+
+    def moderation(self, **query: str | int) -> str:
+        """The moderators' queue (`query`: queue, channel)."""
+        return _query(MODERATION, dict(query))
+
+    def moderation_action(self, comment_id: int) -> str:
+        """Where the queue's buttons post."""
+        return _fill(MODERATION_ACTION, comment_id=comment_id)

@@ -44,6 +44,15 @@ def test_api_conforms_to_its_openapi_document(api_schema: Any) -> None:
         "GET /api/v1/channels/{channel}/search",
         "POST /api/v1/session",
         "DELETE /api/v1/session",
+        "GET /api/v1/channels/{channel}/items/{item_id}/comments",
+        "POST /api/v1/channels/{channel}/items/{item_id}/comments",
+        "PATCH /api/v1/channels/{channel}/items/{item_id}/comments/{comment_id}",
+        "DELETE /api/v1/channels/{channel}/items/{item_id}/comments/{comment_id}",
+        "POST /api/v1/channels/{channel}/items/{item_id}/comments/{comment_id}/vote",
+        "POST /api/v1/channels/{channel}/items/{item_id}/comments/{comment_id}/flag",
+        "GET /api/v1/channels/{channel}/moderation/queue",
+        "POST /api/v1/channels/{channel}/moderation/comments/{comment_id}",
+        "POST /api/v1/channels/{channel}/moderation/bans",
     }
     for operation in operations:
 

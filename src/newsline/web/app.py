@@ -20,9 +20,11 @@ from newsline.errors import NewslineError
 from newsline.publish.sitemap import MAX_URLS
 from newsline.web import (
     api,
+    comments,
     digest_routes,
     feeds,
     item,
+    moderation,
     newsline,
     online,
     publications,
@@ -148,6 +150,7 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
     site = Site(settings)
     site.templates.globals["asset"] = asset_versions()
     site.templates.globals["csrf_input"] = csrf_input
+    site.templates.globals["comment_section"] = comments.comment_section
     site.templates.globals["image"] = ImageLinks(settings, site.urls)
     site.templates.globals["digest_nav"] = digest_routes.digest_nav
     app.state.site = site
@@ -212,6 +215,10 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
     app.include_router(api.router)
     app.include_router(account_api_router)
     app.include_router(account_router)  # /account/...
+    app.include_router(comments.api_router)
+    app.include_router(comments.router)  # before the channel routes: /_replies/...
+    app.include_router(moderation.api_router)
+    app.include_router(moderation.router)  # /admin/moderation
     app.include_router(online.router)
     app.include_router(images_router)  # /img/...: signed, so no CSRF concern (GET only)
     app.include_router(websub_router)  # hubs' callback: HMAC-signed, so no CSRF token

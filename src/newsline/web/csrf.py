@@ -43,8 +43,10 @@ FIELD = "csrf_token"
 HEADER = "x-csrf-token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SECRET_NAME = "csrf"
-#: Forms are small; a body larger than this is not read for a token.
-MAX_FORM_BYTES = 16 * 1024
+#: A body larger than this is not read for a token. A comment form carries up to 10,000
+#: characters, which URL-encoding makes up to ~60 KB in other scripts (the app's own body
+#: limit, web.max_body_bytes, is 64 KiB by default).
+MAX_FORM_BYTES = 64 * 1024
 
 
 class CrossSiteRefused(Refused):
