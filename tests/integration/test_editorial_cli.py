@@ -232,3 +232,27 @@ def test_a_pin_leads_the_front_page_until_it_ends(
     run(config, "items", "pin", str(seeded.items["harbor-old"]), "--hours", "0")
     assert _first_card(client) != old
     assert actions(settings, "item.") == ["item.unpin", "item.pin"]
+
+
+def test_channels_and_subscribers_commands_are_the_consoles(
+    settings: Any, seeded: Seeded, config: Path
+) -> None:
+    from newsline.community.subscribers import subscribe
+
+    run(config, "channels", "set", "news", "hometown", "Remer, MN")
+    shown = run(config, "channels", "show", "news").stdout
+    assert 'stored (wins): "Remer, MN"' in shown
+    bad = run(config, "channels", "set", "news", "sponsor", "{not json", ok=False)
+    assert "takes JSON" in bad.stderr
+    run(config, "channels", "reset", "news", "hometown")
+    assert "stored (wins)" not in run(config, "channels", "show", "news").stdout
+    with session_scope(settings.database_url) as session:
+        subscribe(session, channel_row(session, settings, "news").id, "reader@example.org")
+    run(config, "digest", "subscribers", "confirm", "reader@example.org")
+    run(config, "digest", "subscribers", "remove", "reader@example.org")
+    assert (
+        "not a subscriber"
+        in run(config, "digest", "subscribers", "remove", "reader@example.org", ok=False).stderr
+    )
+    assert actions(settings, "channel.") == ["channel.reset", "channel.set"]
+    assert actions(settings, "subscriber.") == ["subscriber.remove", "subscriber.confirm"]

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 # Each module registers its commands on `app` when imported; this order is the help's.
 # isort: off
-from newsline.cli import db, pipeline, serve, extract, publications, items, digest, audit, replay  # noqa: F401
+from newsline.cli import db, pipeline, serve, extract, publications, items  # noqa: F401
+from newsline.cli import digest, channels, audit, replay  # noqa: F401
 
 from newsline.cli import users  # noqa: F401  (accounts, roles, bans)
 

@@ -236,16 +236,54 @@ def add_subscriber(
 
 @subscribers_app.command("remove")
 def remove_subscriber(ctx: typer.Context, email: str, channel: ChannelOption = None) -> None:
-    """Delete a subscriber outright."""
-    from newsline.community.subscribers import remove
+    """Delete a subscriber outright (audited)."""
+    from newsline.community.audit import Actor
     from newsline.db.channels import channel_row
     from newsline.db.engine import session_scope
+    from newsline.publish.editorial import EditorialError, remove_subscriber
 
     settings = database_settings(ctx)
     found = False
     for cfg in channels(settings, channel):
         with session_scope(settings.database_url) as session:
-            found = remove(session, channel_row(session, settings, cfg.slug).id, email) or found
+            try:
+                remove_subscriber(
+                    session, Actor.cli(), channel_row(session, settings, cfg.slug).id, email
+                )
+                found = True
+            except EditorialError:
+                continue  # not on this channel
     if not found:
         raise CommandError(f"{email} is not a subscriber")
     console.print(f"removed {shown(email)}")
+
+
+@subscribers_app.command("confirm")
+def confirm_subscriber(ctx: typer.Context, email: str, channel: ChannelOption = None) -> None:
+    """Confirm a pending address (for someone who asked you directly; audited)."""
+    from sqlalchemy import func, select
+
+    from newsline.community.audit import Actor
+    from newsline.community.subscribers import normalize_email
+    from newsline.db.channels import channel_row
+    from newsline.db.engine import session_scope
+    from newsline.db.models import Subscriber
+    from newsline.publish.editorial import confirm_subscriber as confirm
+
+    settings = database_settings(ctx)
+    address = normalize_email(email).lower()
+    done = 0
+    for cfg in channels(settings, channel):
+        with session_scope(settings.database_url) as session:
+            row = channel_row(session, settings, cfg.slug)
+            sub = session.scalar(
+                select(Subscriber).where(
+                    Subscriber.channel_id == row.id, func.lower(Subscriber.email) == address
+                )
+            )
+            if sub is not None:
+                confirm(session, Actor.cli(), sub.id)
+                done += 1
+    if not done:
+        raise CommandError(f"{email} is not a subscriber")
+    console.print(f"confirmed {shown(email)}")

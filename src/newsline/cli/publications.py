@@ -34,10 +34,13 @@ def publications_add(
     """Add a publication by its feed or home page (feeds are discovered from <link rel=alternate>)."""
     import asyncio
 
-    from newsline.ingest.publications import add_from_url
+    from newsline.community.audit import Actor
+    from newsline.publish.editorial import add_publication
 
     settings = database_settings(ctx)
-    publication = asyncio.run(add_from_url(settings, url, tag=tag, name=name, republish=republish))
+    publication = asyncio.run(
+        add_publication(settings, Actor.cli(), url, tag=tag, name=name, republish=republish)
+    )
     console.print(
         f"added [bold]{shown(publication.tag)}[/bold] ({shown(publication.name)}), "
         f"republish={publication.republish}"
