@@ -388,3 +388,37 @@ def test_deleting_an_account_anonymises_or_removes_its_comments(
         assert len(entries(session, action="ban.add")) == 1  # the log is untouched
         # The address is free again.
         assert accounts.create_user(session, "ann@example.org", GOOD, "Ann Again").id != ann.id
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("/news/newsline", "/news/newsline"),
+        ("/account?done=1", "/account?done=1"),
+        ("", "/"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/x", "/"),
+        ("/\\evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+        ("news/newsline", "/"),
+        ("/ok\r\nSet-Cookie: x=1", "/"),
+    ],
+)
+def test_after_sign_in_only_our_own_paths(value: str, expected: str) -> None:
+    from newsline.web.auth import safe_next
+
+    assert safe_next(value) == expected
+
+
+def test_expired_sessions_and_links_are_purged(database_url: str) -> None:
+    now = utcnow()
+    with session_scope(database_url) as session:
+        user = _user(session)
+        accounts.start_session(session, user, "S.old", now=now - accounts.SESSION_IDLE)
+        accounts.start_session(session, user, "S.new", now=now)
+        accounts.create_link_token(session, "signin", user.email, user, now=now - timedelta(days=1))
+    with session_scope(database_url) as session:
+        assert accounts.purge_expired(session, now) == 2
+        assert [s.id_hash for s in accounts.user_sessions(session, user.id)] == [
+            accounts.secret_hash("S.new")
+        ]

@@ -194,6 +194,7 @@ def _open_session(session: Session, request: Request, user: User) -> None:
         assert old is not None
         accounts.end_session(session, old)
     sid = rotate_session(request, signed_in=True, max_age=int(SESSION_MAX.total_seconds()))
+    accounts.purge_expired(session)  # expired sessions and links of everybody go now
     accounts.start_session(
         session,
         user,
