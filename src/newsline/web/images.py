@@ -8,8 +8,8 @@ a request the proxy
 - checks the signature and that the variant is one the pages use (:data:`USES`);
 - fetches the source with the polite fetcher (:mod:`newsline.ingest.images`: SSRF guard,
   size cap, timeouts), once per source however many variants and formats are asked for;
-- trusts the bytes, never the Content-Type: the magic bytes must be JPEG, PNG, GIF, WebP
-  or AVIF, and Pillow must read the header; pixels and sides are bounded before anything
+- trusts the bytes, never the Content-Type: the magic bytes must be JPEG, PNG, GIF, WebP,
+  AVIF or ICO, and Pillow must read the header; pixels and sides are bounded before anything
   is decoded (decompression bombs);
 - crops to the use's aspect ratio at the asked width (so the pages can give every
   ``<img>`` its ``width`` and ``height``: no layout shift), strips metadata, and encodes
@@ -67,6 +67,8 @@ class Use:
 USES: dict[str, Use] = {
     "thumb": Use((3, 2), (168, 336), "(min-width: 700px) 168px, 88px"),
     "hero": Use((16, 9), (480, 800, 1200), "(min-width: 760px) 730px, 100vw"),
+    # A publication's icon beside its name (20 or 28 px; the template gives ``sizes``).
+    "icon": Use((1, 1), (28, 56), "28px"),
 }
 
 #: Output formats by preference; the first the browser accepts wins (JPEG always does).
@@ -82,6 +84,7 @@ MAGIC: tuple[tuple[str, int, bytes], ...] = (
     ("WEBP", 8, b"WEBP"),
     ("AVIF", 4, b"ftypavif"),
     ("AVIF", 4, b"ftypavis"),
+    ("ICO", 0, b"\x00\x00\x01\x00"),  # publications' favicons
 )
 
 
@@ -116,7 +119,7 @@ def render(data: bytes, width: int, height: int, fmt: str, cfg: ImageSettings) -
     """
     kind = sniff(data)
     if kind is None:
-        raise ImageRefused("not an image (JPEG, PNG, GIF, WebP or AVIF) by its content")
+        raise ImageRefused("not an image (JPEG, PNG, GIF, WebP, AVIF or ICO) by its content")
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -334,7 +337,9 @@ class ImageProxy:
         try:
             data = await fetch_image(self.settings.fetch, source, self.cfg.max_source_bytes)
             if sniff(data) is None:  # not worth keeping: checked again when rendered
-                raise ImageRefused("not an image (JPEG, PNG, GIF, WebP or AVIF) by its content")
+                raise ImageRefused(
+                    "not an image (JPEG, PNG, GIF, WebP, AVIF or ICO) by its content"
+                )
             await asyncio.to_thread(self.cache.put, path, data)
             future.set_result(data)
             return data
