@@ -355,3 +355,29 @@ def test_preferences_shape_the_private_feed_and_its_token_is_revocable(
         assert user is not None
         accounts.revoke_feed_token(session, user)
     assert client.get(feed_path).status_code == 404
+
+
+def test_saving_an_item_from_its_page(settings: Settings, app: FastAPI) -> None:
+    seeded = seed(settings)
+    _add_user(settings, "saver@example.org", "Sav Er")
+    item_path = urls.ITEM.format(channel_slug="news", publication_tag="harbor", slug="harbor-0")
+    with TestClient(app, headers=BROWSER) as anonymous, TestClient(app, headers=BROWSER) as me:
+        assert "Save for later" not in anonymous.get(item_path).text
+        assert not anonymous.cookies.get("nl_sid")  # no form, so no session made
+        _sign_in(me, "saver@example.org")
+        page = me.get(item_path)
+        action, hidden = form_fields(page.text, "form.save-item")
+        assert hidden["item_id"] == str(seeded.items["harbor-0"])
+        saved = me.post(action, data=hidden, follow_redirects=False)
+        assert saved.status_code == 303 and saved.headers["location"] == urls.SAVED
+        listed = me.get(urls.SAVED)
+        assert "Item harbor-0" in listed.text
+        action, hidden = form_fields(listed.text, "ul.saveditems form")
+        assert me.post(action, data=hidden, follow_redirects=False).status_code == 303
+        assert "Item harbor-0" not in me.get(urls.SAVED).text
+        # An item the channel does not carry (here: none at all) cannot be saved.
+        hidden["item_id"] = "999999"
+        refused = me.post(
+            urls.PREFERENCE_ACTION.format(channel_slug="news", action="save"), data=hidden
+        )
+        assert refused.status_code == 404
