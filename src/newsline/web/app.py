@@ -210,6 +210,8 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
 
     app.add_api_route(urls.DOCS, docs, include_in_schema=False)
     app.mount(urls.STATIC, CachedStaticFiles(directory=STATIC), name="static")
+    # Images first: a page asks for dozens at once, and routes are matched in order.
+    app.include_router(images_router)  # /img/...: signed, GET only
     # Fixed paths first: the channel routes below match any first path segment.
     app.include_router(feeds.root_router)
     app.include_router(api.router)
@@ -220,7 +222,6 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
     app.include_router(moderation.api_router)
     app.include_router(moderation.router)  # /admin/moderation
     app.include_router(online.router)
-    app.include_router(images_router)  # /img/...: signed, so no CSRF concern (GET only)
     app.include_router(websub_router)  # hubs' callback: HMAC-signed, so no CSRF token
     app.include_router(newsline.router)
     app.include_router(story.router)

@@ -1,0 +1,210 @@
+"""Distributed mode's edges: its configuration, dead letters, and the systemd units."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_URL = os.environ.get("NEWSLINE_TEST_PG_URL", "")
+REDIS_URL = os.environ.get("NEWSLINE_TEST_REDIS_URL", "")
+
+
+class Result:
+    """A command's exit code and what it printed (stdout and stderr together)."""
+
+    def __init__(self, code: int, output: str) -> None:
+        self.returncode = code
+        self.stdout = self.stderr = output
+
+
+def _newsline(env: dict[str, str], cwd: Path, *args: str) -> Result:
+    """Run a command in this process (typer's runner), with only `env`'s NEWSLINE_ settings."""
+    from typer.testing import CliRunner
+
+    from newsline.cli import app
+
+    unset: dict[str, str | None] = {
+        k: None for k in os.environ if k.startswith("NEWSLINE_") and k not in env
+    }
+    here = Path.cwd()
+    os.chdir(cwd)
+    try:
+        done = CliRunner().invoke(app, list(args), env={**unset, **env})
+    finally:
+        os.chdir(here)
+    return Result(done.exit_code, done.output)
+
+
+def test_distributed_mode_refuses_sqlite_with_a_clear_message(tmp_path: Path) -> None:
+    env = {
+        "NEWSLINE_CONFIG": str(tmp_path / "absent.toml"),
+        "NEWSLINE_DATA_DIR": str(tmp_path),
+        "NEWSLINE_QUEUE_URL": "redis://127.0.0.1:1/0",
+    }
+    for command in (["worker"], ["scheduler"], ["fetch", "--once"]):
+        done = _newsline(env, tmp_path, *command)
+        assert done.returncode == 1, done
+        assert "error:" in done.stderr and "PostgreSQL" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+    assert not (tmp_path / "newsline.db").exists()  # refused before anything was created
+
+
+def test_queue_url_must_be_a_redis_url(tmp_path: Path) -> None:
+    from newsline.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="queue_url: unsupported queue 'amqp'"):
+        load_settings(
+            None,
+            database_url="postgresql+psycopg://u@127.0.0.1/db",
+            queue_url="amqp://127.0.0.1/",
+        )
+    ok = load_settings(
+        None, database_url="postgresql+psycopg://u@127.0.0.1/db", queue_url="redis://h:6379/0"
+    )
+    assert ok.queue_url == "redis://h:6379/0"
+    assert load_settings(None, data_dir=str(tmp_path)).queue_url == ""  # off by default
+
+
+def test_worker_without_queue_url_says_what_to_set(tmp_path: Path) -> None:
+    env = {"NEWSLINE_CONFIG": str(tmp_path / "absent.toml"), "NEWSLINE_DATA_DIR": str(tmp_path)}
+    done = _newsline(env, tmp_path, "worker")
+    assert done.returncode == 1
+    assert "queue_url" in done.stderr and "NEWSLINE_QUEUE_URL" in done.stderr
+
+
+def test_dead_letters_when_the_queue_is_down_is_one_clear_line(tmp_path: Path) -> None:
+    env = {
+        "NEWSLINE_CONFIG": str(tmp_path / "absent.toml"),
+        # Nothing listens on port 1; the database is never opened by this command.
+        "NEWSLINE_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+        "NEWSLINE_QUEUE_URL": "redis://127.0.0.1:1/0",
+    }
+    done = _newsline(env, tmp_path, "dead-letters")
+    assert done.returncode == 1
+    assert "cannot read the dead letters from queue_url" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+# -- dead letters ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    if not PG_URL:
+        pytest.skip("distributed mode needs PostgreSQL: NEWSLINE_TEST_PG_URL is not set")
+    import psycopg
+
+    name = f"nl_units_{uuid.uuid4().hex[:10]}"
+    admin = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{PG_URL.rpartition('/')[0]}/{name}"
+    from newsline.db.migrate import upgrade
+
+    upgrade(url)
+    yield url
+    from newsline.db.engine import dispose_all
+
+    dispose_all()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.skipif(
+    not REDIS_URL, reason="NEWSLINE_TEST_REDIS_URL is not set (scripts/test starts redis-server)"
+)
+def test_a_unit_that_fails_its_last_retry_is_recorded_where_the_operator_looks(
+    tmp_path: Path, pg_url: str
+) -> None:
+    import dramatiq
+    import redis
+
+    from newsline.config import load_settings
+    from newsline.db.engine import session_scope
+    from newsline.db.models import Feed
+    from newsline.ingest.publications import import_opml
+    from newsline.workers.actors import declare
+    from newsline.workers.queue import LOCK_FEED, dead_letters, make_broker, unit_lock
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    settings = load_settings(None, database_url=pg_url, queue_url=REDIS_URL, data_dir=str(tmp_path))
+    opml = (
+        b'<?xml version="1.0"?><opml version="2.0"><body>'
+        b'<outline type="rss" text="x" xmlUrl="http://stuck.example/feed.xml"/></body></opml>'
+    )
+    with session_scope(pg_url) as session:
+        import_opml(session, settings, opml)
+    with session_scope(pg_url) as session:
+        feed_id = session.query(Feed.id).scalar()
+    broker = make_broker(settings)
+    actors = declare(broker, settings)
+    worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=100)
+    worker.start()
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        # Another "worker" holds the feed's lease for good: each of the 3 attempts (the
+        # first and 2 retries) finds it busy.
+        with unit_lock(pg_url, LOCK_FEED, feed_id):
+            actors.refresh_feed.send_with_options(
+                args=(feed_id,), max_retries=2, min_backoff=50, max_backoff=100
+            )
+            deadline = time.monotonic() + 60
+            while not dead_letters(client) and time.monotonic() < deadline:
+                time.sleep(0.1)
+    finally:
+        worker.stop()
+        broker.close()
+    letters = dead_letters(client)
+    assert [(d["unit"], d["key"]) for d in letters] == [("refresh_feed", str(feed_id))]
+    assert "gave up after 3 attempts" in letters[0]["error"]
+    env = {
+        "NEWSLINE_CONFIG": str(tmp_path / "absent.toml"),
+        "NEWSLINE_DATABASE_URL": pg_url,
+        "NEWSLINE_QUEUE_URL": REDIS_URL,
+    }
+    listed = _newsline(env, tmp_path, "publications", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert "gave up after 3 attempts" in listed.stdout
+    shown = _newsline(env, tmp_path, "dead-letters")
+    assert f"refresh_feed {feed_id}: gave up after 3 attempts" in shown.stdout
+
+
+# -- deploy ----------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not found")
+def test_systemd_units_verify(tmp_path: Path) -> None:
+    newsline = shutil.which("newsline", path=str(Path(sys.executable).parent))
+    assert newsline is not None
+    units = sorted((ROOT / "deploy" / "systemd").glob("*.service"))
+    assert {u.name for u in units} == {
+        "newsline-web.service",
+        "newsline-scheduler.service",
+        "newsline-worker.service",
+    }
+    for unit in units:  # the installed path of the docs, here: this checkout's
+        text = unit.read_text().replace("/opt/newsline/.venv/bin/newsline", newsline)
+        (tmp_path / unit.name).write_text(text)
+    done = subprocess.run(
+        ["systemd-analyze", "verify", *[str(tmp_path / u.name) for u in units]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    problems = [
+        line
+        for line in (done.stdout + done.stderr).splitlines()
+        # This machine may have no network-online.target or postgresql unit: not our units'.
+        if line.strip() and "not found" not in line.lower()
+    ]
+    assert done.returncode == 0 or not problems, problems
+    assert not problems, problems
