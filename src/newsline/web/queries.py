@@ -121,9 +121,11 @@ def _where(by_publication: bool, by_hashtag: bool) -> list[str]:
     if by_publication:
         where.append("item.publication_id = :publication")
     if by_hashtag:
+        # Walk the items newest first and check each one's hashtags by primary key, instead
+        # of collecting and sorting all of the hashtag's items (SQLite did: 50 ms at 100,000).
         where.append(
-            "item.id IN (SELECT item_id FROM item_hashtag "
-            "WHERE channel_id = :channel AND hashtag = :hashtag)"
+            "EXISTS (SELECT 1 FROM item_hashtag WHERE item_hashtag.item_id = item.id "
+            "AND item_hashtag.channel_id = :channel AND item_hashtag.hashtag = :hashtag)"
         )
     return where
 
@@ -150,7 +152,9 @@ def _entries_statement(by_publication: bool, by_hashtag: bool, after: bool) -> A
     clause = text(sql)
     if after:
         clause = clause.bindparams(bindparam("after_at", type_=_STAMP))
-    return clause.columns(**STAMP_TYPES, story_updated_at=_STAMP)
+    # Untyped results: converting every row's stamps cost more than the query (the version
+    # key takes them as stored; `aware` converts the few that are used).
+    return clause
 
 
 @lru_cache(maxsize=16)
@@ -172,6 +176,18 @@ def title_key(title: str) -> str:
     return " ".join(re.findall(r"\w+", title.lower()))
 
 
+def _headline(title: str) -> str:
+    # title_key's cheap cousin for the hot path: case and spacing only.
+    return " ".join(title.casefold().split())
+
+
+def aware(value: Any) -> datetime:
+    """A stamp as the database returned it untyped (SQLite: text), as an aware UTC datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 @dataclass(frozen=True)
 class Entry:
     """One story card of a list: its lead item (the story's newest item on this list)."""
@@ -179,8 +195,8 @@ class Entry:
     id: int
     story_id: int | None
     sort_at: datetime
-    enriched_at: datetime | None
-    story_updated_at: datetime | None
+    enriched_at: Any  # as stored: only compared, never shown
+    story_updated_at: Any
     sources: int = 1
     title: str = ""
 
@@ -205,7 +221,8 @@ def list_stories(
 
     A story sits where its newest item on the list sits; a later page skips the stories an
     earlier page showed."""
-    params: dict[str, Any] = {"channel": channel_id, "limit": limit * 3 + 1}
+    # Most stories have one item on a page: half a page more rows is enough to fill it.
+    params: dict[str, Any] = {"channel": channel_id, "limit": limit + limit // 2 + 1}
     if publication_id is not None:
         params["publication"] = publication_id
     if hashtag is not None:
@@ -214,8 +231,15 @@ def list_stories(
         params["after_at"] = cursor.sort_at
         params["after_id"] = cursor.id
     by_pub, by_tag = publication_id is not None, hashtag is not None
-    rows = conn.execute(_entries_statement(by_pub, by_tag, cursor is not None), params).all()
+    rows = list(conn.execute(_entries_statement(by_pub, by_tag, cursor is not None), params))
     more_rows = len(rows) == params["limit"]
+    # Stories of several items fill a page with fewer cards: read on until it is full.
+    while more_rows and len({r.story_id or -r.id for r in rows}) < limit and len(rows) < limit * 8:
+        tail = rows[-1]
+        more = params | {"after_at": aware(tail.sort_at), "after_id": tail.id}
+        batch = list(conn.execute(_entries_statement(by_pub, by_tag, True), more))
+        more_rows = len(batch) == params["limit"]
+        rows += batch
     seen_stories: set[int] = set()
     if cursor is not None:
         stories = list({r.story_id for r in rows if r.story_id is not None})
@@ -231,7 +255,7 @@ def list_stories(
         if len(entries) == limit:
             break
         last = row
-        words = title_key(row.title)
+        words = _headline(row.title)
         if row.story_id is not None:
             if row.story_id in seen_stories:
                 continue
@@ -243,7 +267,7 @@ def list_stories(
             Entry(
                 row.id,
                 row.story_id,
-                row.sort_at,
+                aware(row.sort_at),
                 row.enriched_at,
                 row.story_updated_at,
                 max(1, row.story_sources or 1),
@@ -252,7 +276,7 @@ def list_stories(
         )
     following = None
     if last is not None and (more_rows or last is not rows[-1]):
-        following = Cursor(last.sort_at, last.id)
+        following = Cursor(aware(last.sort_at), last.id)
     return entries, following
 
 
