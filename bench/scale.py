@@ -1,0 +1,334 @@
+"""Distributed mode's throughput and per-unit cost, against the single-process runner.
+
+One corpus (newsline.testing.scalecorpus: 2,000 feeds and 500 pages on 100 hosts by
+default), served by the replay server in its own process. For each runner, a fresh
+PostgreSQL database gets the corpus's OPML and one pass (``fetch --once``):
+
+- ``single``: the single-process runner (``run_pass``, as ``newsline fetch`` without a queue);
+- ``workers=N``: ``newsline worker --processes N`` on a fresh redis-server, the pass
+  enqueued and waited for (``run_distributed_pass``, as ``newsline fetch`` with ``queue_url``).
+
+Printed per runner: feed refreshes/s, pages/s and items enriched/s, as ratios to
+``single`` and to ``workers=1``; and per unit of the ``workers=1`` run: CPU milliseconds
+(all worker processes, user + system), database writes (committed transactions and rows
+written, from pg_stat_database) and Redis commands (INFO stats), each stage measured on
+its own. Usage:
+
+    .venv/bin/python bench/scale.py --pg-url postgresql+psycopg://USER@127.0.0.1:PORT/postgres \\
+        [--hosts 100 --feeds-per-host 20 --workers 1,2,4 --threads 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import redis
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.ports import free_port, wait_for_port  # noqa: E402
+
+
+@dataclass
+class Snapshot:
+    at: float
+    cpu: float  # seconds, all worker processes (or this process for `single`)
+    commits: int
+    rows: int
+    redis_ops: int
+
+
+@dataclass
+class Stage:
+    units: int = 0
+    start: Snapshot | None = None
+    end: Snapshot | None = None
+
+
+@dataclass
+class Run:
+    name: str
+    stages: dict[str, Stage] = field(default_factory=dict)
+
+    def rate(self, stage: str) -> float:
+        s = self.stages[stage]
+        assert s.start and s.end
+        return s.units / max(s.end.at - s.start.at, 1e-9)
+
+
+def _cpu_of(pids: list[int]) -> float:
+    """User + system CPU seconds of `pids` and their children (from /proc)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    seen: set[int] = set()
+    todo = list(pids)
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            todo.extend(int(c) for c in children)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+class Probe:
+    """Snapshots of CPU, database writes and Redis commands."""
+
+    def __init__(self, admin: str, dbname: str, redis_url: str | None, pids: list[int]) -> None:
+        self.admin = admin
+        self.dbname = dbname
+        self.redis = redis.Redis.from_url(redis_url) if redis_url else None
+        self.pids = pids
+
+    def snap(self) -> Snapshot:
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            conn.execute("SELECT pg_stat_force_next_flush()")
+            row = conn.execute(
+                "SELECT xact_commit, tup_inserted + tup_updated + tup_deleted "
+                "FROM pg_stat_database WHERE datname = %s",
+                (self.dbname,),
+            ).fetchone()
+        assert row is not None
+        ops = int(self.redis.info("stats")["total_commands_processed"]) if self.redis else 0
+        cpu = _cpu_of(self.pids) if self.pids else time.process_time()
+        return Snapshot(time.monotonic(), cpu, int(row[0]), int(row[1]), ops)
+
+
+class TimingReporter:
+    """A pass reporter that snapshots each stage's start (the previous stage's end)."""
+
+    def __init__(self, run: Run, probe: Probe) -> None:
+        self.run = run
+        self.probe = probe
+        self.current: str | None = None
+
+    def stage(self, name: str, total: int) -> None:
+        snap = self.probe.snap()
+        if self.current is not None:
+            self.run.stages[self.current].end = snap
+        self.run.stages[name] = Stage(total, snap)
+        self.current = name
+
+    def advance(self, name: str, message: str | None = None) -> None:
+        pass
+
+    def close(self) -> None:
+        if self.current is not None:
+            self.run.stages[self.current].end = self.probe.snap()
+
+
+def _database(pg_url: str) -> tuple[str, str]:
+    name = f"nl_bench_{uuid.uuid4().hex[:10]}"
+    admin = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{pg_url.rpartition('/')[0]}/{name}", name
+
+
+def _drop(pg_url: str, name: str) -> None:
+    from newsline.db.engine import dispose_all
+
+    dispose_all()
+    admin = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _prepare(settings: Any, opml: Path) -> None:
+    from newsline.db.engine import session_scope
+    from newsline.db.migrate import upgrade
+    from newsline.ingest.publications import import_opml
+
+    upgrade(settings.database_url)
+    with session_scope(settings.database_url) as session:
+        import_opml(session, settings, opml.read_bytes())
+
+
+def one_run(
+    name: str, pg_url: str, opml: Path, fetch_env: dict[str, str], workers: int, threads: int
+) -> Run:
+    from newsline.config import load_settings
+    from newsline.workers.distributed import run_distributed_pass
+    from newsline.workers.pipeline import run_pass
+
+    url, dbname = _database(pg_url)
+    admin = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    redis_proc = None
+    worker_proc = None
+    tmp = Path(tempfile.mkdtemp(prefix="nl-scale-"))
+    try:
+        overrides: dict[str, Any] = {"database_url": url, "data_dir": str(tmp)}
+        env = {**os.environ, **fetch_env, "NEWSLINE_DATABASE_URL": url}
+        env["NEWSLINE_CONFIG"] = str(tmp / "absent.toml")
+        if workers:
+            port = free_port()
+            redis_proc = subprocess.Popen(
+                [
+                    shutil.which("redis-server") or "redis-server",
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(tmp),
+                ],
+                stdout=subprocess.DEVNULL,
+            )
+            wait_for_port(port, redis_proc)
+            overrides["queue_url"] = env["NEWSLINE_QUEUE_URL"] = f"redis://127.0.0.1:{port}/0"
+        # This process runs the pass (single) or waits for it: the same fetch settings.
+        os.environ.update(fetch_env)
+        os.environ["NEWSLINE_CONFIG"] = str(tmp / "absent.toml")
+        settings = load_settings(None, **overrides)
+        _prepare(settings, opml)
+        pids: list[int] = []
+        if workers:
+            worker_proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "newsline.cli",
+                    "worker",
+                    "--processes",
+                    str(workers),
+                    "--threads",
+                    str(threads),
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=(tmp / "worker.log").open("wb"),
+            )
+            time.sleep(6 + 2 * workers)  # the processes start and import
+            pids = [worker_proc.pid]
+        run = Run(name)
+        probe = Probe(admin, dbname, overrides.get("queue_url"), pids)
+        reporter = TimingReporter(run, probe)
+        runner = run_distributed_pass if workers else run_pass
+        runner(settings, reporter=reporter, enrich=False, publish=False)
+        reporter.close()
+        # Enrichment on its own: in-process, or one enrich_batch unit after another.
+        if workers:
+            enrich = Run(name)
+            reporter = TimingReporter(enrich, probe)
+            run_distributed_pass(settings, reporter=reporter, publish=False)
+            reporter.close()
+            run.stages["enrich"] = enrich.stages["enrich"]
+            run.stages["enrich"].units = len(_ready_ids(settings))
+        else:
+            from newsline.enrich.stage import enrich_pending
+
+            start = probe.snap()
+            done = enrich_pending(settings)
+            run.stages["enrich"] = Stage(done.enriched, start, probe.snap())
+        return run
+    finally:
+        if worker_proc is not None:
+            worker_proc.send_signal(signal.SIGTERM)
+            worker_proc.wait(90)
+        if redis_proc is not None:
+            redis_proc.terminate()
+            redis_proc.wait(30)
+        _drop(pg_url, dbname)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _ready_ids(settings: Any) -> list[int]:
+    from sqlalchemy import select
+
+    from newsline.db.engine import session_scope
+    from newsline.db.models import Item
+
+    with session_scope(settings.database_url) as session:
+        return list(session.scalars(select(Item.id).where(Item.enriched_at.is_not(None))))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pg-url", default=os.environ.get("NEWSLINE_TEST_PG_URL", ""))
+    parser.add_argument("--hosts", type=int, default=100)
+    parser.add_argument("--feeds-per-host", type=int, default=20)
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--host-delay", type=float, default=0.05)
+    args = parser.parse_args()
+    if not args.pg_url:
+        parser.error("--pg-url (or NEWSLINE_TEST_PG_URL) is needed: distributed mode is PostgreSQL")
+
+    from newsline.testing.replay import replay_in_thread
+    from newsline.testing.scalecorpus import write_scale_corpus
+
+    work = Path(tempfile.mkdtemp(prefix="nl-scale-corpus-"))
+    corpus = write_scale_corpus(work, hosts=args.hosts, feeds_per_host=args.feeds_per_host)
+    print(f"corpus: {corpus.feeds} feeds, {corpus.pages} pages on {corpus.hosts} hosts")
+    runs: list[Run] = []
+    with replay_in_thread(corpus.directory) as server:
+        fetch_env = {
+            **server.settings_env(),
+            "NEWSLINE_FETCH__MIN_HOST_DELAY": str(args.host_delay),
+            "NEWSLINE_WEBSUB__ENABLED": "false",
+        }
+        counts = [int(n) for n in args.workers.split(",") if n]
+        for name, workers in [("single", 0)] + [(f"workers={n}", n) for n in counts]:
+            run = one_run(name, args.pg_url, corpus.opml, fetch_env, workers, args.threads)
+            runs.append(run)
+            print(
+                f"{name:>10}: feeds {run.rate('feeds'):7.1f}/s  pages {run.rate('pages'):6.1f}/s"
+                f"  enriched {run.rate('enrich'):6.1f}/s",
+                flush=True,
+            )
+    shutil.rmtree(work, ignore_errors=True)
+    single = runs[0]
+    one = next((r for r in runs if r.name == "workers=1"), None)
+    print("\nrunner        feeds/s  pages/s  enrich/s   feeds x   pages x   (x single; x 1 worker)")
+    for run in runs:
+        line = f"{run.name:<12}"
+        for stage in ("feeds", "pages", "enrich"):
+            line += f" {run.rate(stage):8.1f}"
+        for stage in ("feeds", "pages"):
+            line += f"  {run.rate(stage) / single.rate(stage):4.2f}"
+            if one is not None:
+                line += f"/{run.rate(stage) / one.rate(stage):4.2f}"
+        print(line)
+    if one is not None:
+        print("\nper unit, workers=1   CPU ms   DB commits   DB rows written   Redis commands")
+        for stage, unit in (
+            ("feeds", "feed refresh"),
+            ("pages", "page"),
+            ("enrich", "item enriched"),
+        ):
+            s = one.stages[stage]
+            assert s.start and s.end
+            n = max(s.units, 1)  # enrich: items enriched (a unit enriches a batch)
+            print(
+                f"{unit:<20} {1000 * (s.end.cpu - s.start.cpu) / n:8.1f}"
+                f" {(s.end.commits - s.start.commits) / n:12.2f}"
+                f" {(s.end.rows - s.start.rows) / n:17.2f}"
+                f" {(s.end.redis_ops - s.start.redis_ops) / n:16.1f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
