@@ -109,7 +109,7 @@ def test_hostile_comments_render_inert(live_site: LiveSite, context: Any) -> Non
             _sign_in(context, live_site, "mallory")
         page = context.new_page()
         dialogs, errors = _watch(page)
-        page.goto(live_site.url("/news/topic/harbor/harbor-3"), wait_until="networkidle")
+        page.goto(live_site.url("/news/topic/harbor/harbor-3/comments"), wait_until="networkidle")
         shown = page.locator("#comments .comment-body")
         assert shown.count() == len(bodies)
         for link in page.locator("#comments .comment-body a").all():

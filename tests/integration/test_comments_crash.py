@@ -70,6 +70,7 @@ def test_sigkill_while_posting_loses_no_acknowledged_comment(
         start_new_session=True,
     )
     acknowledged: dict[int, str] = {}
+    failures: list[int] = []
     lock = threading.Lock()
     stop = threading.Event()
 
@@ -96,6 +97,9 @@ def test_sigkill_while_posting_loses_no_acknowledged_comment(
                 if response.status_code == 201:
                     with lock:
                         acknowledged[response.json()["id"]] = body
+                elif response.status_code >= 500:  # concurrent writers must queue, not fail
+                    with lock:
+                        failures.append(response.status_code)
                 k += 1
 
     try:
@@ -117,7 +121,7 @@ def test_sigkill_while_posting_loses_no_acknowledged_comment(
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
-    assert len(acknowledged) >= 60
+    assert len(acknowledged) >= 60 and failures == []
     with Session(engine_for(settings.database_url)) as session:
         stored = dict(
             session.execute(

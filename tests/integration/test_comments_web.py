@@ -266,7 +266,10 @@ def test_hostile_bodies_render_inert(site: Site) -> None:
         assert response.status_code == 201, (body[:40], response.text)
         assert not_inert(response.json()["body_html"]) == [], body[:60]
     site.client.cookies.clear()
-    page = site.client.get(site.item_path).text
+    item_page = site.client.get(site.item_path).text
+    assert item_page.count('<div class="comment-body">') == 10  # the first threads
+    page = site.client.get(f"{site.item_path}/comments").text  # all of them
+    assert f"All {len(bodies)} comments" in item_page
     bodies_html = re.findall(r'<div class="comment-body">(.*?)</div>\n', page, re.S)
     assert len(bodies_html) == len(bodies)
     assert [p for html in bodies_html for p in not_inert(html)] == []

@@ -26,8 +26,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import pass_context
 from jinja2.runtime import Context
+from markupsafe import Markup
 from pydantic import BaseModel, Field
-from sqlalchemy import Row, select
+from sqlalchemy import Row, case, func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -43,7 +44,7 @@ from newsline.web.api import ApiError, ErrorOut
 from newsline.web.auth import Viewer, csrf_unless_token, require_viewer, viewer
 from newsline.web.clients import client_ip, client_key
 from newsline.web.csrf import form_fields, require_csrf
-from newsline.web.render import page
+from newsline.web.render import fragment_cache, page, render_fragment
 from newsline.web.site import ChannelRef, NotFound, Refused, Site, site_of
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,9 @@ router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix=urls.API, tags=["comments"])
 NO_STORE = {"cache-control": "private, no-store"}
 FEED_SIZE = 50
+#: Threads shown under the item itself; the comments pages show 100 at a time. (A page
+#: with a thousand comments weighs half a megabyte: the item stays light to read.)
+ITEM_PAGE_THREADS = 10
 
 # --- reading ------------------------------------------------------------------------------
 
@@ -70,11 +74,23 @@ class Section:
     now: datetime
     urls: urls.Urls
     single: bool = False  # one thread (a permalink page)
+    on_item_page: bool = False  # the first threads, under the item (more: the comments pages)
     error: str = ""
     draft: str = ""
     max_chars: int = MAX_BODY_CHARS
     sorts: tuple[str, ...] = comments.SORTS
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Already rendered (an anonymous reader's section, from the fragment cache).
+    html: Markup | None = None
+
+    @property
+    def total(self) -> int:
+        return self.thread.total
+
+    @property
+    def sign_in_url(self) -> str:
+        item_path = self.urls.item(*self._key)
+        return self.urls.sign_in(f"{item_path}#comments")
 
     @property
     def _key(self) -> tuple[str, str, str | int]:
@@ -125,8 +141,10 @@ def build_section(
     sort: str = "oldest",
     page_no: int = 1,
     root_id: int | None = None,
+    on_item_page: bool = False,
 ) -> Section:
-    """The comment section of `item` for this request's viewer."""
+    """The comment section of `item` for this request's viewer: on the item page its first
+    :data:`ITEM_PAGE_THREADS` threads, on the comments pages :data:`comments.PAGE_SIZE`."""
     site = site_of(request)
     found = viewer(request)
     moderator = _moderates(found, channel)
@@ -139,6 +157,7 @@ def build_section(
             viewer_id=found.id if found else None,
             moderator=moderator,
             root_id=root_id,
+            page_size=ITEM_PAGE_THREADS if on_item_page else comments.PAGE_SIZE,
         )
     settings = channel.cfg.comments
     return Section(
@@ -152,13 +171,57 @@ def build_section(
         now=utcnow(),
         urls=site.urls,
         single=root_id is not None,
+        on_item_page=on_item_page,
     )
 
 
+def thread_version(session: Session, item_id: int) -> tuple[Any, ...]:
+    """What an anonymous reader's view of an item's thread depends on, in one indexed
+    query: comments added, published, removed, deleted, edited or voted on change it.
+    (Authors' renamed display names show when the fragment expires, within two minutes.)"""
+    row = session.execute(
+        select(
+            func.count(),
+            func.max(Comment.id),
+            func.coalesce(func.sum(Comment.score), 0),
+            func.max(Comment.edited_at),
+            func.sum(case((Comment.status == "published", Comment.id), else_=0)),
+            func.sum(case((Comment.status == "deleted", Comment.id), else_=0)),
+            func.sum(case((Comment.status == "published", 1), else_=0)),
+        ).where(Comment.item_id == item_id)
+    ).one()
+    return tuple(row)
+
+
+@dataclass
+class CachedSection:
+    """An anonymous reader's comment section, rendered once per thread version."""
+
+    html: Markup
+    total: int
+
+
 @pass_context
-def comment_section(context: Context, item: Any = None) -> Section:
-    """Jinja global: the item page's comment section (first page, oldest first)."""
-    return build_section(context["request"], context["channel"], item or context["item"])
+def comment_section(context: Context, item: Any = None) -> Section | CachedSection:
+    """Jinja global: the item page's comment section (first page, oldest first). Readers
+    who are not signed in all see the same one: it is rendered once per version of the
+    thread (:func:`thread_version`) and its ages are filled per request."""
+    request: Request = context["request"]
+    channel: ChannelRef = context["channel"]
+    item = item or context["item"]
+    if viewer(request) is not None:
+        return build_section(request, channel, item, on_item_page=True)
+    site = site_of(request)
+    with Session(site.engine) as session:
+        version = thread_version(session, item.id)
+    key = ("comments", channel.slug, item.id, version)
+    cache = fragment_cache(request)
+    fragment = cache.get(key)
+    if fragment is None:
+        section = build_section(request, channel, item, on_item_page=True)
+        fragment = render_fragment(request, channel, "_comment_section.html", "section", section)
+        cache.put(key, fragment)
+    return CachedSection(Markup(fragment.fill(context["age"])), int(version[6] or 0))
 
 
 # --- pages --------------------------------------------------------------------------------
@@ -381,7 +444,7 @@ def post_comment(
     """Post a comment (rate-limited, spam-checked) in one transaction; see :func:`comments.post`."""
     site = site_of(request)
     ip = client_ip(request)
-    with Session(site.engine, expire_on_commit=False) as session, session.begin():
+    with comments.writing(site.engine) as session:
         user = session.get(User, found.id)
         if user is None:
             raise comments.CommentForbidden("This account no longer exists.")
@@ -438,7 +501,7 @@ def _comment_write(
     """Edit, delete, vote or flag, in one transaction."""
     site = site_of(request)
     comment_id = int(fields["comment_id"])
-    with Session(site.engine, expire_on_commit=False) as session, session.begin():
+    with comments.writing(site.engine) as session:
         user = session.get(User, found.id)
         if user is None:
             raise comments.CommentForbidden("This account no longer exists.")
@@ -642,7 +705,7 @@ async def comments_feed(
 def _unsubscribe(site: Site, token: str) -> bool:
     if not token or len(token) > 64:
         return False
-    with Session(site.engine) as session, session.begin():
+    with comments.writing(site.engine) as session:
         user = session.scalar(select(User).where(User.unsubscribe_token == token))
         if user is None:
             return False
@@ -926,7 +989,7 @@ def flag_comment(
     found = require_viewer(request)
     _, row = _api_item(site, channel, item_id)
     try:
-        with Session(site.engine) as session, session.begin():
+        with comments.writing(site.engine) as session:
             user = session.get(User, found.id)
             if user is None:
                 raise comments.CommentForbidden("This account no longer exists.")

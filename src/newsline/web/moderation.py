@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from newsline import urls
 from newsline.community import moderation
 from newsline.community.audit import Actor
-from newsline.community.comments import CommentError
+from newsline.community.comments import CommentError, writing
 from newsline.db.models import Ban, Comment, User
 from newsline.web.api import ApiError, ErrorOut
 from newsline.web.auth import Viewer, csrf_unless_token, require_viewer
@@ -187,7 +187,7 @@ def _act(
     action: str,
     reason: str,
 ) -> Comment:
-    with Session(site.engine, expire_on_commit=False) as session, session.begin():
+    with writing(site.engine) as session:
         user = _user(session, found)
         comment = session.get(Comment, comment_id)
         if comment is None or (channel is not None and comment.channel_id != channel.id):
@@ -235,7 +235,7 @@ def ban(request: Request, channel: ChannelSlug, data: BanIn) -> JSONResponse:
     ref = _channel(site, channel)
     found = require_viewer(request)
     try:
-        with Session(site.engine, expire_on_commit=False) as session, session.begin():
+        with writing(site.engine) as session:
             user = _user(session, found)
             row: Ban = moderation.ban(
                 session,
