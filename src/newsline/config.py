@@ -334,6 +334,9 @@ class Settings(BaseSettings):
     )
 
     database_url: str = ""
+    # Distributed mode (docs/scaling.md): a Redis URL switches fetching, extraction,
+    # enrichment, digests and mail to Dramatiq workers; empty: everything in one process.
+    queue_url: str = ""
     data_dir: Path = Path(".")
     log_level: str = "INFO"
     channels: list[ChannelSettings] = Field(
@@ -377,6 +380,18 @@ class Settings(BaseSettings):
                 f"database_url: unsupported database {scheme!r} "
                 "(use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB)"
             )
+        if self.queue_url:
+            queue_scheme = self.queue_url.partition("://")[0].lower()
+            if queue_scheme not in ("redis", "rediss", "unix"):
+                raise ValueError(
+                    f"queue_url: unsupported queue {queue_scheme!r} (use redis://HOST:PORT/DB)"
+                )
+            if scheme.startswith("sqlite"):
+                raise ValueError(
+                    "queue_url is set (distributed mode), which needs a PostgreSQL database: "
+                    "set database_url to postgresql+psycopg://USER@HOST/DB (SQLite cannot be "
+                    "shared by workers on several machines)"
+                )
         if not self.web.default_channel:
             self.web.default_channel = self.channels[0].slug
         elif self.channel(self.web.default_channel) is None:

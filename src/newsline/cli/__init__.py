@@ -13,6 +13,8 @@ from __future__ import annotations
 from newsline.cli import db, pipeline, serve, extract, publications, items  # noqa: F401
 from newsline.cli import digest, channels, audit, replay  # noqa: F401
 
+from newsline.cli import workers  # noqa: F401  (distributed mode)
+
 from newsline.cli import users  # noqa: F401  (accounts, roles, bans)
 
 # isort: on

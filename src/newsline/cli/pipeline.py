@@ -34,6 +34,8 @@ def fetch(
 
     settings = settings_of(ctx)
     prepare_database(settings)
+    if settings.queue_url:  # distributed mode: the workers do the pass, we wait for it
+        from newsline.workers.distributed import run_distributed_pass as run_pass
     while True:
         with make_reporter(console) as reporter:
             report = run_pass(

@@ -12,6 +12,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 _ENGINES: dict[str, Engine] = {}
+#: Connections a PostgreSQL engine pools (kept open, then allowed beyond that), per process.
+_POOL = {"size": 10, "overflow": 10}
+
+
+def size_pool(size: int, overflow: int | None = None) -> None:
+    """Size the PostgreSQL pools of engines made from now on in this process: a worker
+    process holds about one connection per thread, a web worker fewer."""
+    _POOL["size"] = max(1, size)
+    _POOL["overflow"] = max(0, size if overflow is None else overflow)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -38,7 +47,10 @@ def engine_for(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     elif parsed.drivername in ("postgresql", "postgresql+psycopg", "postgres"):
         engine = create_engine(
-            parsed.set(drivername="postgresql+psycopg"), pool_pre_ping=True, pool_size=10
+            parsed.set(drivername="postgresql+psycopg"),
+            pool_pre_ping=True,
+            pool_size=_POOL["size"],
+            max_overflow=_POOL["overflow"],
         )
     else:
         raise ValueError(

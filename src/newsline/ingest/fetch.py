@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -37,6 +37,7 @@ from newsline.ingest.netguard import (
     GuardedResolver,
     describe,
 )
+from newsline.ingest.politeness import LocalPoliteness, Politeness, RobotsRecord
 
 log = logging.getLogger(__name__)
 
@@ -143,13 +144,6 @@ class Attempt:
 
 
 @dataclass
-class _HostGate:
-    semaphore: asyncio.Semaphore
-    next_slot: float = 0.0
-    delay: float = 0.0
-
-
-@dataclass
 class _Robots:
     parser: Protego | None  # None = allow everything
     expires: float
@@ -176,14 +170,18 @@ class Fetcher:
         *,
         on_attempt: Callable[[Attempt], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        politeness: Politeness | None = None,
     ) -> None:
         self.settings = settings
+        # Per-host turns, Retry-After and the robots.txt cache: this process's own, or
+        # shared by every worker of a distributed install (see newsline.ingest.politeness).
+        self.politeness: Politeness = politeness or LocalPoliteness(sleep)
         self.rules = [ConnectTo.parse(r) for r in settings.connect_to]
         self.guard = AddressGuard(self.rules, allow_private=settings.allow_private)
         self.on_attempt = on_attempt
         self.stats = FetchStats()
         self._sleep = sleep
-        self._gates: dict[str, _HostGate] = {}
+        self._crawl_delay: dict[str, float] = {}
         self._robots: dict[str, _Robots] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -204,8 +202,12 @@ class Fetcher:
             ttl_dns_cache=300,
             enable_cleanup_closed=True,
         )
+        # Tell the politeness when a request's headers are on the wire (see Turn.started).
+        trace = aiohttp.TraceConfig()
+        trace.on_request_headers_sent.append(_headers_sent)
         self._session = aiohttp.ClientSession(
             connector=connector,
+            trace_configs=[trace],
             auto_decompress=False,
             timeout=aiohttp.ClientTimeout(
                 total=s.total_timeout, sock_connect=s.connect_timeout, sock_read=s.read_timeout
@@ -264,6 +266,11 @@ class Fetcher:
                     delay = max(delay, retry_after)
                 attempt += 1
                 log.info("retrying %s in %.1fs after: %s", url, delay, exc.reason)
+                host = urlsplit(url).hostname
+                if retry_after is not None and host:
+                    # The host asked for a pause: the other workers sharing our politeness
+                    # stay off it too (see newsline.ingest.politeness).
+                    await self.politeness.hold_off(host, delay)
                 await self._sleep(delay)
 
     async def allowed(self, url: str) -> bool:
@@ -283,7 +290,7 @@ class Fetcher:
             async with lock:
                 robots = self._robots.get(origin)
                 if robots is None or robots.expires < time.monotonic():
-                    robots = await self._load_robots(origin)
+                    robots = await self._robots_of(origin)
                     self._robots[origin] = robots
         if robots.disallow_all:
             return False
@@ -293,9 +300,30 @@ class Fetcher:
 
     # -- internals --------------------------------------------------------------------------
 
-    async def _load_robots(self, origin: str) -> _Robots:
+    async def _robots_of(self, origin: str) -> _Robots:
+        """The robots.txt of `origin`: from the (possibly shared) cache, else fetched and
+        cached for the others."""
+        record = await self.politeness.robots_get(origin)
+        if record is not None:
+            # Kept here for a while only: the shared cache knows when it expires.
+            return self._parsed_robots(origin, record, min(self.settings.robots_cache_seconds, 600))
+        record, ttl = await self._load_robots(origin)
+        await self.politeness.robots_put(origin, record, ttl)
+        return self._parsed_robots(origin, record, ttl)
+
+    def _parsed_robots(self, origin: str, record: RobotsRecord, ttl: float) -> _Robots:
+        expires = time.monotonic() + ttl
+        if record.text is None:
+            return _Robots(None, expires, disallow_all=record.disallow_all)
+        parser = Protego.parse(record.text)
+        delay = parser.crawl_delay("newsline")
+        if delay:
+            self._crawl_delay[urlsplit(origin).hostname or ""] = min(float(delay), 30.0)
+        return _Robots(parser, expires)
+
+    async def _load_robots(self, origin: str) -> tuple[RobotsRecord, float]:
+        """Fetch the robots.txt of `origin`: what it says, and for how long to believe it."""
         ttl = self.settings.robots_cache_seconds
-        now = time.monotonic()
         robots_url = f"{origin}/robots.txt"
         try:
             result = await self._get_following(robots_url, "robots", None, None, None)
@@ -303,29 +331,16 @@ class Fetcher:
             if exc.url == robots_url:
                 raise  # the site itself is refused: say so, not "robots.txt disallows"
             log.warning("robots.txt of %s redirects to a refused address (%s)", origin, exc)
-            return _Robots(None, now + 600, disallow_all=True)
+            return RobotsRecord(None, disallow_all=True), 600
         except HTTPStatusError as exc:
             if exc.status is not None and 400 <= exc.status < 500:
-                return _Robots(None, now + ttl)  # no robots.txt: everything allowed
+                return RobotsRecord(None), ttl  # no robots.txt: everything allowed
             # 5xx: the site cannot say what it allows; stay off it for a while (RFC 9309).
-            return _Robots(None, now + 600, disallow_all=True)
+            return RobotsRecord(None, disallow_all=True), 600
         except FetchError as exc:
             log.warning("robots.txt of %s unavailable (%s); not fetching its pages", origin, exc)
-            return _Robots(None, now + 600, disallow_all=True)
-        text = result.body.decode("utf-8", errors="replace")
-        parser = Protego.parse(text)
-        delay = parser.crawl_delay("newsline")
-        if delay:
-            gate = self._gate(urlsplit(origin).hostname or "")
-            gate.delay = min(float(delay), 30.0)
-        return _Robots(parser, now + ttl)
-
-    def _gate(self, host: str) -> _HostGate:
-        gate = self._gates.get(host)
-        if gate is None:
-            gate = _HostGate(asyncio.Semaphore(self.settings.per_host_concurrency))
-            self._gates[host] = gate
-        return gate
+            return RobotsRecord(None, disallow_all=True), 600
+        return RobotsRecord(result.body.decode("utf-8", errors="replace")), ttl
 
     async def _get_following(
         self,
@@ -399,14 +414,17 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         if accept:
             headers["Accept"] = accept
-        gate = self._gate(parts.hostname)
-        async with gate.semaphore:
-            await self._wait_turn(gate)
+        delay = max(self.settings.min_host_delay, self._crawl_delay.get(parts.hostname, 0.0))
+        async with self.politeness.turn(
+            parts.hostname, concurrency=self.settings.per_host_concurrency, delay=delay
+        ) as turn:
             started = time.monotonic()
             status: int | None = None
             wire = 0
             try:
-                async with self._session.get(url, headers=headers, allow_redirects=False) as resp:
+                async with self._session.get(
+                    url, headers=headers, allow_redirects=False, trace_request_ctx=turn
+                ) as resp:
                     status = resp.status
                     resp_headers = {k.lower(): v for k, v in resp.headers.items()}
                     if status == 304 or status >= 300:
@@ -440,16 +458,6 @@ class Fetcher:
                 self._record(kind, url, status, reason, started, wire)
                 raise ConnectionFailedError(url, reason) from exc
         return FetchResult(url, url, status, resp_headers, body, time.monotonic() - started, wire)
-
-    async def _wait_turn(self, gate: _HostGate) -> None:
-        delay = max(self.settings.min_host_delay, gate.delay)
-        if delay <= 0:
-            return
-        now = time.monotonic()
-        slot = max(now, gate.next_slot)
-        gate.next_slot = slot + delay
-        if slot > now:
-            await self._sleep(slot - now)
 
     async def _read_body(
         self, url: str, resp: aiohttp.ClientResponse, headers: dict[str, str]
@@ -486,6 +494,15 @@ class Fetcher:
             self.on_attempt(
                 Attempt(kind, url, status, error, int((time.monotonic() - started) * 1000), size)
             )
+
+
+async def _headers_sent(
+    session: aiohttp.ClientSession, context: Any, params: aiohttp.TraceRequestHeadersSentParams
+) -> None:
+    """aiohttp's hook once a request's headers are sent: report the politeness turn started."""
+    turn = getattr(context, "trace_request_ctx", None)
+    if turn is not None:
+        await turn.started()
 
 
 class _Decoder:

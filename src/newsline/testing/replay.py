@@ -134,6 +134,30 @@ class RequestRecord:
 
 
 @dataclass
+class HostLoad:
+    """How one host was loaded: requests, the most answered at once, the closest starts.
+
+    Politeness across workers is checked against these (per-host concurrency and minimum
+    delay), measured where it matters: at the server.
+    """
+
+    requests: int = 0
+    active: int = 0
+    peak: int = 0
+    last_start: float | None = None
+    min_gap: float | None = None  # seconds between the two closest request arrivals
+
+    def begin(self, now: float) -> None:
+        self.requests += 1
+        self.active += 1
+        self.peak = max(self.peak, self.active)
+        if self.last_start is not None:
+            gap = now - self.last_start
+            self.min_gap = gap if self.min_gap is None else min(self.min_gap, gap)
+        self.last_start = now
+
+
+@dataclass
 class _Request:
     method: str
     target: str
@@ -176,8 +200,12 @@ class ReplayServer:
         slow_rate: int = SLOW_RATE,
         bomb_size: int = BOMB_SIZE,
         oversize: int = OVERSIZE,
+        latency: float = 0.0,
     ) -> None:
         self.corpus_dir = Path(corpus_dir)
+        # Seconds every answer takes (a real server's think time): with it, requests to a
+        # host overlap unless the client limits them, which host_load's peaks then show.
+        self.latency = latency
         self.host = host
         self.http_port = http_port
         self.https_port = https_port
@@ -192,6 +220,7 @@ class ReplayServer:
         self.log: deque[RequestRecord] = deque(maxlen=100_000)
         self.active_connections = 0
         self.peak_connections = 0
+        self.host_load: dict[str, HostLoad] = {}
         self._servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ca: trustme.CA | None = None
@@ -355,7 +384,16 @@ class ReplayServer:
                 request = await self._read_request(reader, writer)
                 if request is None:
                     break
-                if not await self._answer(request, reader, writer, scheme):
+                host = urlsplit(f"//{request.headers.get('host', self.host)}").hostname or ""
+                load = self.host_load.setdefault(host, HostLoad())
+                load.begin(asyncio.get_running_loop().time())
+                try:
+                    if self.latency > 0:
+                        await asyncio.sleep(self.latency)
+                    answered = await self._answer(request, reader, writer, scheme)
+                finally:
+                    load.active -= 1
+                if not answered:
                     break
         except _Close:
             pass

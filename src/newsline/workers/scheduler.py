@@ -205,6 +205,12 @@ def start_scheduler(settings: Settings, *, separate_process: bool = True) -> Job
     """A started background scheduler with every job registered; full passes run in a
     :class:`PipelineProcess` unless `separate_process` is false."""
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"misfire_grace_time": 60})
+    if settings.queue_url:
+        # Distributed mode: `newsline scheduler` enqueues the pipeline's units and workers
+        # run them; the site only serves.
+        scheduler.start()
+        log.info("distributed mode: no pipeline jobs here (`newsline scheduler` runs them)")
+        return Jobs(scheduler, None)
     pipeline = PipelineProcess() if separate_process else None
     ids = register_jobs(
         scheduler, settings, runner=pipeline.run_pass if pipeline is not None else None

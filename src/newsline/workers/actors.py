@@ -1,0 +1,248 @@
+"""The units of distributed mode as Dramatiq actors: the pipeline's own stage functions,
+called one unit at a time.
+
+========================  =====================================  ===========================
+actor                     calls                                  keyed by
+========================  =====================================  ===========================
+``refresh_feed``          :func:`newsline.ingest.refresh.refresh_feed`   feed id (advisory lock)
+``finish_item``           :func:`newsline.ingest.refresh.finish_item`    item id (advisory lock)
+``enrich_batch``          :func:`newsline.enrich.stage.enrich_pending`   the ``ingest`` lease
+``publish_digest``        :func:`newsline.publish.digest.run_digest`     channel + slot (unique)
+``send_mail``             :func:`newsline.publish.mailer.deliver_digests`  channel (claims)
+``websub_due``            :func:`newsline.ingest.websub.run_due`         (idempotent)
+========================  =====================================  ===========================
+
+Every unit re-reads its row and does nothing when the work is already done (a feed no
+longer due, an item no longer pending, a slot already published), so a message delivered
+twice (a retry, a redelivery after a worker died, a pass and the scheduler both asking) does
+the work once. Fetching and extraction run on the worker process's event loop with one
+:class:`~newsline.ingest.fetch.Fetcher` per process whose politeness is shared through Redis
+(:class:`~newsline.ingest.politeness.RedisPoliteness`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import dramatiq
+from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import AsyncIO, Middleware
+from sqlalchemy import select
+
+from newsline.config import Settings
+from newsline.db.engine import session_scope
+from newsline.db.lease import LeaseHeld, lease
+from newsline.db.models import Feed, Item, utcnow
+from newsline.enrich.stage import enrich_pending
+from newsline.ingest import websub
+from newsline.ingest.fetch import Fetcher
+from newsline.ingest.politeness import RedisPoliteness
+from newsline.ingest.refresh import (
+    Bookkeeping,
+    DueFeed,
+    FeedOutcome,
+    PendingItem,
+    finish_item,
+    refresh_feed,
+)
+from newsline.publish.digest import run_digest
+from newsline.publish.mailer import deliver_digests
+from newsline.workers.queue import (
+    LOCK_FEED,
+    LOCK_ITEM,
+    PREFIX,
+    QUEUE,
+    Outcomes,
+    UnitBusy,
+    unit_lock,
+)
+
+log = logging.getLogger(__name__)
+
+#: Items one enrichment unit takes at most (the next unit takes the rest).
+ENRICH_BATCH = 1000
+#: How long the enrichment lease is held at most (a worker killed mid-batch frees it then,
+#: or at once on the same host).
+ENRICH_LEASE = timedelta(minutes=15)
+#: Retry policy (milliseconds): a unit that raised is tried again with exponential back-off.
+RETRIES = {"max_retries": 6, "min_backoff": 1_000, "max_backoff": 60_000}
+#: Feed and item units record their own failures and raise only when their lease is held
+#: elsewhere (or the database is away): they come back many times.
+BUSY_RETRIES = {"max_retries": 40, "min_backoff": 2_000, "max_backoff": 30_000}
+
+
+def queued_key(kind: str, key: object) -> str:
+    """The scheduler's "already in the queue" marker of one unit (see distributed.py)."""
+    return f"{PREFIX}:queued:{kind}:{key}"
+
+
+class _Process:
+    """What a worker process keeps between units: the fetcher, its politeness, a pool."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._fetcher: Fetcher | None = None
+        self._politeness: RedisPoliteness | None = None
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="extract")
+
+    async def fetcher(self) -> Fetcher:
+        """The process's fetcher, made on first use inside the worker's event loop."""
+        if self._fetcher is None:
+            self._politeness = RedisPoliteness(self.settings.queue_url)
+            fetcher = Fetcher(self.settings.fetch, politeness=self._politeness)
+            await fetcher.__aenter__()
+            self._fetcher = fetcher
+        return self._fetcher
+
+    async def close(self) -> None:
+        """Close the fetcher and Redis connections (worker shutdown)."""
+        if self._fetcher is not None:
+            await self._fetcher.__aexit__(None, None, None)
+            self._fetcher = None
+        if self._politeness is not None:
+            await self._politeness.close()
+            self._politeness = None
+        self.pool.shutdown(wait=False)
+
+
+@dataclass
+class Actors:
+    """The declared actors of one broker, and what their processes share."""
+
+    broker: RedisBroker
+    refresh_feed: dramatiq.Actor[..., Any]
+    finish_item: dramatiq.Actor[..., Any]
+    enrich_batch: dramatiq.Actor[..., Any]
+    publish_digest: dramatiq.Actor[..., Any]
+    send_mail: dramatiq.Actor[..., Any]
+    websub_due: dramatiq.Actor[..., Any]
+    process: _Process
+
+
+def declare(broker: RedisBroker, settings: Settings) -> Actors:
+    """Declare newsline's actors on `broker`, working on `settings`' database."""
+    db = settings.database_url
+    outcomes = Outcomes(broker.client)
+    process = _Process(settings)
+    # After AsyncIO in the list: "after" hooks run in reverse, so ours runs first.
+    broker.add_middleware(_CloseProcess(process), after=AsyncIO)
+
+    def done(kind: str, key: object) -> None:
+        broker.client.delete(queued_key(kind, key))
+
+    async def refresh_feed_unit(feed_id: int, *, run: str = "", force: bool = False) -> None:
+        with unit_lock(db, LOCK_FEED, feed_id):
+            with session_scope(db) as session:
+                feed = session.get(Feed, feed_id)
+                due = feed is not None and (
+                    force or feed.next_fetch_at is None or feed.next_fetch_at <= utcnow()
+                )
+                unit = (
+                    DueFeed(feed.id, feed.url, feed.etag, feed.last_modified, feed.interval_seconds)
+                    if feed is not None and due
+                    else None
+                )
+            if unit is None:  # removed, or refreshed meanwhile by another message
+                url = feed.url if feed is not None else f"feed {feed_id}"
+                outcome = FeedOutcome(url, "unchanged")
+            else:
+                book = Bookkeeping(settings)
+                outcome = await refresh_feed(settings, await process.fetcher(), unit, book)
+                book.flush()
+        outcomes.put(run, "feeds", str(feed_id), asdict(outcome))
+        done("feed", feed_id)
+
+    async def finish_item_unit(item_id: int, *, run: str = "") -> None:
+        with unit_lock(db, LOCK_ITEM, item_id):
+            with session_scope(db) as session:
+                row = session.execute(
+                    select(Item.state, Item.link, Item.url, Item.content_source).where(
+                        Item.id == item_id
+                    )
+                ).first()
+            if row is None:
+                data: dict[str, Any] = {"url": f"item {item_id}", "state": "missing"}
+                data["from_page"] = False
+            elif row.state != "pending":  # finished meanwhile by another message
+                data = {"url": row.link or row.url, "state": row.state}
+                data["from_page"] = row.content_source == "page"
+            else:
+                item = PendingItem(item_id, row.link or row.url)
+                outcome = await finish_item(settings, await process.fetcher(), item, process.pool)
+                data = asdict(outcome)
+        outcomes.put(run, "items", str(item_id), data)
+        done("item", item_id)
+
+    def enrich_batch_unit(*, run: str = "", seq: int = 0) -> None:
+        try:
+            with lease(db, "ingest", ENRICH_LEASE):
+                report = enrich_pending(settings, limit=ENRICH_BATCH)
+        except LeaseHeld as exc:
+            raise UnitBusy(str(exc)) from exc
+        outcomes.put(run, "enrich", str(seq), {"enriched": report.enriched})
+        done("enrich", "batch")
+
+    def publish_digest_unit(channel: str, slot: str, *, run: str = "") -> None:
+        result = run_digest(settings, channel, at=datetime.fromisoformat(slot))
+        data = asdict(result)
+        data.pop("composed", None)
+        outcomes.put(run, "digests", f"{channel}@{slot}", _jsonable(data))
+
+    def send_mail_unit(channel: str, *, run: str = "") -> None:
+        report = deliver_digests(settings, channel)
+        outcomes.put(run, "mail", channel, asdict(report))
+        done("mail", channel)
+
+    def websub_due_unit(*, run: str = "") -> None:
+        report = websub.run_due(settings)
+        outcomes.put(run, "websub", "all", asdict(report))
+        done("websub", "all")
+
+    def make(fn: Any, name: str, priority: int, **options: Any) -> dramatiq.Actor[..., Any]:
+        decorate = dramatiq.actor(
+            actor_name=name,
+            queue_name=QUEUE,
+            priority=priority,  # lower runs first: finish what was started
+            broker=broker,
+            **options,
+        )
+        return decorate(fn)
+
+    return Actors(
+        broker=broker,
+        refresh_feed=make(refresh_feed_unit, "refresh_feed", 20, **BUSY_RETRIES),
+        finish_item=make(finish_item_unit, "finish_item", 10, **BUSY_RETRIES),
+        enrich_batch=make(enrich_batch_unit, "enrich_batch", 30, **BUSY_RETRIES),
+        publish_digest=make(publish_digest_unit, "publish_digest", 0, **RETRIES),
+        send_mail=make(send_mail_unit, "send_mail", 0, **RETRIES),
+        websub_due=make(websub_due_unit, "websub_due", 40, **RETRIES),
+        process=process,
+    )
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in data.items()}
+
+
+class _CloseProcess(Middleware):
+    """Closes the worker process's fetcher on its event loop, once the units are done and
+    before the loop stops."""
+
+    def __init__(self, process: _Process) -> None:
+        self.process = process
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        thread = get_event_loop_thread()
+        try:
+            if thread is not None:
+                thread.run_coroutine(self.process.close())
+            else:
+                asyncio.run(self.process.close())
+        except Exception:
+            log.exception("closing the worker's fetcher failed")

@@ -1,0 +1,303 @@
+"""Distributed mode's plumbing: the Dramatiq broker on Redis, unit locks, outcomes, dead letters.
+
+Distributed mode is on when ``queue_url`` is set (docs/scaling.md). The database stays the
+source of truth: a message says only *which* feed, item, batch or slot to work on; the unit
+re-reads its row and does nothing when another worker already did the work. A lost message
+(a Redis restart, a worker killed with its prefetched messages) is therefore harmless: the
+scheduler's next tick, or the waiting ``newsline fetch --once``, enqueues it again.
+
+- :func:`make_broker`: the Redis broker, its retry policy and our middleware.
+- :func:`unit_lock`: a per-feed / per-item lease, a PostgreSQL advisory lock held on its own
+  connection for the unit's duration, so two workers never refresh one feed at once; it dies
+  with the connection, so a worker killed with ``kill -9`` holds nothing.
+- :class:`Outcomes`: units report what they did to the pass that enqueued them (a Redis
+  list per pass and stage), for the report ``newsline fetch`` prints.
+- :class:`DeadLetters`: a unit that failed its last retry is recorded where the operator
+  looks: a feed's or an item's own error in the database (``newsline publications list``
+  shows the feed's), and every such unit in a bounded list that ``newsline dead-letters``
+  failures`` prints, plus an ERROR log line. Digest slots, enrichment and mail need no
+  dead-letter row of their own to be done eventually: their state is in the database (a
+  slot without its digest, items not enriched, subscribers not mailed), which the
+  scheduler's next tick turns into messages again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import dramatiq
+import redis
+from dramatiq.broker import MessageProxy
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.errors import Retry
+from dramatiq.middleware import AsyncIO, Middleware, Retries
+from sqlalchemy import text, update
+
+from newsline.config import Settings
+from newsline.db.engine import engine_for, session_scope
+from newsline.db.models import Lease, utcnow
+from newsline.errors import NewslineError
+from newsline.ingest import store
+
+log = logging.getLogger(__name__)
+
+#: The one queue every unit goes through (priorities order them, see actors.py).
+QUEUE = "newsline"
+#: Redis key prefix of everything newsline keeps there (Dramatiq's own keys included).
+PREFIX = "newsline"
+#: A worker that has not been heard of for this long is dead: its messages go back.
+HEARTBEAT_TIMEOUT_MS = 15_000
+#: Out of a million Redis commands, how many also run the broker's maintenance (which
+#: gives a dead worker's messages back): often enough that a kill is noticed in seconds.
+MAINTENANCE_CHANCE = 50_000
+#: How long a pass's outcomes stay in Redis.
+OUTCOME_TTL = 86_400
+#: The units that failed for good, newest first, kept for ``newsline dead-letters``.
+DEAD_LETTERS = f"{PREFIX}:dead-letters"
+DEAD_LETTERS_KEPT = 10_000
+#: Advisory lock classes (the first key of ``pg_try_advisory_lock``): one per kind of unit.
+LOCK_FEED = 0x4E4C0001
+LOCK_ITEM = 0x4E4C0002
+
+
+class DistributedModeError(NewslineError):
+    """Distributed mode is misconfigured or its queue cannot be reached."""
+
+
+class UnitBusy(Retry):
+    """Another worker holds this unit's lease right now: retried later (with back-off, and
+    without a traceback in the log: it is not a failure)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+def require_distributed(settings: Settings) -> None:
+    """Raise :class:`DistributedModeError` unless distributed mode can run on `settings`."""
+    if not settings.queue_url:
+        raise DistributedModeError(
+            "distributed mode needs queue_url (redis://HOST:PORT/DB) in the config "
+            "or NEWSLINE_QUEUE_URL"
+        )
+    if settings.database_url.startswith("sqlite"):
+        raise DistributedModeError(
+            "distributed mode needs a PostgreSQL database_url, not SQLite "
+            "(postgresql+psycopg://USER@HOST/DB)"
+        )
+
+
+def make_broker(settings: Settings, *, middleware: list[Middleware] | None = None) -> RedisBroker:
+    """The Redis broker of `settings.queue_url`, with our retry policy and dead letters."""
+    require_distributed(settings)
+    broker = RedisBroker(
+        url=settings.queue_url,
+        namespace=PREFIX,
+        heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
+        maintenance_chance=MAINTENANCE_CHANCE,
+    )
+    broker.add_middleware(AsyncIO())
+    # Before Retries in the list: "after" hooks run in reverse, so Retries has decided
+    # (message.failed) by the time DeadLetters looks.
+    broker.add_middleware(DeadLetters(settings), before=Retries)
+    for extra in middleware or []:
+        broker.add_middleware(extra)
+    return broker
+
+
+def redis_client(settings: Settings) -> redis.Redis:
+    """A plain Redis client on the queue's server (outcomes, scheduler bookkeeping)."""
+    return redis.Redis.from_url(settings.queue_url, socket_timeout=10, socket_connect_timeout=5)
+
+
+# -- which workers are alive ---------------------------------------------------------------
+
+#: Sorted set of live worker processes (host:pid -> last seen, epoch seconds).
+WORKERS = f"{PREFIX}:workers"
+#: A worker process says it is alive this often; silent for WORKER_TTL, it is gone.
+WORKER_BEAT = 5.0
+WORKER_TTL = 30.0
+
+
+def worker_alive(client: redis.Redis, name: str) -> None:
+    """Record that worker process `name` is alive now."""
+    now = time.time()
+    pipe = client.pipeline()
+    pipe.zadd(WORKERS, {name: now})
+    pipe.zremrangebyscore(WORKERS, 0, now - WORKER_TTL)
+    pipe.execute()
+
+
+def live_workers(client: redis.Redis) -> int:
+    """How many worker processes were heard of within WORKER_TTL."""
+    return int(client.zcount(WORKERS, time.time() - WORKER_TTL, "+inf"))
+
+
+# -- unit leases ----------------------------------------------------------------------------
+
+
+@contextmanager
+def unit_lock(url: str, kind: int, key: int) -> Iterator[None]:
+    """Hold the lease of one unit (a feed, an item) for the block; :class:`UnitBusy` when
+    another worker holds it. A PostgreSQL session advisory lock on a connection of its own:
+    released at the end, or by the server when the worker dies."""
+    engine = engine_for(url)
+    conn = engine.connect()
+    try:
+        got = conn.scalar(text("SELECT pg_try_advisory_lock(:k, :i)"), {"k": kind, "i": key})
+        conn.commit()
+        if not got:
+            raise UnitBusy(f"unit {kind:x}:{key} is being worked on by another worker")
+        try:
+            yield
+        finally:
+            try:
+                conn.execute(text("SELECT pg_advisory_unlock(:k, :i)"), {"k": kind, "i": key})
+                conn.commit()
+            except Exception:  # a broken connection: closing it releases the lock
+                log.warning("could not release unit lock %x:%d; dropping the connection", kind, key)
+                conn.invalidate()
+    finally:
+        conn.close()
+
+
+# -- the scheduler's lease ------------------------------------------------------------------
+
+
+def renew_lease(url: str, name: str, holder: str, ttl: timedelta) -> bool:
+    """Extend a lease we hold; False when we no longer hold it (it expired and was taken)."""
+    with session_scope(url) as session:
+        done = session.execute(
+            update(Lease)
+            .where(Lease.name == name, Lease.holder == holder)
+            .values(expires_at=utcnow() + ttl)
+        )
+        return bool(getattr(done, "rowcount", 0) == 1)
+
+
+# -- outcomes -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one unit did, for the pass that enqueued it."""
+
+    key: str
+    data: dict[str, Any]
+
+
+class Outcomes:
+    """Units report here; the pass waiting for them reads what is new."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+
+    @staticmethod
+    def key(run: str, stage: str) -> str:
+        return f"{PREFIX}:run:{run}:{stage}"
+
+    def put(self, run: str, stage: str, key: str, data: dict[str, Any]) -> None:
+        """Record a unit's outcome (nothing when no pass waits: the scheduler's units)."""
+        if not run:
+            return
+        name = self.key(run, stage)
+        pipe = self.client.pipeline()
+        pipe.rpush(name, json.dumps({"key": key, "data": data}))
+        pipe.expire(name, OUTCOME_TTL)
+        pipe.execute()
+
+    def since(self, run: str, stage: str, offset: int) -> list[Outcome]:
+        """The outcomes recorded after the first `offset`."""
+        raw = self.client.lrange(self.key(run, stage), offset, -1)
+        out = []
+        for value in raw:
+            item = json.loads(value)
+            out.append(Outcome(str(item["key"]), item["data"]))
+        return out
+
+
+# -- dead letters ---------------------------------------------------------------------------
+
+
+def record_dead_letter(client: redis.Redis, unit: str, key: str, error: str) -> None:
+    """Add a unit that failed its last retry to the list ``newsline dead-letters`` shows."""
+    entry = {"at": utcnow().isoformat(timespec="seconds"), "unit": unit, "key": key, "error": error}
+    pipe = client.pipeline()
+    pipe.lpush(DEAD_LETTERS, json.dumps(entry))
+    pipe.ltrim(DEAD_LETTERS, 0, DEAD_LETTERS_KEPT - 1)
+    pipe.execute()
+
+
+def dead_letters(client: redis.Redis, limit: int = 100) -> list[dict[str, str]]:
+    """The newest units that failed for good."""
+    raw = client.lrange(DEAD_LETTERS, 0, limit - 1)
+    return [json.loads(v) for v in raw]
+
+
+class DeadLetters(Middleware):
+    """After a unit's last retry: its failure goes in the database and to its pass."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: MessageProxy,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        if exception is None or not message.failed:
+            return
+        error = store.one_line(exception, 1000) or type(exception).__name__
+        attempts = int(message.options.get("retries", 0))
+        line = f"gave up after {attempts} attempts: {error}"
+        log.error("%s%s: %s", message.actor_name, message.args, line)
+        unit, key = message.actor_name, ":".join(str(a) for a in message.args[:1])
+        try:
+            fail_unit(self.settings, unit, message.args, line)
+        except Exception:
+            log.exception("could not record the failure of %s%s", unit, message.args)
+        try:
+            record_dead_letter(broker.client, unit, key, line)  # type: ignore[attr-defined]
+        except redis.RedisError:
+            log.exception("could not add %s%s to the dead letters", unit, message.args)
+        run = str(message.kwargs.get("run", ""))
+        stage = STAGE_OF.get(unit)
+        if run and stage:
+            try:
+                Outcomes(broker.client).put(run, stage, key, {"gave_up": line})  # type: ignore[attr-defined]
+            except redis.RedisError:
+                log.warning("could not tell pass %s that %s%s failed", run, unit, message.args)
+
+
+#: The pass stage each unit reports to.
+STAGE_OF = {
+    "refresh_feed": "feeds",
+    "finish_item": "items",
+    "enrich_batch": "enrich",
+    "publish_digest": "digests",
+    "send_mail": "mail",
+    "websub_due": "websub",
+}
+
+
+def fail_unit(settings: Settings, unit: str, args: tuple[Any, ...], line: str) -> None:
+    """Where the operator already looks: the feed's error, the item's."""
+    if unit == "refresh_feed" and args:
+        with session_scope(settings.database_url) as session:
+            store.record_feed_failure(session, int(args[0]), UnitGaveUp(line), None, settings.fetch)
+    elif unit == "finish_item" and args:
+        with session_scope(settings.database_url) as session:
+            store.record_item_failure(session, int(args[0]), line)
+
+
+class UnitGaveUp(NewslineError):
+    """A unit failed its last retry (the message says why)."""
