@@ -14,6 +14,7 @@ from newsline.enrich.hashtags import (
     default_hashtags,
     hashtags_of,
     tokenize,
+    words,
 )
 
 # Small synthetic articles, written for these tests.
@@ -107,31 +108,79 @@ def test_channel_settings_convert_with_default_keywords() -> None:
     assert own[0].keywords == ("curling",)
 
 
-def test_editor_corrections_change_the_outcome() -> None:
-    # A channel's editors file curling-club news under #sports, which zero-shot calls #outdoors.
-    club = (
-        "Curling club opens season at the lake rink",
-        "The curling club swept the ice at the lake rink for its opening bonspiel. Members "
-        "brought stones and brooms, and the club thanked volunteers for flooding the rink.",
-    )
-    assert classify(*club)[0][0] == "outdoors"
-    examples = [
+FLOWER_SHOW = (
+    "Flower show opens at the botanic garden",
+    "Growers brought roses, orchids and tulips to the flower show in the botanic garden, where "
+    "judges awarded prizes for the best displays and visitors admired the gardens.",
+)
+
+
+def _flower_show_corrections(n: int) -> list[Example]:
+    # A channel's editors file flower shows under #culture (zero-shot: #outdoors).
+    return [
         Example(
-            f"Curling bonspiel number {i} at the rink",
-            "Club members swept stones on the lake rink ice at the bonspiel; volunteers "
-            "flooded the rink and brooms were handed out by the curling club.",
-            "sports",
+            f"Flower show number {i} at the garden",
+            "Gardeners exhibited roses and orchids; the judges gave prizes for displays at the "
+            "flower show in the garden.",
+            "culture",
         )
-        for i in range(12)
+        for i in range(n)
     ]
-    model = ChannelClassifier(default_hashtags(), examples)
-    assert 0 < model.weight <= 0.7
-    assert model.classify(*club)[0][0] == "sports"
-    # Unrelated items keep their zero-shot tag.
+
+
+def test_editor_corrections_change_the_outcome() -> None:
+    assert classify(*FLOWER_SHOW)[0][0] == "outdoors"
+    model = ChannelClassifier(default_hashtags(), _flower_show_corrections(12))
+    assert model.classify(*FLOWER_SHOW)[0][0] == "culture"
+    # Unrelated items keep their zero-shot tag, also hashtags nobody corrected to.
     assert model.classify(*ECONOMY)[0][0] == "economy"
+    assert model.classify(*TECH)[0][0] == "technology"
 
 
 def test_examples_with_unknown_tags_are_ignored() -> None:
     model = ChannelClassifier(default_hashtags(), [Example("t", "x", "nosuchtag")])
-    assert model.weight == 0.0
-    assert model.classify(*TECH)[0][0] == "technology"
+    assert model.examples == []
+    assert model.classify(*TECH) == classify(*TECH)
+
+
+def test_headline_without_any_keyword_gets_a_topic_from_word_vectors() -> None:
+    # None of these words is in any keyword list; their vectors sit near #sports / #health.
+    assert classify("Quarterbacks clash as the Packers host the Bears", "")[0][0] == "sports"
+    assert classify("Pilates and stretching routines ease back stiffness", "")[0][0] == "health"
+
+
+def test_word_tokens_match_the_vector_vocabulary() -> None:
+    assert words("Trump’s aides' meeting on semi-final day") == [
+        "trump",
+        "aides",
+        "meeting",
+        "on",
+        "semi-final",
+        "day",
+    ]
+
+
+def test_publication_section_label_moves_an_ambiguous_item() -> None:
+    item = (
+        "Record crowds for the final day",
+        "Thousands came on the last day and the organisers said the numbers beat every year.",
+    )
+    assert classify(*item)[0][0] == "sports"
+    assert classify(*item, sections=["Business"])[0][0] == "economy"
+    assert classify(*item, sections=["Arts & culture"])[0][0] == "culture"
+    # A label no hashtag knows, or none at all, leaves the zero-shot answer alone.
+    assert classify(*item, sections=["Latest", " "])[0][0] == "sports"
+    channel = ChannelClassifier(default_hashtags(), _flower_show_corrections(3))
+    assert channel.classify(*item, sections=["Sport"])[0][0] == "sports"
+
+
+def test_shipped_word_vectors_load_and_skip_unknown_words() -> None:
+    from newsline.enrich.wordvectors import glove
+
+    vectors = glove()
+    found, rows = vectors.rows(["football", "qzxqzxqzx", "soccer"])
+    assert found == [0, 2]
+    assert rows.shape == (2, vectors.dim)
+    assert abs(float((rows * rows).sum(axis=1)[0]) - 1.0) < 1e-5
+    assert float(rows[0] @ rows[1]) > 0.7  # neighbours in meaning
+    assert vectors.rank["the"] < vectors.rank["football"]  # rows are frequency-ranked

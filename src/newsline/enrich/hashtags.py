@@ -1,12 +1,19 @@
-"""Hashtags: zero-shot topic tags from descriptions and keywords, refined by editors' corrections.
+"""Hashtags: zero-shot topic tags from keywords and word vectors, refined by editors' corrections.
 
-The zero-shot scorer is a weighted keyword model. Each hashtag's vocabulary is its seed
-keywords plus the content words of its description; a term shared by several hashtags
-counts less (an inverse "hashtag frequency", like IDF over the tag list). An item's
-score for a hashtag is the sum of its matched terms' weights with sublinear term
-frequency, title words counting extra. Editors' corrections (``ItemHashtag`` rows with
-``source='editor'``) train a per-channel nearest-centroid model over hashed TF-IDF
-features, blended with the zero-shot scores as examples accumulate.
+Zero-shot, two signals are blended (``SOFT_SHARE``):
+
+* the exact keyword model (:class:`ZeroShotModel`): each hashtag's seed keywords (phrases
+  allowed) and description words, weighted by an inverse "hashtag frequency"; matches are
+  counted on lightly stemmed tokens, title words ``TITLE_WEIGHT`` times;
+* soft keywords (:class:`SoftKeywordModel`): every word of the item votes for the hashtags
+  whose keywords its GloVe vector is near (vectors shipped in a wheel, see
+  ``wordvectors.py``), so headlines with no listed word still find their topic.
+
+The publication's own section label, when known, takes ``SECTION_SHARE`` of the result.
+Editors' corrections (``ItemHashtag`` rows with ``source='editor'``) make a per-channel
+:class:`ChannelClassifier`: the log zero-shot share is the prior, and nearest centroids of
+the corrected items (hashed TF-IDF and word vectors) add to it. Nothing is trained on any
+evaluation corpus and nothing is downloaded at run time.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ SECONDARY_MIN_RATIO = 0.4
 #: Below this keyword evidence (weighted hits per sqrt(word)) nothing fits: ``#other``.
 MIN_EVIDENCE = 0.12
 TITLE_WEIGHT = 3
+#: Share of the zero-shot result given to the publication's own section label, when known.
+SECTION_SHARE = 0.5
 #: Distinct matched terms a hashtag needs to count next to the best one.
 MIN_TERMS = 2
 
@@ -47,6 +56,7 @@ _STOP = frozenset(
 )
 
 
+@lru_cache(maxsize=200_000)
 def _stem(token: str) -> str:
     # A deliberately light stemmer: fold plurals and possessives, keep everything else.
     if token.endswith("'s"):
@@ -122,6 +132,8 @@ class ZeroShotModel:
                     weight *= 1.5  # a phrase is stronger evidence than a single word
                 self.index.setdefault(term, []).append((i, weight))
                 self.max_len = max(self.max_len, len(term))
+        #: First words of the multi-word terms (only there is a longer match worth trying).
+        self.starts = {t[0] for t in self.index if len(t) > 1}
 
     def scores(self, title: str, text: str) -> tuple[list[float], float]:
         """Raw score per tag, and the evidence density of the best tag.
@@ -132,12 +144,17 @@ class ZeroShotModel:
         title_toks = tokenize(title)
         body_toks = tokenize(text)
         counts: Counter[tuple[str, ...]] = Counter()
+        index, starts = self.index, self.starts
         for toks, mult in ((title_toks, TITLE_WEIGHT), (body_toks, 1)):
-            for n in range(1, self.max_len + 1):
-                for j in range(len(toks) - n + 1):
-                    gram = tuple(toks[j : j + n])
-                    if gram in self.index:
-                        counts[gram] += mult
+            for j, tok in enumerate(toks):
+                gram: tuple[str, ...] = (tok,)
+                if gram in index:
+                    counts[gram] += mult
+                if tok in starts:
+                    for n in range(2, self.max_len + 1):
+                        gram = tuple(toks[j : j + n])
+                        if len(gram) == n and gram in index:
+                            counts[gram] += mult
         raw = [0.0] * len(self.tags)
         distinct = [0] * len(self.tags)
         for term, c in counts.items():
@@ -153,67 +170,303 @@ class ZeroShotModel:
         return raw, density
 
 
+#: The zero-shot score mixes the word-vector vote (this share) with the exact keyword model.
+SOFT_SHARE = 0.7
+#: Softmax temperature of one word's vote over the hashtags (cosine units).
+SOFT_TEMPERATURE = 0.05
+#: A word votes only by how far its best hashtag affinity exceeds this cosine.
+SOFT_FLOOR = 0.45
+#: Affinity of a word to a hashtag: mean cosine to the hashtag's nearest anchor terms.
+SOFT_TOP = 3
+#: Words this frequent (GloVe rank) carry no topic.
+SOFT_MIN_RANK = 150
+#: Below this vote mass per sqrt(word) the soft model has no evidence either.
+SOFT_MIN_EVIDENCE = 0.2
+
+_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens as the word vectors spell them (possessive 's dropped)."""
+    return _WORD.findall(text.lower().replace("\u2019", "'").replace("'s ", " "))
+
+
+@lru_cache(maxsize=1)
+def _blas() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _one_blas_thread() -> Any:
+    """Small products run fastest on one thread; a busy machine makes BLAS threads spin."""
+    return _blas().limit(limits=1, user_api="blas")
+
+
+class SoftKeywordModel:
+    """Soft keyword matching through word vectors: every word votes for the hashtags near it.
+
+    Each hashtag is anchored by the vectors of its keywords, description words and name. A
+    word's affinity to a hashtag is its mean cosine to that hashtag's ``SOFT_TOP`` nearest
+    anchors; it spreads one vote over the hashtags by a softmax of those affinities, scaled
+    by how clearly topical it is (best affinity above ``SOFT_FLOOR``) and how rare (log of
+    its frequency rank). Words never listed anywhere ("kardashian", "yoga", "touchdown")
+    still count, which is what short headlines need. Votes are cached per word.
+    """
+
+    def __init__(self, hashtags: Sequence[Hashtag]) -> None:
+        import numpy as np
+
+        from newsline.enrich.wordvectors import glove
+
+        self.vectors = glove()
+        self.n_tags = len(hashtags)
+        anchors: list[np.ndarray] = []
+        owners: list[int] = []
+        for i, h in enumerate(hashtags):
+            if h.tag == OTHER:
+                continue
+            terms = [*h.keywords, *(w for w in words(h.description) if w not in _STOP), h.tag]
+            for term in dict.fromkeys(terms):
+                _, vecs = self.vectors.rows([w for w in words(term) if w not in _STOP])
+                if len(vecs):
+                    v = vecs.mean(axis=0)
+                    anchors.append(v / max(float(np.linalg.norm(v)), 1e-9))
+                    owners.append(i)
+        order = sorted(range(len(owners)), key=owners.__getitem__)
+        self.anchors = np.array([anchors[j] for j in order], dtype=np.float32).reshape(
+            -1, self.vectors.dim
+        )
+        owner = [owners[j] for j in order]
+        self.segments = [
+            (t, owner.index(t), len(owner) - owner[::-1].index(t)) for t in sorted(set(owner))
+        ]
+        self._votes: dict[str, np.ndarray | None] = {}
+
+    def _learn(self, new: list[str]) -> None:
+        import numpy as np
+
+        found, vecs = self.vectors.rows(new)
+        for w in new:
+            self._votes[w] = None
+        if not found or not self.segments:
+            return
+        with _one_blas_thread():
+            sims = vecs @ self.anchors.T
+        aff = np.full((len(found), self.n_tags), -1.0, dtype=np.float32)
+        for t, lo, hi in self.segments:
+            seg = sims[:, lo:hi]
+            k = min(SOFT_TOP, hi - lo)
+            aff[:, t] = np.partition(seg, seg.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
+        best = aff.max(axis=1, keepdims=True)
+        soft = np.exp((aff - best) / SOFT_TEMPERATURE)
+        soft /= soft.sum(axis=1, keepdims=True)
+        for row, j in enumerate(found):
+            w = new[j]
+            rank = self.vectors.rank[w]
+            strength = max(float(best[row, 0]) - SOFT_FLOOR, 0.0) * math.log1p(rank / 1000.0)
+            self._votes[w] = soft[row] * strength if rank >= SOFT_MIN_RANK and strength else None
+        if len(self._votes) > 500_000:  # bound the cache on a long-running worker
+            self._votes.clear()
+
+    def scores(self, title: str, text: str) -> tuple[np.ndarray, float]:
+        """Vote per hashtag (title words count ``TITLE_WEIGHT`` times) and evidence density."""
+        import numpy as np
+
+        counts: Counter[str] = Counter(words(text))
+        for w in words(title):
+            counts[w] += TITLE_WEIGHT
+        votes = self._votes
+        new = [w for w in counts if w not in votes]
+        if new:
+            self._learn(new)
+            votes = self._votes
+        hits = [(c, v) for w, c in counts.items() if (v := votes.get(w)) is not None]
+        length = sum(counts.values())
+        if not hits:
+            return np.zeros(self.n_tags), 0.0
+        weights = np.array([c for c, _ in hits], dtype=np.float32)
+        total = (weights @ np.array([v for _, v in hits])).astype(np.float64)
+        return total, float(total.sum()) / math.sqrt(max(length, 1))
+
+    def doc_vector(self, title: str, text: str) -> np.ndarray:
+        """The item's meaning: the mean of its word vectors (rarer words weigh more) minus the
+        mean of the vocabulary, as a unit vector. Without the centring any two texts would be
+        similar (every mean of many word vectors points roughly the same way)."""
+        import numpy as np
+
+        tokens = [*words(title) * TITLE_WEIGHT, *words(text)]
+        found, vecs = self.vectors.rows(tokens)
+        if not found:
+            return np.zeros(self.vectors.dim)
+        ranks = np.array([self.vectors.rank[tokens[i]] for i in found])
+        weights = np.where(ranks >= SOFT_MIN_RANK, np.log1p(ranks / 1000.0), 0.0)
+        if not weights.any():
+            return np.zeros(self.vectors.dim)
+        centred = (weights @ vecs) / weights.sum() - self.vectors.centre()
+        norm = float(np.linalg.norm(centred))
+        return centred / norm if norm else centred
+
+
+class HashtagModel:
+    """The zero-shot model of one hashtag list: exact keywords plus soft keyword votes."""
+
+    def __init__(self, hashtags: Sequence[Hashtag]) -> None:
+        self.keywords = ZeroShotModel(hashtags)
+        self.soft = SoftKeywordModel(hashtags)
+
+    def shares(self, title: str, text: str) -> ZeroShot:
+        """Blended per-tag shares, the keyword model's own shares, and the evidence."""
+        raw, kw_evidence = self.keywords.scores(title, text)
+        votes, soft_evidence = self.soft.scores(title, text)
+        kw_total = sum(raw)
+        soft_total = float(votes.sum())
+        kw = [r / kw_total for r in raw] if kw_total > 0 else [0.0] * len(raw)
+        soft = [float(v) / soft_total for v in votes] if soft_total > 0 else [0.0] * len(raw)
+        if kw_total > 0 and soft_total > 0:
+            mixed = [SOFT_SHARE * s + (1 - SOFT_SHARE) * k for s, k in zip(soft, kw, strict=True)]
+        else:
+            mixed = soft if soft_total > 0 else kw
+        # Either model's evidence is enough (on the keyword model's scale).
+        evidence = max(kw_evidence, soft_evidence * MIN_EVIDENCE / SOFT_MIN_EVIDENCE)
+        return ZeroShot(mixed, kw, evidence)
+
+
+@dataclass(frozen=True)
+class ZeroShot:
+    """Zero-shot result: blended shares (sum to 1 when anything matched), the keyword
+    model's shares (they name second topics best), and the evidence density."""
+
+    shares: list[float]
+    keyword_shares: list[float]
+    evidence: float
+
+
 @lru_cache(maxsize=32)
-def _model_for(hashtags: tuple[Hashtag, ...]) -> ZeroShotModel:
-    return ZeroShotModel(hashtags)
+def _model_for(hashtags: tuple[Hashtag, ...]) -> HashtagModel:
+    return HashtagModel(hashtags)
 
 
-def _assign(tags: list[str], shares: list[float], evidence: float) -> list[tuple[str, float]]:
-    """Primary + up to two secondary tags above the thresholds, or ``#other``."""
+def _secondaries(tags: list[str], shares: Sequence[float], primary: str) -> set[str]:
+    """Tags that hold enough of ``shares``: a share and a fraction of the best share."""
+    best = max((s for t, s in zip(tags, shares, strict=True) if t != OTHER), default=0.0)
+    return {
+        t
+        for t, s in zip(tags, shares, strict=True)
+        if t not in (OTHER, primary)
+        and s > 0
+        and s >= SECONDARY_MIN_SHARE
+        and s >= SECONDARY_MIN_RATIO * best
+    }
+
+
+def _assign(
+    tags: list[str],
+    shares: list[float],
+    evidence: float,
+    also: Sequence[float] | None = None,
+) -> list[tuple[str, float]]:
+    """Primary + up to two secondary tags above the thresholds, or ``#other``.
+
+    A secondary qualifies on ``shares`` or on the ``also`` distribution (the keyword
+    model's, whose matched terms name a second topic more reliably than the blend).
+    """
     ranked = sorted(
         ((t, s) for t, s in zip(tags, shares, strict=True) if t != OTHER),
         key=lambda p: -p[1],
     )
     if not ranked or ranked[0][1] <= 0.0 or evidence < MIN_EVIDENCE:
-        return [(OTHER, 1.0 - (ranked[0][1] if ranked else 0.0))]
+        return [(OTHER, round(1.0 - (ranked[0][1] if ranked else 0.0), 4))]
     best = ranked[0]
-    result = [(best[0], round(best[1], 4))]
-    for tag, share in ranked[1:3]:
-        if share >= SECONDARY_MIN_SHARE and share >= SECONDARY_MIN_RATIO * best[1]:
-            result.append((tag, round(share, 4)))
-    return result
+    second = _secondaries(tags, shares, best[0])
+    if also is not None:
+        second |= _secondaries(tags, also, best[0])
+    score = dict(ranked)
+    extra = sorted(second, key=lambda t: -score[t])[:2]
+    return [(best[0], round(best[1], 4))] + [(t, round(score[t], 4)) for t in extra]
 
 
 def zero_shot_shares(
     title: str, text: str, hashtags: Sequence[Hashtag]
 ) -> tuple[list[float], float]:
     """Per-tag share of the zero-shot score (sums to 1 when anything matched), and evidence."""
-    model = _model_for(tuple(hashtags))
-    raw, evidence = model.scores(title, text)
-    total = sum(raw)
-    return ([r / total for r in raw] if total > 0 else raw), evidence
+    result = _model_for(tuple(hashtags)).shares(title, text)
+    return result.shares, result.evidence
+
+
+def _zero_shot(model: HashtagModel, title: str, text: str, sections: Sequence[str]) -> ZeroShot:
+    """The item's zero-shot result, moved toward its publication's own section labels.
+
+    A label the hashtags' vocabulary recognises ("Sport", "World news", "Tech") takes
+    ``SECTION_SHARE`` of the shares; a label it does not ("Lifestyle", "Latest") changes
+    nothing.
+    """
+    result = model.shares(title, text)
+    labels = " ; ".join(s.strip() for s in sections if s and s.strip())
+    if not labels:
+        return result
+    section = model.shares(labels, "")
+    if section.evidence < MIN_EVIDENCE or not any(section.shares):
+        return result
+    if not any(result.shares):
+        return ZeroShot(section.shares, section.keyword_shares, section.evidence)
+    mixed = [
+        (1 - SECTION_SHARE) * a + SECTION_SHARE * b
+        for a, b in zip(result.shares, section.shares, strict=True)
+    ]
+    return ZeroShot(mixed, result.keyword_shares, max(result.evidence, section.evidence))
 
 
 def classify(
-    title: str, text: str, hashtags: list[Hashtag] | None = None
+    title: str,
+    text: str,
+    hashtags: list[Hashtag] | None = None,
+    *,
+    sections: Sequence[str] = (),
 ) -> list[tuple[str, float]]:
     """Hashtags of an item, best first: a primary, up to two secondaries, or ``#other``.
 
-    Scores are confidences in [0, 1]. ``hashtags`` defaults to the spec's list.
+    Scores are confidences in [0, 1]. ``hashtags`` defaults to the spec's list;
+    ``sections`` are the publication's own section/category labels for the item, when the
+    feed or page gives them.
     """
     tags = hashtags if hashtags is not None else default_hashtags()
-    shares, evidence = zero_shot_shares(title, text, tags)
-    return _assign([h.tag for h in tags], shares, evidence)
+    result = _zero_shot(_model_for(tuple(tags)), title, text, sections)
+    return _assign([h.tag for h in tags], result.shares, result.evidence, result.keyword_shares)
 
 
-# --- editors' corrections: per-channel nearest-centroid model ---------------------------
+# --- editors' corrections: per-channel nearest centroids over the zero-shot prior --------
 
 _N_FEATURES = 2**18
+#: Weights of the two centroid similarities (cosine) against the log zero-shot share.
+TERMS_WEIGHT = 20.0
+VECTORS_WEIGHT = 10.0
+#: Corrections of a hashtag at which its centroids count half their full weight.
+TRUST_HALF = 3.0
+#: Weight of the channel's own hashtag frequencies among its corrections (log, add-one).
+FREQUENCY_WEIGHT = 0.5
+#: Zero-shot shares are floored here before the log: no hashtag is ruled out by the prior.
+PRIOR_FLOOR = 1e-3
 
 
-def _vectorize(docs: Iterable[str]) -> Any:  # a scipy sparse matrix
-    import numpy as np
+@lru_cache(maxsize=1)
+def _hasher() -> Any:
     from sklearn.feature_extraction.text import HashingVectorizer
-    from sklearn.preprocessing import normalize
 
-    vec = HashingVectorizer(
+    return HashingVectorizer(
         n_features=_N_FEATURES,
         alternate_sign=False,
         norm=None,
         stop_words="english",
         ngram_range=(1, 2),
     )
-    matrix = vec.transform(list(docs))
+
+
+def _vectorize(docs: Iterable[str]) -> Any:  # a scipy sparse matrix
+    import numpy as np
+    from sklearn.preprocessing import normalize
+
+    matrix = _hasher().transform(list(docs))
     matrix.data = np.log1p(matrix.data)  # sublinear term frequency
     return normalize(matrix)
 
@@ -227,52 +480,85 @@ class Example:
     tag: str
 
 
-class ChannelClassifier:
-    """A channel's hashtags with its editors' corrections blended into the zero-shot scores.
+def _unit_rows(matrix: Any) -> Any:
+    import numpy as np
 
-    The weight of the learned part grows with the number of examples
-    (``n / (n + half_weight_at)``, at most ``max_weight``).
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.maximum(norms, 1e-9)
+
+
+class ChannelClassifier:
+    """A channel's hashtags, learning from its editors' corrections.
+
+    Every hashtag's score is the log of its zero-shot share (the prior, never below
+    ``PRIOR_FLOOR``) plus, for hashtags with corrections, the cosine similarity of the item
+    to the centroid of their corrected items twice over: in hashed TF-IDF space (the
+    channel's own words and names) and in word-vector space (their meaning, which carries
+    over to items sharing no word with any example), plus the log of how often editors chose
+    the hashtag. Similarities sharpen as examples accumulate, so the learned part outweighs
+    the prior more and more; with no corrections this is exactly :func:`classify`.
     """
 
     def __init__(
-        self,
-        hashtags: Sequence[Hashtag] | None = None,
-        examples: Sequence[Example] = (),
-        *,
-        half_weight_at: int = 10,
-        max_weight: float = 0.7,
+        self, hashtags: Sequence[Hashtag] | None = None, examples: Sequence[Example] = ()
     ) -> None:
+        import numpy as np
+
         self.hashtags = list(hashtags) if hashtags is not None else default_hashtags()
         self.tags = [h.tag for h in self.hashtags]
         known = set(self.tags)
         self.examples = [e for e in examples if e.tag in known]
-        n = len(self.examples)
-        self.weight = min(max_weight, n / (n + half_weight_at)) if n else 0.0
-        self._centroids: dict[str, np.ndarray] = {}
-        if self.examples:
-            import numpy as np
+        self._learned = sorted({e.tag for e in self.examples}, key=self.tags.index)
+        self._columns = [self.tags.index(t) for t in self._learned]
+        if not self.examples:
+            return
+        model = _model_for(tuple(self.hashtags))
+        terms = _vectorize(f"{e.title} {e.title} {e.text}" for e in self.examples)
+        meanings = np.array([model.soft.doc_vector(e.title, e.text) for e in self.examples])
+        counts = Counter(e.tag for e in self.examples)
+        rows_of = {t: [i for i, e in enumerate(self.examples) if e.tag == t] for t in counts}
+        from scipy import sparse
+        from sklearn.preprocessing import normalize
 
-            matrix = _vectorize(f"{e.title} {e.title} {e.text}" for e in self.examples)
-            for tag in {e.tag for e in self.examples}:
-                rows = [i for i, e in enumerate(self.examples) if e.tag == tag]
-                centroid = np.asarray(matrix[rows].mean(axis=0)).ravel()
-                norm = float(np.linalg.norm(centroid))
-                self._centroids[tag] = centroid / norm if norm else centroid
+        # Centroids stay sparse: an item's product with them touches only its own terms.
+        self._terms = normalize(
+            sparse.vstack(
+                [sparse.csr_matrix(terms[rows_of[t]].mean(axis=0)) for t in self._learned]
+            ).tocsr()
+        )
+        self._meanings = _unit_rows(
+            np.vstack([meanings[rows_of[t]].mean(axis=0) for t in self._learned])
+        ).T
+        most = max(counts.values())
+        # A centroid of few examples is a noisy estimate: its weight grows with their number.
+        self._trust = np.array([counts[t] / (counts[t] + TRUST_HALF) for t in self._learned])
+        self._frequency = np.array(
+            [math.log((counts.get(t, 0) + 1) / (most + 1)) for t in self.tags]
+        )
 
-    def classify(self, title: str, text: str) -> list[tuple[str, float]]:
+    def classify(
+        self, title: str, text: str, *, sections: Sequence[str] = ()
+    ) -> list[tuple[str, float]]:
         """Like :func:`classify`, with this channel's corrections taken into account."""
-        shares, evidence = zero_shot_shares(title, text, self.hashtags)
-        if not self._centroids:
-            return _assign(self.tags, shares, evidence)
-        doc = _vectorize([f"{title} {title} {text}"])
-        sims = {t: float(doc.dot(c)[0]) for t, c in self._centroids.items()}
-        # Sharpen similarities into a distribution over the tags that have examples.
-        powered = {t: max(s, 0.0) ** 3 for t, s in sims.items()}
-        total = sum(powered.values())
-        learned = [powered.get(t, 0.0) / total if total else 0.0 for t in self.tags]
-        blended = [
-            (1 - self.weight) * z + self.weight * c for z, c in zip(shares, learned, strict=True)
-        ]
+        import numpy as np
+
+        zero = _zero_shot(_model_for(tuple(self.hashtags)), title, text, sections)
+        shares, evidence = zero.shares, zero.evidence
+        if not self.examples:
+            return _assign(self.tags, shares, evidence, zero.keyword_shares)
+        model = _model_for(tuple(self.hashtags))
+        terms = _vectorize([f"{title} {title} {text}"])
+        sims = (self._terms @ terms.T).toarray().ravel()
+        meaning = model.soft.doc_vector(title, text) @ self._meanings
+        # Any two news texts' vectors lean the same way: only how much closer the item is to
+        # one corrected hashtag than to the others says something.
+        meaning -= meaning.mean()
+        scores = np.log(np.maximum(np.array(shares), 0.0) + PRIOR_FLOOR)
+        scores += FREQUENCY_WEIGHT * self._frequency
+        scores[self._columns] += self._trust * (TERMS_WEIGHT * sims + VECTORS_WEIGHT * meaning)
+        if OTHER in self.tags:
+            scores[self.tags.index(OTHER)] = -np.inf  # #other comes from the evidence test
+        probs = np.exp(scores - scores.max())
+        probs /= probs.sum()
         # A strong match to an editor's example is evidence in its own right.
-        best_sim = max(sims.values(), default=0.0)
-        return _assign(self.tags, blended, max(evidence, best_sim))
+        return _assign(self.tags, [float(p) for p in probs], max(evidence, float(sims.max())))
