@@ -104,6 +104,19 @@ REPLIES_UNSUBSCRIBE = "/_replies/unsubscribe"
 #: The moderators' queue in the editor console.
 MODERATION = "/admin/moderation"
 MODERATION_ACTION = "/admin/moderation/{comment_id}"
+#: The editor's console (web/admin/): a page per section; its forms post to ``.../action``.
+ADMIN = "/admin"
+ADMIN_SECTIONS = {
+    name: f"{ADMIN}/{name}"
+    for name in ("items", "digests", "publications", "channels", "people", "audit")
+}
+ADMIN_ITEM = "/admin/items/{item_id}"
+ADMIN_ACTION = "/admin/{section}/action"
+ADMIN_SUBSCRIBERS_CSV = "/admin/people/subscribers.csv"
+#: A sponsor link's click: counted per day and width band (no reader kept), then redirected.
+SPONSOR_CLICK = "/_sponsor/{channel_slug}/{band}"
+#: A sponsor variant shown: a 1x1 image only the visible width band loads (counted per day).
+SPONSOR_SEEN = "/_sponsor/{channel_slug}/{band}/seen.gif"
 
 #: Feed formats by kind, and the file name each is served under.
 FEED_FILES = {"rss": "feed.xml", "atom": "atom.xml", "json": "feed.json"}
@@ -473,3 +486,31 @@ class Urls:
     def moderation_action(self, comment_id: int) -> str:
         """Where the queue's buttons post."""
         return _fill(MODERATION_ACTION, comment_id=comment_id)
+
+    # --- the editor's console ------------------------------------------------------------
+
+    def admin(self, section: str = "", **query: str | int) -> str:
+        """The console's home, or one of its sections (:data:`ADMIN_SECTIONS`)."""
+        return _query(ADMIN_SECTIONS[section] if section else ADMIN, dict(query))
+
+    def admin_item(self, item_id: int) -> str:
+        """One item in the console: edit, retag, pin."""
+        return _fill(ADMIN_ITEM, item_id=item_id)
+
+    def admin_action(self, section: str) -> str:
+        """Where a console section's forms post."""
+        if section not in ADMIN_SECTIONS:
+            raise KeyError(section)
+        return _fill(ADMIN_ACTION, section=section)
+
+    def admin_subscribers_csv(self, channel: str) -> str:
+        """A channel's e-mail subscribers as CSV."""
+        return _query(ADMIN_SUBSCRIBERS_CSV, {"channel": channel})
+
+    def sponsor_click(self, channel: str, band: str) -> str:
+        """The sponsor link of one width band: counted, then on to the sponsor."""
+        return _fill(SPONSOR_CLICK, channel_slug=channel, band=band)
+
+    def sponsor_seen(self, channel: str, band: str) -> str:
+        """The image that counts one impression of a sponsor variant."""
+        return _fill(SPONSOR_SEEN, channel_slug=channel, band=band)

@@ -177,3 +177,20 @@ def test_the_installed_command_with_newsline_config(settings: Settings, config: 
     assert [(r["email"], r["role"], r["verified"]) for r in json.loads(listed.stdout)] == [
         ("ops@example.org", "admin", True)
     ]
+
+
+def test_users_add_prompts_for_the_password_twice(settings: Settings, config: Path) -> None:
+    code, _, err = run(
+        config, "users", "add", "ask@example.org", stdin=f"{PASSWORD}\nanother one!\n"
+    )
+    assert code != 0  # the two entries differ: typer asks again and input runs out
+    code, _, err = run(config, "users", "add", "ask@example.org", stdin=f"{PASSWORD}\n{PASSWORD}\n")
+    assert code == 0, err
+    with session_scope(settings.database_url) as session:
+        assert accounts.authenticate(session, "ask@example.org", PASSWORD).verified_at is not None
+    # An account for e-mail links only.
+    code, _, err = run(config, "users", "add", "links@example.org", "--no-password")
+    assert code == 0, err
+    with session_scope(settings.database_url) as session:
+        user = accounts.user_by_email(session, "links@example.org")
+        assert user is not None and user.password_hash is None

@@ -19,6 +19,7 @@ from newsline.config import Settings, load_settings
 from newsline.errors import NewslineError
 from newsline.publish.sitemap import MAX_URLS
 from newsline.web import (
+    admin,
     api,
     comments,
     digest_routes,
@@ -29,6 +30,7 @@ from newsline.web import (
     online,
     publications,
     search,
+    sponsor,
     story,
 )
 from newsline.web.account import api_router as account_api_router
@@ -221,6 +223,8 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
     app.include_router(comments.router)  # before the channel routes: /_replies/...
     app.include_router(moderation.api_router)
     app.include_router(moderation.router)  # /admin/moderation
+    app.include_router(admin.router)  # the console, /admin...
+    app.include_router(sponsor.router)  # /_sponsor/...: counts, no reader kept
     app.include_router(online.router)
     app.include_router(websub_router)  # hubs' callback: HMAC-signed, so no CSRF token
     app.include_router(newsline.router)

@@ -112,6 +112,9 @@ def source_url(row: Any) -> str | None:
     return web_url(row.canonical_url) or web_url(row.url)
 
 
+SPONSOR_URLS = Urls("")  # site paths only
+
+
 def sponsor_links(channel: ChannelRef) -> list[dict[str, str]]:
     """The six sponsor variants with their width band and utm-tagged link."""
     sponsor = channel.cfg.sponsor
@@ -127,7 +130,10 @@ def sponsor_links(channel: ChannelRef) -> list[dict[str, str]]:
             }
         )
         href = base if base == "#" else f"{base}{'&' if '?' in base else '?'}{query}"
-        links.append({"band": band, "text": text, "href": href})
+        # Counted per day and band without tracking anyone (web/sponsor.py).
+        ping = SPONSOR_URLS.sponsor_click(channel.slug, band)
+        seen = SPONSOR_URLS.sponsor_seen(channel.slug, band)
+        links.append({"band": band, "text": text, "href": href, "ping": ping, "seen": seen})
     return links
 
 
