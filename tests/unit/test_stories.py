@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from newsline.enrich.stories import (
     NearDuplicateIndex,
     StoryIndex,
+    _term_counts,
     cluster,
     names,
     primary_of,
@@ -93,6 +96,78 @@ def test_cluster_groups_reports_of_the_same_event() -> None:
     assert bcubed(gold, keys)[2] == pytest.approx(1.0)
 
 
+# A busy hour: six events on one subject, reported by three outlets each, all at one
+# timestamp. They share the subject's words (vaccine, doses, health officials...) and the
+# wording; only places, people and specifics tell them apart.
+SUBJECT = ["vaccine", "health officials", "doses", "shots", "the agency", "the pandemic"]
+SAME_SUBJECT_EVENTS = [
+    ("Orlen", "Mara Quill", ["booster", "elderly", "approval", "care homes"]),
+    ("Tessaly", "Ivo Brandt", ["mandate", "employers", "workers", "fines"]),
+    ("Kestrel", "Lena Okafor", ["children", "trial", "schools", "parents"]),
+    ("Varnholt", "Pol Danes", ["export", "donation", "neighbours", "shipments"]),
+    ("Briskwater", "Rue Halden", ["shortage", "pharmacies", "delays", "queues"]),
+    ("Dunmore", "Ada Vell", ["side effects", "review", "clots", "regulator"]),
+]
+
+
+def _busy_hour(seed: int) -> tuple[list[dict[str, object]], list[int]]:
+    rng = random.Random(seed)
+    items, gold = [], []
+    for event, (place, person, specific) in enumerate(SAME_SUBJECT_EVENTS):
+        for k in range(3):
+            s = rng.sample(SUBJECT, 4)
+            sp = specific[k:] + specific[:k]
+            title = f"{place} {sp[0]} {s[0]} plan draws {sp[1]} debate"
+            text = (
+                f"{person} said on Tuesday that {s[1]} in {place} would press ahead with the "
+                f"{sp[0]} plan for {s[2]}. The {sp[1]} and {sp[2]} rules follow weeks of "
+                f"argument over {s[3]} and {sp[3]}, and {person} expects more {s[0]} news soon."
+            )
+            items.append({"title": title, "text": text, "published": T0})
+            gold.append(event)
+    order = list(range(len(items)))
+    rng.shuffle(order)
+    return [items[i] for i in order], [gold[i] for i in order]
+
+
+def test_busy_hour_keeps_same_subject_events_apart() -> None:
+    # Before the cohesion checks every seed chained the six events into one story
+    # (B-cubed precision 0.17).
+    scores = []
+    for seed in range(5):
+        items, gold = _busy_hour(seed)
+        keys = cluster(items)
+        precision, recall, f1 = bcubed(gold, keys)
+        assert precision >= 0.8 and recall == 1.0, (seed, precision, recall)
+        scores.append(f1)
+    assert sum(scores) / len(scores) >= 0.95, scores
+
+
+def test_cohesion_is_the_mean_similarity_of_two_members() -> None:
+    index = StoryIndex(threshold=0.0, cohesion=0.0, ambiguity=1.0)
+    texts = [
+        ("Kessel River floods Riverton", "Riverton homes flooded as the Kessel River rose."),
+        ("Riverton flood shelters open", "Shelters opened in Riverton for flooded homes."),
+        ("Kessel River flood spreads", "The Kessel River flood spread to low streets."),
+    ]
+    vectors = []
+    for i, (title, text) in enumerate(texts):
+        key = index.add(i, title, text, T0)
+        vectors.append(index._vector(_term_counts(title, text)))
+    story = index.stories[key]
+    assert story.size == 3
+    sims = [
+        sum(w * vectors[b].get(t, 0.0) for t, w in vectors[a].items())
+        for a in range(3)
+        for b in range(3)
+        if a != b
+    ]
+    assert story.cohesion() == pytest.approx(sum(sims) / len(sims), rel=0.05)
+    assert not math.isnan(story.cohesion() or 0.0)
+    single = StoryIndex()
+    assert single.stories[single.add(1, *texts[0], T0)].cohesion() is None
+
+
 def test_story_index_add_returns_stable_keys() -> None:
     index = StoryIndex()
     items, gold = _items()
@@ -117,6 +192,21 @@ def test_time_window_separates_and_evicts() -> None:
     assert first not in index.stories
     assert len(index) == 1
     assert all(first not in keys for keys in index.postings.values())
+
+
+def test_a_story_spans_at_most_max_span() -> None:
+    # A subject reported every day would keep one story alive (and growing) forever:
+    # the window only evicts idle stories. Past max_span a new story begins.
+    index = StoryIndex(window=timedelta(days=3))  # max_span: 2 days by default
+    keys = []
+    for day in range(5):
+        title, text = EVENTS["flood"][day % 3]
+        keys.append(index.add(day, title, text, T0 + timedelta(days=day, hours=day)))
+        index.consolidate()
+    keys = [index.resolve(k) for k in keys]
+    assert keys[0] == keys[1]
+    assert keys[3] != keys[0]  # day 3 is more than two days after the story began
+    assert max(s.size for s in index.stories.values()) <= 3
 
 
 def test_memory_follows_the_window_not_the_history() -> None:

@@ -11,6 +11,19 @@ top terms in an inverted index; a new item looks up only the stories that share 
 top terms, scores those few by cosine similarity (damped by age), and joins the best
 one above the threshold or starts a new story. Stories idle for longer than the window
 (default 3 days) are evicted, so memory follows the window, not the history.
+
+Time is only a guard (the window, and a story spans at most ``max_span``); the evidence
+is content, checked against the story's own cohesion so that many events on one subject
+arriving together (a busy day) chain less into one topic:
+* a story tracks the mean similarity of two of its members (from its centroid's norm,
+  its weight and the sum of squared weights, without keeping the members); an item joins
+  only if its mean similarity to the members (average link) reaches ``cohesion`` times
+  that, so a tight story of one event refuses what is merely on its subject;
+* an item that fits two stories about equally well (the runner-up above ``ambiguity``
+  times the best, below the ``strong`` score) starts its own story and leaves the choice
+  to consolidation;
+* consolidation merges two stories only if they are about as close to each other as
+  their members are (``merge_cohesion`` times their mean cohesion).
 """
 
 from __future__ import annotations
@@ -112,6 +125,16 @@ class StoryState:
     best_title: str = ""
     best_score: float = -1.0
     norm: float = 0.0
+    #: the sum of the members' squared (decayed) weights: with ``norm`` and ``weight`` it
+    #: gives the story's cohesion (mean similarity of two members) without keeping them
+    sq: float = 0.0
+
+    def cohesion(self) -> float | None:
+        """Mean cosine similarity of two members (weighted), or None for one item."""
+        pairs = self.weight * self.weight - self.sq
+        if pairs <= 1e-6:
+            return None
+        return max(0.0, (self.norm * self.norm - self.sq) / pairs)
 
 
 class StoryIndex:
@@ -129,6 +152,11 @@ class StoryIndex:
         query_terms: int = 20,
         max_candidates: int = 15,
         crowd_size: int = 50,
+        cohesion: float = 0.6,
+        merge_cohesion: float = 0.3,
+        ambiguity: float = 0.5,
+        strong: float = 0.4,
+        max_span: timedelta = timedelta(days=2),
     ) -> None:
         self.window = window
         self.threshold = threshold
@@ -141,6 +169,13 @@ class StoryIndex:
         self.query_terms = query_terms
         self.max_candidates = max_candidates
         self.crowd_size = crowd_size
+        self.cohesion = cohesion
+        self.merge_cohesion = merge_cohesion
+        self.ambiguity = ambiguity
+        self.strong = strong
+        #: a story takes no item published later than this after its first one: a
+        #: continuing subject becomes a succession of stories, not an ever-growing topic
+        self.max_span = max_span
         self.stories: dict[str, StoryState] = {}
         self.postings: dict[str, dict[str, None]] = {}  # insertion-ordered: repeatable
         self._expiry: list[tuple[datetime, str]] = []
@@ -261,12 +296,17 @@ class StoryIndex:
             if key == story.key:
                 continue
             other = self.stories[key]
+            span = max(story.last_seen, other.last_seen) - min(story.first_seen, other.first_seen)
+            if span > self.max_span:
+                continue
             self.comparisons += 1
             small, large = (
                 (story, other) if len(story.centroid) <= len(other.centroid) else (other, story)
             )
             dot = sum(w * large.centroid.get(t, 0.0) for t, w in small.centroid.items())
             score = dot / (story.norm * other.norm or 1.0)
+            if not self._cohesive_merge(story, other, dot):
+                continue
             if score > best_score:
                 best, best_score = other, score
         if best is None or best_score < self._bar(self.merge_threshold, story.weight + best.weight):
@@ -280,6 +320,7 @@ class StoryIndex:
             )
         keep.size += gone.size
         keep.weight += gone.weight
+        keep.sq += gone.sq
         if gone.best_score > keep.best_score:
             keep.best_item, keep.best_title, keep.best_score = (
                 gone.best_item,
@@ -297,6 +338,19 @@ class StoryIndex:
         self.merges[gone.key] = keep.key
         self._repost(keep)
         return keep
+
+    def _cohesive_merge(self, story: StoryState, other: StoryState, dot: float) -> bool:
+        """Whether two stories are about as close to each other as their members are.
+
+        The mean similarity across them (average link: the centroids' dot product over
+        both weights) must reach ``merge_cohesion`` times their mean cohesion. Two tight
+        reports of different events on one subject (two vaccine decisions on a busy day)
+        stay apart; fragments of one loosely worded story, whose members are no closer to
+        each other than to the other fragment, still merge.
+        """
+        cross = dot / (story.weight * other.weight or 1.0)
+        cohesions = [c for c in (story.cohesion(), other.cohesion()) if c is not None]
+        return not cohesions or cross >= self.merge_cohesion * sum(cohesions) / len(cohesions)
 
     def _bar(self, threshold: float, size: float) -> float:
         """The similarity a story of ``size`` items needs: higher for crowded stories.
@@ -346,18 +400,29 @@ class StoryIndex:
         self, vec: dict[str, float], published: datetime
     ) -> tuple[StoryState | None, float]:
         best: StoryState | None = None
-        best_score = 0.0
+        best_score = second = 0.0
         for key in self._candidates(vec):
             story = self.stories[key]
             self.comparisons += 1
             age = abs((published - story.last_seen).total_seconds())
-            if age > self.window.total_seconds():
+            if age > self.window.total_seconds() or published - story.first_seen > self.max_span:
                 continue
             # Older stories need a closer match: a gentle decay over the window.
             decay = 1.0 - 0.3 * age / self.window.total_seconds()
-            score = self._similarity(vec, story) * decay
+            c = story.centroid
+            dot = sum(w * c.get(t, 0.0) for t, w in vec.items()) if c else 0.0
+            # Average link (mean similarity to the members) against the story's cohesion:
+            # a tight story (one event) takes only items about as close as its members are.
+            coh = story.cohesion()
+            if coh is not None and dot / (story.weight or 1.0) < self.cohesion * coh:
+                continue
+            score = dot / (story.norm or 1.0) * decay
             if score > best_score:
-                best, best_score = story, score
+                best, best_score, second = story, score, best_score
+            elif score > second:
+                second = score
+        if best_score < self.strong and second > self.ambiguity * best_score:
+            return None, 0.0
         return best, best_score
 
     def _join(
@@ -378,6 +443,7 @@ class StoryIndex:
                 for t in centroid:
                     centroid[t] *= decay
                 story.weight *= decay
+                story.sq *= decay * decay
         for t, w in vec.items():
             centroid[t] = centroid.get(t, 0.0) + w
         if len(centroid) > self.story_terms:
@@ -387,6 +453,7 @@ class StoryIndex:
         story.norm = _norm(centroid)
         story.size += 1
         story.weight += 1.0
+        story.sq += 1.0
         if score > story.best_score or story.best_item is None:
             story.best_item, story.best_title, story.best_score = item_id, title, score
         story.first_seen = min(story.first_seen, published)
