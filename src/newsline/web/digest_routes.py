@@ -121,14 +121,16 @@ def _form_page(
 
 
 def _no_mail_page(request: Request, channel: ChannelRef) -> HTMLResponse:
-    """Said before anyone fills in a form: this site sends no e-mail (the feeds remain)."""
+    """Said before anyone fills in a form: this site sends no e-mail (the feeds remain).
+
+    A page of its own (200, ``noindex`` like every subscription page), not an error: the
+    address is right, the edition is simply not offered here."""
     return _page(
         request,
         channel,
         "The Digest by e-mail is not available",
         f"{channel.cfg.display_name} does not send e-mail, so the Digest cannot be "
         "delivered to an inbox. Read it on the site, or follow it with any feed reader.",
-        status=404,
     )
 
 
