@@ -127,6 +127,11 @@ def test_unpublish_takes_the_item_off_everything_and_republish_restores_it(
     gone = client.get(PAGE.format(channel=channel))
     assert gone.status_code == 410
     assert "withdrawn" in gone.text and TITLE not in gone.text
+    # Its API answer says the same as its page: gone, not never there.
+    api_gone = client.get(f"/api/v1/channels/{channel}/items/{item_id}")
+    assert api_gone.status_code == 410 and TITLE not in api_gone.text
+    assert "withdrawn" in api_gone.json()["detail"]
+    assert client.get(f"/api/v1/channels/{channel}/items/999999").status_code == 404
     # A page that never existed is still a plain 404.
     assert client.get(f"/{channel}/topic/harbor/no-such-item").status_code == 404
     # The other items are untouched.

@@ -632,6 +632,16 @@ def withdrawn(conn: Connection, channel_id: int, publication_tag: str, slug: str
     return False
 
 
+def withdrawn_id(conn: Connection, channel_id: int, item_id: int) -> bool:
+    """Whether item ``item_id`` is one an editor unpublished from this channel (its API
+    answer is 410 Gone, like its page)."""
+    members = select(Newsline.publication_id).where(Newsline.channel_id == channel_id)
+    query = select(Item.id).where(
+        Item.id == item_id, Item.state == UNPUBLISHED, Item.publication_id.in_(members)
+    )
+    return conn.execute(query).first() is not None
+
+
 # --- adding publications -------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Row
 
 from newsline import urls
+from newsline.publish import editorial
 from newsline.sanitize import web_url
 from newsline.web import queries
 from newsline.web.queries import CURSOR_PATTERN, Cursor, CursorError
@@ -110,6 +111,10 @@ class SearchPage(BaseModel):
 
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "Not found"}}
+NOT_FOUND_OR_GONE: dict[int | str, dict[str, Any]] = {
+    **NOT_FOUND,
+    410: {"model": ErrorOut, "description": "Withdrawn by the editors"},
+}
 BAD_CURSOR: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Invalid cursor"}
 }
@@ -256,7 +261,7 @@ async def items(
     return _json(out.model_dump(mode="json"))
 
 
-@router.get(urls.API_ITEM, response_model=ItemDetailOut, responses=NOT_FOUND)
+@router.get(urls.API_ITEM, response_model=ItemDetailOut, responses=NOT_FOUND_OR_GONE)
 async def item(
     request: Request, channel: ChannelSlug, item_id: Annotated[int, Path(ge=1, le=2**62)]
 ) -> JSONResponse:
@@ -266,6 +271,8 @@ async def item(
     with site.engine.connect() as conn:
         row = queries.item_by_id(conn, ref.id, item_id)
         if row is None:
+            if editorial.withdrawn_id(conn, ref.id, item_id):
+                raise ApiError(410, f"item {item_id} was withdrawn by the editors")
             raise ApiError(404, f"no item {item_id} on this channel")
         hashtags = queries.hashtags_of(conn, ref.id, [row.id]).get(row.id, [])
     full = row.publication_republish == "full" and bool(row.body_html)
