@@ -271,7 +271,8 @@ def test_front_page_shows_each_story_once(
 ) -> None:
     page = _page(browser, width, scheme)
     page.goto(site["base"] + "/news/newsline")
-    titles = page.locator("main .card .title a").all_inner_texts()
+    # textContent: cards below the first screen are not rendered until scrolled near
+    titles = page.locator("main .card .title a").all_text_contents()
     assert len(titles) == len(set(titles)) == len(EVENTS) + 1  # and the Digest
     also = page.locator("main .also a").all_text_contents()
     headlines = titles + [text.split(": ", 1)[1] for text in also]
@@ -281,7 +282,7 @@ def test_front_page_shows_each_story_once(
     assert lead.locator("a.sources").inner_text().startswith("4 sources")
     lead.locator("a.sources").click()
     page.wait_for_url("**/news/story/*")
-    items = page.locator("main .card .title a").all_inner_texts()
+    items = page.locator("main .card .title a").all_text_contents()
     assert len(items) == 4 and items[0] == EVENTS[0]
     times = page.locator("main .card time").evaluate_all("ts => ts.map(t => t.dateTime)")
     assert times == sorted(times, reverse=True)  # newest first
@@ -424,3 +425,18 @@ def test_lighthouse_scores_at_least_95(site: dict[str, Any], desktop: bool, tmp_
             low[name] = scores
     print(json.dumps(seen))
     assert low == {}, json.dumps(low, indent=1)
+
+
+def test_skip_link_is_the_first_tab_stop(site: dict[str, Any], browser: Any) -> None:
+    page = _page(browser, 1300, "light")
+    page.goto(site["base"] + "/news/newsline")
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.className")
+    assert focused == "skip"
+    box = page.locator("a.skip").bounding_box()
+    assert box is not None and box["width"] > 40  # shown while focused
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    inside = page.evaluate("!!document.activeElement.closest('main')")
+    assert inside  # the next tab stop is in the news, not the masthead
+    page.context.close()

@@ -175,8 +175,16 @@ def test_xss_payloads_never_run(live_site: LiveSite, context: Any, path: str) ->
     assert dialogs == []
     # broken image URLs from the payloads may 404; nothing else may complain
     assert [e for e in errors if "Failed to load resource" not in e] == []
-    scripts = page.evaluate("[...document.scripts].map(s => s.src)")
+    # Code only from our static files; JSON-LD blocks are data (never run), and must parse.
+    scripts = page.evaluate(
+        "[...document.scripts].filter(s => s.type !== 'application/ld+json').map(s => s.src)"
+    )
     assert all(src.startswith(live_site.base + "/static/") for src in scripts)
+    for data in page.evaluate(
+        "[...document.querySelectorAll('script[type=\"application/ld+json\"]')]"
+        ".map(s => JSON.parse(s.textContent)['@type'])"
+    ):
+        assert data == "NewsArticle"
     handlers = page.evaluate(
         "[...document.querySelectorAll('*')].flatMap(el => [...el.attributes]"
         ".filter(a => a.name.startsWith('on') || a.name === 'style'"
