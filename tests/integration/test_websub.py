@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from newsline.cli import app as cli
 from newsline.config import Settings
 from newsline.db.engine import session_scope
-from newsline.db.models import Feed, Item, WebSubSubscription, utcnow
+from newsline.db.models import Feed, Item, Publication, WebSubSubscription, utcnow
 from newsline.ingest import websub
 from newsline.ingest.publications import add_publication, feed_health, remove_publication
 from newsline.testing.websub_hub import WebSubHub
@@ -301,6 +301,31 @@ def test_bad_or_missing_signatures_are_acknowledged_ignored_and_recorded(
     assert (
         last is not None and last.last_error is not None and "not a usable feed" in last.last_error
     )
+
+
+def test_a_paused_publications_pushes_are_acknowledged_but_not_stored(
+    site: Settings, hub: WebSubHub, publisher: Publisher
+) -> None:
+    subscribed(site, hub, publisher)
+    with session_scope(site.database_url) as session:
+        publication = session.get(Publication, feed_row(site).publication_id)
+        assert publication is not None
+        publication.paused_at = utcnow()  # as `newsline publications pause` does
+
+    # Acknowledged (the hub keeps the subscription), but nothing stored, as no poll would.
+    (delivered,) = hub.publish(publisher.feed_url, publisher.feed(["while-paused"]))
+    assert delivered.status == 202
+    assert items_with_guid(site, "tag:pub,while-paused") == []
+    sub = subscription(site)
+    assert sub is not None and sub.state == "active" and sub.deliveries == 0
+
+    with session_scope(site.database_url) as session:
+        publication = session.get(Publication, feed_row(site).publication_id)
+        assert publication is not None
+        publication.paused_at = None
+    (delivered,) = hub.publish(publisher.feed_url, publisher.feed(["resumed"]))
+    assert delivered.status == 200
+    assert len(items_with_guid(site, "tag:pub,resumed")) == 1
 
 
 # -- leases, failures, removal --------------------------------------------------------------

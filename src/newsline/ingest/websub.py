@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 
 from newsline.config import Settings
 from newsline.db.engine import session_scope
-from newsline.db.models import Feed, WebSubSubscription, utcnow
+from newsline.db.models import Feed, Publication, WebSubSubscription, utcnow
 from newsline.ingest import store
 from newsline.ingest.decode import decode_xml
 from newsline.ingest.feeds import FeedError, parse_feed
@@ -348,6 +348,15 @@ def receive(
             sub.last_error_at = utcnow()
             log.warning("websub %s: %s", topic, sub.last_error)
             return Delivery(202, note=sub.last_error)
+        paused = session.scalar(
+            select(Publication.paused_at)
+            .join(Feed, Feed.publication_id == Publication.id)
+            .where(Feed.id == feed_id)
+        )
+        if paused is not None:
+            # Pausing stops everything fetching would store; a push is acknowledged (the
+            # hub keeps the subscription) and dropped. Resuming polls the feed at once.
+            return Delivery(202, note="the publication is paused: delivery not stored")
     try:
         parsed = parse_feed(body, topic, content_type)
     except FeedError as exc:
