@@ -243,3 +243,58 @@ def test_an_unpublished_digest_leaves_the_sitemap_and_its_feeds(
     assert client.get(page).status_code == 410
     assert page not in sitemap_locations(client, channel.slug)
     assert slug not in client.get(digest_feed).text
+
+
+def test_a_past_digest_drops_the_entries_of_items_unpublished_later(
+    settings: Any, seeded: Seeded, config: Path
+) -> None:
+    from newsline.db.models import Digest
+
+    run(config, "digest", "run")
+    with session_scope(settings.database_url) as session:
+        (digest,) = session.scalars(select(Digest)).all()
+        assert len(digest.entries) >= 2
+        withdrawn, kept = digest.entries[0], digest.entries[-1]
+        page_item = session.get(Item, digest.item_id)
+        assert page_item is not None
+        slug, body = page_item.slug, page_item.body_html
+        lead = session.get(Item, withdrawn["item_id"])
+        other = session.get(Item, kept["item_id"])
+        assert lead is not None and other is not None
+        gone_href, kept_href = f'href="{lead.url}"', f'href="{other.url}"'
+        gone_title, kept_title = f": {lead.title}<", f": {other.title}<"
+    channel = settings.channels[0]
+    page = f"/{channel.slug}/topic/{channel.own_tag}/{slug}"
+    feeds = [f"/{channel.slug}/digest/{name}" for name in ("feed.xml", "atom.xml", "feed.json")]
+    feeds.append(f"/{channel.slug}/solo/{channel.own_tag}/feed.xml")  # its publication's feed
+    client = TestClient(create_app(settings))
+
+    def shown(text: str) -> tuple[bool, bool, bool, bool]:
+        return (gone_href in text, gone_title in text, kept_href in text, kept_title in text)
+
+    def feed_text(path: str) -> str:
+        response = client.get(path)
+        assert response.status_code == 200
+        if path.endswith(".json"):
+            return "".join(e.get("content_html", "") for e in response.json()["items"])
+        return "".join(
+            c.value for e in feedparser.parse(response.content).entries for c in e.content
+        )
+
+    assert shown(client.get(page).text) == (True, True, True, True)  # it can fail
+    for path in feeds:
+        assert shown(feed_text(path)) == (True, True, True, True), path
+
+    run(config, "items", "unpublish", str(withdrawn["item_id"]))
+    # The withdrawn entry is gone from the page and every feed; the others stay linked.
+    response = client.get(page)
+    assert response.status_code == 200
+    assert shown(response.text) == (False, False, True, True)
+    for path in feeds:
+        assert shown(feed_text(path)) == (False, False, True, True), path
+    with session_scope(settings.database_url) as session:
+        stored = session.get(Item, digest.item_id)
+        assert stored is not None and stored.body_html == body  # as published, kept
+
+    run(config, "items", "republish", str(withdrawn["item_id"]))
+    assert shown(client.get(page).text) == (True, True, True, True)

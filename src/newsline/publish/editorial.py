@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+import lxml.html
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.orm import Session
 
@@ -640,6 +641,55 @@ def withdrawn_id(conn: Connection, channel_id: int, item_id: int) -> bool:
         Item.id == item_id, Item.state == UNPUBLISHED, Item.publication_id.in_(members)
     )
     return conn.execute(query).first() is not None
+
+
+def without_withdrawn(conn: Connection | Session, digest_item_id: int, body_html: str) -> str:
+    """A Digest's body without what editors unpublished since it was published.
+
+    An entry whose lead item is unpublished is dropped whole (headline, thumbnail and
+    summary are that item's words, often the very reason it was withdrawn; a headline
+    left as plain text would still show it); an "also" link to an unpublished item goes;
+    a hashtag section left empty goes too. The stored body stays as published.
+    """
+    entries = conn.execute(select(Digest.entries).where(Digest.item_id == digest_item_id))
+    ids = {i for (rows,) in entries for e in rows or [] for i in e.get("item_ids") or []}
+    if not ids or not body_html:
+        return body_html
+    gone = set(
+        conn.execute(
+            select(Item.url).where(Item.id.in_(sorted(ids)), Item.state == UNPUBLISHED)
+        ).scalars()
+    )
+    if not gone:
+        return body_html
+    root = lxml.html.fragment_fromstring(body_html, create_parent="div")
+    emptied: list[Any] = []
+    for link in list(root.iter("a")):
+        if link.get("href") not in gone or link.getparent() is None:
+            continue
+        entry = next(link.iterancestors("article"), None)
+        if next(link.iterancestors("h3"), None) is not None and entry is not None:
+            emptied.extend(entry.iterancestors("section"))
+            entry.drop_tree()
+            continue
+        footer = next(link.iterancestors("footer"), None)
+        link.drop_tree()
+        if footer is not None:
+            kept = list(footer.iter("a"))
+            for child in list(footer):
+                footer.remove(child)
+            footer.text = "also: " if kept else ""
+            for n, a in enumerate(kept):
+                a.tail = ", " if n < len(kept) - 1 else ""
+                footer.append(a)
+            if not kept:
+                footer.drop_tree()
+    for section in emptied:
+        if section.getparent() is not None and section.find(".//article") is None:
+            section.drop_tree()
+    out = [root.text or ""]
+    out.extend(lxml.html.tostring(child, encoding="unicode") for child in root)
+    return "".join(out)
 
 
 # --- adding publications -------------------------------------------------------------------

@@ -41,6 +41,7 @@ from newsline.config import ChannelSettings, Settings
 from newsline.db.channels import channel_row
 from newsline.db.engine import session_scope
 from newsline.db.models import Digest, Item, Publication
+from newsline.publish import editorial
 from newsline.publish.feeds_out import MEDIA_TYPES, FeedEntry, FeedInfo, render
 from newsline.publish.mailer import MailError, confirmation_message, send_message
 from newsline.web.clients import client_key
@@ -519,6 +520,11 @@ def digest_feed(request: Request, channel_slug: str, name: str) -> Response:
                 .limit(FEED_DIGESTS)
             )
         )
+        # Entries unpublished since a Digest was published leave its feed entry too.
+        bodies = {
+            item.id: editorial.without_withdrawn(session, item.id, item.body_html)
+            for _, _, item in rows
+        }
     entries = [
         FeedEntry(
             id=item.url,
@@ -528,7 +534,7 @@ def digest_feed(request: Request, channel_slug: str, name: str) -> Response:
             updated=created_at,
             author=cfg.display_name,
             summary=item.summary or "",
-            content_html=_overview_html(item.summary) + item.body_html,
+            content_html=_overview_html(item.summary) + bodies[item.id],
             image_url=item.image_url,
             tags=("#digest",),
         )

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from sqlalchemy import Connection, Row
 
 from newsline import urls
+from newsline.publish import editorial
 from newsline.publish import sitemap as sitemaps
 from newsline.publish.feeds_out import MEDIA_TYPES, FeedEntry, FeedInfo, render
 from newsline.sanitize import web_url
@@ -29,9 +30,14 @@ SITEMAP_CACHE = "public, max-age=3600"
 
 
 def feed_entries(
-    site: Site, channel: ChannelRef, rows: Sequence[Row[Any]], hashtags: dict[int, list[str]]
+    site: Site,
+    channel: ChannelRef,
+    rows: Sequence[Row[Any]],
+    hashtags: dict[int, list[str]],
+    conn: Connection | None = None,
 ) -> list[FeedEntry]:
-    """Feed entries for item rows: our page as link, the source as external URL."""
+    """Feed entries for item rows: our page as link, the source as external URL (with
+    `conn`, a Digest's entries unpublished since are left out of its content)."""
     entries = []
     for row in rows:
         url = site.urls.absolute(item_path(site.urls, channel, row))
@@ -39,7 +45,10 @@ def feed_entries(
         summary = clip(row.summary or row.teaser or "", 600)
         content = None
         if row.publication_republish == "full" and getattr(row, "body_html", None):
-            content = str(clean_body(row.body_html))
+            body = row.body_html
+            if conn is not None and getattr(row, "content_source", None) == "digest":
+                body = editorial.without_withdrawn(conn, row.id, body)
+            content = str(clean_body(body))
         entries.append(
             FeedEntry(
                 id=url,
@@ -82,7 +91,7 @@ def _feed_response(
         with_body=True,
     )
     hashtags = queries.hashtags_of(conn, channel.id, [r.id for r in rows])
-    entries = feed_entries(site, channel, rows, hashtags)
+    entries = feed_entries(site, channel, rows, hashtags, conn)
     updated = max((e.updated or e.published for e in entries), default=None)
     info = FeedInfo(
         title=title,

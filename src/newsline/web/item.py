@@ -184,7 +184,7 @@ async def item(request: Request, channel_slug: str, publication_tag: str, slug: 
         image = None if digest else web_url(row.image_url)
         if full:
             if digest:
-                body = clean_digest_body(row.body_html)
+                body = clean_digest_body(editorial.without_withdrawn(conn, row.id, row.body_html))
             else:
                 body = clean_body(without_hero(row.body_html, image, row.image_caption))
         teaser = clip(row.teaser or row.summary or "", 1000)
