@@ -267,6 +267,37 @@ def pages(base: str, duration: int, rounds: int, connections: int) -> dict[str, 
     return results
 
 
+def cpu_per_render(database_url: str, folder: Path, requests: int) -> dict[str, float]:
+    """CPU milliseconds per uncached render, in this process (robust to a loaded machine:
+    wall-clock figures above count the other processes' turns too)."""
+    from fastapi.testclient import TestClient
+
+    from newsline.web.app import create_app
+
+    settings = load_settings(
+        None,
+        database_url=database_url,
+        data_dir=str(folder),
+        web={"render_cache_seconds": 0},
+        channels=[{"slug": "news", "display_name": "Harbor Daily"}],
+    )
+    paths = {
+        "1,000 comments": "/news/topic/harbor/with-comments",
+        "no comments": "/news/topic/harbor/without-comments",
+        "all on one page": "/news/topic/harbor/with-comments/comments",
+    }
+    spent = dict.fromkeys(paths, 0.0)
+    with TestClient(create_app(settings), headers={"user-agent": UA}) as client:
+        for path in paths.values():
+            client.get(path)
+        for _ in range(requests):  # interleaved, so drifts of the machine hit all alike
+            for name, path in paths.items():
+                started = time.process_time()
+                assert client.get(path).status_code == 200
+                spent[name] += time.process_time() - started
+    return {name: total / requests * 1000 for name, total in spent.items()}
+
+
 def posting(
     base: str, item_id: int, authors: int, per_author: int
 ) -> tuple[float, int, dict[int, str]]:
@@ -338,6 +369,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--skip-pages", action="store_true", help="measure posting only")
+    parser.add_argument("--cpu-requests", type=int, default=30)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-comments-"))
     print(f"data folder: {folder}")
@@ -365,6 +397,12 @@ def main() -> None:
                 f"  {name:<16}{rps:>9.0f}{statistics.median(r.p50 for r in runs):>9.1f}"
                 f"{max(r.p99 for r in runs):>9.1f}{sum(r.errors for r in runs):>8}{rps / ref:>8.2f}"
             )
+
+    if not args.skip_pages:
+        cpu = cpu_per_render(database_url, folder, args.cpu_requests)
+        print(f"\nCPU per uncached render, in process ({args.cpu_requests} each, interleaved)")
+        for name, ms in cpu.items():
+            print(f"  {name:<16}{ms:>8.1f} ms{cpu['no comments'] / ms:>8.2f}")
 
     served = serve(database_url, folder, 1.0)
     try:
