@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -129,6 +129,16 @@ def with_overrides(cfg: ChannelSettings, overrides: dict[str, Any]) -> ChannelSe
             target = target[name]
         target[leaf] = value
     return ChannelSettings.model_validate(data)
+
+
+def overrides_stamp(conn: Connection) -> tuple[int, Any]:
+    """What changes whenever a console channel setting is saved or cleared: their count
+    (a clear lowers it) and the newest ``updated_at`` (every save sets it to now). One
+    indexed read, so a process can ask every second whether to re-read the settings."""
+    row = conn.execute(
+        select(func.count(), func.max(ChannelSetting.updated_at)).select_from(ChannelSetting)
+    ).one()
+    return int(row[0]), row[1]
 
 
 def effective_settings(settings: Settings) -> Settings:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,9 +12,10 @@ from typing import Any
 from fastapi import Request
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from newsline.config import ChannelSettings, Settings
-from newsline.db.channels import channel_row, effective_settings
+from newsline.db.channels import channel_row, effective_settings, overrides_stamp
 from newsline.db.engine import engine_for, session_scope
 from newsline.errors import NewslineError
 from newsline.urls import Urls
@@ -20,6 +23,10 @@ from newsline.urls import Urls
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
+#: How often a process asks whether the console's channel settings changed (one small read).
+OVERRIDES_CHECK_SECONDS = 1.0
+
+log = logging.getLogger(__name__)
 
 
 class NotFound(NewslineError):
@@ -72,10 +79,13 @@ class Site:
 
     def __init__(self, settings: Settings) -> None:
         self.file_settings = settings  # as the config file says
-        # With the channel settings changed from the console (they win over the file's).
-        self.settings = effective_settings(settings)
         self.urls = Urls(settings.web.base_url)
         self.engine: Engine = engine_for(settings.database_url)
+        # With the channel settings changed from the console (they win over the file's);
+        # a change saved by any process is seen here within OVERRIDES_CHECK_SECONDS.
+        self._stamp = self._overrides_stamp()
+        self._settings = effective_settings(settings)
+        self._checked_at = time.monotonic()
         self.templates = Environment(
             loader=FileSystemLoader(TEMPLATES),
             autoescape=select_autoescape(default=True, default_for_string=True),
@@ -96,11 +106,37 @@ class Site:
             value = self._memo[key] = build()
             return value
 
+    @property
+    def settings(self) -> Settings:
+        """The settings with the console's channel settings, re-read when another process
+        (or worker) changed them: a check at most every OVERRIDES_CHECK_SECONDS."""
+        now = time.monotonic()
+        if now - self._checked_at >= OVERRIDES_CHECK_SECONDS:
+            self._checked_at = now
+            stamp = self._overrides_stamp()
+            if stamp != self._stamp:
+                self._reload(stamp)
+        return self._settings
+
     def reload_channel_settings(self) -> None:
         """Apply the console's channel settings now (after one was saved in this worker)."""
-        self.settings = effective_settings(self.file_settings)
+        self._checked_at = time.monotonic()
+        self._reload(self._overrides_stamp())
+
+    def _reload(self, stamp: tuple[int, Any] | None) -> None:
+        # The stamp is read before the settings: a change in between is seen next check.
+        self._stamp = stamp
+        self._settings = effective_settings(self.file_settings)
         for key in [k for k in self._memo if k[0] in ("sponsors", "feeds")]:
-            del self._memo[key]
+            self._memo.pop(key, None)
+
+    def _overrides_stamp(self) -> tuple[int, Any] | None:
+        try:
+            with self.engine.connect() as conn:
+                return overrides_stamp(conn)
+        except SQLAlchemyError as exc:  # no tables yet (before `newsline init`)
+            log.debug("channel settings stamp not read: %s", exc)
+            return None
 
     def channel(self, slug: str) -> ChannelRef:
         """The channel with this slug, or :class:`NotFound`."""

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from newsline.config import Settings
-from newsline.db.channels import sync_channels
+from newsline.db.channels import effective_settings, sync_channels
 from newsline.db.engine import session_scope
 from newsline.db.lease import lease
 from newsline.enrich.stage import EnrichReport, enrich_pending
@@ -137,6 +137,8 @@ def run_pass(
     serve``, another ``newsline fetch``) is running them. Digests and mail need no lease:
     the database settles their races (one digest per channel and slot; claimed sends).
     """
+    # The console's channel settings (hashtags for enrichment, schedules), as they are now.
+    settings = effective_settings(settings)
     report = PassReport()
     started = datetime.now(UTC)
     with lease(settings.database_url, "ingest"):
