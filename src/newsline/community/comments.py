@@ -340,12 +340,14 @@ def vote(session: Session, *, comment_id: int, user: User, item_id: int | None =
         raise CommentForbidden("You cannot vote for your own comment.")
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    result = session.execute(
+    # RETURNING, not rowcount: an ORM-enabled INSERT reports rowcount -1 on PostgreSQL.
+    inserted = session.execute(
         insert(CommentVote)
         .values(comment_id=comment.id, user_id=user.id, created_at=utcnow())
         .on_conflict_do_nothing()
-    )
-    if result.rowcount == 1:  # type: ignore[attr-defined]
+        .returning(CommentVote.user_id)
+    ).first()
+    if inserted is not None:
         session.execute(
             update(Comment)
             .where(Comment.id == comment.id)
@@ -373,12 +375,13 @@ def flag(
         raise CommentError("Say why you report this comment.")
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    result = session.execute(
+    inserted = session.execute(
         insert(CommentFlag)
         .values(comment_id=comment.id, user_id=user.id, reason=reason, created_at=utcnow())
         .on_conflict_do_nothing()
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        .returning(CommentFlag.id)
+    ).first()
+    return inserted is not None
 
 
 # --- reading a thread ----------------------------------------------------------------------
