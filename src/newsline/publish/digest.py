@@ -652,6 +652,17 @@ def due_slot(cfg: ChannelSettings, now: datetime) -> datetime | None:
     return slot
 
 
+def due_slots(settings: Settings, now: datetime) -> list[tuple[str, datetime]]:
+    """Each channel's slot due at `now` as (channel, slot), by the console's schedules: what
+    :func:`publish_due` runs and distributed mode's scheduler enqueues."""
+    found = []
+    for cfg in effective_settings(settings).channels:
+        slot = due_slot(cfg, now)
+        if slot is not None:
+            found.append((cfg.slug, slot))
+    return found
+
+
 def publish_due(settings: Settings, now: datetime | None = None) -> list[DigestResult]:
     """Run each channel's current slot once it has settled; the results of those run.
 
@@ -660,12 +671,9 @@ def publish_due(settings: Settings, now: datetime | None = None) -> list[DigestR
     """
     now = now or datetime.now(UTC)
     results: list[DigestResult] = []
-    for cfg in effective_settings(settings).channels:
-        slot = due_slot(cfg, now)
-        if slot is None:
-            continue
+    for slug, slot in due_slots(settings, now):
         try:
-            results.append(run_digest(settings, cfg.slug, at=slot))
+            results.append(run_digest(settings, slug, at=slot))
         except Exception:  # one channel's failure must not stop the others
-            log.exception("digest for channel %s failed", cfg.slug)
+            log.exception("digest for channel %s failed", slug)
     return results

@@ -36,10 +36,11 @@ from dramatiq.middleware import AsyncIO, Middleware
 from sqlalchemy import select
 
 from newsline.config import Settings
+from newsline.db.channels import effective_settings
 from newsline.db.engine import session_scope
 from newsline.db.lease import LeaseHeld, lease
 from newsline.db.models import Feed, Item, utcnow
-from newsline.enrich.stage import enrich_pending
+from newsline.enrich.stage import EnrichReport, enrich_pending
 from newsline.ingest import websub
 from newsline.ingest.fetch import Fetcher
 from newsline.ingest.politeness import RedisPoliteness
@@ -51,8 +52,8 @@ from newsline.ingest.refresh import (
     finish_item,
     refresh_feed,
 )
-from newsline.publish.digest import run_digest
-from newsline.publish.mailer import deliver_digests
+from newsline.publish.digest import DigestResult, run_digest
+from newsline.publish.mailer import DeliveryReport, deliver_digests
 from newsline.workers.queue import (
     LOCK_FEED,
     LOCK_ITEM,
@@ -180,22 +181,18 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
         done("item", item_id)
 
     def enrich_batch_unit(*, run: str = "", seq: int = 0) -> None:
-        try:
-            with lease(db, "ingest", ENRICH_LEASE):
-                report = enrich_pending(settings, limit=ENRICH_BATCH)
-        except LeaseHeld as exc:
-            raise UnitBusy(str(exc)) from exc
+        report = enrich_unit(settings)
         outcomes.put(run, "enrich", str(seq), {"enriched": report.enriched})
         done("enrich", "batch")
 
     def publish_digest_unit(channel: str, slot: str, *, run: str = "") -> None:
-        result = run_digest(settings, channel, at=datetime.fromisoformat(slot))
+        result = digest_unit(settings, channel, slot)
         data = asdict(result)
         data.pop("composed", None)
         outcomes.put(run, "digests", f"{channel}@{slot}", _jsonable(data))
 
     def send_mail_unit(channel: str, *, run: str = "") -> None:
-        report = deliver_digests(settings, channel)
+        report = mail_unit(settings, channel)
         outcomes.put(run, "mail", channel, asdict(report))
         done("mail", channel)
 
@@ -224,6 +221,31 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
         websub_due=make(websub_due_unit, "websub_due", 40, **RETRIES),
         process=process,
     )
+
+
+# -- the units' work, without the queue (a pass of run_pass does the same, in one process) ---
+# Each applies the console's channel settings as they are now, through the same function as
+# :func:`newsline.workers.pipeline.run_pass`: a hashtag list, schedule or name saved in the
+# console reaches the workers at their next unit, not at their restart.
+
+
+def enrich_unit(settings: Settings) -> EnrichReport:
+    """One enrichment batch under the ``ingest`` lease (:class:`UnitBusy` while it is held)."""
+    try:
+        with lease(settings.database_url, "ingest", ENRICH_LEASE):
+            return enrich_pending(effective_settings(settings), limit=ENRICH_BATCH)
+    except LeaseHeld as exc:
+        raise UnitBusy(str(exc)) from exc
+
+
+def digest_unit(settings: Settings, channel: str, slot: str) -> DigestResult:
+    """Publish `channel`'s Digest of the slot starting at `slot` (ISO 8601), once."""
+    return run_digest(effective_settings(settings), channel, at=datetime.fromisoformat(slot))
+
+
+def mail_unit(settings: Settings, channel: str) -> DeliveryReport:
+    """Send `channel`'s newest Digest to the subscribers who have not had it."""
+    return deliver_digests(effective_settings(settings), channel)
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:

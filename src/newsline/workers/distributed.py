@@ -41,7 +41,7 @@ from newsline.db.models import Item
 from newsline.ingest import store
 from newsline.ingest.refresh import FeedOutcome, ItemOutcome, due_feeds, pending_items
 from newsline.publish import websub_ping
-from newsline.publish.digest import DigestResult, due_slot
+from newsline.publish.digest import DigestResult, due_slots
 from newsline.publish.mailer import DeliveryReport
 from newsline.workers.actors import ENRICH_BATCH, Actors, declare, queued_key
 from newsline.workers.pipeline import PassReport
@@ -224,11 +224,9 @@ def run_distributed_pass(
     if publish:
         moment = now or datetime.now(UTC)
         sends = {}
-        for cfg in settings.channels:
-            slot = due_slot(cfg, moment)
-            if slot is not None:
-                key = f"{cfg.slug}@{slot.isoformat()}"
-                sends[key] = _sender(actors.publish_digest, cfg.slug, slot.isoformat(), run=run)
+        for slug, slot in due_slots(settings, moment):
+            key = f"{slug}@{slot.isoformat()}"
+            sends[key] = _sender(actors.publish_digest, slug, slot.isoformat(), run=run)
         for key, data in waiter("digests").wait(sends).items():
             if "gave_up" in data:
                 report.errors.append(f"digest {key}: {data['gave_up']}")
@@ -307,11 +305,11 @@ def schedule_once(
     if unenriched and claim("enrich", "batch"):
         actors.enrich_batch.send()
         tick.enrich = True
-    for cfg in settings.channels:
-        slot = due_slot(cfg, now)
-        if slot is not None and claim("digest", f"{cfg.slug}@{slot.isoformat()}", ttl=86_400):
-            actors.publish_digest.send(cfg.slug, slot.isoformat())
+    for slug, slot in due_slots(settings, now):
+        if claim("digest", f"{slug}@{slot.isoformat()}", ttl=86_400):
+            actors.publish_digest.send(slug, slot.isoformat())
             tick.digests += 1
+    for cfg in settings.channels:
         if settings.email.enabled and claim("mail", cfg.slug, ttl=60):
             actors.send_mail.send(cfg.slug)
             tick.mail += 1
