@@ -12,8 +12,10 @@ import lxml.html
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
+from sqlalchemy import exists, select
 
 from newsline import urls
+from newsline.db.models import Comment
 from newsline.ingest.extract.figures import same_caption
 from newsline.publish import editorial
 from newsline.sanitize import web_url
@@ -197,6 +199,7 @@ async def item(request: Request, channel_slug: str, publication_tag: str, slug: 
         more = queries.more_from(conn, row.publication_id, row.id, MORE_FROM)
         url = site.urls.absolute(item_path(site.urls, channel, row))
         description = clip(row.summary or row.teaser or "", 300)
+        has_comments = bool(conn.scalar(select(exists().where(Comment.item_id == row.id))))
         share = {
             "page": url,
             "x": "https://twitter.com/intent/tweet?"
@@ -210,7 +213,10 @@ async def item(request: Request, channel_slug: str, publication_tag: str, slug: 
             conn,
             column="topic",  # the original's column name on an item page (spec)
             title=f"{row.title} · {channel.cfg.display_name}",
-            last_modified=row.enriched_at or row.first_seen_at,
+            # The enrichment time dates the page only while it has no comments: a comment's
+            # arrival, edit, vote or hide leaves no time stamp to date the page by, so an
+            # item with comments has no Last-Modified (revalidation goes by the ETag).
+            last_modified=None if has_comments else row.enriched_at or row.first_seen_at,
             item=row,
             hashtags=hashtags,
             source=source,
