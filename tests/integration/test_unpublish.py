@@ -298,3 +298,63 @@ def test_a_past_digest_drops_the_entries_of_items_unpublished_later(
 
     run(config, "items", "republish", str(withdrawn["item_id"]))
     assert shown(client.get(page).text) == (True, True, True, True)
+
+
+def test_resending_a_past_digest_leaves_out_items_unpublished_since(
+    make_settings: Any, smtp: Any
+) -> None:
+    """`newsline digest resend` and the console's resend (both resend_digest) mail the Digest
+    as its page shows it now: an entry of a withdrawn item goes, the others stay."""
+    from newsline.community import subscribers
+    from newsline.community.audit import Actor
+    from newsline.db.models import Digest
+    from newsline.publish import editorial
+    from newsline.publish.digest import run_digest
+    from tests.support.mail import body
+
+    settings = make_settings(
+        web={"base_url": "https://news.example.net", "render_cache_seconds": 0},
+        email={
+            "enabled": True,
+            "host": "127.0.0.1",
+            "port": smtp.port,
+            "security": "none",
+            "from_address": "digest@news.example.net",
+        },
+    )
+    seed(settings)
+    channel = settings.channels[0].slug
+    assert run_digest(settings, channel).status == "published"
+    with session_scope(settings.database_url) as session:
+        (digest,) = session.scalars(select(Digest)).all()
+        assert len(digest.entries) >= 2
+        gone, kept = digest.entries[0], digest.entries[-1]
+        sub, _ = subscribers.subscribe(session, digest.channel_id, "reader@example.org")
+        assert subscribers.confirm(session, sub.token) is not None
+        editorial.set_channel_setting(
+            session, settings, Actor("editor@example.org"), channel, "display_name", "Harbor Wire"
+        )
+        digest_id = digest.id
+
+    def resend() -> str:
+        report = editorial.resend_digest(settings, Actor("editor@example.org"), digest_id)
+        assert report.sent == ["reader@example.org"]
+        msg = smtp.to("reader@example.org")[-1]
+        assert msg["From"] == "Harbor Wire <digest@news.example.net>"  # the console's name
+        return body(msg, "html") + body(msg, "plain")
+
+    # Each entry's headline is "Publication: Title", linked (the overview, written from the
+    # entries when published, is the editors' to rewrite: it is not checked here).
+    gone_headline = f"{gone['publication']}: {gone['title']}"
+    kept_headline = f"{kept['publication']}: {kept['title']}"
+    mail = resend()
+    assert gone_headline in mail and gone["url"] in mail  # it can fail
+    assert kept_headline in mail and kept["url"] in mail
+    with session_scope(settings.database_url) as session:
+        editorial.unpublish(session, Actor("editor@example.org"), gone["item_id"])
+    mail = resend()
+    assert gone_headline not in mail and gone["url"] not in mail
+    assert kept_headline in mail and kept["url"] in mail
+    with session_scope(settings.database_url) as session:
+        stored = session.get(Digest, digest_id)
+        assert stored is not None and gone["item_id"] in {e["item_id"] for e in stored.entries}

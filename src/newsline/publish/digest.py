@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -642,6 +642,40 @@ def run_digest(
     if result.status == "published":
         log.info("%s: published %r with %d entries", cfg.slug, title, result.entries)
     return result
+
+
+#: An item's state once an editor withdrew it: shown nowhere, its page answers 410, and the
+#: digests already published (their pages, feeds and e-mail editions) leave it out.
+UNPUBLISHED = "unpublished"
+
+
+def unpublished_among(conn: Connection | Session, item_ids: Iterable[int]) -> dict[int, str]:
+    """Which of `item_ids` editors unpublished: their URLs by id."""
+    ids = sorted(set(item_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(
+        select(Item.id, Item.url).where(Item.id.in_(ids), Item.state == UNPUBLISHED)
+    )
+    return {item_id: url for item_id, url in rows}
+
+
+def without_unpublished(conn: Connection | Session, entries: list[Entry]) -> list[Entry]:
+    """A published Digest's entries without what editors unpublished since: an entry whose
+    lead item is withdrawn goes whole (its headline, thumbnail and summary are that item's),
+    an "also" link to a withdrawn item goes. The e-mail editions' counterpart of
+    :func:`newsline.publish.editorial.without_withdrawn` (the Digest's page and feeds)."""
+    gone = unpublished_among(conn, (i for e in entries for i in (e.item_id, *e.item_ids)))
+    if not gone:
+        return entries
+    urls = set(gone.values())
+    kept = []
+    for entry in entries:
+        if entry.item_id in gone or entry.url in urls:
+            continue
+        entry.also = [link for link in entry.also if link.url not in urls]
+        kept.append(entry)
+    return kept
 
 
 def due_slot(cfg: ChannelSettings, now: datetime) -> datetime | None:

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from newsline.community.audit import Actor, record
 from newsline.config import ChannelSettings, Settings
-from newsline.db.channels import channel_row, channel_settings
+from newsline.db.channels import channel_row, channel_settings, effective_settings
 from newsline.db.engine import session_scope
 from newsline.db.models import (
     Channel,
@@ -52,11 +52,15 @@ from newsline.db.models import (
 )
 from newsline.errors import NewslineError
 from newsline.ingest import websub
-from newsline.publish.digest import DigestResult, run_digest, slot_containing
+from newsline.publish.digest import (
+    UNPUBLISHED,
+    DigestResult,
+    run_digest,
+    slot_containing,
+    unpublished_among,
+)
 from newsline.publish.mailer import MailError, digest_edition, digest_message, smtp_session
 
-#: The item states an editor may unpublish (and republish back to ``ready``).
-UNPUBLISHED = "unpublished"
 DIGEST_CHOICES = ("include", "exclude")
 #: The longest pin: a week.
 MAX_PIN_HOURS = 24 * 7
@@ -521,7 +525,8 @@ def resend_digest(settings: Settings, actor: Actor, digest_id: int) -> Resend:
         digest, _item = digest_of(session, digest_id)
         channel = session.get(Channel, digest.channel_id)
         assert channel is not None
-        cfg = channel_settings(settings, channel.slug)
+        # As the console set the channel (name, hashtag order), like the scheduled mail.
+        cfg = channel_settings(effective_settings(settings), channel.slug)
         edition = digest_edition(session, cfg, digest)
         outbox = [
             (sub.email, digest_message(settings, cfg, sub, edition))
@@ -655,11 +660,7 @@ def without_withdrawn(conn: Connection | Session, digest_item_id: int, body_html
     ids = {i for (rows,) in entries for e in rows or [] for i in e.get("item_ids") or []}
     if not ids or not body_html:
         return body_html
-    gone = set(
-        conn.execute(
-            select(Item.url).where(Item.id.in_(sorted(ids)), Item.state == UNPUBLISHED)
-        ).scalars()
-    )
+    gone = set(unpublished_among(conn, ids).values())
     if not gone:
         return body_html
     root = lxml.html.fragment_fromstring(body_html, create_parent="div")

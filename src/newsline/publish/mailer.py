@@ -28,7 +28,7 @@ from newsline.db.channels import channel_row, channel_settings
 from newsline.db.engine import session_scope
 from newsline.db.models import Digest, Item, Subscriber
 from newsline.errors import NewslineError
-from newsline.publish.digest import sponsor_block
+from newsline.publish.digest import sponsor_block, without_unpublished
 from newsline.publish.digest_compose import (
     Entry,
     SponsorBlock,
@@ -167,7 +167,8 @@ def _regroup(
 def digest_edition(session: Session, cfg: ChannelSettings, digest: Digest) -> Edition:
     """The e-mail edition of one stored digest."""
     item = session.get(Item, digest.item_id) if digest.item_id is not None else None
-    entries = [entry_from_json(e) for e in digest.entries or []]
+    # Resent or mailed late: without what editors unpublished since, as on its page.
+    entries = without_unpublished(session, [entry_from_json(e) for e in digest.entries or []])
     many = max(len(entries), 1)
     return Edition(
         title=item.title if item else f"The Digest of {cfg.display_name}",
@@ -202,7 +203,7 @@ def daily_edition(
                 entry.update = False  # one telling of the story in a daily edition
                 entry.sources = max(entry.sources, earlier.sources)
             merged[entry.key] = entry
-    entries = list(merged.values())
+    entries = without_unpublished(session, list(merged.values()))
     local = until.astimezone(cfg.zone)
     return Edition(
         title=f"The Digest, daily edition, {local.month}/{local.day}/{local.year}",
