@@ -120,6 +120,11 @@
         done = send("PATCH", api + "/" + id, { body: ui.field.value }).then(function (c) {
           var body = li.querySelector(".comment-body");
           if (body) body.innerHTML = c.body_html;
+          var meta = li.querySelector(".comment-meta");
+          if (c.edited_at && meta && !meta.querySelector(".comment-edited")) {
+            var when = meta.querySelector(".comment-link");
+            meta.insertBefore(el("span", { "class": "comment-edited" }, "edited"), when ? when.nextSibling : null);
+          }
           ui.form.remove();
         });
       } else {
