@@ -311,6 +311,11 @@ def test_cli_sources_fetch_and_items(
 
     exported = runner.invoke(app, [*cli, "publications", "export-opml"]).stdout
     assert 'newsline:tag="trib"' in exported and 'newsline:republish="full"' in exported
-    removed = runner.invoke(app, [*cli, "publications", "remove", "trib"])
-    assert removed.exit_code == 0
-    assert json.loads(runner.invoke(app, [*cli, "items", "list", "--json"]).stdout) == []
+    # A publication with items is never removed silently with them: the operator chooses.
+    refused = runner.invoke(app, [*cli, "publications", "remove", "trib"])
+    assert refused.exit_code == 1 and "--hide-items" in refused.output
+    removed = runner.invoke(app, [*cli, "publications", "remove", "trib", "--hide-items"])
+    assert removed.exit_code == 0, removed.output
+    assert "1 of its items unpublished" in removed.output
+    left = json.loads(runner.invoke(app, [*cli, "items", "list", "--json"]).stdout)
+    assert [r["state"] for r in left if r["publication"] == "trib"] in ([], ["unpublished"])
