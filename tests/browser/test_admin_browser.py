@@ -2,13 +2,17 @@
 is sent on to /admin, and works each section — items (unpublish in bulk, the page then
 410; edit, pin), digests (preview, publish), publications (pause), channels (the sponsor's
 live preview at each band width, a setting that wins over the file), people and the audit
-log — with screenshots at 1300 px in test-output/; every section usable at 375 px (no
+log — with screenshots at 1300 px in test-output/; adding a publication from what its
+address offers (a publisher on loopback), resending a past Digest by e-mail (a loopback
+SMTP server), changing a role and banning from People; every section usable at 375 px (no
 sideways scrolling); the sponsor's impressions and clicks counted per width band."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +20,15 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from newsline.community import accounts
+from newsline.community import accounts, subscribers
 from newsline.community.audit import entries
 from newsline.config import load_settings
 from newsline.db.engine import dispose_all, session_scope
 from newsline.db.migrate import upgrade
-from newsline.db.models import Item, SponsorStat
+from newsline.db.models import Channel, Item, Publication, SponsorStat
+from newsline.publish.digest import run_digest
 from tests.support.browser import HUMAN_UA
+from tests.support.mail import Inbox, body, smtp_server
 from tests.support.site import serve
 from tests.support.webdata import seed
 
@@ -40,14 +46,64 @@ SECTIONS = [
 ]
 
 
+PAPER_HOME = b"""<!doctype html><html><head><title>The Paper</title>
+<link rel="alternate" type="application/rss+xml" title="Paper news" href="/rss">
+<link rel="alternate" type="application/atom+xml" title="Gone" href="/gone.xml">
+</head><body>Hello</body></html>"""
+PAPER_RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>The Paper</title>
+<link>http://paper.example/</link>
+<item><title>One</title><link>http://paper.example/one</link><guid>one</guid></item>
+<item><title>Two</title><link>http://paper.example/two</link><guid>two</guid></item>
+</channel></rss>"""
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """The app on loopback with its own seeded database and an editor."""
+def paper() -> Iterator[int]:
+    """A publisher on loopback (reached as paper.example): a home page announcing a working
+    feed and a missing one."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body, kind = {
+                "/": (PAPER_HOME, "text/html; charset=utf-8"),
+                "/rss": (PAPER_RSS, "application/rss+xml"),
+            }.get(self.path, (b"not here", "text/plain"))
+            self.send_response(200 if self.path in ("/", "/rss") else 404)
+            self.send_header("content-type", kind)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def inbox() -> Iterator[Inbox]:
+    with smtp_server() as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def site(
+    tmp_path_factory: pytest.TempPathFactory, paper: int, inbox: Inbox
+) -> Iterator[dict[str, Any]]:
+    """The app on loopback with its own seeded database, an editor, a subscriber, e-mail to
+    a loopback SMTP server and paper.example on a loopback port."""
     root = tmp_path_factory.mktemp("console")
     db = root / "console.db"
     config = root / "newsline.toml"
     config.write_text(
         f'database_url = "sqlite:///{db}"\n[web]\nrender_cache_seconds = 0\n'
+        f'[fetch]\nconnect_to = ["*:80:127.0.0.1:{paper}"]\nmin_host_delay = 0.0\n'
+        f'[email]\nenabled = true\nhost = "127.0.0.1"\nport = {inbox.port}\n'
+        'security = "none"\nfrom_address = "digest@news.example"\n'
         '[[channels]]\nslug = "news"\ndisplay_name = "The Harbor Daily"\nhometown = "Remer,MN"\n'
         '[channels.sponsor]\nname = "Acme Kites"\nurl = "https://kites.example.com/"\n'
         'variants = ["ACME", "ACME KITES", "Acme Kites: fly higher.", '
@@ -65,6 +121,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         accounts.create_user(
             session, "rita@example.org", PASSWORD, "Rita Reader", role="reader", verified=True
         )
+        accounts.create_user(
+            session, "sam@example.org", PASSWORD, "Sam Sender", role="reader", verified=True
+        )
+        channel_id = session.scalar(select(Channel.id).where(Channel.slug == "news"))
+        assert channel_id is not None
+        sub, _ = subscribers.subscribe(session, channel_id, "follower@example.org")
+        assert subscribers.confirm(session, sub.token) is not None
     dispose_all()
     with serve(settings) as base:
         yield {"base": base, "settings": settings, "items": seeded.items}
@@ -164,11 +227,86 @@ def test_publications_pause(editor: Any, site: dict[str, Any], output_dir: Path)
     expect(page.locator(".notice")).to_contain_text("Resumed valley")
 
 
+def test_publication_added_by_address_from_the_feeds_found(
+    editor: Any, site: dict[str, Any], output_dir: Path
+) -> None:
+    page = editor
+    page.click("nav.adminnav >> text=Publications")
+    page.fill("input[name=url]", "http://paper.example/")
+    page.click("button[value=discover]")
+    found = page.locator("form.found")
+    expect(found.locator("legend")).to_contain_text("Found at http://paper.example/")
+    working = found.locator("label.choice", has_text="http://paper.example/rss")
+    expect(working).to_contain_text("2 entries now")
+    expect(working.locator("input[type=radio]")).to_be_checked()
+    broken = found.locator("label.choice", has_text="http://paper.example/gone.xml")
+    expect(broken).to_contain_text("does not work")
+    expect(broken.locator("input[type=radio]")).to_be_disabled()
+    found.locator("input[name=tag]").fill("paper")
+    found.locator("select[name=republish]").select_option("full")
+    shot(page, output_dir, "publication-found")
+    found.locator("button[value=add]").click()
+    expect(page.locator(".notice")).to_contain_text("Added")
+    expect(page.locator("#pub-paper")).to_contain_text("http://paper.example/rss")
+    with session_scope(site["settings"].database_url) as session:
+        added = session.scalar(select(Publication).where(Publication.tag == "paper"))
+        assert added is not None and added.republish == "full"
+        assert [f.url for f in added.feeds] == ["http://paper.example/rss"]
+        assert [e.actor for e in entries(session, action="publication.add")] == ["ed@example.org"]
+
+
+def test_digest_resent_by_email(
+    editor: Any, site: dict[str, Any], inbox: Inbox, output_dir: Path
+) -> None:
+    settings = site["settings"]
+    run_digest(settings, "news")  # a past Digest (or the one already published this slot)
+    before = len(inbox.to("follower@example.org"))
+    page = editor
+    page.click("nav.adminnav >> text=Digests")
+    past = page.locator("table.stack tbody tr").first
+    title = past.locator("td a").first.inner_text()
+    past.locator("button[value=resend]").click()
+    expect(page.locator(".notice")).to_contain_text("Sent to 1 subscribers")
+    shot(page, output_dir, "digest-resent")
+    mails = inbox.to("follower@example.org")
+    assert len(mails) == before + 1
+    assert mails[-1]["Subject"] == title and "#" in body(mails[-1], "plain")
+    with session_scope(settings.database_url) as session:
+        assert [e.actor for e in entries(session, action="digest.resend")][-1] == "ed@example.org"
+
+
+def test_people_role_change_and_ban(editor: Any, site: dict[str, Any], output_dir: Path) -> None:
+    page = editor
+    page.click("nav.adminnav >> text=People")
+    with session_scope(site["settings"].database_url) as session:
+        sam = accounts.user_by_email(session, "sam@example.org")
+        assert sam is not None
+        sam_id = sam.id
+    row = page.locator(f"#user-{sam_id}")
+    row.locator("select[name=role]").select_option("moderator")
+    row.locator("button[value=role]").click()
+    expect(page.locator(".notice")).to_contain_text("sam@example.org is now moderator")
+    expect(page.locator(f"#user-{sam_id} td").nth(1)).to_contain_text("moderator")
+    row = page.locator(f"#user-{sam_id}")
+    row.locator("input[name=hours]").fill("24")
+    row.locator("input[name=reason]").fill("spam links in comments")
+    row.locator("button[value=ban]").click()
+    expect(page.locator(".notice")).to_contain_text("sam@example.org is banned for 24 h")
+    expect(page.locator("body")).to_contain_text("spam links in comments")
+    shot(page, output_dir, "people-role-ban")
+    with session_scope(site["settings"].database_url) as session:
+        user = accounts.user_by_id(session, sam_id)
+        assert user is not None and user.role == "moderator"
+        bans = [b for b in accounts.active_bans(session) if b.user_id == sam_id]
+        assert len(bans) == 1 and bans[0].reason == "spam links in comments"
+
+
 def test_channel_sponsor_live_preview_and_a_setting_that_wins(
     editor: Any, site: dict[str, Any], output_dir: Path
 ) -> None:
     page = editor
     page.click("nav.adminnav >> text=Channels")
+    page.wait_for_load_state()  # admin.js (deferred) listens before we type
     page.fill("input[name=variant2]", "Acme Kites: now with tails")
     expect(page.locator("[data-preview='2']")).to_have_text("Sponsor: Acme Kites: now with tails")
     widths = [page.locator(f".bp-{n}").bounding_box()["width"] for n in range(6)]  # type: ignore[index]
