@@ -278,7 +278,18 @@ def test_openapi_document(client: TestClient) -> None:
         "/api/v1/channels/{channel}/items",
         "/api/v1/channels/{channel}/items/{item_id}",
         "/api/v1/channels/{channel}/search",
+        # Community (issue 13): the session, comments, and moderators' endpoints.
+        "/api/v1/session",
+        "/api/v1/channels/{channel}/items/{item_id}/comments",
+        "/api/v1/channels/{channel}/items/{item_id}/comments/{comment_id}",
+        "/api/v1/channels/{channel}/items/{item_id}/comments/{comment_id}/vote",
+        "/api/v1/channels/{channel}/items/{item_id}/comments/{comment_id}/flag",
+        "/api/v1/channels/{channel}/moderation/queue",
+        "/api/v1/channels/{channel}/moderation/comments/{comment_id}",
+        "/api/v1/channels/{channel}/moderation/bans",
     }
+    # Nothing under the site's pages or the console leaks into the API document.
+    assert all(path.startswith("/api/v1/") for path in spec["paths"])
 
 
 def test_hostile_publication_name_reaches_readers_as_text(
