@@ -7,6 +7,8 @@ import multiprocessing
 import os
 import shutil
 import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +136,72 @@ def test_a_request_goes_on_when_redis_goes_away_mid_turn(tmp_path: Path) -> None
         if server.poll() is None:
             server.kill()
             server.wait(30)
+
+
+#: How long the slow process below takes to resume after Redis answered it.
+RESUME = 0.15
+
+
+@needs_redis
+def test_the_delay_counts_from_when_the_request_left_not_from_before(tmp_path: Path) -> None:
+    """A process slow to resume after Redis stamped its turn started must not let another
+    process's next request reach the host closer than the delay. The stamp was taken before
+    the headers were written (aiohttp calls its headers-sent hook just before writing), so
+    the host saw requests ``RESUME`` closer together (found by the distributed scenario:
+    hosts saw requests 1-60 ms apart under load)."""
+    import redis
+
+    from newsline.config import FetchSettings
+    from newsline.ingest.fetch import Fetcher
+    from newsline.ingest.politeness import RedisPoliteness, Turn
+    from newsline.testing.replay import replay_in_thread
+    from newsline.testing.scalecorpus import write_scale_corpus
+
+    class SlowTurn:
+        def __init__(self, inner: Turn) -> None:
+            self.inner = inner
+
+        async def started(self) -> None:
+            await self.inner.started()
+            await asyncio.sleep(RESUME)  # the process waits for a CPU before going on
+
+    class SlowToResume(RedisPoliteness):
+        @asynccontextmanager
+        async def turn(self, host: str, *, concurrency: int, delay: float) -> AsyncIterator[Turn]:
+            async with super().turn(host, concurrency=concurrency, delay=delay) as inner:
+                yield SlowTurn(inner)
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    corpus = write_scale_corpus(tmp_path / "corpus", hosts=1, feeds_per_host=1)
+    urls = [f"http://news000.example/articles/{p:02d}-report.html" for p in range(5)]
+
+    async def main(settings: FetchSettings) -> None:
+        slow, prompt = SlowToResume(REDIS_URL), RedisPoliteness(REDIS_URL)
+        async with (
+            Fetcher(settings, politeness=slow) as a,
+            Fetcher(settings, politeness=prompt) as b,
+        ):
+            await a.get(urls[0], kind="feed")  # connections open, the process warmed up
+            await b.get(urls[0], kind="feed")
+            server.host_load.clear()
+            for _ in range(3):
+                await asyncio.gather(
+                    *(a.get(u, kind="feed") for u in urls), *(b.get(u, kind="feed") for u in urls)
+                )
+        await slow.close()
+        await prompt.close()
+
+    with replay_in_thread(corpus.directory, latency=LATENCY) as server:
+        settings = FetchSettings(
+            **{
+                **server.fetch_settings(),
+                "per_host_concurrency": PER_HOST,
+                "min_host_delay": HOST_DELAY,
+                "retries": 0,
+            }
+        )
+        asyncio.run(main(settings))
+        load = server.host_load["news000.example"]
+    assert load.requests == 30
+    assert load.peak <= PER_HOST
+    assert load.min_gap is not None and load.min_gap >= HOST_DELAY - ARRIVAL_JITTER, load

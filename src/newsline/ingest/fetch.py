@@ -37,7 +37,7 @@ from newsline.ingest.netguard import (
     GuardedResolver,
     describe,
 )
-from newsline.ingest.politeness import LocalPoliteness, Politeness, RobotsRecord
+from newsline.ingest.politeness import LocalPoliteness, Politeness, RobotsRecord, Turn
 
 log = logging.getLogger(__name__)
 
@@ -421,9 +421,10 @@ class Fetcher:
             started = time.monotonic()
             status: int | None = None
             wire = 0
+            sent = _SendReport(turn)
             try:
                 async with self._session.get(
-                    url, headers=headers, allow_redirects=False, trace_request_ctx=turn
+                    url, headers=headers, allow_redirects=False, trace_request_ctx=sent
                 ) as resp:
                     status = resp.status
                     resp_headers = {k.lower(): v for k, v in resp.headers.items()}
@@ -457,6 +458,8 @@ class Fetcher:
                 reason = f"connection failed: {describe(exc)}"
                 self._record(kind, url, status, reason, started, wire)
                 raise ConnectionFailedError(url, reason) from exc
+            finally:
+                await sent.reported()
         return FetchResult(url, url, status, resp_headers, body, time.monotonic() - started, wire)
 
     async def _read_body(
@@ -496,13 +499,38 @@ class Fetcher:
             )
 
 
+class _SendReport:
+    """Reports a politeness turn started once its request has really left (see below)."""
+
+    def __init__(self, turn: Turn) -> None:
+        self.turn = turn
+        self.task: asyncio.Task[None] | None = None
+
+    def after_write(self) -> None:
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self.turn.started())
+
+    async def reported(self) -> None:
+        if self.task is not None:
+            await asyncio.shield(self.task)
+
+
 async def _headers_sent(
     session: aiohttp.ClientSession, context: Any, params: aiohttp.TraceRequestHeadersSentParams
 ) -> None:
-    """aiohttp's hook once a request's headers are sent: report the politeness turn started."""
-    turn = getattr(context, "trace_request_ctx", None)
-    if turn is not None:
-        await turn.started()
+    """aiohttp's hook for a request's headers: report the politeness turn started.
+
+    aiohttp calls it just *before* it writes them (``StreamWriter.write_headers`` awaits the
+    hook, then the GET goes out in the same step, with no await in between). Reporting from
+    here — a Redis round trip, then however long this process waits for a CPU — stamped the
+    start that long before the request left, so the next turn on the host (another worker's)
+    could reach the host closer than the minimum delay. The report is scheduled instead, for
+    once this task yields, which is after the write: Redis stamps the start later than the
+    request really left, never earlier.
+    """
+    sent = getattr(context, "trace_request_ctx", None)
+    if isinstance(sent, _SendReport):
+        asyncio.get_running_loop().call_soon(sent.after_write)
 
 
 class _Decoder:
