@@ -232,6 +232,9 @@ class Item(Base):
     original_title: Mapped[str | None] = mapped_column(String(1000))
     original_summary: Mapped[str | None] = mapped_column(Text)
     edited_at: Mapped[datetime | None] = mapped_column()
+    # The publication's own section/category labels for the item (feed categories, JSON
+    # Feed tags): a signal for the hashtag classifier. None when the feed gave none.
+    sections: Mapped[list[str] | None] = mapped_column(JSON)
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     publication: Mapped[Publication] = relationship()
     hashtags: Mapped[list[ItemHashtag]] = relationship(

@@ -247,7 +247,9 @@ class _Run:
                 self.session.delete(r)
             if rows:
                 self.session.flush()
-            for rank, (tag, score) in enumerate(channel.classifier.classify(item.title, text)):
+            # The publication's own section labels (feed categories) are a signal too.
+            tags = channel.classifier.classify(item.title, text, sections=item.sections or ())
+            for rank, (tag, score) in enumerate(tags):
                 self.session.add(
                     ItemHashtag(
                         item_id=item.id,

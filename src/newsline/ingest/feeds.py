@@ -20,7 +20,7 @@ from lxml import etree
 from selectolax.lexbor import LexborHTMLParser
 
 from newsline.errors import NewslineError
-from newsline.ingest.decode import decode_html, decode_xml
+from newsline.ingest.decode import decode_html, decode_xml, parseable_text
 
 FEED_TYPES = {
     "application/rss+xml": "rss",
@@ -81,6 +81,9 @@ class FeedEntry:
     #: (they resolved GUIDs against the feed's URL): store.py matches stored items on them.
     former_guid: str | None = None
     former_link: str | None = None
+    #: The publisher's own section/category labels for the entry (RSS ``<category>``, Atom
+    #: ``<category label|term>``, JSON Feed ``tags``), cleaned, each once, in feed order.
+    sections: tuple[str, ...] = ()
 
 
 @dataclass
@@ -290,6 +293,44 @@ def _plain(value: Any) -> str:
     return _WS.sub(" ", value).strip() if isinstance(value, str) else ""
 
 
+#: At most this many section labels are kept per entry, each at most this long.
+MAX_SECTIONS = 12
+MAX_SECTION_CHARS = 100
+
+
+def _sections(labels: Any) -> tuple[str, ...]:
+    """Clean section labels: markup-free text, each once (case-insensitively), short ones.
+
+    Numeric codes ("45121504") and URLs name no section a reader would recognise.
+    """
+    kept: dict[str, str] = {}
+    for label in labels if isinstance(labels, list | tuple) else []:
+        text = parseable_text(_text(label)).strip() if isinstance(label, str) else ""
+        if (
+            not text
+            or len(text) > MAX_SECTION_CHARS
+            or text.replace(" ", "").isdigit()
+            or "://" in text
+        ):
+            continue
+        kept.setdefault(text.casefold(), text)
+        if len(kept) == MAX_SECTIONS:
+            break
+    return tuple(kept.values())
+
+
+def _entry_sections(raw: Any) -> tuple[str, ...]:
+    """An RSS/Atom entry's categories as feedparser reads them (Atom's label before term)."""
+    tags = raw.get("tags")
+    return _sections(
+        [
+            _str(t.get("label")) or _str(t.get("term"))
+            for t in (tags if isinstance(tags, list) else [])
+            if isinstance(t, dict)
+        ]
+    )
+
+
 def _title(meta: Any) -> str:
     """A title as text: tags are removed only where the feed says the title is HTML."""
     value = meta.get("title")
@@ -368,6 +409,7 @@ def _parse_json_feed(text: str, url: str) -> ParsedFeed:
                 content_html=content,
                 image_url=image or None,
                 authors=tuple(names),
+                sections=_sections(raw.get("tags")),
             )
         )
     return ParsedFeed(
@@ -448,6 +490,7 @@ def _entry(raw: Any, base: str, doc_url: str, feed_authors: list[str]) -> FeedEn
         enclosure_url=_resolve(base, enclosure) or None,
         former_guid=former_guid if former_guid != guid else None,
         former_link=former_link if former_link != link else None,
+        sections=_entry_sections(raw),
     )
 
 

@@ -249,6 +249,7 @@ def store_feed(
             image_url=stored_web_url(entry.image_url),
             teaser=truncate_words(summary_text, TEASER_CHARS),
             feed_html=feed_html,
+            sections=list(entry.sections) or None,
         )
         try:
             with session.begin_nested():
@@ -336,6 +337,7 @@ def _store_linkless_entry(session: Session, feed: Feed, entry: FeedEntry, now: d
         image_url=image,
         teaser=truncate_words(summary_text, TEASER_CHARS),
         feed_html=sanitize_html(content, base) if content else "",
+        sections=list(entry.sections) or None,
     )
     try:
         with session.begin_nested():
