@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -176,6 +177,78 @@ def test_a_unit_that_fails_its_last_retry_is_recorded_where_the_operator_looks(
     assert "gave up after 3 attempts" in listed.stdout
     shown = _newsline(env, tmp_path, "dead-letters")
     assert f"refresh_feed {feed_id}: gave up after 3 attempts" in shown.stdout
+
+
+@pytest.mark.skipif(
+    not REDIS_URL, reason="NEWSLINE_TEST_REDIS_URL is not set (scripts/test starts redis-server)"
+)
+def test_digest_mail_and_enrichment_units_that_fail_for_good_reach_the_operator_and_the_pass(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A digest slot, a channel's mail and an enrichment batch that fail their last retry are
+    listed by ``newsline dead-letters`` under their own keys, and the pass that enqueued them
+    hears of it under the key it waits for (it waited for a digest slot's ``channel@slot``
+    and a batch's number, but was told under the channel and under nothing)."""
+    from datetime import timedelta
+
+    import dramatiq
+    import redis
+
+    from newsline.config import load_settings
+    from newsline.db.lease import lease
+    from newsline.workers.actors import declare
+    from newsline.workers.queue import Outcomes, dead_letters, make_broker
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    settings = load_settings(None, database_url=pg_url, queue_url=REDIS_URL, data_dir=str(tmp_path))
+    broker = make_broker(settings)
+    actors = declare(broker, settings)
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
+    worker.start()
+    client = redis.Redis.from_url(REDIS_URL)
+    fast: dict[str, Any] = {"max_retries": 1, "min_backoff": 50, "max_backoff": 100}
+    slot = "2026-11-30T12:00:00+00:00"
+    try:
+        # Another process enriches for good (the batch finds the lease held each time); the
+        # channel "gone" was removed from the configuration while its units were queued.
+        with lease(pg_url, "ingest", timedelta(minutes=5)):
+            actors.enrich_batch.send_with_options(kwargs={"run": "r1", "seq": 4}, **fast)
+            actors.publish_digest.send_with_options(
+                args=("gone", slot), kwargs={"run": "r1"}, **fast
+            )
+            actors.send_mail.send_with_options(args=("gone",), kwargs={"run": "r1"}, **fast)
+            deadline = time.monotonic() + 60
+            while len(dead_letters(client)) < 3 and time.monotonic() < deadline:
+                time.sleep(0.1)
+    finally:
+        worker.stop()
+        broker.close()
+    letters = {(d["unit"], d["key"]): d["error"] for d in dead_letters(client)}
+    assert set(letters) == {
+        ("enrich_batch", "4"),
+        ("publish_digest", f"gone@{slot}"),
+        ("send_mail", "gone"),
+    }
+    assert all("gave up after 2 attempts" in error for error in letters.values())
+    assert "ingest" in letters[("enrich_batch", "4")]
+    assert "gone" in letters[("publish_digest", f"gone@{slot}")]
+    outcomes = Outcomes(client)
+    told = {
+        stage: {o.key: o.data for o in outcomes.since("r1", stage, 0)}
+        for stage in ("enrich", "digests", "mail")
+    }
+    assert "gave_up" in told["enrich"]["4"]
+    assert "gave_up" in told["digests"][f"gone@{slot}"]
+    assert "gave_up" in told["mail"]["gone"]
+    env = {
+        "NEWSLINE_CONFIG": str(tmp_path / "absent.toml"),
+        "NEWSLINE_DATABASE_URL": pg_url,
+        "NEWSLINE_QUEUE_URL": REDIS_URL,
+    }
+    shown = _newsline(env, tmp_path, "dead-letters").stdout
+    assert f"publish_digest gone@{slot}: gave up after 2 attempts" in shown
+    assert "send_mail gone: gave up after 2 attempts" in shown
+    assert "enrich_batch 4: gave up after 2 attempts" in shown
 
 
 # -- deploy ----------------------------------------------------------------------------------

@@ -14,9 +14,10 @@ scheduler's next tick, or the waiting ``newsline fetch --once``, enqueues it aga
   list per pass and stage), for the report ``newsline fetch`` prints.
 - :class:`DeadLetters`: a unit that failed its last retry is recorded where the operator
   looks: a feed's or an item's own error in the database (``newsline publications list``
-  shows the feed's), and every such unit in a bounded list that ``newsline dead-letters``
-  failures`` prints, plus an ERROR log line. Digest slots, enrichment and mail need no
-  dead-letter row of their own to be done eventually: their state is in the database (a
+  shows the feed's), every such unit — digest slots (``channel@slot``), a channel's mail,
+  enrichment batches too — in a bounded list that ``newsline dead-letters`` prints, an ERROR
+  log line, and the pass that enqueued it hears of it under the key it waits for. Digest
+  slots, enrichment and mail are still done eventually: their state is in the database (a
   slot without its digest, items not enriched, subscribers not mailed), which the
   scheduler's next tick turns into messages again.
 """
@@ -260,7 +261,8 @@ class DeadLetters(Middleware):
         attempts = int(message.options.get("retries", 0))
         line = f"gave up after {attempts} attempts: {error}"
         log.error("%s%s: %s", message.actor_name, message.args, line)
-        unit, key = message.actor_name, ":".join(str(a) for a in message.args[:1])
+        unit = message.actor_name
+        key = unit_key(unit, tuple(message.args), dict(message.kwargs))
         try:
             fail_unit(self.settings, unit, message.args, line)
         except Exception:
@@ -276,6 +278,18 @@ class DeadLetters(Middleware):
                 Outcomes(broker.client).put(run, stage, key, {"gave_up": line})  # type: ignore[attr-defined]
             except redis.RedisError:
                 log.warning("could not tell pass %s that %s%s failed", run, unit, message.args)
+
+
+def unit_key(unit: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """The key a unit reports its outcome under (the waiting pass expects exactly that key:
+    a digest slot is ``channel@slot``, an enrichment batch its number in the pass)."""
+    if unit == "publish_digest" and len(args) >= 2:
+        return f"{args[0]}@{args[1]}"
+    if unit == "enrich_batch":
+        return str(kwargs.get("seq", 0))
+    if unit == "websub_due":
+        return "all"
+    return str(args[0]) if args else ""
 
 
 #: The pass stage each unit reports to.
