@@ -205,3 +205,53 @@ def test_the_delay_counts_from_when_the_request_left_not_from_before(tmp_path: P
     assert load.requests == 30
     assert load.peak <= PER_HOST
     assert load.min_gap is not None and load.min_gap >= HOST_DELAY - ARRIVAL_JITTER, load
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+def test_a_redis_restart_does_not_shorten_the_delay(tmp_path: Path) -> None:
+    """Redis restarted without persistence forgets when each host may be asked next; the
+    first request after the restart must still wait the delay (it went at once before)."""
+    from newsline.config import FetchSettings
+    from newsline.ingest.fetch import Fetcher
+    from newsline.ingest.politeness import RedisPoliteness
+    from newsline.testing.replay import replay_in_thread
+    from newsline.testing.scalecorpus import write_scale_corpus
+    from tests.support.ports import free_port, wait_for_port
+
+    delay = 2.0  # far longer than a restart of redis-server takes
+    port = free_port()
+    args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    command = [shutil.which("redis-server") or "redis-server", *args, "--dir", str(tmp_path)]
+    corpus = write_scale_corpus(tmp_path / "corpus", hosts=1, feeds_per_host=1)
+    urls = [f"http://news000.example/articles/{p:02d}-report.html" for p in range(2)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+
+    def restart() -> None:
+        nonlocal server
+        server.terminate()
+        server.wait(30)
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        wait_for_port(port, server)
+
+    async def main(settings: FetchSettings) -> None:
+        politeness = RedisPoliteness(f"redis://127.0.0.1:{port}/0")
+        async with Fetcher(settings, politeness=politeness) as fetcher:
+            await fetcher.get(urls[0], kind="feed")
+            await asyncio.to_thread(restart)
+            await fetcher.get(urls[1], kind="feed")
+        await politeness.close()
+
+    try:
+        wait_for_port(port, server)
+        with replay_in_thread(corpus.directory) as replay:
+            settings = FetchSettings(
+                **{**replay.fetch_settings(), "min_host_delay": delay, "retries": 0}
+            )
+            asyncio.run(main(settings))
+            load = replay.host_load["news000.example"]
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(30)
+    assert load.requests == 2
+    assert load.min_gap is not None and load.min_gap >= delay - ARRIVAL_JITTER, load

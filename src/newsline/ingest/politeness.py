@@ -137,12 +137,25 @@ class LocalPoliteness:
         self._robots[origin] = (record, time.monotonic() + ttl)
 
 
-# KEYS[1] turns held (sorted set: token -> expiry ms), KEYS[2] next start allowed (ms).
-# ARGV: token, concurrency, start ttl ms, turn ttl ms. Returns 0 when granted, else ms to
-# wait. A grant holds the host until the turn reports its start (_STARTED), at most start ttl.
+# KEYS[1] turns held (sorted set: token -> expiry ms), KEYS[2] next start allowed (ms),
+# KEYS[3] when this Redis's politeness state began (ms).
+# ARGV: token, concurrency, start ttl ms, turn ttl ms, delay ms. Returns 0 when granted, else
+# ms to wait. A grant holds the host until the turn reports its start (_STARTED), at most
+# start ttl. A Redis restarted without persistence has forgotten every host's next start: no
+# host gets a turn sooner than its delay after the state began again, so a request that left
+# before the restart (its start reported to the old Redis, or lost while Redis was away) is
+# still followed by the delay.
 _TAKE_TURN = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local began = tonumber(redis.call('GET', KEYS[3]) or '0')
+if began == 0 then
+  redis.call('SET', KEYS[3], now)
+  began = now
+end
+if now < began + tonumber(ARGV[5]) then
+  return began + tonumber(ARGV[5]) - now
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local nxt = tonumber(redis.call('GET', KEYS[2]) or '0')
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
@@ -237,10 +250,11 @@ class RedisPoliteness:
             max(1, concurrency),
             int(self.start_ttl * 1000),
             int(self.turn_ttl * 1000),
+            int(max(delay, 0.0) * 1000),
         ]
         while True:
             try:
-                wait = int(await self._take(keys=keys, args=args))
+                wait = int(await self._take(keys=[*keys, f"{self.prefix}:began"], args=args))
             except RedisError as exc:
                 # Redis is away (restarting): no turn without it, so wait rather than fail
                 # the fetch. Its state starts afresh when it is back (see docs/scaling.md).

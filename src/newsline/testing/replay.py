@@ -156,6 +156,10 @@ class HostLoad:
             self.min_gap = gap if self.min_gap is None else min(self.min_gap, gap)
         self.last_start = now
 
+    def reset_peak(self) -> None:
+        """Count the most answered at once from now on (the closest starts keep counting)."""
+        self.peak = self.active
+
 
 @dataclass
 class _Request:
