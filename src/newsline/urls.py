@@ -69,6 +69,8 @@ RESET = "/account/reset"  # ask for a reset mail; with ?token= choose the new pa
 EMAIL_CONFIRM = "/account/email/confirm"
 ACCOUNT_ACTION = "/account/{action}"  # settings forms post here (name, password, ...)
 PREFERENCES = "/{channel_slug}/preferences"
+#: A signed-in reader's stories: those carrying a hashtag they follow.
+FOR_YOU = "/{channel_slug}/for-you"
 PREFERENCE_ACTION = "/{channel_slug}/preferences/{action}"
 SAVED = "/account/saved"
 #: A reader's private feed of a channel (their preferences applied), by revocable token.
@@ -379,6 +381,10 @@ class Urls:
     def preferences(self, channel: str) -> str:
         """A reader's choices for one channel: publications shown, hashtags followed."""
         return _fill(PREFERENCES, channel_slug=channel)
+
+    def for_you(self, channel: str) -> str:
+        """A signed-in reader's stories on the hashtags they follow."""
+        return _fill(FOR_YOU, channel_slug=channel)
 
     def preference_action(self, channel: str, action: str) -> str:
         """Where a preference form posts (``publication``, ``hashtag``, ``save``)."""

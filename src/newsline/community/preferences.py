@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from newsline.db.models import ReaderHashtag, ReaderPublication, SavedItem, utcnow
@@ -34,6 +34,10 @@ class ReaderChoices:
 
     hidden_publications: frozenset[int] = frozenset()
     hashtags: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        """Whether the reader chose anything (else their lists are everybody's)."""
+        return bool(self.hidden_publications or self.hashtags)
 
 
 def keeps(choices: ReaderChoices, publication_id: int, item_hashtags: Iterable[str]) -> bool:
@@ -127,8 +131,7 @@ def save_item(session: Session, user_id: int, item_id: int) -> None:
     """Save an item for later (idempotent)."""
     if session.get(SavedItem, (user_id, item_id)) is not None:
         return
-    count = len(saved_item_ids(session, user_id))
-    if count >= MAX_SAVED:
+    if saved_count(session, user_id) >= MAX_SAVED:
         raise PreferenceError(f"You can save at most {MAX_SAVED} items; remove some first.")
     session.add(SavedItem(user_id=user_id, item_id=item_id, saved_at=utcnow()))
     session.flush()
@@ -142,6 +145,16 @@ def unsave_item(session: Session, user_id: int, item_id: int) -> bool:
     session.delete(row)
     session.flush()
     return True
+
+
+def saved_count(session: Session, user_id: int) -> int:
+    """How many items the reader saved."""
+    return int(
+        session.scalar(
+            select(func.count()).select_from(SavedItem).where(SavedItem.user_id == user_id)
+        )
+        or 0
+    )
 
 
 def saved_item_ids(session: Session, user_id: int) -> list[int]:

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy import Connection
 
 from newsline import urls
+from newsline.community import preferences
+from newsline.community.preferences import ReaderChoices
+from newsline.db.engine import session_scope
 from newsline.db.models import utcnow
 from newsline.publish import editorial
 from newsline.web import queries
+from newsline.web.auth import Viewer, require_viewer, viewer
 from newsline.web.queries import Cursor, CursorError, Entry
 from newsline.web.render import age, fragment_cache, page, render_fragment
 from newsline.web.site import BadRequest, ChannelRef, NotFound, Site, site_of
@@ -80,17 +85,63 @@ def sitemap_pages(
 
 #: The broadsheet's lead story is the best covered among this many newest stories.
 LEAD_WINDOW = 8
+#: Stories in the front page's "For you" band (the followed hashtags' newest).
+FOR_YOU_BAND = 4
+#: A personal page is the reader's alone: no shared cache may keep it.
+PERSONAL = {"cache-control": "private, no-cache"}
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A signed-in reader's choices as a channel's lists honour them."""
+
+    choices: ReaderChoices
+    saved: int
+
+    @property
+    def hidden(self) -> frozenset[int]:
+        """The publications switched off: their items never listed for this reader."""
+        return self.choices.hidden_publications
+
+    @property
+    def followed(self) -> list[str]:
+        """The hashtags followed, sorted."""
+        return sorted(self.choices.hashtags)
+
+    @property
+    def personal(self) -> bool:
+        """Whether the reader's lists differ from everybody's (else: today's page)."""
+        return bool(self.choices) or self.saved > 0
+
+
+def reader_of(request: Request, channel: ChannelRef) -> Reader | None:
+    """The signed-in reader's choices for the channel; None for everybody else (no
+    database work for them)."""
+    me = viewer(request)
+    if me is None:
+        return None
+    with session_scope(site_of(request).settings.database_url) as session:
+        return Reader(
+            preferences.choices(session, me.id, channel.id),
+            preferences.saved_count(session, me.id),
+        )
 
 
 def story_cards(
-    request: Request, conn: Connection, channel: ChannelRef, entries: Sequence[Entry]
+    request: Request,
+    conn: Connection,
+    channel: ChannelRef,
+    entries: Sequence[Entry],
+    hidden: frozenset[int] = frozenset(),
 ) -> list[Markup]:
-    """One card per entry: its lead item, "N sources" and the other publications' headlines.
+    """One card per entry: its lead item, "N sources" and the other publications' headlines
+    (none of the `hidden` publications, which a signed-in reader switched off).
 
-    Cards are rendered once per version (the lead item and its story as last written) and
-    kept as fragments; a request only fills in their ages."""
+    Cards are rendered once per version (the lead item and its story as last written, and
+    the publications hidden) and kept as fragments; a request only fills in their ages."""
     cache = fragment_cache(request)
-    keys = [(channel.id, "card", *entry.version) for entry in entries]
+    hiding = (tuple(sorted(hidden)),) if hidden else ()
+    keys = [(channel.id, "card", *entry.version, *hiding) for entry in entries]
     fragments = [cache.get(key) for key in keys]
     missing = [entry for entry, found in zip(entries, fragments, strict=True) if found is None]
     if missing:
@@ -103,6 +154,8 @@ def story_cards(
                 continue
             row = rows[entry.id]
             story = members.get(entry.story_id, []) if entry.story_id is not None else []
+            if hidden:
+                story = [m for m in story if m.publication_id not in hidden]
             others = queries.coverage(row, story)
             sources = len({m.publication_id for m in story} | {row.publication_id})
             fragment = render_fragment(
@@ -157,8 +210,14 @@ def lead_first(entries: list[Entry]) -> list[Entry]:
     return [entries[best], *entries[:best], *entries[best + 1 :]]
 
 
-def pinned_first(conn: Connection, channel: ChannelRef, entries: list[Entry]) -> list[Entry]:
-    """The front page with the items editors pinned leading it (their stories once)."""
+def pinned_first(
+    conn: Connection,
+    channel: ChannelRef,
+    entries: list[Entry],
+    hidden: frozenset[int] = frozenset(),
+) -> list[Entry]:
+    """The front page with the items editors pinned leading it (their stories once), but
+    none of a publication the reader switched off (`hidden`)."""
     pins = [
         Entry(
             row.id,
@@ -171,6 +230,9 @@ def pinned_first(conn: Connection, channel: ChannelRef, entries: list[Entry]) ->
         )
         for row in editorial.pinned_leads(conn, channel.id)
     ]
+    if pins and hidden:
+        publication = queries.publication_of(conn, [p.id for p in pins])
+        pins = [p for p in pins if publication.get(p.id) not in hidden]
     if not pins:
         return entries
     items = {p.id for p in pins}
@@ -192,26 +254,48 @@ def _list_page(
     intro: str = "",
     canonical: str | None = None,
     description: str = "",
+    front: bool = False,
+    for_you: bool = False,
 ) -> HTMLResponse:
-    """A page of cards; `feeds` are the list's own feed paths by kind (rss, atom, json)."""
+    """A page of cards; `feeds` are the list's own feed paths by kind (rss, atom, json).
+
+    `front`: the channel's front page (an editor's pin leads it; a reader following hashtags
+    gets a "For you" band); `for_you`: the list of a reader's followed hashtags. A signed-in
+    reader's switched-off publications are left out of every list."""
     site = site_of(request)
     cursor = cursor_of(channel, before)
+    reader = reader_of(request, channel)
+    hidden = reader.hidden if reader else frozenset()
+    followed = reader.followed if reader and for_you else []
+    switched_off = publication_id is not None and publication_id in hidden
     with site.engine.connect() as conn:
-        entries, following = queries.list_stories(
-            conn,
-            channel.id,
-            limit=site.settings.web.page_size,
-            cursor=cursor,
-            publication_id=publication_id,
-            hashtag=hashtag,
-        )
+        entries: list[Entry] = []
+        following: Cursor | None = None
+        if not switched_off and (followed or not for_you):
+            entries, following = queries.list_stories(
+                conn,
+                channel.id,
+                limit=site.settings.web.page_size,
+                cursor=cursor,
+                publication_id=publication_id,
+                hashtag=hashtag,
+                hidden=hidden,
+                followed=followed,
+            )
         broadsheet = cursor is None and publication_id is None
         if broadsheet:
             entries = lead_first(entries)
-            if hashtag is None:  # the front page: an editor's pin leads it
-                entries = pinned_first(conn, channel, entries)
+            if front:  # an editor's pin leads it
+                entries = pinned_first(conn, channel, entries, hidden)
+        band: list[Markup] = []
+        if front and cursor is None and reader is not None and reader.followed:
+            chosen, _ = queries.list_stories(
+                conn, channel.id, limit=FOR_YOU_BAND, hidden=hidden, followed=reader.followed
+            )
+            band = story_cards(request, conn, channel, chosen, hidden)
         newest = max((e.sort_at for e in entries), default=None)
         more = f"{request.url.path}?before={following.encode()}" if following else None
+        personal = reader is not None and reader.personal
         return page(
             request,
             channel,
@@ -219,8 +303,10 @@ def _list_page(
             conn,
             column=column,
             title=title,
-            last_modified=newest,
-            cards=story_cards(request, conn, channel, entries),
+            # A reader's page changes with their choices too: the ETag alone revalidates it.
+            last_modified=None if personal else newest,
+            headers=PERSONAL if reader is not None else None,
+            cards=story_cards(request, conn, channel, entries, hidden),
             broadsheet=broadsheet,
             live_hashtags=live_hashtags(request, conn, channel),
             more=more,
@@ -233,6 +319,10 @@ def _list_page(
             description=description
             or f"{channel.cfg.display_name}: the news from {channel.cfg.hometown} and beyond, "
             "story by story with every source's coverage.",
+            reader=reader if personal else None,
+            for_you_band=band,
+            for_you=for_you,
+            switched_off=switched_off,
         )
 
 
@@ -249,6 +339,7 @@ async def home(request: Request, before: str | None = None) -> Response:
         title=channel.cfg.display_name,
         before=before,
         canonical=site.urls.newsline(channel.slug),
+        front=True,
     )
 
 
@@ -266,7 +357,34 @@ async def front(request: Request, channel_slug: str, before: str | None = None) 
     """The channel's front page: newest items as cards."""
     channel = site_of(request).channel(channel_slug)
     return _list_page(
-        request, channel, column="newsline", title=channel.cfg.display_name, before=before
+        request,
+        channel,
+        column="newsline",
+        title=channel.cfg.display_name,
+        before=before,
+        front=True,
+    )
+
+
+@router.get(urls.FOR_YOU)
+async def for_you(
+    request: Request,
+    channel_slug: str,
+    before: str | None = None,
+    me: Viewer = Depends(require_viewer),
+) -> Response:
+    """A signed-in reader's stories: those carrying a hashtag they follow."""
+    site = site_of(request)
+    channel = site.channel(channel_slug)
+    return _list_page(
+        request,
+        channel,
+        column="For you",
+        title=f"For you · {channel.cfg.display_name}",
+        before=before,
+        for_you=True,
+        intro=f"The stories carrying a hashtag you follow, {me.display_name}.",
+        description=f"{channel.cfg.display_name}: the stories on the hashtags you follow.",
     )
 
 

@@ -9,8 +9,9 @@ private feeds that honour both.
   with the reader's revocable feed token (made and revoked on the account page). Feed
   readers cannot sign in, so the token is the key; the response is ``private``.
 
-The shared front page and public feeds stay the same for everybody (and cacheable): the
-reader's own newsline is the private feed.
+The lists honour the same choices for the signed-in reader (:mod:`newsline.web.newsline`:
+switched-off publications left out, a "For you" band and page of the followed hashtags);
+anonymous readers and readers without choices get the shared, cacheable pages.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ newsline are ever listed.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -116,7 +116,9 @@ def _list_statement(with_body: bool, by_publication: bool, by_hashtag: bool, aft
     return clause.columns(**STAMP_TYPES)
 
 
-def _where(by_publication: bool, by_hashtag: bool) -> list[str]:
+def _where(
+    by_publication: bool, by_hashtag: bool, hiding: bool = False, following: bool = False
+) -> list[str]:
     where = [LISTED_SQL]
     if by_publication:
         where.append("item.publication_id = :publication")
@@ -127,7 +129,22 @@ def _where(by_publication: bool, by_hashtag: bool) -> list[str]:
             "EXISTS (SELECT 1 FROM item_hashtag WHERE item_hashtag.item_id = item.id "
             "AND item_hashtag.channel_id = :channel AND item_hashtag.hashtag = :hashtag)"
         )
+    if following:  # a signed-in reader's hashtags, any of them
+        where.append(
+            "EXISTS (SELECT 1 FROM item_hashtag WHERE item_hashtag.item_id = item.id "
+            "AND item_hashtag.channel_id = :channel AND item_hashtag.hashtag IN :followed)"
+        )
+    if hiding:  # publications a signed-in reader switched off
+        where.append("item.publication_id NOT IN :hidden")
     return where
+
+
+def _reader_params(clause: Any, hiding: bool, following: bool) -> Any:
+    if hiding:
+        clause = clause.bindparams(bindparam("hidden", expanding=True))
+    if following:
+        clause = clause.bindparams(bindparam("followed", expanding=True))
+    return clause
 
 
 #: What grouping a list into stories needs of each item: no text beyond the title.
@@ -138,9 +155,15 @@ ENTRY_SQL = """
 """
 
 
-@lru_cache(maxsize=16)
-def _entries_statement(by_publication: bool, by_hashtag: bool, after: bool) -> Any:
-    where = _where(by_publication, by_hashtag)
+@lru_cache(maxsize=64)
+def _entries_statement(
+    by_publication: bool,
+    by_hashtag: bool,
+    after: bool,
+    hiding: bool = False,
+    following: bool = False,
+) -> Any:
+    where = _where(by_publication, by_hashtag, hiding, following)
     if after:
         where.append(
             "(item.sort_at < :after_at OR (item.sort_at = :after_at AND item.id < :after_id))"
@@ -154,21 +177,24 @@ def _entries_statement(by_publication: bool, by_hashtag: bool, after: bool) -> A
         clause = clause.bindparams(bindparam("after_at", type_=_STAMP))
     # Untyped results: converting every row's stamps cost more than the query (the version
     # key takes them as stored; `aware` converts the few that are used).
-    return clause
+    return _reader_params(clause, hiding, following)
 
 
-@lru_cache(maxsize=16)
-def _shown_before_statement(by_publication: bool, by_hashtag: bool) -> Any:
+@lru_cache(maxsize=64)
+def _shown_before_statement(
+    by_publication: bool, by_hashtag: bool, hiding: bool = False, following: bool = False
+) -> Any:
     # Stories with an item of this list newer than the cursor: already shown on a page before.
-    where = _where(by_publication, by_hashtag)
+    where = _where(by_publication, by_hashtag, hiding, following)
     where.append("item.story_id IN :stories")
     where.append(
         "(item.sort_at > :after_at OR (item.sort_at = :after_at AND item.id >= :after_id))"
     )
     sql = f"SELECT DISTINCT item.story_id FROM item WHERE {' AND '.join(where)}"
-    return text(sql).bindparams(
+    clause = text(sql).bindparams(
         bindparam("stories", expanding=True), bindparam("after_at", type_=_STAMP)
     )
+    return _reader_params(clause, hiding, following)
 
 
 def title_key(title: str) -> str:
@@ -215,12 +241,16 @@ def list_stories(
     cursor: Cursor | None = None,
     publication_id: int | None = None,
     hashtag: str | None = None,
+    hidden: Collection[int] = (),
+    followed: Collection[str] = (),
 ) -> tuple[list[Entry], Cursor | None]:
     """One page of a list as stories, newest first: one entry per story (its newest item on
     the list leads), near-duplicates and repeated headlines dropped; and the next cursor.
 
     A story sits where its newest item on the list sits; a later page skips the stories an
-    earlier page showed."""
+    earlier page showed. For a signed-in reader, `hidden` publications' items are left out
+    (a story of only those disappears) and, when `followed` names hashtags, only items
+    carrying one of them are listed."""
     # Most stories have one item on a page: half a page more rows is enough to fill it.
     params: dict[str, Any] = {"channel": channel_id, "limit": limit + limit // 2 + 1}
     if publication_id is not None:
@@ -230,14 +260,21 @@ def list_stories(
     if cursor is not None:
         params["after_at"] = cursor.sort_at
         params["after_id"] = cursor.id
+    if hidden:
+        params["hidden"] = sorted(hidden)
+    if followed:
+        params["followed"] = sorted(followed)
     by_pub, by_tag = publication_id is not None, hashtag is not None
-    rows = list(conn.execute(_entries_statement(by_pub, by_tag, cursor is not None), params))
+    reader = (bool(hidden), bool(followed))
+    rows = list(
+        conn.execute(_entries_statement(by_pub, by_tag, cursor is not None, *reader), params)
+    )
     more_rows = len(rows) == params["limit"]
     # Stories of several items fill a page with fewer cards: read on until it is full.
     while more_rows and len({r.story_id or -r.id for r in rows}) < limit and len(rows) < limit * 8:
         tail = rows[-1]
         more = params | {"after_at": aware(tail.sort_at), "after_id": tail.id}
-        batch = list(conn.execute(_entries_statement(by_pub, by_tag, True), more))
+        batch = list(conn.execute(_entries_statement(by_pub, by_tag, True, *reader), more))
         more_rows = len(batch) == params["limit"]
         rows += batch
     seen_stories: set[int] = set()
@@ -245,7 +282,7 @@ def list_stories(
         stories = list({r.story_id for r in rows if r.story_id is not None})
         if stories:
             found = conn.execute(
-                _shown_before_statement(by_pub, by_tag), params | {"stories": stories}
+                _shown_before_statement(by_pub, by_tag, *reader), params | {"stories": stories}
             )
             seen_stories = {story_id for (story_id,) in found}
     seen_titles: set[str] = set()
@@ -352,20 +389,33 @@ _STORY = text(
     "SELECT id, title, first_seen_at, updated_at, item_count, publication_count "
     "FROM story WHERE id = :id"
 ).columns(first_seen_at=_STAMP, updated_at=_STAMP)
-_STORY_ITEMS = (
-    text(
-        "SELECT item.id, item.sort_at, item.enriched_at, item.publication_id FROM item "
-        f"WHERE item.story_id = :story AND {LISTED_SQL} "
-        "AND (item.sort_at < :after_at OR (item.sort_at = :after_at AND item.id < :after_id)) "
-        "ORDER BY item.sort_at DESC, item.id DESC LIMIT :limit"
+#: A signed-in reader's switched-off publications, left out of a story.
+_NOT_HIDDEN = " AND item.publication_id NOT IN :hidden"
+
+
+@lru_cache(maxsize=4)
+def _story_items_statement(hiding: bool) -> Any:
+    clause = (
+        text(
+            "SELECT item.id, item.sort_at, item.enriched_at, item.publication_id FROM item "
+            f"WHERE item.story_id = :story AND {LISTED_SQL}{_NOT_HIDDEN if hiding else ''} "
+            "AND (item.sort_at < :after_at OR (item.sort_at = :after_at AND item.id < :after_id)) "
+            "ORDER BY item.sort_at DESC, item.id DESC LIMIT :limit"
+        )
+        .bindparams(bindparam("after_at", type_=_STAMP))
+        .columns(**STAMP_TYPES)
     )
-    .bindparams(bindparam("after_at", type_=_STAMP))
-    .columns(**STAMP_TYPES)
-)
-_STORY_SOURCES = text(
-    "SELECT count(*) AS items, count(DISTINCT item.publication_id) AS sources, "
-    f"max(item.sort_at) AS newest FROM item WHERE item.story_id = :story AND {LISTED_SQL}"
-).columns(newest=_STAMP)
+    return _reader_params(clause, hiding, False)
+
+
+@lru_cache(maxsize=4)
+def _story_sources_statement(hiding: bool) -> Any:
+    clause = text(
+        "SELECT count(*) AS items, count(DISTINCT item.publication_id) AS sources, "
+        f"max(item.sort_at) AS newest FROM item WHERE item.story_id = :story AND {LISTED_SQL}"
+        + (_NOT_HIDDEN if hiding else "")
+    ).columns(newest=_STAMP)
+    return _reader_params(clause, hiding, False)
 
 
 def story(conn: Connection, story_id: int) -> Row[Any] | None:
@@ -378,18 +428,26 @@ FAR_FUTURE = Cursor(datetime(9999, 1, 1, tzinfo=UTC), 0)
 
 
 def story_items(
-    conn: Connection, channel_id: int, story_id: int, limit: int, cursor: Cursor | None = None
+    conn: Connection,
+    channel_id: int,
+    story_id: int,
+    limit: int,
+    cursor: Cursor | None = None,
+    hidden: Collection[int] = (),
 ) -> tuple[list[Entry], Cursor | None]:
-    """The channel's items of a story, newest first, and the next page's cursor."""
+    """The channel's items of a story (not of the `hidden` publications), newest first, and
+    the next page's cursor."""
     after = cursor or FAR_FUTURE
-    params = {
+    params: dict[str, Any] = {
         "story": story_id,
         "channel": channel_id,
         "limit": limit + 1,
         "after_at": after.sort_at,
         "after_id": after.id if cursor else 2**62,
     }
-    rows = conn.execute(_STORY_ITEMS, params).all()
+    if hidden:
+        params["hidden"] = sorted(hidden)
+    rows = conn.execute(_story_items_statement(bool(hidden)), params).all()
     following = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -397,10 +455,30 @@ def story_items(
     return [Entry(r.id, story_id, r.sort_at, r.enriched_at, None) for r in rows], following
 
 
-def story_coverage(conn: Connection, channel_id: int, story_id: int) -> tuple[int, int, Any]:
-    """How many items and publications of the channel cover a story, and its newest time."""
-    row = conn.execute(_STORY_SOURCES, {"story": story_id, "channel": channel_id}).one()
+def story_coverage(
+    conn: Connection, channel_id: int, story_id: int, hidden: Collection[int] = ()
+) -> tuple[int, int, Any]:
+    """How many items and publications of the channel (not the `hidden` ones) cover a story,
+    and its newest time."""
+    params: dict[str, Any] = {"story": story_id, "channel": channel_id}
+    if hidden:
+        params["hidden"] = sorted(hidden)
+    row = conn.execute(_story_sources_statement(bool(hidden)), params).one()
     return int(row.items), int(row.sources), row.newest
+
+
+_PUBLICATION_OF = text("SELECT id, publication_id FROM item WHERE id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
+
+
+def publication_of(conn: Connection, item_ids: Sequence[int]) -> dict[int, int]:
+    """Each item's publication id."""
+    if not item_ids:
+        return {}
+    return {
+        row.id: row.publication_id for row in conn.execute(_PUBLICATION_OF, {"ids": list(item_ids)})
+    }
 
 
 _MORE_FROM = text(

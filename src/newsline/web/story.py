@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from newsline import urls
 from newsline.db.models import utcnow
 from newsline.web import queries
-from newsline.web.newsline import cursor_of
+from newsline.web.newsline import PERSONAL, cursor_of, reader_of
 from newsline.web.queries import Entry
 from newsline.web.render import age, fragment_cache, page, render_fragment
 from newsline.web.site import ChannelRef, NotFound, site_of
@@ -53,14 +53,22 @@ async def story_page(
     site = site_of(request)
     channel = site.channel(channel_slug)
     cursor = cursor_of(channel, before)
+    reader = reader_of(request, channel)
+    hidden = reader.hidden if reader else frozenset()
     with site.engine.connect() as conn:
         story = queries.story(conn, story_id) if 0 < story_id < 2**62 else None
         if story is None:
             raise NotFound("no such story", channel)
-        items, sources, newest = queries.story_coverage(conn, channel.id, story_id)
+        items, sources, newest = queries.story_coverage(conn, channel.id, story_id, hidden)
         if not items:
+            if hidden and queries.story_coverage(conn, channel.id, story_id)[0]:
+                raise NotFound(
+                    "Every item of this story is from a publication you switched off.", channel
+                )
             raise NotFound("no such story on this channel", channel)
-        entries, following = queries.story_items(conn, channel.id, story_id, STORY_PAGE, cursor)
+        entries, following = queries.story_items(
+            conn, channel.id, story_id, STORY_PAGE, cursor, hidden
+        )
         path = site.urls.story(channel.slug, story_id)
         more = f"{path}?before={following.encode()}" if following else None
         canonical = site.urls.absolute(path + (f"?before={before}" if cursor else ""))
@@ -76,7 +84,8 @@ async def story_page(
             conn,
             column="story",
             title=f"{title} · {channel.cfg.display_name}",
-            last_modified=newest,
+            last_modified=None if hidden else newest,
+            headers=PERSONAL if reader is not None else None,
             story=story,
             heading=title,
             items=items,
