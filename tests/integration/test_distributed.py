@@ -49,6 +49,10 @@ HOST_DELAY = 0.2
 LATENCY = 0.3
 #: Seconds after the Redis restart before the server's counters are checked again.
 SETTLE = 5.0
+#: How far below HOST_DELAY the server may stamp two arrivals: it stamps a request once its
+#: thread has read the request's head, which on a busy machine can be late for one request
+#: and not for the next.
+ARRIVAL_JITTER = 0.02
 
 
 # -- real servers ---------------------------------------------------------------------------
@@ -270,12 +274,13 @@ def test_three_workers_store_every_item_once_through_kills_and_a_redis_restart(
             redis_server.stop()
             time.sleep(1.0)
             redis_server.start()
-            # Politeness state lives in Redis and starts afresh with it: a request granted
-            # before the restart and sent after it may come closer to the next than the
-            # delay (docs/scaling.md). The limits are checked before the restart and from a
-            # moment after it on.
+            # Politeness state lives in Redis and starts afresh with it: the requests in
+            # flight across the restart are forgotten, so the concurrency limit is checked
+            # before the restart and from a moment after it on (docs/scaling.md). The delay
+            # holds across it (no host is asked sooner than its delay after Redis is back).
             time.sleep(SETTLE)
-            server.host_load.clear()
+            for load in list(server.host_load.values()):
+                load.reset_peak()
             # Then the active scheduler dies; the standby takes over.
             active_proc = next(p for p in schedulers if p.pid == active_pid)
             active_proc.send_signal(signal.SIGKILL)
@@ -302,11 +307,12 @@ def test_three_workers_store_every_item_once_through_kills_and_a_redis_restart(
     assert stored == reference  # the same content as the single-process run
     assert {row[1] for row in stored} == {"ready"}
 
-    # Per-host concurrency across all workers, as the server saw it. The minimum delay is
-    # not asserted here: in this scenario (a worker killed, Redis restarted, schedulers and
-    # a pass enqueueing the same units) a few hosts in 100 saw two requests closer than the
-    # delay (down to 1 ms) in two runs of three; the cause is not found yet (docs/scaling.md,
-    # "Known defect"). test_distributed_politeness.py asserts the delay across processes.
-    for loads in (before_restart, server.host_load):
-        assert len(loads) == corpus.hosts
-        assert max(load.peak for load in loads.values()) <= PER_HOST
+    # Per-host concurrency and minimum delay across all workers, as the server saw them:
+    # the delay over the whole run, the concurrency before the restart and after it.
+    loads = server.host_load
+    assert len(before_restart) == len(loads) == corpus.hosts
+    assert max(load.peak for load in before_restart.values()) <= PER_HOST
+    assert max(load.peak for load in loads.values()) <= PER_HOST
+    closest = min(loads.items(), key=lambda hl: hl[1].min_gap or HOST_DELAY)
+    print("closest arrivals:", closest)
+    assert (closest[1].min_gap or HOST_DELAY) >= HOST_DELAY - ARRIVAL_JITTER, closest
