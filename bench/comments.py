@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import socket
 import statistics
@@ -43,8 +42,8 @@ from newsline.db.channels import sync_channels
 from newsline.db.engine import dispose_all, engine_for
 from newsline.db.migrate import upgrade
 from newsline.db.models import Comment, Item, Publication
+from wrk import UA, Result, wrk
 
-UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
 PASSWORD = "harbour lights at dusk 1987"
 BODY = (
     "The harbour board voted to replace the old timber pier with a longer concrete one, "
@@ -200,55 +199,6 @@ def stop(served: Served) -> None:
         served.proc.wait()
 
 
-def _ms(value: str, unit: str) -> float:
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-@dataclass
-class Result:
-    rps: float
-    p50: float
-    p99: float
-    errors: int
-
-
-def wrk(url: str, duration: int, connections: int) -> Result:
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            f"-c{connections}",
-            f"-d{duration}s",
-            "--latency",
-            "--timeout=5s",
-            "-H",
-            f"User-Agent: {UA}",
-            "-H",
-            "Accept-Encoding: identity",
-            url,
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    pct = dict(re.findall(r"^\s+(\d+)%\s+([\d.]+\w+)", out, re.MULTILINE))
-
-    def parse(p: str) -> float:
-        m = re.match(r"([\d.]+)(\w+)", pct[p])
-        assert m is not None
-        return _ms(m.group(1), m.group(2))
-
-    errors = 0
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    if non2xx:
-        errors += int(non2xx.group(1))
-    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    if sock:
-        errors += sum(int(x) for x in sock.groups())
-    return Result(rps, parse("50"), parse("99"), errors)
-
-
 def pages(base: str, duration: int, rounds: int, connections: int) -> dict[str, list[Result]]:
     urls = {
         "1,000 comments": f"{base}/news/topic/harbor/with-comments",
@@ -259,11 +209,11 @@ def pages(base: str, duration: int, rounds: int, connections: int) -> dict[str, 
     for name, url in urls.items():  # warm-up (and a look at what each page holds)
         html = httpx.get(url, headers={"user-agent": UA}, timeout=30).text
         print(f"  {name}: {html.count(marker)} comments shown, {len(html) // 1024} KiB", flush=True)
-        wrk(url, 1, connections)
+        wrk(url, 1, connections, timeout=5)
     results: dict[str, list[Result]] = {name: [] for name in urls}
     for _ in range(rounds):
         for name, url in urls.items():
-            results[name].append(wrk(url, duration, connections))
+            results[name].append(wrk(url, duration, connections, timeout=5))
     return results
 
 
@@ -394,8 +344,8 @@ def main() -> None:
         for name, runs in results.items():
             rps = statistics.median(r.rps for r in runs)
             print(
-                f"  {name:<16}{rps:>9.0f}{statistics.median(r.p50 for r in runs):>9.1f}"
-                f"{max(r.p99 for r in runs):>9.1f}{sum(r.errors for r in runs):>8}{rps / ref:>8.2f}"
+                f"  {name:<16}{rps:>9.0f}{statistics.median(r.p50_ms for r in runs):>9.1f}"
+                f"{max(r.p99_ms for r in runs):>9.1f}{sum(r.errors for r in runs):>8}{rps / ref:>8.2f}"
             )
 
     if not args.skip_pages:

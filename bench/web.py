@@ -38,20 +38,19 @@ import shutil
 import signal
 import socket
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from wrk import UA, Result, median, wrk
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY_CONF = ROOT / "deploy" / "nginx.conf"
 STATIC = ROOT / "src" / "newsline" / "web" / "static"
-UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
 WORDS = [
     "harbor",
     "council",
@@ -254,20 +253,6 @@ def generate(db: Path, config: Path, items: int) -> str:
     return settings.database_url
 
 
-@dataclass
-class Result:
-    """One wrk run."""
-
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-
-
-def _ms(value: str, unit: str) -> float:
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
 # A fresh random query string on every request: each one a new URL to a cache.
 BUSTER_LUA = """\
 math.randomseed(os.time())
@@ -275,62 +260,6 @@ request = function()
   return wrk.format("GET", wrk.path .. "?x=" .. math.random(1, 2000000000))
 end
 """
-
-
-def wrk(
-    url: str,
-    duration: int,
-    connections: int,
-    threads: int,
-    script: Path | None = None,
-    timeout: int = 2,
-) -> Result:
-    """Run wrk (a separate process) against `url` and parse its --latency report."""
-    out = subprocess.run(
-        [
-            "wrk",
-            f"-t{threads}",
-            f"-c{connections}",
-            f"-d{duration}s",
-            "--latency",
-            f"--timeout={timeout}s",
-            "-H",
-            f"User-Agent: {UA}",
-            "-H",
-            "Accept-Encoding: identity",
-            *(["-s", str(script)] if script else []),
-            url,
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    pct = dict(re.findall(r"^\s+(\d+)%\s+([\d.]+\w+)", out, re.MULTILINE))
-
-    def parse(p: str) -> float:
-        m = re.match(r"([\d.]+)(\w+)", pct[p])
-        assert m is not None
-        return _ms(m.group(1), m.group(2))
-
-    errors = 0
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    if non2xx:
-        errors += int(non2xx.group(1))
-    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    if sock:
-        errors += sum(int(g) for g in sock.groups())
-    return Result(rps, parse("50"), parse("99"), errors)
-
-
-def median(results: list[Result]) -> Result:
-    """Per-figure median of several runs (errors summed)."""
-    return Result(
-        statistics.median(r.rps for r in results),
-        statistics.median(r.p50_ms for r in results),
-        statistics.median(r.p99_ms for r in results),
-        sum(r.errors for r in results),
-    )
 
 
 # The main context both nginx instances share. `pcre_jit on` is what deploy/nginx.conf
