@@ -28,6 +28,7 @@ arriving together (a busy day) chain less into one topic:
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import re
@@ -38,6 +39,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib.resources import files
+from operator import itemgetter
 from typing import Any
 
 # --- text features ------------------------------------------------------------------------
@@ -61,17 +63,26 @@ NAME_BOOST = 2
 DF_BUCKETS = 1 << 20
 
 
+@functools.lru_cache(maxsize=1 << 17)
+def _content_word(token: str) -> str:
+    """A token's content word ('' for a stop word): possessive and plural 's' folded.
+
+    Cached: news vocabulary repeats, and this per-token work was the largest cost of
+    the streaming index.
+    """
+    if token.endswith("'s"):
+        token = token[:-2]
+    if len(token) > 3 and token.endswith("s") and not token.endswith(("ss", "us", "is")):
+        token = token[:-1]
+    if token in _STOP or len(token) <= 1 or token.isdigit():
+        return ""
+    return token
+
+
 def words(text: str) -> list[str]:
     """Lower-cased content words (stop words dropped, plural 's' folded)."""
-    out = []
-    for w in _WORD.findall(text.lower().replace("\u2019", "'")):
-        if w.endswith("'s"):
-            w = w[:-2]
-        if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
-            w = w[:-1]
-        if w not in _STOP and len(w) > 1 and not w.isdigit():
-            out.append(w)
-    return out
+    found = map(_content_word, _WORD.findall(text.lower().replace("\u2019", "'")))
+    return [w for w in found if w]
 
 
 def names(text: str) -> list[str]:
@@ -97,6 +108,7 @@ def _term_counts(title: str, text: str) -> Counter[str]:
 # --- stories ------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def _bucket(term: str) -> int:
     # crc32, not hash(): str hashes are salted per process and results should repeat.
     return zlib.crc32(term.encode()) & (DF_BUCKETS - 1)
@@ -104,6 +116,20 @@ def _bucket(term: str) -> int:
 
 def _norm(vec: dict[str, float]) -> float:
     return math.sqrt(sum(v * v for v in vec.values()))
+
+
+def _dot(a: dict[str, float], b: dict[str, float]) -> float:
+    """The dot product of two sparse vectors, over their shared terms only.
+
+    ``fsum`` is exactly rounded, so the result does not depend on the (salted, per
+    process) iteration order of the set of shared terms: placements repeat across runs.
+    """
+    return math.fsum([a[t] * b[t] for t in a.keys() & b.keys()])
+
+
+def _top(weights: dict[str, float], n: int) -> list[tuple[str, float]]:
+    """The ``n`` heaviest terms, heaviest first (ties in insertion order, as ``nlargest``)."""
+    return sorted(weights.items(), key=itemgetter(1), reverse=True)[:n]
 
 
 @dataclass
@@ -192,17 +218,18 @@ class StoryIndex:
 
     def _observe(self, tf: Counter[str]) -> None:
         self._docs += 1
+        df = self._df
         for term in tf:
-            self._df[_bucket(term)] += 1
+            df[_bucket(term)] += 1
 
     def _vector(self, tf: Counter[str]) -> dict[str, float]:
         n = self._docs + 1
+        df, log = self._df, math.log
         weights: dict[str, float] = {}
         for term, c in tf.items():
-            df = self._df[_bucket(term)]
-            weights[term] = (1.0 + math.log(c)) * (math.log(n / (df + 1.0)) + 1.0)
+            weights[term] = (1.0 + log(c)) * (log(n / (df[_bucket(term)] + 1.0)) + 1.0)
         if len(weights) > self.doc_terms:
-            weights = dict(heapq.nlargest(self.doc_terms, weights.items(), key=lambda kv: kv[1]))
+            weights = dict(_top(weights, self.doc_terms))
         norm = math.sqrt(sum(v * v for v in weights.values())) or 1.0
         return {t: v / norm for t, v in weights.items()}
 
@@ -300,10 +327,7 @@ class StoryIndex:
             if span > self.max_span:
                 continue
             self.comparisons += 1
-            small, large = (
-                (story, other) if len(story.centroid) <= len(other.centroid) else (other, story)
-            )
-            dot = sum(w * large.centroid.get(t, 0.0) for t, w in small.centroid.items())
+            dot = _dot(story.centroid, other.centroid)
             score = dot / (story.norm * other.norm or 1.0)
             if not self._cohesive_merge(story, other, dot):
                 continue
@@ -315,9 +339,7 @@ class StoryIndex:
         for t, w in gone.centroid.items():
             keep.centroid[t] = keep.centroid.get(t, 0.0) + w
         if len(keep.centroid) > self.story_terms:
-            keep.centroid = dict(
-                heapq.nlargest(self.story_terms, keep.centroid.items(), key=lambda kv: kv[1])
-            )
+            keep.centroid = dict(_top(keep.centroid, self.story_terms))
         keep.size += gone.size
         keep.weight += gone.weight
         keep.sq += gone.sq
@@ -382,7 +404,7 @@ class StoryIndex:
         return story
 
     def _candidates(self, vec: dict[str, float]) -> list[str]:
-        top = heapq.nlargest(self.query_terms, vec.items(), key=lambda kv: kv[1])
+        top = _top(vec, self.query_terms)
         hits: Counter[str] = Counter()
         for term, weight in top:
             for key in self.postings.get(term, ()):
@@ -393,8 +415,7 @@ class StoryIndex:
         c = story.centroid
         if not c:
             return 0.0
-        dot = sum(w * c.get(t, 0.0) for t, w in vec.items())
-        return dot / (story.norm or 1.0)
+        return _dot(vec, c) / (story.norm or 1.0)
 
     def _best_story(
         self, vec: dict[str, float], published: datetime
@@ -410,7 +431,7 @@ class StoryIndex:
             # Older stories need a closer match: a gentle decay over the window.
             decay = 1.0 - 0.3 * age / self.window.total_seconds()
             c = story.centroid
-            dot = sum(w * c.get(t, 0.0) for t, w in vec.items()) if c else 0.0
+            dot = _dot(vec, c) if c else 0.0
             # Average link (mean similarity to the members) against the story's cohesion:
             # a tight story (one event) takes only items about as close as its members are.
             coh = story.cohesion()
@@ -447,9 +468,7 @@ class StoryIndex:
         for t, w in vec.items():
             centroid[t] = centroid.get(t, 0.0) + w
         if len(centroid) > self.story_terms:
-            story.centroid = centroid = dict(
-                heapq.nlargest(self.story_terms, centroid.items(), key=lambda kv: kv[1])
-            )
+            story.centroid = centroid = dict(_top(centroid, self.story_terms))
         story.norm = _norm(centroid)
         story.size += 1
         story.weight += 1.0
@@ -463,12 +482,7 @@ class StoryIndex:
         self._repost(story)
 
     def _repost(self, story: StoryState) -> None:
-        top = [
-            t
-            for t, _ in heapq.nlargest(
-                self.posted_terms, story.centroid.items(), key=lambda kv: kv[1]
-            )
-        ]
+        top = [t for t, _ in _top(story.centroid, self.posted_terms)]
         keep, old = set(top), set(story.posted)
         for t in story.posted:
             if t not in keep:
