@@ -366,11 +366,12 @@ def finish_item(session: Session, item_id: int, page: Extracted | None, error: s
     )
     item.attempts += 1
     item.extract_error = "; ".join(e for e in (error, note) if e) or None
+    if twin is None:
+        twin = _take_canonical(session, item, canonical)
     if twin is not None:
         item.state = "duplicate"
         item.duplicate_of_id = twin
         return item.state
-    item.canonical_url = canonical
     if page is not None and page.text.strip():
         item.content_source = "page"
         item.title = item.title or page.title or ""
@@ -414,6 +415,25 @@ def finish_item(session: Session, item_id: int, page: Extracted | None, error: s
     item.slug = unique_slug(session, item)
     item.state = "ready"
     return item.state
+
+
+def _take_canonical(session: Session, item: Item, canonical: str) -> int | None:
+    """Give the item its canonical URL; the twin's id when another process gave it to its
+    item first. Two workers finishing two entries of one article at once (two feeds, two
+    links, one canonical page) both find no twin; the unique index decides, and the one
+    that loses waits for the winner's commit, then marks its item a duplicate of it."""
+    try:
+        with session.begin_nested():
+            item.canonical_url = canonical
+            session.flush()
+    except IntegrityError:
+        twin = session.scalar(
+            select(Item.id).where(Item.canonical_url == canonical, Item.id != item.id).limit(1)
+        )
+        if twin is None:
+            raise  # another unique key: surface it
+        return twin
+    return None
 
 
 def _canonical(page: Extracted | None, item_url: str) -> tuple[str, str | None]:

@@ -1,0 +1,141 @@
+"""Ingest races between workers on PostgreSQL, settled by the database (issue 15)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+PG_URL = os.environ.get("NEWSLINE_TEST_PG_URL", "")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    if not PG_URL:
+        pytest.skip("these races need PostgreSQL: NEWSLINE_TEST_PG_URL is not set")
+    import psycopg
+
+    name = f"nl_races_{uuid.uuid4().hex[:10]}"
+    admin = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{PG_URL.rpartition('/')[0]}/{name}"
+    from newsline.db.migrate import upgrade
+
+    upgrade(url)
+    yield url
+    from newsline.db.engine import dispose_all
+
+    dispose_all()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _wait_for_a_lock_wait(url: str) -> None:
+    """Until a session of the database waits for a lock (the racing writer is blocked)."""
+    from sqlalchemy import text
+
+    from newsline.db.engine import session_scope
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with session_scope(url) as session:
+            waiting = session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+        if waiting:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the second writer never waited for the first")
+
+
+def test_two_entries_of_one_article_finished_at_once_store_it_once(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Two workers finish two entries (two feeds, two links) whose pages name one canonical
+    URL, at the same time: neither sees the other's uncommitted item, the unique index lets
+    one win, and the other item becomes its duplicate. It used to fail with an
+    IntegrityError, and the unit then stored the item again from its feed content: the
+    article twice on the site."""
+    from newsline.config import load_settings
+    from newsline.db.engine import session_scope
+    from newsline.db.models import Feed, Item
+    from newsline.ingest import store
+    from newsline.ingest.extract.model import Extracted
+    from newsline.ingest.feeds import FeedEntry, ParsedFeed
+    from newsline.ingest.publications import import_opml
+
+    settings = load_settings(None, database_url=pg_url, data_dir=str(tmp_path))
+    opml = (
+        b'<?xml version="1.0"?><opml version="2.0"><body>'
+        b'<outline type="rss" text="World" xmlUrl="http://paper.example/world.xml"/>'
+        b'<outline type="rss" text="Europe" xmlUrl="http://paper.example/europe.xml"/>'
+        b"</body></opml>"
+    )
+    with session_scope(pg_url) as session:
+        import_opml(session, settings, opml)
+    canonical = "http://paper.example/2026/11/30/summit-ends"
+    links = ["http://paper.example/world/summit-ends", "http://paper.example/europe/summit-ends"]
+    with session_scope(pg_url) as session:
+        feeds = list(session.query(Feed).order_by(Feed.url))
+        for feed, link in zip(feeds, links, strict=True):
+            entry = FeedEntry(link, link, "Summit ends", None, None, "<p>Teaser.</p>", "", None)
+            parsed = ParsedFeed("Paper", "http://paper.example/", "rss20", [entry])
+            headers = store.FeedHeaders(200, None, None)
+            assert store.store_feed(session, feed.id, parsed, headers, settings.fetch) == 1
+    with session_scope(pg_url) as session:
+        ids = {url: id_ for id_, url in session.query(Item.id, Item.url)}
+    first, second = ids[links[0]], ids[links[1]]
+
+    def page(url: str) -> Extracted:
+        text = "The summit ended with an agreement on the border crossings and trade rules."
+        return Extracted(
+            url=url,
+            canonical_url=canonical,
+            title="Summit ends",
+            author=None,
+            published=datetime(2026, 11, 30, 9, tzinfo=UTC),
+            modified=None,
+            site_name="Paper",
+            description=None,
+            language="en",
+            image_url=None,
+            image_caption=None,
+            text=text,
+            html=f"<p>{text}</p>",
+        )
+
+    outcome: dict[str, object] = {}
+
+    def second_worker() -> None:
+        try:
+            with session_scope(pg_url) as session:
+                outcome["state"] = store.finish_item(session, second, page(links[1]), None)
+        except Exception as exc:  # what the unit would have seen
+            outcome["error"] = exc
+
+    with session_scope(pg_url) as session:
+        assert store.finish_item(session, first, page(links[0]), None) == "ready"
+        session.flush()  # the canonical URL is taken, not yet committed
+        racer = threading.Thread(target=second_worker)
+        racer.start()
+        _wait_for_a_lock_wait(pg_url)
+    racer.join(30)
+    assert not racer.is_alive()
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["state"] == "duplicate"
+    with session_scope(pg_url) as session:
+        rows = {i.id: i for i in session.query(Item)}
+        assert rows[first].state == "ready" and rows[first].canonical_url == canonical
+        assert rows[second].state == "duplicate" and rows[second].duplicate_of_id == first
+        assert rows[second].canonical_url is None
+        assert rows[second].attempts == 1
