@@ -3,7 +3,7 @@ pin | edit``: inspect stored items and make the editors' choices (each one audit
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -109,38 +109,41 @@ def items_republish(ctx: typer.Context, item_id: int, reason: ReasonOption = "")
     console.print(f"item {item_id} republished: {shown(printable(title)[:70])}")
 
 
-@items_app.command("include-next")
-def items_include_next(
+UndoOption = Annotated[bool, typer.Option("--undo", help="Let the Digest decide again.")]
+
+
+def _digest_choice(
     ctx: typer.Context,
     item_id: int,
-    reason: ReasonOption = "",
-    undo: Annotated[bool, typer.Option("--undo", help="Let the Digest decide again.")] = False,
+    choice: Literal["include", "exclude"],
+    done: str,
+    reason: str,
+    undo: bool,
 ) -> None:
-    """Put the item in the next Digest, whatever its window."""
+    """Record an editor's Digest `choice` for an item (None with --undo) and say `done`."""
     from newsline.community.audit import Actor
     from newsline.db.engine import session_scope
     from newsline.publish.editorial import set_digest_choice
 
     with session_scope(database_settings(ctx).database_url) as session:
-        set_digest_choice(session, Actor.cli(), item_id, None if undo else "include", reason)
-    console.print(f"item {item_id}: " + ("the Digest decides" if undo else "in the next Digest"))
+        set_digest_choice(session, Actor.cli(), item_id, None if undo else choice, reason)
+    console.print(f"item {item_id}: " + ("the Digest decides" if undo else done))
+
+
+@items_app.command("include-next")
+def items_include_next(
+    ctx: typer.Context, item_id: int, reason: ReasonOption = "", undo: UndoOption = False
+) -> None:
+    """Put the item in the next Digest, whatever its window."""
+    _digest_choice(ctx, item_id, "include", "in the next Digest", reason, undo)
 
 
 @items_app.command("exclude-digest")
 def items_exclude_digest(
-    ctx: typer.Context,
-    item_id: int,
-    reason: ReasonOption = "",
-    undo: Annotated[bool, typer.Option("--undo", help="Let the Digest decide again.")] = False,
+    ctx: typer.Context, item_id: int, reason: ReasonOption = "", undo: UndoOption = False
 ) -> None:
     """Keep the item out of every Digest (it stays on the site)."""
-    from newsline.community.audit import Actor
-    from newsline.db.engine import session_scope
-    from newsline.publish.editorial import set_digest_choice
-
-    with session_scope(database_settings(ctx).database_url) as session:
-        set_digest_choice(session, Actor.cli(), item_id, None if undo else "exclude", reason)
-    console.print(f"item {item_id}: " + ("the Digest decides" if undo else "never in a Digest"))
+    _digest_choice(ctx, item_id, "exclude", "never in a Digest", reason, undo)
 
 
 @items_app.command("pin")
