@@ -9,10 +9,8 @@ sideways scrolling); the sponsor's impressions and clicks counted per width band
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from newsline.db.models import Channel, Item, Publication, SponsorStat
 from newsline.publish.digest import run_digest
 from tests.support.browser import HUMAN_UA
 from tests.support.mail import Inbox, body, smtp_server
+from tests.support.publisher import paper_publisher
 from tests.support.site import serve
 from tests.support.webdata import seed
 
@@ -46,42 +45,11 @@ SECTIONS = [
 ]
 
 
-PAPER_HOME = b"""<!doctype html><html><head><title>The Paper</title>
-<link rel="alternate" type="application/rss+xml" title="Paper news" href="/rss">
-<link rel="alternate" type="application/atom+xml" title="Gone" href="/gone.xml">
-</head><body>Hello</body></html>"""
-PAPER_RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>The Paper</title>
-<link>http://paper.example/</link>
-<item><title>One</title><link>http://paper.example/one</link><guid>one</guid></item>
-<item><title>Two</title><link>http://paper.example/two</link><guid>two</guid></item>
-</channel></rss>"""
-
-
 @pytest.fixture(scope="module")
 def paper() -> Iterator[int]:
-    """A publisher on loopback (reached as paper.example): a home page announcing a working
-    feed and a missing one."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body, kind = {
-                "/": (PAPER_HOME, "text/html; charset=utf-8"),
-                "/rss": (PAPER_RSS, "application/rss+xml"),
-            }.get(self.path, (b"not here", "text/plain"))
-            self.send_response(200 if self.path in ("/", "/rss") else 404)
-            self.send_header("content-type", kind)
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    """paper.example on loopback (tests/support/publisher.py)."""
+    with paper_publisher() as port:
+        yield port
 
 
 @pytest.fixture(scope="module")

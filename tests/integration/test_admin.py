@@ -24,6 +24,7 @@ from newsline.db.models import Digest, Item, Publication, SponsorStat, Subscribe
 from newsline.ingest.refresh import due_feeds
 from newsline.web.app import create_app
 from newsline.web.cache import _api_routes
+from tests.support.publisher import paper_publisher
 from tests.support.webdata import Seeded, seed
 
 pytestmark = pytest.mark.postgres
@@ -451,44 +452,10 @@ def test_people_roles_subscribers_and_csv(
         assert [e.action for e in entries(session, action="subscriber.")] == ["subscriber.confirm"]
 
 
-PAPER_HOME = b"""<!doctype html><html><head><title>The Paper</title>
-<link rel="alternate" type="application/rss+xml" title="News" href="/rss">
-<link rel="alternate" type="application/atom+xml" title="Gone" href="/gone.xml">
-</head><body>Hello</body></html>"""
-PAPER_RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>The Paper</title>
-<link>http://paper.example/</link>
-<item><title>One</title><link>http://paper.example/one</link><guid>one</guid></item>
-<item><title>Two</title><link>http://paper.example/two</link><guid>two</guid></item>
-</channel></rss>"""
-
-
 @pytest.fixture
 def paper_server() -> Iterator[int]:
-    """A publisher on loopback: a home page announcing a working feed and a missing one."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body, kind = {
-                "/": (PAPER_HOME, "text/html; charset=utf-8"),
-                "/rss": (PAPER_RSS, "application/rss+xml"),
-            }.get(self.path, (b"not here", "text/plain"))
-            self.send_response(200 if self.path in ("/", "/rss") else 404)
-            self.send_header("content-type", kind)
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    with paper_publisher() as port:
+        yield port
 
 
 def test_console_adds_a_publication_from_what_its_address_offers(
