@@ -139,3 +139,77 @@ def test_two_entries_of_one_article_finished_at_once_store_it_once(
         assert rows[second].state == "duplicate" and rows[second].duplicate_of_id == first
         assert rows[second].canonical_url is None
         assert rows[second].attempts == 1
+
+
+def test_two_feeds_with_the_same_entries_in_another_order_do_not_deadlock(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Two workers store two feeds carrying the same two entries in opposite orders, each
+    pausing after its first new item until the other has stored one (or 3 s have passed).
+    Each held one item's unique URL and waited for the other's: PostgreSQL found the
+    deadlock and aborted one refresh. Now the entries' URLs are locked in one order first,
+    so the second waits for the first to commit and finds both entries known."""
+    from sqlalchemy import event
+
+    from newsline.config import load_settings
+    from newsline.db.engine import engine_for, session_scope
+    from newsline.db.models import Feed, Item
+    from newsline.ingest import store
+    from newsline.ingest.feeds import FeedEntry, ParsedFeed
+    from newsline.ingest.publications import import_opml
+
+    settings = load_settings(None, database_url=pg_url, data_dir=str(tmp_path))
+    opml = (
+        b'<?xml version="1.0"?><opml version="2.0"><body>'
+        b'<outline type="rss" text="Wire" xmlUrl="http://wire.example/top.xml"/>'
+        b'<outline type="rss" text="Wire" xmlUrl="http://wire.example/latest.xml"/>'
+        b"</body></opml>"
+    )
+    with session_scope(pg_url) as session:
+        import_opml(session, settings, opml)
+    with session_scope(pg_url) as session:
+        feed_ids = [f.id for f in session.query(Feed).order_by(Feed.url)]
+    links = ["http://wire.example/news/one", "http://wire.example/news/two"]
+    entries = [
+        FeedEntry(link, link, f"Story {n}", None, None, "<p>Teaser.</p>", "", None)
+        for n, link in enumerate(links)
+    ]
+    inserted = {name: threading.Event() for name in ("a", "b")}
+    other = {"a": "b", "b": "a"}
+
+    def after_insert(conn: object, cursor: object, statement: str, *args: object) -> None:
+        name = threading.current_thread().name
+        first = name in inserted and not inserted[name].is_set()
+        if first and statement.lstrip().upper().startswith("INSERT INTO ITEM "):
+            inserted[name].set()
+            inserted[other[name]].wait(3)
+
+    errors: dict[str, Exception] = {}
+    stored: dict[str, int] = {}
+
+    def refresh(name: str, feed_id: int, order: list[FeedEntry]) -> None:
+        try:
+            with session_scope(pg_url) as session:
+                parsed = ParsedFeed("Wire", "http://wire.example/", "rss20", order)
+                headers = store.FeedHeaders(200, None, None)
+                stored[name] = store.store_feed(session, feed_id, parsed, headers, settings.fetch)
+        except Exception as exc:  # what the unit would have seen
+            errors[name] = exc
+
+    engine = engine_for(pg_url)
+    event.listen(engine, "after_cursor_execute", after_insert)
+    try:
+        workers = [
+            threading.Thread(target=refresh, name="a", args=("a", feed_ids[0], entries)),
+            threading.Thread(target=refresh, name="b", args=("b", feed_ids[1], entries[::-1])),
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+    finally:
+        event.remove(engine, "after_cursor_execute", after_insert)
+    assert not errors, errors
+    assert sorted(stored.values()) == [0, 2]
+    with session_scope(pg_url) as session:
+        assert sorted(url for (url,) in session.query(Item.url)) == links

@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -206,6 +206,7 @@ def store_feed(
     now = utcnow()
     new = 0
     refused: list[str] = []
+    _lock_entry_urls(session, parsed.entries)
     for raw in parsed.entries:
         entry = storable(raw)
         if not entry.link:
@@ -278,6 +279,33 @@ def store_feed(
     )
     feed.next_fetch_at = now + timedelta(seconds=feed.interval_seconds)
     return new
+
+
+def _lock_entry_urls(session: Session, entries: list[FeedEntry]) -> None:
+    """On PostgreSQL, lock the entries' URLs for this transaction in one order for everyone.
+
+    Two workers storing two feeds that carry the same entries in different orders would
+    otherwise each hold one new item's unique key and wait for the other's (a deadlock:
+    PostgreSQL aborts one refresh). Items are still inserted in feed order.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite: one writer at a time
+    urls = set()
+    for entry in entries:
+        try:
+            if entry.link:
+                urls.add(entry_url(entry.link)[1])
+        except InvalidURLError:
+            continue
+    if len(urls) < 2:
+        return
+    session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(u, 0) AS k"
+            " FROM unnest(CAST(:urls AS text[])) AS u ORDER BY k) AS keys"
+        ),
+        {"urls": sorted(urls)},
+    )
 
 
 def _guids(entry: FeedEntry) -> list[str]:
