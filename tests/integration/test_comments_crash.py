@@ -7,12 +7,10 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -21,6 +19,7 @@ from newsline.community import accounts
 from newsline.config import Settings
 from newsline.db.engine import dispose_all, engine_for
 from newsline.db.models import Comment, Item
+from newsline.testing.authors import Authors
 from tests.support.ports import free_port, wait_for_port
 from tests.support.webdata import seed
 
@@ -69,58 +68,27 @@ def test_sigkill_while_posting_loses_no_acknowledged_comment(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    acknowledged: dict[int, str] = {}
-    failures: list[int] = []
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def author(n: int) -> None:
-        # Each author from its own address (the loopback proxy is trusted): budgets are per IP.
-        headers = {"x-forwarded-for": f"10.0.{n}.1"}
-        # Signing in hashes a password (argon2): a dozen at once take a while on two cores.
-        with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
-            signed = client.post(
-                "/api/v1/session", json={"email": f"author{n}@example.org", "password": PASSWORD}
-            )
-            token = signed.json()["csrf_token"]
-            k = 0
-            while not stop.is_set():
-                body = f"Comment {k} by author {n}: the pier should be longer."
-                try:
-                    response = client.post(
-                        f"/api/v1/channels/news/items/{item_id}/comments",
-                        json={"body": body},
-                        headers={"x-csrf-token": token},
-                    )
-                except httpx.HTTPError:
-                    return  # the server is gone
-                if response.status_code == 201:
-                    with lock:
-                        acknowledged[response.json()["id"]] = body
-                elif response.status_code >= 500:  # concurrent writers must queue, not fail
-                    with lock:
-                        failures.append(response.status_code)
-                k += 1
-
+    # Twelve authors, each from its own address, post until the server is killed.
+    authors = Authors(base, item_id, AUTHORS, password=PASSWORD)
     try:
         wait_for_port(port, proc)
-        threads = [threading.Thread(target=author, args=(n,)) for n in range(AUTHORS)]
-        for thread in threads:
-            thread.start()
+        authors.start()
         deadline = time.monotonic() + 60
-        while len(acknowledged) < 60 and time.monotonic() < deadline:
+        while len(authors.acknowledged) < 60 and time.monotonic() < deadline:
             time.sleep(0.05)
         os.killpg(proc.pid, signal.SIGKILL)  # mid-stream: requests are in flight
         proc.wait(timeout=20)
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=20)
+        authors.stop.set()
+        authors.wait(timeout=20)
     finally:
-        stop.set()
+        authors.stop.set()
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
+    acknowledged = authors.acknowledged
+    # Concurrent writers must queue, not fail.
+    failures = [status for status in authors.statuses if status >= 500]
     assert len(acknowledged) >= 60 and failures == []
     with Session(engine_for(settings.database_url)) as session:
         stored = dict(
