@@ -18,7 +18,6 @@ from newsline.community import preferences
 from newsline.community.preferences import ReaderChoices
 from newsline.db.engine import session_scope
 from newsline.db.models import utcnow
-from newsline.publish import editorial
 from newsline.web import queries
 from newsline.web.auth import Viewer, require_viewer, viewer
 from newsline.web.queries import Cursor, CursorError, Entry
@@ -228,11 +227,9 @@ def pinned_first(
             max(1, row.story_sources or 1),
             row.title,
         )
-        for row in editorial.pinned_leads(conn, channel.id)
+        for row in queries.pinned(conn, channel.id, utcnow())
+        if row.publication_id not in hidden
     ]
-    if pins and hidden:
-        publication = queries.publication_of(conn, [p.id for p in pins])
-        pins = [p for p in pins if publication.get(p.id) not in hidden]
     if not pins:
         return entries
     items = {p.id for p in pins}

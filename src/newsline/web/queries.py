@@ -271,12 +271,14 @@ def list_stories(
     )
     more_rows = len(rows) == params["limit"]
     # Stories of several items fill a page with fewer cards: read on until it is full.
-    while more_rows and len({r.story_id or -r.id for r in rows}) < limit and len(rows) < limit * 8:
+    stories_read = {r[1] or -r[0] for r in rows}
+    while more_rows and len(stories_read) < limit and len(rows) < limit * 8:
         tail = rows[-1]
         more = params | {"after_at": aware(tail.sort_at), "after_id": tail.id}
         batch = list(conn.execute(_entries_statement(by_pub, by_tag, True, *reader), more))
         more_rows = len(batch) == params["limit"]
         rows += batch
+        stories_read.update(r[1] or -r[0] for r in batch)
     seen_stories: set[int] = set()
     if cursor is not None:
         stories = list({r.story_id for r in rows if r.story_id is not None})
@@ -288,33 +290,56 @@ def list_stories(
     seen_titles: set[str] = set()
     entries: list[Entry] = []
     last: Any = None
+    # Rows unpacked by position (ENTRY_SQL's order): by name cost more than the query.
     for row in rows:
         if len(entries) == limit:
             break
         last = row
-        words = _headline(row.title)
-        if row.story_id is not None:
-            if row.story_id in seen_stories:
+        item_id, story_id, sort_at, enriched_at, title, _, story_updated_at, sources = row
+        if story_id is not None:
+            if story_id in seen_stories:
                 continue
-            seen_stories.add(row.story_id)
+            seen_stories.add(story_id)
+        words = _headline(title)
         if words and words in seen_titles:
             continue
         seen_titles.add(words)
         entries.append(
             Entry(
-                row.id,
-                row.story_id,
-                aware(row.sort_at),
-                row.enriched_at,
-                row.story_updated_at,
-                max(1, row.story_sources or 1),
-                row.title,
+                item_id,
+                story_id,
+                aware(sort_at),
+                enriched_at,
+                story_updated_at,
+                max(1, sources or 1),
+                title,
             )
         )
     following = None
     if last is not None and (more_rows or last is not rows[-1]):
         following = Cursor(aware(last.sort_at), last.id)
     return entries, following
+
+
+#: The items editors pinned (``publish.editorial``: pin), newest pin first, as entries: a
+#: prebuilt statement (building it per request cost more than running it).
+_PINNED = (
+    text(
+        "SELECT item.id, item.story_id, item.sort_at, item.enriched_at, item.title, "
+        "item.publication_id, story.updated_at AS story_updated_at, "
+        "story.publication_count AS story_sources "
+        "FROM item LEFT JOIN story ON story.id = item.story_id "
+        f"WHERE item.pinned_until > :now AND {LISTED_SQL} "
+        "ORDER BY item.pinned_until DESC, item.id DESC LIMIT :limit"
+    )
+    .bindparams(bindparam("now", type_=_STAMP))
+    .columns(sort_at=_STAMP, enriched_at=_STAMP, story_updated_at=_STAMP)
+)
+
+
+def pinned(conn: Connection, channel_id: int, now: datetime, limit: int = 3) -> list[Row[Any]]:
+    """The channel's items pinned at `now` (at most `limit`, the newest pins first)."""
+    return list(conn.execute(_PINNED, {"channel": channel_id, "now": now, "limit": limit}))
 
 
 _CARDS = (
@@ -465,20 +490,6 @@ def story_coverage(
         params["hidden"] = sorted(hidden)
     row = conn.execute(_story_sources_statement(bool(hidden)), params).one()
     return int(row.items), int(row.sources), row.newest
-
-
-_PUBLICATION_OF = text("SELECT id, publication_id FROM item WHERE id IN :ids").bindparams(
-    bindparam("ids", expanding=True)
-)
-
-
-def publication_of(conn: Connection, item_ids: Sequence[int]) -> dict[int, int]:
-    """Each item's publication id."""
-    if not item_ids:
-        return {}
-    return {
-        row.id: row.publication_id for row in conn.execute(_PUBLICATION_OF, {"ids": list(item_ids)})
-    }
 
 
 _MORE_FROM = text(

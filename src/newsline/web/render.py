@@ -241,6 +241,70 @@ def render_fragment(
     return Fragment(tuple(pieces[0::2]), tuple(stamps[int(index)] for index in pieces[1::2]))
 
 
+#: base.html's blocks that differ from request to request, in page order; the rest of the
+#: chrome (head links, masthead, sponsor band, footer) is rendered once per channel and
+#: settings version (:func:`chrome`) and the blocks are spliced into it.
+CHROME_BLOCKS = (
+    "chrome_class",
+    "chrome_title",
+    "head",
+    "chrome_tools",
+    "chrome_dateline",
+    "chrome_back",
+    "colname",
+    "column_class",
+    "main",
+)
+#: Pages spliced into the pre-rendered chrome: templates that extend base.html directly and
+#: render nothing outside their blocks (tests/integration/test_web_chrome.py compares them
+#: with a whole render). Other pages are rendered whole.
+SPLICED = frozenset({"newsline.html", "story.html"})
+_SKELETON = '{% extends "base.html" %}' + "".join(
+    f"{{% block {name} %}}\x00{name}\x00{{% endblock %}}" for name in CHROME_BLOCKS
+)
+_BLOCK_MARK = re.compile("\x00([a-z_]+)\x00")
+
+
+@dataclass(frozen=True)
+class Chrome:
+    """base.html rendered with a mark for each per-request block: the text between them."""
+
+    settings: Any  # the settings it was rendered under (a console change makes new ones)
+    parts: tuple[str, ...]
+    blocks: tuple[str, ...]
+
+
+def chrome(request: Request, channel: ChannelRef, ctx: Mapping[str, Any]) -> Chrome:
+    """The channel's pre-rendered chrome, made again when the settings changed."""
+    site = site_of(request)
+    memo: dict[str, Chrome] = site.memo(("chrome",), dict)
+    settings = site.settings
+    found = memo.get(channel.slug)
+    if found is None or found.settings is not settings:
+        html = site.templates.from_string(_SKELETON).render(ctx)
+        pieces = _BLOCK_MARK.split(html)
+        found = memo[channel.slug] = Chrome(settings, tuple(pieces[0::2]), tuple(pieces[1::2]))
+    return found
+
+
+def render_spliced(
+    request: Request, channel: ChannelRef, template: str, ctx: dict[str, Any]
+) -> str:
+    """`template` rendered into the channel's pre-rendered chrome: the same bytes as a whole
+    render, without rendering the unchanging parts again."""
+    env = site_of(request).templates
+    page_template = env.get_template(template)
+    base = env.get_template("base.html")
+    context = page_template.new_context(ctx)
+    frame = chrome(request, channel, ctx)
+    out = [frame.parts[0]]
+    for name, part in zip(frame.blocks, frame.parts[1:], strict=True):
+        block = page_template.blocks.get(name) or base.blocks[name]
+        out.extend(block(context))
+        out.append(part)
+    return "".join(out)
+
+
 def page(
     request: Request,
     channel: ChannelRef,
@@ -296,7 +360,10 @@ def page(
         "highlighted": highlighted,
         **context,
     }
-    html = site.templates.get_template(template).render(ctx)
+    if template in SPLICED:
+        html = render_spliced(request, channel, template, ctx)
+    else:
+        html = site.templates.get_template(template).render(ctx)
     response = HTMLResponse(html, status_code=status_code, headers=dict(headers or {}))
     response.headers["vary"] = "Cookie, User-Agent"
     stamp = http_date(last_modified)
