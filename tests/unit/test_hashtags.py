@@ -10,6 +10,7 @@ from newsline.enrich.hashtags import (
     ChannelClassifier,
     Example,
     Hashtag,
+    _terms,
     classify,
     default_hashtags,
     hashtags_of,
@@ -184,3 +185,29 @@ def test_shipped_word_vectors_load_and_skip_unknown_words() -> None:
     assert abs(float((rows * rows).sum(axis=1)[0]) - 1.0) < 1e-5
     assert float(rows[0] @ rows[1]) > 0.7  # neighbours in meaning
     assert vectors.rank["the"] < vectors.rank["football"]  # rows are frequency-ranked
+
+
+def test_term_vector_keeps_words_and_pairs_counts_the_title_twice() -> None:
+    vector = _terms(words("Rovers win the cup"), words("The Rovers won the cup final."))
+    assert abs(sum(w * w for w in vector.values()) - 1.0) < 1e-9
+    assert "the" not in vector and "rovers win" in vector and "cup final" in vector
+    # "rovers" twice in the title (x2) and once in the text outweighs "final" (once).
+    assert vector["rovers"] > vector["cup final"] == vector["final"]
+
+
+def test_item_meaning_is_the_rank_weighted_mean_of_its_word_vectors() -> None:
+    import numpy as np
+
+    from newsline.enrich.hashtags import SOFT_MIN_RANK, TITLE_WEIGHT, _model_for
+
+    soft = _model_for(tuple(default_hashtags())).soft
+    title, text = "Orchids at the flower show", "Growers brought orchids; the judges gave prizes."
+    tokens = [*words(title) * TITLE_WEIGHT, *words(text)]
+    found, vecs = soft.vectors.rows(tokens)
+    ranks = np.array([soft.vectors.rank[tokens[i]] for i in found])
+    weights = np.where(ranks >= SOFT_MIN_RANK, np.log1p(ranks / 1000.0), 0.0)
+    expected = (weights @ vecs) / weights.sum() - soft.vectors.centre()
+    expected /= np.linalg.norm(expected)
+    for _ in range(2):  # the second time from the per-word cache
+        assert np.allclose(soft.doc_vector(title, text), expected, atol=1e-5)
+    assert not soft.doc_vector("the of and", "").any()  # only stop-like words: no meaning

@@ -21,9 +21,10 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from newsline.config import DEFAULT_HASHTAGS
@@ -242,6 +243,8 @@ class SoftKeywordModel:
             (t, owner.index(t), len(owner) - owner[::-1].index(t)) for t in sorted(set(owner))
         ]
         self._votes: dict[str, np.ndarray | None] = {}
+        #: word -> (its unit vector times its weight, the weight: log of its frequency rank).
+        self._weighted: dict[str, tuple[np.ndarray, float] | None] = {}
 
     def _learn(self, new: list[str]) -> None:
         import numpy as np
@@ -271,10 +274,14 @@ class SoftKeywordModel:
 
     def scores(self, title: str, text: str) -> tuple[np.ndarray, float]:
         """Vote per hashtag (title words count ``TITLE_WEIGHT`` times) and evidence density."""
+        return self.scores_of(words(title), words(text))
+
+    def scores_of(self, title: list[str], text: list[str]) -> tuple[np.ndarray, float]:
+        """:meth:`scores` of an item already split by :func:`words`."""
         import numpy as np
 
-        counts: Counter[str] = Counter(words(text))
-        for w in words(title):
+        counts: Counter[str] = Counter(text)
+        for w in title:
             counts[w] += TITLE_WEIGHT
         votes = self._votes
         new = [w for w in counts if w not in votes]
@@ -293,17 +300,37 @@ class SoftKeywordModel:
         """The item's meaning: the mean of its word vectors (rarer words weigh more) minus the
         mean of the vocabulary, as a unit vector. Without the centring any two texts would be
         similar (every mean of many word vectors points roughly the same way)."""
+        return self.doc_vector_of(words(title), words(text))
+
+    def doc_vector_of(self, title: list[str], text: list[str]) -> np.ndarray:
+        """:meth:`doc_vector` of an item already split by :func:`words`."""
         import numpy as np
 
-        tokens = [*words(title) * TITLE_WEIGHT, *words(text)]
-        found, vecs = self.vectors.rows(tokens)
-        if not found:
+        counts: Counter[str] = Counter(text)
+        for w in title:
+            counts[w] += TITLE_WEIGHT
+        cache = self._weighted
+        new = [w for w in counts if w not in cache]
+        if new:
+            if len(cache) > 500_000:  # bound the cache on a long-running worker
+                cache.clear()
+                new = list(counts)
+            found, vecs = self.vectors.rows(new)
+            for w in new:
+                cache[w] = None
+            for row, j in enumerate(found):
+                rank = self.vectors.rank[new[j]]
+                if rank >= SOFT_MIN_RANK:
+                    weight = math.log1p(rank / 1000.0)
+                    cache[new[j]] = (vecs[row] * weight, weight)
+        hits = [(c, v) for w, c in counts.items() if (v := cache.get(w)) is not None]
+        if not hits:
             return np.zeros(self.vectors.dim)
-        ranks = np.array([self.vectors.rank[tokens[i]] for i in found])
-        weights = np.where(ranks >= SOFT_MIN_RANK, np.log1p(ranks / 1000.0), 0.0)
-        if not weights.any():
-            return np.zeros(self.vectors.dim)
-        centred = (weights @ vecs) / weights.sum() - self.vectors.centre()
+        # Each occurrence weighs log(rank): the weighted mean of the word vectors.
+        counts_of = np.array([c for c, _ in hits], dtype=np.float32)
+        rows = np.array([v[0] for _, v in hits])
+        total = float(counts_of @ np.array([v[1] for _, v in hits], dtype=np.float32))
+        centred = (counts_of @ rows) / total - self.vectors.centre()
         norm = float(np.linalg.norm(centred))
         return centred / norm if norm else centred
 
@@ -315,10 +342,16 @@ class HashtagModel:
         self.keywords = ZeroShotModel(hashtags)
         self.soft = SoftKeywordModel(hashtags)
 
-    def shares(self, title: str, text: str) -> ZeroShot:
-        """Blended per-tag shares, the keyword model's own shares, and the evidence."""
+    def shares(
+        self, title: str, text: str, split: tuple[list[str], list[str]] | None = None
+    ) -> ZeroShot:
+        """Blended per-tag shares, the keyword model's own shares, and the evidence.
+
+        ``split`` is ``(words(title), words(text))`` when the caller has it already.
+        """
         raw, kw_evidence = self.keywords.scores(title, text)
-        votes, soft_evidence = self.soft.scores(title, text)
+        title_words, text_words = split if split is not None else (words(title), words(text))
+        votes, soft_evidence = self.soft.scores_of(title_words, text_words)
         kw_total = sum(raw)
         soft_total = float(votes.sum())
         kw = [r / kw_total for r in raw] if kw_total > 0 else [0.0] * len(raw)
@@ -394,14 +427,20 @@ def zero_shot_shares(
     return result.shares, result.evidence
 
 
-def _zero_shot(model: HashtagModel, title: str, text: str, sections: Sequence[str]) -> ZeroShot:
+def _zero_shot(
+    model: HashtagModel,
+    title: str,
+    text: str,
+    sections: Sequence[str],
+    split: tuple[list[str], list[str]] | None = None,
+) -> ZeroShot:
     """The item's zero-shot result, moved toward its publication's own section labels.
 
     A label the hashtags' vocabulary recognises ("Sport", "World news", "Tech") takes
     ``SECTION_SHARE`` of the shares; a label it does not ("Lifestyle", "Latest") changes
     nothing.
     """
-    result = model.shares(title, text)
+    result = model.shares(title, text, split)
     labels = " ; ".join(s.strip() for s in sections if s and s.strip())
     if not labels:
         return result
@@ -437,7 +476,6 @@ def classify(
 
 # --- editors' corrections: per-channel nearest centroids over the zero-shot prior --------
 
-_N_FEATURES = 2**18
 #: Weights of the two centroid similarities (cosine) against the log zero-shot share.
 TERMS_WEIGHT = 20.0
 VECTORS_WEIGHT = 10.0
@@ -450,25 +488,27 @@ PRIOR_FLOOR = 1e-3
 
 
 @lru_cache(maxsize=1)
-def _hasher() -> Any:
-    from sklearn.feature_extraction.text import HashingVectorizer
+def _term_stop() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    return HashingVectorizer(
-        n_features=_N_FEATURES,
-        alternate_sign=False,
-        norm=None,
-        stop_words="english",
-        ngram_range=(1, 2),
-    )
+    return frozenset(ENGLISH_STOP_WORDS)
 
 
-def _vectorize(docs: Iterable[str]) -> Any:  # a scipy sparse matrix
-    import numpy as np
-    from sklearn.preprocessing import normalize
-
-    matrix = _hasher().transform(list(docs))
-    matrix.data = np.log1p(matrix.data)  # sublinear term frequency
-    return normalize(matrix)
+def _terms(title: list[str], text: list[str]) -> dict[str, float]:
+    """An item's term vector: words and adjacent word pairs (stop words left out, the title
+    counted twice), sublinear counts, unit length. Built from :func:`words` tokens, so the
+    item is split once for every signal."""
+    stop = _term_stop()
+    counts: Counter[str] = Counter()
+    for tokens, times in ((title, 2), (text, 1)):
+        kept = [w for w in tokens if len(w) > 1 and w not in stop]
+        for w in kept:
+            counts[w] += times
+        for a, b in pairwise(kept):
+            counts[f"{a} {b}"] += times
+    weights = {t: math.log1p(c) for t, c in counts.items()}
+    norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+    return {t: w / norm for t, w in weights.items()}
 
 
 @dataclass
@@ -492,11 +532,11 @@ class ChannelClassifier:
 
     Every hashtag's score is the log of its zero-shot share (the prior, never below
     ``PRIOR_FLOOR``) plus, for hashtags with corrections, the cosine similarity of the item
-    to the centroid of their corrected items twice over: in hashed TF-IDF space (the
-    channel's own words and names) and in word-vector space (their meaning, which carries
-    over to items sharing no word with any example), plus the log of how often editors chose
-    the hashtag. Similarities sharpen as examples accumulate, so the learned part outweighs
-    the prior more and more; with no corrections this is exactly :func:`classify`.
+    to the centroid of their corrected items twice over: in term space (the channel's own
+    words, pairs and names) and in word-vector space (their meaning, which carries over to
+    items sharing no word with any example), plus the log of how often editors chose the
+    hashtag. Similarities sharpen as examples accumulate, so the learned part outweighs the
+    prior more and more; with no corrections this is exactly :func:`classify`.
     """
 
     def __init__(
@@ -513,21 +553,31 @@ class ChannelClassifier:
         if not self.examples:
             return
         model = _model_for(tuple(self.hashtags))
-        terms = _vectorize(f"{e.title} {e.title} {e.text}" for e in self.examples)
-        meanings = np.array([model.soft.doc_vector(e.title, e.text) for e in self.examples])
+        split = [(words(e.title), words(e.text)) for e in self.examples]
+        meanings = np.array([model.soft.doc_vector_of(*ws) for ws in split])
         counts = Counter(e.tag for e in self.examples)
-        rows_of = {t: [i for i, e in enumerate(self.examples) if e.tag == t] for t in counts}
-        from scipy import sparse
-        from sklearn.preprocessing import normalize
-
-        # Centroids stay sparse: an item's product with them touches only its own terms.
-        self._terms = normalize(
-            sparse.vstack(
-                [sparse.csr_matrix(terms[rows_of[t]].mean(axis=0)) for t in self._learned]
-            ).tocsr()
-        )
+        # Term centroids as one dense table over the examples' own terms (row per term,
+        # column per corrected hashtag): an item's similarity reads only its terms' rows.
+        self._term_row: dict[str, int] = {}
+        sums: list[dict[int, float]] = [{} for _ in self._learned]
+        position = {t: j for j, t in enumerate(self._learned)}
+        for e, ws in zip(self.examples, split, strict=True):
+            column = sums[position[e.tag]]
+            for term, weight in _terms(*ws).items():
+                row = self._term_row.setdefault(term, len(self._term_row))
+                column[row] = column.get(row, 0.0) + weight
+        table = np.zeros((len(self._term_row), len(self._learned)), dtype=np.float32)
+        for j, column in enumerate(sums):
+            if column:
+                table[list(column), j] = list(column.values())
+        self._centroids = table / np.maximum(np.linalg.norm(table, axis=0), 1e-9)
         self._meanings = _unit_rows(
-            np.vstack([meanings[rows_of[t]].mean(axis=0) for t in self._learned])
+            np.vstack(
+                [
+                    meanings[[i for i, e in enumerate(self.examples) if e.tag == t]].mean(axis=0)
+                    for t in self._learned
+                ]
+            )
         ).T
         most = max(counts.values())
         # A centroid of few examples is a noisy estimate: its weight grows with their number.
@@ -542,14 +592,22 @@ class ChannelClassifier:
         """Like :func:`classify`, with this channel's corrections taken into account."""
         import numpy as np
 
-        zero = _zero_shot(_model_for(tuple(self.hashtags)), title, text, sections)
+        model = _model_for(tuple(self.hashtags))
+        split = (words(title), words(text))
+        zero = _zero_shot(model, title, text, sections, split)
         shares, evidence = zero.shares, zero.evidence
         if not self.examples:
             return _assign(self.tags, shares, evidence, zero.keyword_shares)
-        model = _model_for(tuple(self.hashtags))
-        terms = _vectorize([f"{title} {title} {text}"])
-        sims = (self._terms @ terms.T).toarray().ravel()
-        meaning = model.soft.doc_vector(title, text) @ self._meanings
+        term_row = self._term_row
+        hits = [(r, w) for t, w in _terms(*split).items() if (r := term_row.get(t)) is not None]
+        if hits:
+            sims = (
+                np.array([w for _, w in hits], dtype=np.float32)
+                @ self._centroids[[r for r, _ in hits]]
+            )
+        else:
+            sims = np.zeros(len(self._learned), dtype=np.float32)
+        meaning = model.soft.doc_vector_of(*split) @ self._meanings
         # Any two news texts' vectors lean the same way: only how much closer the item is to
         # one corrected hashtag than to the others says something.
         meaning -= meaning.mean()
