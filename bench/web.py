@@ -38,6 +38,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -531,6 +532,41 @@ def load_corpus(work: Path) -> Path:
     return corpus
 
 
+def cpu_per_request(config: Path, paths: dict[str, str], requests: int) -> dict[str, float]:
+    """CPU ms per uncached request in this process (median of `requests`, interleaved, after
+    one warm-up each): the app through httpx's ASGI transport with the render cache off, as
+    wrk asks (no compression). Robust to other work on the machine, unlike req/s; the
+    constant ``/robots.txt`` is the same run's yardstick (the stack and client alone)."""
+    import asyncio
+
+    import httpx
+
+    os.environ["NEWSLINE_WEB__RENDER_CACHE_SECONDS"] = "0"
+    from newsline.config import load_settings
+    from newsline.web.app import create_app
+
+    app = create_app(load_settings(config))
+    found: dict[str, list[float]] = {name: [] for name in paths}
+
+    async def run() -> None:
+        transport = httpx.ASGITransport(app=app)
+        headers = {"user-agent": UA, "accept-encoding": "identity"}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://127.0.0.1", headers=headers
+        ) as client:
+            for path in paths.values():
+                assert (await client.get(path)).status_code == 200, path
+            for _ in range(requests):
+                for name, path in paths.items():
+                    started = time.process_time()
+                    await client.get(path)
+                    found[name].append(time.process_time() - started)
+
+    asyncio.run(run())
+    os.environ.pop("NEWSLINE_WEB__RENDER_CACHE_SECONDS")
+    return {name: statistics.median(times) * 1000 for name, times in found.items()}
+
+
 def fetch(url: str) -> bytes:
     request = urllib.request.Request(url, headers={"User-Agent": UA})
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -550,6 +586,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--load", action="store_true", help="readers under load: idle vs during a fetch"
+    )
+    parser.add_argument(
+        "--cpu",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also CPU ms per uncached request in process, N requests per page",
     )
     parser.add_argument("--fetch-worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
@@ -597,6 +640,14 @@ def main() -> None:
                 "WHERE story.item_count >= 3 ORDER BY item.sort_at DESC LIMIT 1"
             ).fetchone()
         targets["story page"] = targets["story page"].format(story=story)
+        if args.cpu:
+            cpu = cpu_per_request(config, {**targets, "/robots.txt": "/robots.txt"}, args.cpu)
+            print()
+            print("| page | CPU ms per uncached request | ratio to /robots.txt |")
+            print("| --- | ---: | ---: |")
+            for name, ms in cpu.items():
+                print(f"| {name} | {ms:.2f} | {ms / cpu['/robots.txt']:.1f} |", flush=True)
+            print()
         static = work / "static"
         static.mkdir()
         files = {}
