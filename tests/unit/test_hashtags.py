@@ -211,3 +211,26 @@ def test_item_meaning_is_the_rank_weighted_mean_of_its_word_vectors() -> None:
     for _ in range(2):  # the second time from the per-word cache
         assert np.allclose(soft.doc_vector(title, text), expected, atol=1e-5)
     assert not soft.doc_vector("the of and", "").any()  # only stop-like words: no meaning
+
+
+def test_corrections_teach_what_a_publication_label_means() -> None:
+    item = (
+        "Record crowds for the final day",
+        "Thousands came on the last day and the organisers said the numbers beat every year.",
+    )
+    # Zero-shot, "Kultur" means nothing (no hashtag's vocabulary knows it).
+    assert classify(*item, sections=["Kultur"]) == classify(*item)
+    examples = [
+        Example(f"Neue Ausstellung {i}", "Die Galerie zeigt Bilder.", "culture", ("Kultur", "News"))
+        for i in range(6)
+    ] + [
+        Example(
+            f"Regierung plant Reform {i}", "Das Parlament berät.", "politics", ("Politik", "News")
+        )
+        for i in range(6)
+    ]
+    model = ChannelClassifier(default_hashtags(), examples)
+    assert model.classify(*item)[0][0] == "sports"
+    assert model.classify(*item, sections=[" kultur"])[0][0] == "culture"
+    # A label found under every corrected hashtag alike says nothing.
+    assert model.classify(*item, sections=["News"]) == model.classify(*item)

@@ -485,6 +485,10 @@ TRUST_HALF = 3.0
 FREQUENCY_WEIGHT = 0.5
 #: Zero-shot shares are floored here before the log: no hashtag is ruled out by the prior.
 PRIOR_FLOOR = 1e-3
+#: Weight (log-score units) of what the corrections teach about the publications' own
+#: section labels: the difference between a hashtag's share of the corrections under the
+#: label and its share of all corrections, times this.
+SECTION_LABEL_WEIGHT = 4.0
 
 
 @lru_cache(maxsize=1)
@@ -513,11 +517,18 @@ def _terms(title: list[str], text: list[str]) -> dict[str, float]:
 
 @dataclass
 class Example:
-    """An editor-corrected item: its text and the hashtag the editor chose."""
+    """An editor-corrected item: its text, the hashtag the editor chose, and the
+    publication's own section labels for it (when the feed gave any)."""
 
     title: str
     text: str
     tag: str
+    sections: Sequence[str] = ()
+
+
+def _labels(sections: Sequence[str]) -> list[str]:
+    """Section labels as compared across items: trimmed, case-folded, each once."""
+    return list(dict.fromkeys(s.strip().casefold() for s in sections if s and s.strip()))
 
 
 def _unit_rows(matrix: Any) -> Any:
@@ -579,6 +590,13 @@ class ChannelClassifier:
                 ]
             )
         ).T
+        # Which hashtags editors chose for items under each section label of their
+        # publications ("Kultur", "Life and style"): a channel's own reading of the labels.
+        self._by_label: dict[str, Counter[int]] = {}
+        for e in self.examples:
+            for label in _labels(e.sections):
+                self._by_label.setdefault(label, Counter())[self.tags.index(e.tag)] += 1
+        self._overall = np.array([counts.get(t, 0) / len(self.examples) for t in self.tags])
         most = max(counts.values())
         # A centroid of few examples is a noisy estimate: its weight grows with their number.
         self._trust = np.array([counts[t] / (counts[t] + TRUST_HALF) for t in self._learned])
@@ -614,9 +632,29 @@ class ChannelClassifier:
         scores = np.log(np.maximum(np.array(shares), 0.0) + PRIOR_FLOOR)
         scores += FREQUENCY_WEIGHT * self._frequency
         scores[self._columns] += self._trust * (TERMS_WEIGHT * sims + VECTORS_WEIGHT * meaning)
+        scores += self._label_evidence(sections)
         if OTHER in self.tags:
             scores[self.tags.index(OTHER)] = -np.inf  # #other comes from the evidence test
         probs = np.exp(scores - scores.max())
         probs /= probs.sum()
         # A strong match to an editor's example is evidence in its own right.
         return _assign(self.tags, [float(p) for p in probs], max(evidence, float(sims.max())))
+
+    def _label_evidence(self, sections: Sequence[str]) -> Any:
+        """Per hashtag: how much more often editors chose it for the corrected items under
+        the item's section labels than for corrected items at large, trusted by their
+        number, averaged over the labels the corrections know. A label found under every
+        hashtag alike ("News") moves nothing."""
+        import numpy as np
+
+        evidence = np.zeros(len(self.tags))
+        known = [self._by_label[label] for label in _labels(sections) if label in self._by_label]
+        for chosen in known:
+            n = sum(chosen.values())
+            share = np.zeros(len(self.tags))
+            for column, c in chosen.items():
+                share[column] = c / n
+            evidence += (share - self._overall) * n / (n + TRUST_HALF)
+        if known:
+            evidence *= SECTION_LABEL_WEIGHT / len(known)
+        return evidence

@@ -89,7 +89,7 @@ def _load_channels(session: Session, settings: Settings) -> list[_Channel]:
     for cfg in settings.channels:
         channel = rows[cfg.slug]
         query = (
-            select(Item.title, Item.body_text, Item.teaser, ItemHashtag.hashtag)
+            select(Item.title, Item.body_text, Item.teaser, ItemHashtag.hashtag, Item.sections)
             .join(Item, Item.id == ItemHashtag.item_id)
             .where(
                 ItemHashtag.channel_id == channel.id,
@@ -99,7 +99,10 @@ def _load_channels(session: Session, settings: Settings) -> list[_Channel]:
             .order_by(Item.id.desc())
             .limit(MAX_EXAMPLES)
         )
-        examples = [Example(t or "", b or s or "", h) for t, b, s, h in session.execute(query)]
+        examples = [
+            Example(t or "", b or s or "", h, tuple(labels or ()))
+            for t, b, s, h, labels in session.execute(query)
+        ]
         classifier = ChannelClassifier(hashtags_of(cfg.hashtags), examples)
         channels.append(_Channel(channel.id, cfg, classifier))
     return channels
