@@ -4,8 +4,9 @@ Per channel, a reader may switch publications of the channel's newsline off (the
 per-reader newsline) and follow hashtags; they may save items for later. :func:`keeps` is
 the one rule deciding whether an item belongs in the reader's newsline: not from a
 publication switched off, and — once the reader follows any hashtag of the channel — tagged
-with one of them. Lists that honour a reader's choices (the private feeds) load
-:class:`ReaderChoices` once and ask :func:`keeps` per item.
+with one of them. The private feeds load :class:`ReaderChoices` once and ask :func:`keeps`
+per item; the site's lists (web/newsline.py) leave the switched-off publications out in
+their queries and show the followed hashtags' stories in a "For you" band and page.
 """
 
 from __future__ import annotations
