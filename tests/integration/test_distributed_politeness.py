@@ -32,6 +32,21 @@ ARRIVAL_JITTER = 0.1
 WARM_UP = "http://news002.example/articles/00-report.html"
 
 
+def _fresh_redis_long_up() -> None:
+    """An empty Redis whose politeness state began long ago: no restart guard (a Redis
+    whose state has just begun grants no turn for start_ttl, docs/scaling.md)."""
+    import redis
+
+    from newsline.ingest.politeness import DEFAULT_START_TTL
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    seconds, micros = client.time()
+    began = seconds * 1000 + micros // 1000 - int(DEFAULT_START_TTL * 1000) - 1000
+    client.set("newsline:polite:began", began)
+    client.close()
+
+
 def _fetch_many(
     urls: list[str], fetch_settings: dict[str, Any], redis_url: str | None, ready: Any
 ) -> None:
@@ -82,12 +97,11 @@ def _processes(server: Any, redis_url: str | None, count: int) -> None:
 
 @needs_redis
 def test_redis_politeness_holds_per_host_limits_across_processes(tmp_path: Path) -> None:
-    import redis
 
     from newsline.testing.replay import replay_in_thread
     from newsline.testing.scalecorpus import write_scale_corpus
 
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    _fresh_redis_long_up()
     corpus = write_scale_corpus(tmp_path / "corpus", hosts=3, feeds_per_host=1)
     with replay_in_thread(corpus.directory, latency=LATENCY) as server:
         _processes(server, REDIS_URL, 1)  # learns both robots.txt, shares them
@@ -149,7 +163,6 @@ def test_the_delay_counts_from_when_the_request_left_not_from_before(tmp_path: P
     the headers were written (aiohttp calls its headers-sent hook just before writing), so
     the host saw requests ``RESUME`` closer together (found by the distributed scenario:
     hosts saw requests 1-60 ms apart under load)."""
-    import redis
 
     from newsline.config import FetchSettings
     from newsline.ingest.fetch import Fetcher
@@ -171,7 +184,7 @@ def test_the_delay_counts_from_when_the_request_left_not_from_before(tmp_path: P
             async with super().turn(host, concurrency=concurrency, delay=delay) as inner:
                 yield SlowTurn(inner)
 
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    _fresh_redis_long_up()
     corpus = write_scale_corpus(tmp_path / "corpus", hosts=1, feeds_per_host=1)
     urls = [f"http://news000.example/articles/{p:02d}-report.html" for p in range(5)]
 
@@ -234,7 +247,9 @@ def test_a_redis_restart_does_not_shorten_the_delay(tmp_path: Path) -> None:
         wait_for_port(port, server)
 
     async def main(settings: FetchSettings) -> None:
-        politeness = RedisPoliteness(f"redis://127.0.0.1:{port}/0")
+        # A grant holds a host for start_ttl at most; after a restart no host is asked
+        # sooner than that (at least the delay): 3 s here rather than 30.
+        politeness = RedisPoliteness(f"redis://127.0.0.1:{port}/0", start_ttl=3.0)
         async with Fetcher(settings, politeness=politeness) as fetcher:
             await fetcher.get(urls[0], kind="feed")
             await asyncio.to_thread(restart)
@@ -246,6 +261,85 @@ def test_a_redis_restart_does_not_shorten_the_delay(tmp_path: Path) -> None:
         with replay_in_thread(corpus.directory) as replay:
             settings = FetchSettings(
                 **{**replay.fetch_settings(), "min_host_delay": delay, "retries": 0}
+            )
+            asyncio.run(main(settings))
+            load = replay.host_load["news000.example"]
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(30)
+    assert load.requests == 2
+    assert load.min_gap is not None and load.min_gap >= delay - ARRIVAL_JITTER, load
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+def test_a_grant_sent_after_a_redis_restart_is_still_spaced(tmp_path: Path) -> None:
+    """A worker granted a turn just before Redis restarts, whose event loop sends the
+    request a while after Redis is back (busy with other units' database calls), and another
+    worker asking after the restart: the restarted Redis knows nothing of the first grant,
+    so it let the second go as soon as the delay after its state began, 0.1 s before the
+    first request left (found by the distributed scenario: two requests 1 ms apart). No host
+    is asked within start_ttl of the state beginning (the longest a grant holds a host)."""
+    from newsline.config import FetchSettings
+    from newsline.ingest.fetch import Fetcher
+    from newsline.ingest.politeness import RedisPoliteness, Turn
+    from newsline.testing.replay import replay_in_thread
+    from newsline.testing.scalecorpus import write_scale_corpus
+    from tests.support.ports import free_port, wait_for_port
+
+    delay, start_ttl = 0.5, 3.0
+    port = free_port()
+    args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    command = [shutil.which("redis-server") or "redis-server", *args, "--dir", str(tmp_path)]
+    corpus = write_scale_corpus(tmp_path / "corpus", hosts=1, feeds_per_host=1)
+    urls = [f"http://news000.example/articles/{p:02d}-report.html" for p in range(2)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    granted = asyncio.Event()
+    resume = asyncio.Event()
+
+    class BusyAfterItsGrant(RedisPoliteness):
+        @asynccontextmanager
+        async def turn(self, host: str, *, concurrency: int, delay: float) -> AsyncIterator[Turn]:
+            async with super().turn(host, concurrency=concurrency, delay=delay) as inner:
+                granted.set()
+                await resume.wait()  # the loop is busy elsewhere before the request leaves
+                yield inner
+
+    def restart() -> None:
+        nonlocal server
+        server.terminate()
+        server.wait(30)
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        wait_for_port(port, server)
+
+    async def main(settings: FetchSettings) -> None:
+        url = f"redis://127.0.0.1:{port}/0"
+        busy = BusyAfterItsGrant(url, start_ttl=start_ttl)
+        other = RedisPoliteness(url, start_ttl=start_ttl)
+        async with (
+            Fetcher(settings, politeness=busy) as a,
+            Fetcher(settings, politeness=other) as b,
+        ):
+            first = asyncio.create_task(a.get(urls[0], kind="feed"))
+            await granted.wait()
+            await asyncio.to_thread(restart)
+            second = asyncio.create_task(b.get(urls[1], kind="feed"))
+            await asyncio.sleep(delay + 0.1)
+            resume.set()
+            await asyncio.gather(first, second)
+        await busy.close()
+        await other.close()
+
+    try:
+        wait_for_port(port, server)
+        with replay_in_thread(corpus.directory) as replay:
+            settings = FetchSettings(
+                **{
+                    **replay.fetch_settings(),
+                    "min_host_delay": delay,
+                    "per_host_concurrency": 2,
+                    "retries": 0,
+                }
             )
             asyncio.run(main(settings))
             load = replay.host_load["news000.example"]

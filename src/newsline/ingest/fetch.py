@@ -504,15 +504,16 @@ class _SendReport:
 
     def __init__(self, turn: Turn) -> None:
         self.turn = turn
-        self.task: asyncio.Task[None] | None = None
+        self.tasks: list[asyncio.Task[None]] = []
 
     def after_write(self) -> None:
-        if self.task is None:
-            self.task = asyncio.get_running_loop().create_task(self.turn.started())
+        # Every send reports: aiohttp sends a GET again, within the same turn, when a reused
+        # keep-alive connection turns out closed.
+        self.tasks.append(asyncio.get_running_loop().create_task(self.turn.started()))
 
     async def reported(self) -> None:
-        if self.task is not None:
-            await asyncio.shield(self.task)
+        if self.tasks:
+            await asyncio.shield(asyncio.gather(*self.tasks))
 
 
 async def _headers_sent(

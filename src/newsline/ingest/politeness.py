@@ -141,10 +141,11 @@ class LocalPoliteness:
 # KEYS[3] when this Redis's politeness state began (ms).
 # ARGV: token, concurrency, start ttl ms, turn ttl ms, delay ms. Returns 0 when granted, else
 # ms to wait. A grant holds the host until the turn reports its start (_STARTED), at most
-# start ttl. A Redis restarted without persistence has forgotten every host's next start: no
-# host gets a turn sooner than its delay after the state began again, so a request that left
-# before the restart (its start reported to the old Redis, or lost while Redis was away) is
-# still followed by the delay.
+# start ttl. A Redis restarted without persistence has forgotten every host's next start and
+# every grant still on its way out (a worker's event loop may take a while to send it): no
+# host gets a turn sooner than start ttl (at least its delay) after the state began again,
+# the bound a grant holds a host for, so whatever was granted before the restart has left
+# and is followed by the delay.
 _TAKE_TURN = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -153,8 +154,9 @@ if began == 0 then
   redis.call('SET', KEYS[3], now)
   began = now
 end
-if now < began + tonumber(ARGV[5]) then
-  return began + tonumber(ARGV[5]) - now
+local guard = math.max(tonumber(ARGV[3]), tonumber(ARGV[5]))
+if now < began + guard then
+  return began + guard - now
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local nxt = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -202,8 +204,8 @@ class _RedisTurn:
         self.reported = False
 
     async def started(self) -> None:
-        if self.reported:
-            return
+        # Each call stamps again: a request aiohttp sends a second time within the turn (it
+        # retries a GET once on a keep-alive connection the server closed) counts from then.
         self.reported = True
         try:
             await self._script(keys=[self._key], args=[self._delay_ms])

@@ -146,6 +146,7 @@ class HostLoad:
     peak: int = 0
     last_start: float | None = None
     min_gap: float | None = None  # seconds between the two closest request arrivals
+    closest_at: float | None = None  # when the later of those two arrived (loop time)
 
     def begin(self, now: float) -> None:
         self.requests += 1
@@ -153,7 +154,8 @@ class HostLoad:
         self.peak = max(self.peak, self.active)
         if self.last_start is not None:
             gap = now - self.last_start
-            self.min_gap = gap if self.min_gap is None else min(self.min_gap, gap)
+            if self.min_gap is None or gap < self.min_gap:
+                self.min_gap, self.closest_at = gap, now
         self.last_start = now
 
     def reset_peak(self) -> None:
