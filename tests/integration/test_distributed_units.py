@@ -251,6 +251,70 @@ def test_digest_mail_and_enrichment_units_that_fail_for_good_reach_the_operator_
     assert "enrich_batch 4: gave up after 2 attempts" in shown
 
 
+@pytest.mark.skipif(
+    not REDIS_URL, reason="NEWSLINE_TEST_REDIS_URL is not set (scripts/test starts redis-server)"
+)
+def test_workers_write_the_fetch_log(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A feed refreshed and a page finished by a worker leave their HTTP attempts in the
+    fetch log, as the single-process runner does (workers wrote none)."""
+    import dramatiq
+    import redis
+    from sqlalchemy import select
+
+    from newsline.config import load_settings
+    from newsline.db.engine import session_scope
+    from newsline.db.models import Feed, FetchLog, Item
+    from newsline.ingest.publications import import_opml
+    from newsline.testing.replay import replay_in_thread
+    from newsline.testing.scalecorpus import write_scale_corpus
+    from newsline.workers.actors import declare
+    from newsline.workers.queue import Outcomes, make_broker
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    corpus = write_scale_corpus(tmp_path / "corpus", hosts=1, feeds_per_host=1)
+    client = redis.Redis.from_url(REDIS_URL)
+    outcomes = Outcomes(client)
+
+    def wait_for(stage: str, count: int) -> None:
+        deadline = time.monotonic() + 60
+        while len(outcomes.since("r1", stage, 0)) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(outcomes.since("r1", stage, 0)) == count
+
+    with replay_in_thread(corpus.directory) as server:
+        for name, value in server.settings_env().items():
+            monkeypatch.setenv(name, value)
+        settings = load_settings(
+            None, database_url=pg_url, queue_url=REDIS_URL, data_dir=str(tmp_path)
+        )
+        with session_scope(pg_url) as session:
+            import_opml(session, settings, corpus.opml.read_bytes())
+        with session_scope(pg_url) as session:
+            feed_id, feed_url = session.query(Feed.id, Feed.url).one()
+        broker = make_broker(settings)
+        actors = declare(broker, settings)
+        worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
+        worker.start()
+        try:
+            actors.refresh_feed.send(feed_id, run="r1")
+            wait_for("feeds", 1)
+            with session_scope(pg_url) as session:
+                item_id = session.scalars(select(Item.id).order_by(Item.id).limit(1)).one()
+            actors.finish_item.send(item_id, run="r1")
+            wait_for("items", 1)
+        finally:
+            worker.stop()
+            broker.close()
+    with session_scope(pg_url) as session:
+        logged = {(r.kind, r.feed_id, r.status_code) for r in session.query(FetchLog)}
+        urls = {r.url for r in session.query(FetchLog)}
+    assert ("feed", feed_id, 200) in logged
+    assert ("page", None, 200) in logged
+    assert feed_url in urls
+
+
 # -- deploy ----------------------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import or_, select
+from sqlalchemy import Connection, or_, select
 from sqlalchemy.orm import Session
 
 from newsline.config import Settings
@@ -140,13 +140,18 @@ class Bookkeeping:
         self.unchanged.append((feed.id, feed.interval_seconds))
         self.feed_ids[feed.url] = feed.id
 
-    def flush(self, *, at_least: int = 1) -> None:
-        """Write what was collected (nothing while fewer than `at_least` rows wait)."""
+    def flush(self, *, at_least: int = 1, connection: Connection | None = None) -> None:
+        """Write what was collected (nothing while fewer than `at_least` rows wait), on
+        `connection` when given (a distributed unit's own: no second checkout per unit)."""
         if len(self.attempts) + len(self.unchanged) < max(at_least, 1):
             return
-        with session_scope(self.settings.database_url) as session:
-            store.write_fetch_log(session, self.attempts, self.feed_ids)
-            store.record_not_modified(session, self.unchanged, self.settings.fetch)
+        if connection is not None:
+            store.write_fetch_log(connection, self.attempts, self.feed_ids)
+            store.record_not_modified(connection, self.unchanged, self.settings.fetch)
+        else:
+            with session_scope(self.settings.database_url) as session:
+                store.write_fetch_log(session, self.attempts, self.feed_ids)
+                store.record_not_modified(session, self.unchanged, self.settings.fetch)
         self.attempts.clear()
         self.unchanged.clear()
 

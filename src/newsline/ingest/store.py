@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, text, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -154,7 +154,9 @@ def record_feed_failure(
     feed.next_fetch_at = now + timedelta(seconds=failure_delay(feed, error, s))
 
 
-def record_not_modified(session: Session, feeds: list[tuple[int, int]], s: FetchSettings) -> None:
+def record_not_modified(
+    session: Session | Connection, feeds: list[tuple[int, int]], s: FetchSettings
+) -> None:
     """304s: nothing new, so back off a little. ``feeds`` holds (feed id, current interval).
 
     Feeds that get the same new interval share one UPDATE; a crash loses at most the
@@ -519,7 +521,9 @@ def unique_slug(session: Session, item: Item) -> str:
 # -- fetch log ----------------------------------------------------------------------------
 
 
-def write_fetch_log(session: Session, attempts: list[Attempt], feed_ids: dict[str, int]) -> None:
+def write_fetch_log(
+    session: Session | Connection, attempts: list[Attempt], feed_ids: dict[str, int]
+) -> None:
     """Append HTTP attempts to the fetch log (one multi-row INSERT)."""
     if not attempts:
         return

@@ -33,11 +33,11 @@ import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO, Middleware
-from sqlalchemy import select
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from newsline.config import Settings
 from newsline.db.channels import effective_settings
-from newsline.db.engine import session_scope
 from newsline.db.lease import LeaseHeld, lease
 from newsline.db.models import Feed, Item, utcnow
 from newsline.enrich.stage import EnrichReport, enrich_pending
@@ -83,20 +83,40 @@ def queued_key(kind: str, key: object) -> str:
     return f"{PREFIX}:queued:{kind}:{key}"
 
 
+#: Feed URLs the process's bookkeeping remembers at most (to name feeds in the fetch log).
+BOOK_FEEDS = 10_000
+
+
 class _Process:
-    """What a worker process keeps between units: the fetcher, its politeness, a pool."""
+    """What a worker process keeps between units: the fetcher, its politeness, a pool, and
+    the bookkeeping of its HTTP attempts (the fetch log), written by each unit as it ends."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._fetcher: Fetcher | None = None
         self._politeness: RedisPoliteness | None = None
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="extract")
+        self.book = Bookkeeping(settings)
+
+    def flush(self, conn: Connection) -> None:
+        """Write the HTTP attempts and 304s collected so far, on a unit's connection."""
+        try:
+            self.book.flush(connection=conn)
+        except SQLAlchemyError:
+            # Bookkeeping (see Bookkeeping): dropped, so that it cannot fail every unit.
+            log.exception("could not write the fetch log; %d rows dropped", len(self.book.attempts))
+            self.book.attempts.clear()
+            self.book.unchanged.clear()
+        if len(self.book.feed_ids) > BOOK_FEEDS:
+            self.book.feed_ids.clear()
 
     async def fetcher(self) -> Fetcher:
         """The process's fetcher, made on first use inside the worker's event loop."""
         if self._fetcher is None:
             self._politeness = RedisPoliteness(self.settings.queue_url)
-            fetcher = Fetcher(self.settings.fetch, politeness=self._politeness)
+            fetcher = Fetcher(
+                self.settings.fetch, politeness=self._politeness, on_attempt=self.book.attempt
+            )
             await fetcher.__aenter__()
             self._fetcher = fetcher
         return self._fetcher
@@ -138,35 +158,41 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
         broker.client.delete(queued_key(kind, key))
 
     async def refresh_feed_unit(feed_id: int, *, run: str = "", force: bool = False) -> None:
-        with unit_lock(db, LOCK_FEED, feed_id):
-            with session_scope(db) as session:
-                feed = session.get(Feed, feed_id)
-                due = feed is not None and (
-                    force or feed.next_fetch_at is None or feed.next_fetch_at <= utcnow()
-                )
-                unit = (
-                    DueFeed(feed.id, feed.url, feed.etag, feed.last_modified, feed.interval_seconds)
-                    if feed is not None and due
-                    else None
-                )
+        with unit_lock(db, LOCK_FEED, feed_id) as conn:
+            # Read on the lock's connection: no second checkout for one row.
+            feed = conn.execute(
+                select(
+                    Feed.id,
+                    Feed.url,
+                    Feed.etag,
+                    Feed.last_modified,
+                    Feed.interval_seconds,
+                    Feed.next_fetch_at,
+                ).where(Feed.id == feed_id)
+            ).first()
+            due = feed is not None and (
+                force or feed.next_fetch_at is None or feed.next_fetch_at <= utcnow()
+            )
+            unit = (
+                DueFeed(feed.id, feed.url, feed.etag, feed.last_modified, feed.interval_seconds)
+                if feed is not None and due
+                else None
+            )
             if unit is None:  # removed, or refreshed meanwhile by another message
                 url = feed.url if feed is not None else f"feed {feed_id}"
                 outcome = FeedOutcome(url, "unchanged")
             else:
-                book = Bookkeeping(settings)
-                outcome = await refresh_feed(settings, await process.fetcher(), unit, book)
-                book.flush()
-        outcomes.put(run, "feeds", str(feed_id), asdict(outcome))
-        done("feed", feed_id)
+                outcome = await refresh_feed(settings, await process.fetcher(), unit, process.book)
+                process.flush(conn)
+        outcomes.put(run, "feeds", str(feed_id), asdict(outcome), done=queued_key("feed", feed_id))
 
     async def finish_item_unit(item_id: int, *, run: str = "") -> None:
-        with unit_lock(db, LOCK_ITEM, item_id):
-            with session_scope(db) as session:
-                row = session.execute(
-                    select(Item.state, Item.link, Item.url, Item.content_source).where(
-                        Item.id == item_id
-                    )
-                ).first()
+        with unit_lock(db, LOCK_ITEM, item_id) as conn:
+            row = conn.execute(
+                select(Item.state, Item.link, Item.url, Item.content_source).where(
+                    Item.id == item_id
+                )
+            ).first()
             if row is None:
                 data: dict[str, Any] = {"url": f"item {item_id}", "state": "missing"}
                 data["from_page"] = False
@@ -176,9 +202,9 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
             else:
                 item = PendingItem(item_id, row.link or row.url)
                 outcome = await finish_item(settings, await process.fetcher(), item, process.pool)
+                process.flush(conn)
                 data = asdict(outcome)
-        outcomes.put(run, "items", str(item_id), data)
-        done("item", item_id)
+        outcomes.put(run, "items", str(item_id), data, done=queued_key("item", item_id))
 
     def enrich_batch_unit(*, run: str = "", seq: int = 0) -> None:
         report = enrich_unit(settings)

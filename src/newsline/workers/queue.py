@@ -39,7 +39,7 @@ from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.errors import Retry
 from dramatiq.middleware import AsyncIO, Middleware, Retries
-from sqlalchemy import text, update
+from sqlalchemy import Connection, text, update
 
 from newsline.config import Settings
 from newsline.db.engine import engine_for, session_scope
@@ -144,23 +144,25 @@ def live_workers(client: redis.Redis) -> int:
 
 
 @contextmanager
-def unit_lock(url: str, kind: int, key: int) -> Iterator[None]:
+def unit_lock(url: str, kind: int, key: int) -> Iterator[Connection]:
     """Hold the lease of one unit (a feed, an item) for the block; :class:`UnitBusy` when
     another worker holds it. A PostgreSQL session advisory lock on a connection of its own:
-    released at the end, or by the server when the worker dies."""
+    released at the end, or by the server when the worker dies.
+
+    The connection is in autocommit (one round trip a statement, never idle in a
+    transaction while the unit fetches) and is yielded: the unit reads its row on it rather
+    than checking out a second connection (each checkout is pinged: a round trip)."""
     engine = engine_for(url)
-    conn = engine.connect()
+    conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     try:
         got = conn.scalar(text("SELECT pg_try_advisory_lock(:k, :i)"), {"k": kind, "i": key})
-        conn.commit()
         if not got:
             raise UnitBusy(f"unit {kind:x}:{key} is being worked on by another worker")
         try:
-            yield
+            yield conn
         finally:
             try:
                 conn.execute(text("SELECT pg_advisory_unlock(:k, :i)"), {"k": kind, "i": key})
-                conn.commit()
             except Exception:  # a broken connection: closing it releases the lock
                 log.warning("could not release unit lock %x:%d; dropping the connection", kind, key)
                 conn.invalidate()
@@ -203,15 +205,20 @@ class Outcomes:
     def key(run: str, stage: str) -> str:
         return f"{PREFIX}:run:{run}:{stage}"
 
-    def put(self, run: str, stage: str, key: str, data: dict[str, Any]) -> None:
-        """Record a unit's outcome (nothing when no pass waits: the scheduler's units)."""
-        if not run:
-            return
-        name = self.key(run, stage)
-        pipe = self.client.pipeline()
-        pipe.rpush(name, json.dumps({"key": key, "data": data}))
-        pipe.expire(name, OUTCOME_TTL)
-        pipe.execute()
+    def put(
+        self, run: str, stage: str, key: str, data: dict[str, Any], *, done: str | None = None
+    ) -> None:
+        """Record a unit's outcome (nothing when no pass waits: the scheduler's units), and
+        delete the key `done` (the unit's "queued" marker) in the same round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        if run:
+            name = self.key(run, stage)
+            pipe.rpush(name, json.dumps({"key": key, "data": data}))
+            pipe.expire(name, OUTCOME_TTL)
+        if done:
+            pipe.delete(done)
+        if len(pipe):
+            pipe.execute()
 
     def since(self, run: str, stage: str, offset: int) -> list[Outcome]:
         """The outcomes recorded after the first `offset`."""
