@@ -40,6 +40,7 @@ from newsline.publish.digest_compose import (
     SponsorBlock,
     WindowItem,
     compose,
+    entry_from_json,
     extractive_overview,
     render_html,
     render_text,
@@ -676,6 +677,45 @@ def without_unpublished(conn: Connection | Session, entries: list[Entry]) -> lis
         entry.also = [link for link in entry.also if link.url not in urls]
         kept.append(entry)
     return kept
+
+
+def current_overview(conn: Connection | Session, digest_item_id: int, overview: str | None) -> str:
+    """A published Digest's overview as shown now: an automatic one follows its entries, so
+    the lines of entries whose item editors unpublished since go; one an editor wrote stays
+    as written. The stored text is unchanged, so republishing brings the lines back.
+
+    An automatic overview is one line per entry, each opening with the entry's headline
+    (:func:`overview_lines`); one that is not (the LLM backend's prose) is written again
+    extractively from the entries left, grounded by construction.
+    """
+    text = overview or ""
+    if not text:
+        return text
+    found = conn.execute(
+        select(Digest.entries, Item.edited_at, Item.original_summary)
+        .join(Item, Item.id == Digest.item_id)
+        .where(Digest.item_id == digest_item_id)
+    ).first()
+    if found is None:
+        return text
+    stored, edited_at, original = found
+    if edited_at is not None and text != original:
+        return text  # an editor's words (or an edited Digest): theirs to rewrite
+    entries = [entry_from_json(e) for e in stored or []]
+    kept = without_unpublished(conn, list(entries))
+    if len(kept) == len(entries):
+        return text
+    gone = [e for e in entries if not any(e is k for k in kept)]
+
+    def belongs(line: str, entry: Entry) -> bool:
+        title = " ".join(entry.title.split()).rstrip(" .,;:—–-")
+        short = title if title[-1:] in "!?\"'”’)" else title + "."
+        return bool(title) and (line == short or line.startswith(f"{title} — "))
+
+    lines = [line for line in text.split("\n") if line.strip()]
+    if all(any(belongs(line, e) for e in entries) for line in lines):
+        return "\n".join(line for line in lines if not any(belongs(line, e) for e in gone))
+    return extractive_overview(kept, min(len(text), 1000))
 
 
 def due_slot(cfg: ChannelSettings, now: datetime) -> datetime | None:

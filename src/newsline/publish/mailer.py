@@ -28,7 +28,7 @@ from newsline.db.channels import channel_row, channel_settings
 from newsline.db.engine import session_scope
 from newsline.db.models import Digest, Item, Subscriber
 from newsline.errors import NewslineError
-from newsline.publish.digest import sponsor_block, without_unpublished
+from newsline.publish.digest import current_overview, sponsor_block, without_unpublished
 from newsline.publish.digest_compose import (
     Entry,
     SponsorBlock,
@@ -173,7 +173,7 @@ def digest_edition(session: Session, cfg: ChannelSettings, digest: Digest) -> Ed
     return Edition(
         title=item.title if item else f"The Digest of {cfg.display_name}",
         url=item.url if item else "",
-        overview=(item.summary or "") if item else "",
+        overview=current_overview(session, item.id, item.summary) if item else "",
         groups=_regroup(cfg, entries, many, many),
         until=digest.slot_at,
         sponsor=sponsor_block(cfg),

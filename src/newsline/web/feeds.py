@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Row
 from newsline import urls
 from newsline.publish import editorial
 from newsline.publish import sitemap as sitemaps
+from newsline.publish.digest import current_overview
 from newsline.publish.feeds_out import MEDIA_TYPES, FeedEntry, FeedInfo, render
 from newsline.sanitize import web_url
 from newsline.web import queries
@@ -43,6 +44,9 @@ def feed_entries(
         url = site.urls.absolute(item_path(site.urls, channel, row))
         source = source_url(row)
         summary = clip(row.summary or row.teaser or "", 600)
+        if conn is not None and getattr(row, "content_source", None) == "digest":
+            # An automatic overview loses the lines of entries unpublished since.
+            summary = clip(current_overview(conn, row.id, row.summary), 600)
         content = None
         if row.publication_republish == "full" and getattr(row, "body_html", None):
             body = row.body_html
