@@ -319,6 +319,120 @@ class ImageSettings(BaseModel):
     avif: bool = True
 
 
+#: The hourly budgets and what each is counted by (``all``: everybody together): the
+#: defaults of :class:`LimitSettings`, and the only keys each kind accepts.
+DEFAULT_HOURLY_LIMITS: dict[str, dict[str, int]] = {
+    "comment": {"user": 30, "ip": 60, "all": 5000},
+    "flag": {"user": 20, "ip": 40},
+    "vote": {"user": 300, "ip": 600},
+    "signup": {"ip": 5, "all": 500},
+    "reset_mail": {"email": 3, "ip": 10, "all": 500},
+    "signin_mail": {"email": 5, "ip": 10, "all": 500},
+    "verify_mail": {"user": 5, "ip": 10, "all": 500},
+    "email_change": {"user": 5, "ip": 10},
+}
+
+
+#: Sign-in attempts per account (by address, whether or not it exists) and per IP range.
+DEFAULT_SIGNIN_LIMITS: dict[str, dict[str, int]] = {
+    "signin_account": {
+        "free": 5,
+        "lock_at": 20,
+        "backoff_seconds": 30,
+        "max_backoff_seconds": 15 * 60,
+        "lock_for_seconds": 3600,
+        "window_seconds": 86400,
+    },
+    "signin_ip": {
+        "free": 30,
+        "lock_at": 200,
+        "backoff_seconds": 10,
+        "max_backoff_seconds": 5 * 60,
+        "lock_for_seconds": 3600,
+        "window_seconds": 86400,
+    },
+}
+
+
+class AttemptSettings(BaseModel):
+    """Sign-in attempts of one key (an account, an IP range): back-off, then lock-out."""
+
+    model_config = {"extra": "forbid"}
+
+    free: int = Field(ge=1)  # attempts in a window before back-off starts
+    lock_at: int = Field(ge=1)  # attempts in a window that lock the key
+    backoff_seconds: int = Field(ge=1)  # the first wait; each further one twice as long
+    max_backoff_seconds: int = Field(ge=1)
+    lock_for_seconds: int = Field(ge=1)
+    window_seconds: int = Field(ge=60)  # counts start again this long after the first attempt
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AttemptSettings:
+        if self.lock_at < self.free:
+            raise ValueError(f"lock_at ({self.lock_at}) must not be below free ({self.free})")
+        if self.max_backoff_seconds < self.backoff_seconds:
+            raise ValueError(
+                f"max_backoff_seconds ({self.max_backoff_seconds}) must not be below "
+                f"backoff_seconds ({self.backoff_seconds})"
+            )
+        return self
+
+
+class LimitSettings(BaseModel):
+    """Rate limits on readers' actions, per install (community/limits.py). Hourly budgets:
+    ``comment = { user = 30, ip = 60, all = 5000 }`` (a key left out keeps its default; 0
+    refuses the action); sign-in attempts per account and per IP range."""
+
+    model_config = {"extra": "forbid"}
+
+    hourly: dict[str, dict[str, int]] = Field(
+        default_factory=lambda: {kind: dict(by) for kind, by in DEFAULT_HOURLY_LIMITS.items()}
+    )
+    signin_account: AttemptSettings = Field(
+        default_factory=lambda: AttemptSettings(**DEFAULT_SIGNIN_LIMITS["signin_account"])
+    )
+    signin_ip: AttemptSettings = Field(
+        default_factory=lambda: AttemptSettings(**DEFAULT_SIGNIN_LIMITS["signin_ip"])
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _budgets(cls, data: Any) -> Any:
+        """``[limits] comment = {...}`` (the budgets beside the sign-in tables) are merged
+        over the defaults; an unknown action or counter is an error naming the known ones."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for name, defaults in DEFAULT_SIGNIN_LIMITS.items():
+            if isinstance(data.get(name), dict):  # a key left out keeps its default
+                data[name] = {**defaults, **data[name]}
+        hourly = {kind: dict(by) for kind, by in DEFAULT_HOURLY_LIMITS.items()}
+        given = {k: data.pop(k) for k in list(data) if k not in cls.model_fields}
+        for kind, by in {**data.pop("hourly", {}), **given}.items():
+            if kind not in DEFAULT_HOURLY_LIMITS:
+                raise ValueError(
+                    f"unknown action {kind!r} (known: {', '.join(DEFAULT_HOURLY_LIMITS)})"
+                )
+            if not isinstance(by, dict):
+                raise ValueError(f"{kind}: expected a table such as {{ user = 30, ip = 60 }}")
+            for counter, limit in by.items():
+                allowed = DEFAULT_HOURLY_LIMITS[kind]
+                if counter not in allowed:
+                    raise ValueError(
+                        f"{kind}.{counter}: {kind} is counted per {', '.join(allowed)} only"
+                    )
+                if isinstance(limit, str) and limit.strip().isdigit():
+                    limit = int(limit)  # NEWSLINE_LIMITS__COMMENT__USER=10
+                if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+                    raise ValueError(
+                        f"{kind}.{counter}: {limit!r} is not a whole number of actions per "
+                        "hour (0 or more)"
+                    )
+                hourly[kind][counter] = limit
+        data["hourly"] = hourly
+        return data
+
+
 class SchedulerSettings(BaseModel):
     """In-process scheduler of ``newsline serve``."""
 
@@ -351,6 +465,7 @@ class Settings(BaseSettings):
     email: EmailSettings = Field(default_factory=EmailSettings)
     websub: WebSubSettings = Field(default_factory=WebSubSettings)
     images: ImageSettings = Field(default_factory=ImageSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
 
     @classmethod
     def settings_customise_sources(

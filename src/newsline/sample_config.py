@@ -29,6 +29,21 @@ allow_private = false         # refuse URLs resolving to private/loopback addres
 [web]
 base_url = "http://127.0.0.1:8000"
 
+# Rate limits on readers (docs/limits.md), per install; the defaults are shown. Counted in
+# the database, or in Redis when queue_url is set, so they hold across every worker.
+# [limits]
+# comment = {{ user = 30, ip = 60, all = 5000 }}   # per hour; 0 refuses the action
+# flag = {{ user = 20, ip = 40 }}
+# vote = {{ user = 300, ip = 600 }}
+# signup = {{ ip = 5, all = 500 }}
+# [limits.signin_account]     # password sign-ins per account: back-off, then lock-out
+# free = 5
+# lock_at = 20
+# backoff_seconds = 30
+# max_backoff_seconds = 900
+# lock_for_seconds = 3600
+# window_seconds = 86400
+
 [summarize]
 backend = "extractive"        # or "openai" for any OpenAI-compatible endpoint
 # base_url = "http://127.0.0.1:8080/v1"

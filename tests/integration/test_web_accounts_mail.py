@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from newsline import urls
 from newsline.community import accounts
-from newsline.community.limits import SIGNIN_ACCOUNT, signin_keys
+from newsline.community.limits import signin_keys
 from newsline.config import Settings
 from newsline.db.channels import sync_channels
 from newsline.db.engine import session_scope
@@ -225,15 +225,16 @@ def test_brute_force_hits_the_lock_out_and_the_mailed_link_gets_round_it(
     with session_scope(settings.database_url) as session:
         accounts.create_user(session, "target@example.org", PASSWORD, "Tar Get", verified=True)
     statuses = []
-    for n in range(SIGNIN_ACCOUNT.free + 3):
+    free = settings.limits.signin_account.free
+    for n in range(free + 3):
         guess = client.post(
             urls.API + urls.API_SESSION,
             json={"email": "target@example.org", "password": f"guess number {n}"},
         )
         statuses.append(guess.status_code)
     # The free guesses are answered 401; then the account must wait (429, Retry-After).
-    assert statuses[: SIGNIN_ACCOUNT.free] == [401] * SIGNIN_ACCOUNT.free
-    assert statuses[SIGNIN_ACCOUNT.free :] == [429] * 3
+    assert statuses[:free] == [401] * free
+    assert statuses[free:] == [429] * 3
     # Even the right password is refused while the account waits: guessing gains nothing.
     right = client.post(
         urls.API + urls.API_SESSION, json={"email": "target@example.org", "password": PASSWORD}
@@ -271,7 +272,11 @@ def test_the_guess_that_reaches_the_limit_locks_the_account(
         accounts.create_user(session, "locked@example.org", PASSWORD, "Lock Ed", verified=True)
         # Many guesses already, each after its wait: one short of the lock-out.
         key = signin_keys("locked@example.org", "testclient")[0]
-        session.add(Throttle(key=key, failures=SIGNIN_ACCOUNT.lock_at - 1, window_start=utcnow()))
+        session.add(
+            Throttle(
+                key=key, failures=settings.limits.signin_account.lock_at - 1, window_start=utcnow()
+            )
+        )
     last = client.post(
         urls.API + urls.API_SESSION, json={"email": "locked@example.org", "password": "one more"}
     )

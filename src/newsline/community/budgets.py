@@ -1,4 +1,6 @@
-"""Send budgets: how many mails of a kind may go out per hour, per client and in all.
+"""Hourly budgets in the database: how many actions (mails, comments, votes ...) of a kind
+may be done per hour, per client and in all — the database backend of
+:class:`newsline.community.limits.Limits` (distributed mode counts in Redis instead).
 
 Counts live in the database (``send_budget``: one row per key and hour), so the limits
 hold across every worker process of ``serve --workers N``. :func:`spend` counts one mail

@@ -1,20 +1,24 @@
-"""Rate limits on readers' actions, in the database so they hold across ``serve --workers N``.
+"""Rate limits on readers' actions that hold across ``serve --workers N``: one interface
+(:class:`Limits`), two backends — the database (:class:`DatabaseLimits`, the default) or
+Redis when distributed mode configures one (:class:`newsline.community.limits_redis.RedisLimits`).
+The numbers are settings (``[limits]`` in newsline.toml, :class:`newsline.config.LimitSettings`).
 
 Two kinds:
 
-- **Hourly budgets** (:func:`spend_action`): at most so many comments, flags, votes,
-  sign-ups or mails of a kind per hour, per account, per IP range, per address and in all
-  (:data:`ACTION_LIMITS`). Counted in ``send_budget`` rows by
-  :func:`newsline.community.budgets.spend` in the caller's transaction; a spent budget
-  raises :class:`RateLimited` (its message is for the reader) and the caller's rollback
-  uncounts the attempt.
-- **Attempts with back-off and lock-out** (:func:`begin_attempt`): sign-in attempts per
-  account and per IP range (``throttle`` rows). Each attempt is counted *before* the
-  password is checked (and committed), so parallel guesses through several workers are all
-  counted; :func:`attempt_succeeded` takes a success back off. After ``free`` attempts in a
-  window each further one must wait twice as long as the last (on an account 30 s,
-  1 min, 2 min … up to ``max_backoff``); at ``lock_at`` the key is locked for ``lock_for``. Counts change by a
-  compare-and-swap UPDATE, so two workers never both pass on the same count.
+- **Hourly budgets** (:meth:`Limits.spend`): at most so many comments, flags, votes,
+  sign-ups or mails of a kind per hour, per account, per IP range, per address and in all.
+  A spent budget raises :class:`RateLimited` (its message is for the reader) and counts
+  nothing; the caller's rollback uncounts an attempt that failed later (in the database
+  the counting is part of the caller's transaction; Redis gives the count back when the
+  session rolls back).
+- **Attempts with back-off and lock-out** (:meth:`Limits.begin_attempt`): sign-in attempts
+  per account and per IP range. Each attempt is counted *before* the password is checked
+  (and committed), so parallel guesses through several workers are all counted;
+  :meth:`Limits.attempt_succeeded` takes a success back off. After ``free`` attempts in a
+  window each further one must wait twice as long as the last (on an account 30 s, 1 min,
+  2 min … up to ``max_backoff``); at ``lock_at`` the key is locked for ``lock_for``. In
+  the database counts change by a compare-and-swap UPDATE, in Redis by one Lua script, so
+  two workers never both pass on the same count.
 
 Keys never hold an address in clear: :func:`key_of` hashes them. IPv6 clients are counted
 by /64 (one subscriber's whole range), IPv4 by address.
@@ -24,6 +28,8 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,20 +39,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from newsline.community.budgets import BudgetSpent, spend
+from newsline.config import AttemptSettings, LimitSettings
 from newsline.db.models import Throttle, utcnow
 from newsline.errors import NewslineError
 
-#: Per hour, by kind, then by what is counted (``all``: everybody together).
-ACTION_LIMITS: dict[str, dict[str, int]] = {
-    "comment": {"user": 30, "ip": 60, "all": 5000},
-    "flag": {"user": 20, "ip": 40},
-    "vote": {"user": 300, "ip": 600},
-    "signup": {"ip": 5, "all": 500},
-    "reset_mail": {"email": 3, "ip": 10, "all": 500},
-    "signin_mail": {"email": 5, "ip": 10, "all": 500},
-    "verify_mail": {"user": 5, "ip": 10, "all": 500},
-    "email_change": {"user": 5, "ip": 10},
-}
 #: What the reader is told they did too often.
 ACTION_WORDS = {
     "comment": "posting comments",
@@ -63,6 +59,10 @@ _CAS_TRIES = 8
 
 class RateLimited(BudgetSpent):
     """An action done too often this hour; ``retry_after`` is the seconds until it renews."""
+
+
+class LimitsUnavailable(RateLimited):
+    """The limits cannot be checked (their Redis is away): the action is refused for now."""
 
 
 class AttemptsThrottled(NewslineError):
@@ -92,13 +92,18 @@ def key_of(value: str | int) -> str:
     return hashlib.blake2b(str(value).encode(), digest_size=12).hexdigest()
 
 
-def spend_action(
-    session: Session, kind: str, *, now: datetime | None = None, **keys: str | int
-) -> None:
-    """Count one `kind` action against the budgets of each key given (``user=``, ``ip=``,
-    ``email=``) and of ``all`` when the kind has one; :class:`RateLimited` when one is
-    spent (the caller rolls back). An IP is counted by :func:`ip_range`."""
-    limits = ACTION_LIMITS.get(kind)
+def signin_keys(email: str, ip: str) -> tuple[str, str]:
+    """The throttle keys of a sign-in: the account (by address) and the client's IP range."""
+    return f"signin:acct:{key_of(email.strip().lower())}", f"signin:ip:{key_of(ip_range(ip))}"
+
+
+def budget_keys(
+    hourly: Mapping[str, Mapping[str, int]], kind: str, keys: Mapping[str, str | int]
+) -> list[tuple[str, int]]:
+    """The ``(key, per-hour limit)`` budgets one `kind` action is counted against: each key
+    given (``user=``, ``ip=``, ``email=``; an IP by :func:`ip_range`) and ``all`` when the
+    kind has one."""
+    limits = hourly.get(kind)
     if limits is None:
         raise ValueError(f"unknown rate-limited action {kind!r}")
     budgets: list[tuple[str, int]] = []
@@ -109,15 +114,17 @@ def spend_action(
         budgets.append((f"{kind}:{name}:{key_of(counted)}", limits[name]))
     if "all" in limits:
         budgets.append((f"{kind}:all", limits["all"]))
-    try:
-        spend(session, budgets, now)
-    except BudgetSpent as exc:
-        minutes = max(1, round(exc.retry_after / 60))
-        raise RateLimited(
-            f"You are {ACTION_WORDS.get(kind, kind)} too often. "
-            f"Please try again in {minutes} minute{'s' if minutes != 1 else ''}.",
-            exc.retry_after,
-        ) from exc
+    return budgets
+
+
+def rate_limited(kind: str, retry_after: int) -> RateLimited:
+    """What the reader is told when a `kind` budget is spent."""
+    minutes = max(1, round(retry_after / 60))
+    return RateLimited(
+        f"You are {ACTION_WORDS.get(kind, kind)} too often. "
+        f"Please try again in {minutes} minute{'s' if minutes != 1 else ''}.",
+        retry_after,
+    )
 
 
 # --- attempts: back-off and lock-out ------------------------------------------------------
@@ -134,6 +141,18 @@ class AttemptPolicy:
     lock_for: timedelta
     window: timedelta  # counts start again this long after the first attempt
 
+    @classmethod
+    def of(cls, cfg: AttemptSettings) -> AttemptPolicy:
+        """The policy a ``[limits.signin_*]`` table configures."""
+        return cls(
+            free=cfg.free,
+            lock_at=cfg.lock_at,
+            backoff=timedelta(seconds=cfg.backoff_seconds),
+            max_backoff=timedelta(seconds=cfg.max_backoff_seconds),
+            lock_for=timedelta(seconds=cfg.lock_for_seconds),
+            window=timedelta(seconds=cfg.window_seconds),
+        )
+
     def blocked_until(self, attempts: int, now: datetime) -> datetime | None:
         """Until when the key must wait after its `attempts`-th attempt (None: no wait)."""
         if attempts >= self.lock_at:
@@ -144,34 +163,12 @@ class AttemptPolicy:
         return None
 
 
-#: Sign-in attempts on one account (by address, whether or not it exists).
-SIGNIN_ACCOUNT = AttemptPolicy(
-    free=5,
-    lock_at=20,
-    backoff=timedelta(seconds=30),
-    max_backoff=timedelta(minutes=15),
-    lock_for=timedelta(hours=1),
-    window=timedelta(hours=24),
-)
-#: Sign-in attempts from one IP range, on any accounts.
-SIGNIN_IP = AttemptPolicy(
-    free=30,
-    lock_at=200,
-    backoff=timedelta(seconds=10),
-    max_backoff=timedelta(minutes=5),
-    lock_for=timedelta(hours=1),
-    window=timedelta(hours=24),
-)
-
-
-def _insert(session: Session):  # type: ignore[no-untyped-def]
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
-def _throttled(key: str, row: Throttle, policy: AttemptPolicy, now: datetime) -> None:
-    assert row.blocked_until is not None
-    wait = max(1, int((row.blocked_until - now).total_seconds() + 0.999))
-    locked = row.failures >= policy.lock_at
+def throttled(
+    key: str, failures: int, blocked_until: datetime, policy: AttemptPolicy, now: datetime
+) -> AttemptsThrottled:
+    """What the reader is told when `key` (at `failures` attempts) must wait."""
+    wait = max(1, int((blocked_until - now).total_seconds() + 0.999))
+    locked = failures >= policy.lock_at
     what = "this account" if key.startswith("signin:acct:") else "your network"
     if locked:
         minutes = max(1, round(wait / 60))
@@ -185,7 +182,127 @@ def _throttled(key: str, row: Throttle, policy: AttemptPolicy, now: datetime) ->
             f"Too many failed sign-ins for {what}: please wait {wait} second"
             f"{'s' if wait != 1 else ''} before trying again."
         )
-    raise AttemptsThrottled(message, wait, locked)
+    return AttemptsThrottled(message, wait, locked)
+
+
+# --- one interface ------------------------------------------------------------------------
+
+
+class Limits(ABC):
+    """The limits of one install (``[limits]``), counted in the database or in Redis; the
+    web asks this and does not know which."""
+
+    def __init__(self, cfg: LimitSettings) -> None:
+        self.hourly = cfg.hourly
+        self.signin_account = AttemptPolicy.of(cfg.signin_account)
+        self.signin_ip = AttemptPolicy.of(cfg.signin_ip)
+
+    def spend(
+        self, session: Session, kind: str, *, now: datetime | None = None, **keys: str | int
+    ) -> None:
+        """Count one `kind` action against the budgets of each key given (``user=``,
+        ``ip=``, ``email=``) and of ``all`` when the kind has one; :class:`RateLimited`
+        when one is spent (nothing is counted then)."""
+        budgets = budget_keys(self.hourly, kind, keys)
+        try:
+            self.spend_budgets(session, budgets, now)
+        except RateLimited:
+            raise
+        except BudgetSpent as exc:
+            raise rate_limited(kind, exc.retry_after) from exc
+
+    @abstractmethod
+    def spend_budgets(
+        self, session: Session, budgets: Sequence[tuple[str, int]], now: datetime | None = None
+    ) -> None:
+        """Count one against each ``(key, per-hour limit)``, or :class:`BudgetSpent` when
+        one is used up (counting nothing); a rollback of `session` gives the count back."""
+
+    @abstractmethod
+    def begin_attempt(
+        self,
+        session: Session,
+        checks: Sequence[tuple[str, AttemptPolicy]],
+        now: datetime | None = None,
+    ) -> None:
+        """Count an attempt against each ``(key, policy)`` — commit before checking the
+        password — or :class:`AttemptsThrottled` when a key must wait (counting nothing)."""
+
+    @abstractmethod
+    def attempt_succeeded(
+        self, session: Session, reset: Sequence[str], forgive: Sequence[str]
+    ) -> None:
+        """A counted attempt succeeded (applied when `session` commits): the `reset` keys
+        start afresh (the account), the `forgive` keys (the IP range) get one attempt back."""
+
+    @abstractmethod
+    def attempts(self, session: Session, key: str) -> int:
+        """How many attempts a key has in its current window (0 when none)."""
+
+    def begin_sign_in(
+        self, session: Session, email: str, ip: str, now: datetime | None = None
+    ) -> None:
+        """Count a password sign-in for the account and the client's IP range."""
+        account, network = signin_keys(email, ip)
+        self.begin_attempt(
+            session, [(account, self.signin_account), (network, self.signin_ip)], now
+        )
+
+    def sign_in_succeeded(self, session: Session, email: str, ip: str) -> None:
+        """The password was right: the account starts afresh, the IP range gets it back."""
+        account, network = signin_keys(email, ip)
+        self.attempt_succeeded(session, reset=[account], forgive=[network])
+
+    def lift_lock_out(self, session: Session, email: str) -> None:
+        """A proven address (a mailed link, a reset) lifts the account's back-off and lock-out."""
+        self.attempt_succeeded(session, reset=[signin_keys(email, "")[0]], forgive=[])
+
+
+# --- the database backend -----------------------------------------------------------------
+
+
+def _insert(session: Session):  # type: ignore[no-untyped-def]
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+class DatabaseLimits(Limits):
+    """Counts in the database (``send_budget``, ``throttle``), in the caller's transaction."""
+
+    def spend_budgets(
+        self, session: Session, budgets: Sequence[tuple[str, int]], now: datetime | None = None
+    ) -> None:
+        spend(session, budgets, now)
+
+    def begin_attempt(
+        self,
+        session: Session,
+        checks: Sequence[tuple[str, AttemptPolicy]],
+        now: datetime | None = None,
+    ) -> None:
+        # A refusal on a later key leaves the earlier counted: the caller rolls back.
+        now = now or utcnow()
+        for key, policy in checks:
+            _count(session, key, policy, now)
+
+    def attempt_succeeded(
+        self, session: Session, reset: Sequence[str], forgive: Sequence[str]
+    ) -> None:
+        for key in reset:
+            row = session.get(Throttle, key)
+            if row is not None:
+                session.delete(row)
+        for key in forgive:
+            session.execute(
+                update(Throttle)
+                .where(Throttle.key == key, Throttle.failures > 0)
+                .values(failures=Throttle.failures - 1)
+                .execution_options(synchronize_session=False)
+            )
+        session.flush()
+
+    def attempts(self, session: Session, key: str) -> int:
+        value = session.scalar(select(Throttle.failures).where(Throttle.key == key))
+        return int(value or 0)
 
 
 def _count(session: Session, key: str, policy: AttemptPolicy, now: datetime) -> None:
@@ -210,7 +327,7 @@ def _count(session: Session, key: str, policy: AttemptPolicy, now: datetime) -> 
             attempts, window = 1, now
         else:
             if row.blocked_until is not None and row.blocked_until > now:
-                _throttled(key, row, policy, now)
+                raise throttled(key, row.failures, row.blocked_until, policy, now)
             attempts, window = row.failures + 1, row.window_start
         swapped = session.execute(
             update(Throttle)
@@ -231,40 +348,9 @@ def _count(session: Session, key: str, policy: AttemptPolicy, now: datetime) -> 
     raise AttemptsThrottled("Too many sign-ins at once: please try again.", 1, False)
 
 
-def begin_attempt(
-    session: Session, checks: list[tuple[str, AttemptPolicy]], now: datetime | None = None
+def spend_action(
+    session: Session, kind: str, *, now: datetime | None = None, **keys: str | int
 ) -> None:
-    """Count an attempt against each ``(key, policy)`` — commit before checking the
-    password — or :class:`AttemptsThrottled` when a key must wait (nothing is counted on
-    that key then; the caller rolls back the others)."""
-    now = now or utcnow()
-    for key, policy in checks:
-        _count(session, key, policy, now)
-
-
-def attempt_succeeded(session: Session, reset: list[str], forgive: list[str]) -> None:
-    """A counted attempt succeeded: the `reset` keys start afresh (the account), the
-    `forgive` keys (the IP range) get this one attempt back."""
-    for key in reset:
-        row = session.get(Throttle, key)
-        if row is not None:
-            session.delete(row)
-    for key in forgive:
-        session.execute(
-            update(Throttle)
-            .where(Throttle.key == key, Throttle.failures > 0)
-            .values(failures=Throttle.failures - 1)
-            .execution_options(synchronize_session=False)
-        )
-    session.flush()
-
-
-def attempts(session: Session, key: str) -> int:
-    """How many attempts a key has in its current window (0 without a row)."""
-    value = session.scalar(select(Throttle.failures).where(Throttle.key == key))
-    return int(value or 0)
-
-
-def signin_keys(email: str, ip: str) -> tuple[str, str]:
-    """The throttle keys of a sign-in: the account (by address) and the client's IP range."""
-    return f"signin:acct:{key_of(email.strip().lower())}", f"signin:ip:{key_of(ip_range(ip))}"
+    """Transitional, for call sites not yet given the install's :class:`Limits` (removed
+    once they ask ``site.limits``): the default budgets, counted in the database."""
+    DatabaseLimits(LimitSettings()).spend(session, kind, now=now, **keys)

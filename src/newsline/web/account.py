@@ -41,16 +41,7 @@ from newsline.community.accounts import (
     LinkInvalid,
     WeakPassword,
 )
-from newsline.community.limits import (
-    SIGNIN_ACCOUNT,
-    SIGNIN_IP,
-    AttemptsThrottled,
-    RateLimited,
-    attempt_succeeded,
-    begin_attempt,
-    signin_keys,
-    spend_action,
-)
+from newsline.community.limits import AttemptsThrottled, RateLimited
 from newsline.config import Settings
 from newsline.db.engine import session_scope
 from newsline.db.models import User
@@ -219,12 +210,13 @@ def _close_session(request: Request) -> None:
 def _password_sign_in(request: Request, email: str, password: str) -> Viewer:
     """Check the password (counted first: back-off and lock-out) and open a session."""
     url = _settings(request).database_url
-    account_key, ip_key = signin_keys(email, client_ip(request))
+    limits = site_of(request).limits
+    ip = client_ip(request)
     with session_scope(url) as session:
-        begin_attempt(session, [(account_key, SIGNIN_ACCOUNT), (ip_key, SIGNIN_IP)])
+        limits.begin_sign_in(session, email, ip)
     with session_scope(url) as session:
         user = accounts.authenticate(session, email, password)
-        attempt_succeeded(session, reset=[account_key], forgive=[ip_key])
+        limits.sign_in_succeeded(session, email, ip)
         _open_session(session, request, user)
         return Viewer.of(user, accounts.channel_roles(session, user.id))
 
@@ -397,7 +389,7 @@ def _sign_up_sync(
                     "An account with this e-mail address exists already: sign in instead."
                 )
             # Same answer as for a new address; the owner learns of it by mail.
-            spend_action(session, "signin_mail", email=address, ip=ip)
+            site.limits.spend(session, "signin_mail", email=address, ip=ip)
             token = accounts.create_link_token(session, "signin", address, existing)
             return (
                 _mail(
@@ -411,7 +403,7 @@ def _sign_up_sync(
                 ),
                 False,
             )
-        spend_action(session, "signup", ip=ip)
+        site.limits.spend(session, "signup", ip=ip)
         user = accounts.create_user(session, address, password, shown)
         if not _mail_enabled(request):
             _open_session(session, request, user)
@@ -510,7 +502,7 @@ def _use_link_sync(request: Request, token: str, purpose: str) -> User:
             raise LinkInvalid("This link is for an address the account no longer has.")
         accounts.mark_verified(user)
         # A proven address also lifts a password lock-out of the account.
-        attempt_succeeded(session, reset=[signin_keys(user.email, "")[0]], forgive=[])
+        site_of(request).limits.lift_lock_out(session, user.email)
         _open_session(session, request, user)
         return user
 
@@ -552,7 +544,7 @@ def _ask_sync(request: Request, email: str, purpose: str) -> EmailMessage | None
         except AccountError:
             return None
         # Counted whether or not the account exists: the budget tells nothing either.
-        spend_action(session, kind, email=address, ip=client_ip(request))
+        site.limits.spend(session, kind, email=address, ip=client_ip(request))
         user = accounts.user_by_email(session, address)
         if user is None:
             return None
@@ -658,7 +650,7 @@ def _reset_sync(request: Request, token: str, password: str) -> None:
         accounts.set_password(session, user, password)
         accounts.end_all_sessions(session, user.id)
         accounts.mark_verified(user)
-        attempt_succeeded(session, reset=[signin_keys(user.email, "")[0]], forgive=[])
+        site_of(request).limits.lift_lock_out(session, user.email)
         _open_session(session, request, user)
 
 
@@ -797,7 +789,7 @@ def _act_sync(request: Request, me: Viewer, action: str, form: dict[str, str]) -
                 raise AccountError("That is your address already.")
             if not _mail_enabled(request):
                 raise AccountError("This site does not send e-mail, so addresses cannot change.")
-            spend_action(session, "email_change", user=user.id, ip=ip)
+            site.limits.spend(session, "email_change", user=user.id, ip=ip)
             token = accounts.create_link_token(session, "email", address, user)
             return _mail(
                 request,
@@ -812,7 +804,7 @@ def _act_sync(request: Request, me: Viewer, action: str, form: dict[str, str]) -
                 return "verified"
             if not _mail_enabled(request):
                 raise AccountError("This site does not send e-mail.")
-            spend_action(session, "verify_mail", user=user.id, ip=ip)
+            site.limits.spend(session, "verify_mail", user=user.id, ip=ip)
             token = accounts.create_link_token(session, "verify", user.email, user)
             return _mail(
                 request,

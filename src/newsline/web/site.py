@@ -14,6 +14,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from newsline.community.limits import DatabaseLimits, Limits
+from newsline.community.limits_redis import RedisLimits
 from newsline.config import ChannelSettings, Settings
 from newsline.db.channels import channel_row, effective_settings, overrides_stamp
 from newsline.db.engine import engine_for, session_scope
@@ -81,6 +83,7 @@ class Site:
         self.file_settings = settings  # as the config file says
         self.urls = Urls(settings.web.base_url)
         self.engine: Engine = engine_for(settings.database_url)
+        self.limits = limits_for(settings)
         # With the channel settings changed from the console (they win over the file's);
         # a change saved by any process is seen here within OVERRIDES_CHECK_SECONDS.
         self._stamp = self._overrides_stamp()
@@ -157,6 +160,16 @@ class Site:
         # A channel configured after the last `newsline serve`/`init` gets its rows now.
         with session_scope(self.settings.database_url) as session:
             return channel_row(session, self.settings, cfg.slug).id
+
+
+def limits_for(settings: Settings) -> Limits:
+    """The install's rate limits (``[limits]``): counted in Redis when distributed mode
+    configures one (``queue_url``), else in the database; both hold across workers."""
+    if settings.queue_url:
+        from newsline.workers.queue import redis_client
+
+        return RedisLimits(settings.limits, redis_client(settings))
+    return DatabaseLimits(settings.limits)
 
 
 def site_of(request: Request) -> Site:
