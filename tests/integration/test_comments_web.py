@@ -359,3 +359,58 @@ def test_a_long_comment_in_another_script_fits_the_form(site: Site) -> None:
         f"{site.item_path}/comments", data={"body": body, "csrf_token": token}
     )
     assert posted.status_code == 303, posted.text[:300]
+
+
+def _comment_li(html: str, comment_id: int) -> str:
+    found = re.search(rf'<li class="[^"]*" id="c{comment_id}".*?</li>', html, re.DOTALL)
+    assert found is not None, comment_id
+    return found.group(0)
+
+
+def test_signed_in_readers_share_one_section_with_their_own_parts(site: Site) -> None:
+    """Signed-in readers get the section rendered once per version, their own comments,
+    votes and token put in: each sees their own, never another reader's."""
+    client = site.client
+    tokens, cookies, ids = {}, {}, {}
+    for name in ("ann", "bob"):
+        client.cookies.clear()
+        tokens[name] = _sign_in(client, f"{name}@example.org")
+        cookies[name] = dict(client.cookies)
+        posted = client.post(
+            _api(site), json={"body": f"Said by {name}"}, headers={"X-CSRF-Token": tokens[name]}
+        )
+        assert posted.status_code == 201, posted.text
+        ids[name] = posted.json()["id"]
+    client.cookies = cookies["bob"]
+    voted = client.post(f"{_api(site)}/{ids['ann']}/vote", headers={"X-CSRF-Token": tokens["bob"]})
+    assert voted.status_code == 200, voted.text
+
+    pages = [site.item_path, f"{site.item_path}/comments"]
+    for path in pages * 2:  # the second time from the shared fragments
+        for me, other in (("bob", "ann"), ("ann", "bob")):
+            client.cookies = cookies[me]
+            html = client.get(path).text
+            assert set(re.findall(r'name="csrf_token" value="([^"]+)"', html)) == {tokens[me]}
+            own, theirs = _comment_li(html, ids[me]), _comment_li(html, ids[other])
+            assert " mine" in own and "comment-edit" in own and "comment-delete" in own
+            assert "comment-vote" not in own and "comment-flag" not in own
+            assert " mine" not in theirs and "comment-edit" not in theirs
+            assert "comment-flag" in theirs and "comment-reply" in theirs
+            upvote = re.search(r"<button[^>]*>(Upvote|Upvoted)</button>", theirs)
+            assert upvote is not None
+            assert upvote.group(1) == ("Upvoted" if me == "bob" else "Upvote")
+            assert ("disabled" in upvote.group(0)) == (me == "bob")
+
+    # A comment only its author sees (held for a moderator): the whole section for them.
+    with Session(engine_for(site.settings.database_url)) as session, session.begin():
+        held = session.get(Comment, ids["ann"])
+        assert held is not None
+        held.status = "held"
+        item = session.get(Item, site.item_id)
+        assert item is not None
+        item.comment_version += 1
+    for path in pages:
+        client.cookies = cookies["ann"]
+        assert "Awaiting a moderator" in _comment_li(client.get(path).text, ids["ann"])
+        client.cookies = cookies["bob"]
+        assert f'id="c{ids["ann"]}"' not in client.get(path).text

@@ -1,11 +1,16 @@
 """An item page revalidated with If-Modified-Since or If-None-Match after its comment
-section changed (a new comment, a moderator's hide) is answered in full, never 304."""
+section changed (a new comment, a vote, an edit, a moderator's hide) is answered in full,
+never 304, whether asked at once or after the change settled; an unchanged page with
+comments revalidates to 304 (it is dated by its comments' changed-at stamp)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -14,6 +19,7 @@ from newsline.community import accounts
 from newsline.config import Settings
 from newsline.db.engine import engine_for
 from newsline.web.app import create_app
+from newsline.web.item import SETTLING, page_date
 from tests.support.webdata import seed
 
 pytestmark = pytest.mark.postgres
@@ -46,12 +52,13 @@ def site(make_settings: Callable[..., Settings]) -> Iterator[Site]:
         yield Site(client, seeded.items["harbor-0"])
 
 
-def _as(client: TestClient, email: str) -> str:
+def _as(client: TestClient, email: str) -> tuple[str, httpx.Cookies]:
+    """Sign in: the CSRF token and the session's cookies (to switch back with)."""
     client.cookies.clear()
     signed = client.post("/api/v1/session", json={"email": email, "password": PASSWORD})
     assert signed.status_code == 200, signed.text
     token: str = signed.json()["csrf_token"]
-    return token
+    return token, httpx.Cookies(client.cookies)
 
 
 def _validators(client: TestClient) -> tuple[str, str]:
@@ -72,22 +79,65 @@ def _revalidated(client: TestClient, modified: str, etag: str) -> list[str]:
     return texts
 
 
-def test_a_new_comment_or_a_hide_is_never_answered_304(site: Site) -> None:
+def _settle() -> None:
+    """Past the moments in which a page of a just-changed item carries no date."""
+    time.sleep(SETTLING.total_seconds() + 0.2)
+
+
+def _now_and_settled(client: TestClient, modified: str, etag: str) -> list[str]:
+    """Revalidated at once, and again once the change has settled (dated by it)."""
+    texts = _revalidated(client, modified, etag)
+    _settle()
+    return texts + _revalidated(client, modified, etag)
+
+
+def test_a_new_comment_a_vote_an_edit_or_a_hide_is_never_answered_304(site: Site) -> None:
     client = site.app_client
     api = f"/api/v1/channels/news/items/{site.item_id}/comments"
-    modified, etag = _validators(client)
-    token = _as(client, "ann@example.org")
-    posted = client.post(api, json={"body": "Fresh remark"}, headers={"X-CSRF-Token": token})
+    ann, ann_cookies = _as(client, "ann@example.org")
+    mo, mo_cookies = _as(client, "mo@example.org")
+    modified, etag = _validators(client)  # no comments yet: dated by the item
+    assert "No comments yet" in client.get(f"{PATH}/comments").text  # cached for everyone
+    client.cookies = ann_cookies
+    posted = client.post(api, json={"body": "Fresh remark"}, headers={"X-CSRF-Token": ann})
     assert posted.status_code == 201, posted.text
-    for text in _revalidated(client, modified, etag):
+    comment = f"{api}/{posted.json()['id']}"
+    for text in _now_and_settled(client, modified, etag):
         assert "Fresh remark" in text
+    assert "Fresh remark" in client.get(f"{PATH}/comments").text
+
+    # Settled, the page is dated by its comments: unchanged, it revalidates to 304.
     modified, etag = _validators(client)
-    token = _as(client, "mo@example.org")
+    client.cookies.clear()
+    assert client.get(PATH, headers={"if-modified-since": modified}).status_code == 304
+
+    client.cookies = mo_cookies
+    voted = client.post(f"{comment}/vote", headers={"X-CSRF-Token": mo})
+    assert voted.status_code == 200, voted.text
+    for text in _now_and_settled(client, modified, etag):
+        assert "1 point" in text
+
+    # Fetched in the moment of a change (no date of its own), then changed again at once.
+    client.cookies = ann_cookies
+    edited = client.patch(comment, json={"body": "Fresh, amended"}, headers={"X-CSRF-Token": ann})
+    assert edited.status_code == 200, edited.text
+    modified, etag = _validators(client)
+    client.cookies = mo_cookies
     acted = client.post(
         f"/api/v1/channels/news/moderation/comments/{posted.json()['id']}",
         json={"action": "hide", "reason": "test"},
-        headers={"X-CSRF-Token": token},
+        headers={"X-CSRF-Token": mo},
     )
     assert acted.status_code == 200, acted.text
-    for text in _revalidated(client, modified, etag):
-        assert "Fresh remark" not in text
+    for text in _now_and_settled(client, modified, etag):
+        assert "Fresh" not in text
+    assert "Fresh" not in client.get(f"{PATH}/comments").text
+
+
+def test_the_page_date_waits_for_a_change_to_settle() -> None:
+    dated = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    changed = datetime(2026, 11, 30, 13, 0, 0, 900_000, tzinfo=UTC)
+    assert page_date(dated, None, changed) == dated
+    assert page_date(dated, changed, changed + SETTLING / 2) is None
+    assert page_date(dated, changed, changed + SETTLING) == changed
+    assert page_date(changed, dated, changed + SETTLING) == changed

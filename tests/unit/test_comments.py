@@ -447,3 +447,70 @@ def test_recount_repairs_the_denormalised_count(world: World) -> None:
     with Session(world.engine) as session, session.begin():
         assert comments.recount(session) == 1
     assert _count(world) == 1
+
+
+def _version(w: World, item: int | None = None) -> tuple[int, Any]:
+    with Session(w.engine) as session:
+        row = session.execute(
+            select(Item.comment_version, Item.comments_changed_at).where(
+                Item.id == (item or w.item_id)
+            )
+        ).one()
+        return int(row[0]), row[1]
+
+
+def test_every_change_the_section_shows_bumps_the_items_comment_version(world: World) -> None:
+    """The web caches the rendered section per version and dates the page by the stamp."""
+    seen = [_version(world)]
+    assert seen[0] == (0, None)
+
+    def bumped() -> None:
+        now = _version(world)
+        assert now[0] > seen[-1][0] and now[1] is not None
+        assert seen[-1][1] is None or now[1] >= seen[-1][1]
+        seen.append(now)
+
+    posted = _post(world, world.ann, "First remark")
+    bumped()
+    held = _post(
+        world,
+        world.bob,
+        "Buy now https://a.example https://b.example https://c.example",
+        settings=CommentSettings(max_links=1),
+    )
+    assert held.status == "held"
+    bumped()  # its author sees it in the section
+    with Session(world.engine) as session, session.begin():
+        bob = session.get(User, world.bob)
+        assert bob is not None
+        comments.vote(session, comment_id=posted.id, user=bob)
+    bumped()
+    with Session(world.engine) as session, session.begin():
+        bob = session.get(User, world.bob)
+        assert bob is not None
+        comments.vote(session, comment_id=posted.id, user=bob)  # again: nothing changes
+        comments.flag(session, comment_id=posted.id, user=bob, reason="rude")  # not shown
+    assert _version(world) == seen[-1]
+    with Session(world.engine) as session, session.begin():
+        ann = session.get(User, world.ann)
+        assert ann is not None
+        comments.edit(session, CommentSettings(), comment_id=posted.id, user=ann, body="Amended")
+    bumped()
+    with Session(world.engine) as session, session.begin():
+        moderator = session.get(User, world.mod)
+        assert moderator is not None
+        moderation.act(session, Actor.of(moderator), moderator, comment_id=posted.id, action="hide")
+    bumped()
+    with Session(world.engine) as session, session.begin():
+        moderator = session.get(User, world.mod)
+        assert moderator is not None
+        moderation.act(
+            session, Actor.of(moderator), moderator, comment_id=posted.id, action="restore"
+        )
+    bumped()
+    with Session(world.engine) as session, session.begin():
+        ann = session.get(User, world.ann)
+        assert ann is not None
+        comments.delete_own(session, comment_id=posted.id, user=ann)
+    bumped()
+    assert _version(world, world.other_item_id) == (0, None)

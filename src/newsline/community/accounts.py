@@ -378,6 +378,13 @@ def delete_account(
         raise AccountError("comments must be 'anonymise' or 'remove'")
     now = now or utcnow()
     touched = 0
+    # Their items' comment sections change (names, or texts): new versions (see comments.py).
+    session.execute(
+        update(Item)
+        .where(Item.id.in_(select(Comment.item_id).where(Comment.author_id == user.id)))
+        .values(comment_version=Item.comment_version + 1, comments_changed_at=now)
+        .execution_options(synchronize_session=False)
+    )
     if comments == "remove":
         counts = session.execute(
             select(Comment.item_id, func.count())

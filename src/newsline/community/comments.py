@@ -9,6 +9,12 @@ commits. Races are settled by the database, not by reading first:
   actually changed a row, so two moderators hiding one comment at once count it once;
 - a vote is a primary key (one per reader and comment), a flag a unique key.
 
+Every change of what an item's comment section shows (a comment posted, edited, deleted,
+voted on, or moved between statuses by its author or a moderator) bumps the item's
+``comment_version`` and sets ``comments_changed_at`` in the same transaction
+(:func:`changed`): the web caches the rendered section per version and dates the item page
+by the stamp, so neither can hide a change.
+
 Digests are items, so all of this holds for Digest pages too.
 
 Threads: top-level comments are paged (:data:`PAGE_SIZE` per page, sorted oldest, newest
@@ -136,14 +142,21 @@ def _writer_lock(engine: Engine) -> threading.Lock:
     return _WRITER_LOCKS.setdefault(str(engine.url), threading.Lock())
 
 
-def _bump_count(session: Session, item_id: int, delta: int) -> None:
-    if delta:
-        session.execute(
-            update(Item)
-            .where(Item.id == item_id)
-            .values(comment_count=Item.comment_count + delta)
-            .execution_options(synchronize_session=False)
-        )
+def changed(session: Session, item_id: int, *, count: int = 0) -> None:
+    """The item's comment section changed: a new version and changed-at stamp, and its
+    count of published comments moved by `count`."""
+    values: dict[str, Any] = {
+        "comment_version": Item.comment_version + 1,
+        "comments_changed_at": utcnow(),
+    }
+    if count:
+        values["comment_count"] = Item.comment_count + count
+    session.execute(
+        update(Item)
+        .where(Item.id == item_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def set_status(
@@ -168,8 +181,7 @@ def set_status(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.refresh(comment)
         return False
-    delta = (status == "published") - (old == "published")
-    _bump_count(session, comment.item_id, delta)
+    changed(session, comment.item_id, count=(status == "published") - (old == "published"))
     session.expire(comment)
     return True
 
@@ -269,16 +281,16 @@ def post(
     session.add(comment)
     session.flush()
     notify = None
-    if reason is None:
-        _bump_count(session, item_id, 1)
-        if parent is not None and parent.author_id not in (None, author.id):
-            parent_author = session.get(User, parent.author_id)
-            if (
-                parent_author is not None
-                and parent_author.notify_replies
-                and parent_author.deleted_at is None
-            ):
-                notify = parent_author
+    # A held comment changes the section too: its author sees it there.
+    changed(session, item_id, count=1 if reason is None else 0)
+    if reason is None and parent is not None and parent.author_id not in (None, author.id):
+        parent_author = session.get(User, parent.author_id)
+        if (
+            parent_author is not None
+            and parent_author.notify_replies
+            and parent_author.deleted_at is None
+        ):
+            notify = parent_author
     return Posted(comment, notify)
 
 
@@ -315,6 +327,7 @@ def edit(
     comment.body_html = html
     comment.edited_at = now
     session.flush()
+    changed(session, comment.item_id)
     # An edit may add what a new comment would have been held for.
     reason = spam.content_hold_reason(session, settings, comment.channel_id, text)
     if reason is not None and comment.status == "published":
@@ -354,6 +367,7 @@ def vote(session: Session, *, comment_id: int, user: User, item_id: int | None =
             .values(score=Comment.score + 1)
             .execution_options(synchronize_session=False)
         )
+        changed(session, comment.item_id)
         session.expire(comment)
     return comment
 
@@ -611,6 +625,7 @@ def recount(session: Session, item_ids: Iterable[int] | None = None) -> int:
         right = int(actual.get(item_id, 0))
         if stored != right:
             session.execute(update(Item).where(Item.id == item_id).values(comment_count=right))
+            changed(session, item_id)
             fixed += 1
     return fixed
 

@@ -225,6 +225,10 @@ class Item(Base):
     )
     enriched_at: Mapped[datetime | None] = mapped_column()
     comment_count: Mapped[int] = mapped_column(Integer, default=0)  # published comments
+    # Bumped by every change of what its comment section shows (web/comments.py caches the
+    # rendered section per version; the item page dates itself by the stamp).
+    comment_version: Mapped[int] = mapped_column(Integer, default=0)
+    comments_changed_at: Mapped[datetime | None] = mapped_column()
     # An editor's choices (publish/editorial.py): include | exclude (None: the digest decides)
     digest_choice: Mapped[str | None] = mapped_column(String(8))
     pinned_until: Mapped[datetime | None] = mapped_column(index=True)  # lead of the front page

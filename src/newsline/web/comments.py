@@ -8,17 +8,24 @@ thread holding it); reply, edit, flag and delete each have a small form page.
 ``fetch`` to the JSON API, inserting the answer without a reload.
 
 The item page includes ``_comments.html``, which asks :func:`comment_section` (a Jinja
-global) for the first page of threads. Anonymous readers get the shared cached page (no
-form, a "sign in to comment" link); signed-in readers' requests are never cached.
+global) for the first page of threads. Readers who are not signed in all get one section
+(no form, a "sign in to comment" link), rendered once per version of the item's comments
+(``item.comment_version``, bumped by every change the section shows) and kept per worker,
+its ages filled per request; signed-in readers' sections are rendered per request.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
+from functools import cached_property
 from typing import Annotated, Any, Literal
 from xml.sax.saxutils import escape as xml_escape
 
@@ -28,7 +35,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 from pydantic import BaseModel, Field
-from sqlalchemy import Row, case, func, select
+from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -37,14 +44,15 @@ from newsline.community import comments
 from newsline.community.comments import CommentError, Shown, ThreadPage
 from newsline.community.limits import RateLimited, spend_action
 from newsline.community.markdown import MAX_BODY_CHARS
-from newsline.db.models import Comment, User, utcnow
+from newsline.db.models import Comment, CommentVote, Item, User, utcnow
 from newsline.publish.mailer import MailError, send_message
 from newsline.web import queries
 from newsline.web.api import ApiError, ErrorOut
 from newsline.web.auth import Viewer, csrf_unless_token, require_viewer, viewer
 from newsline.web.clients import client_ip, client_key
-from newsline.web.csrf import form_fields, require_csrf
-from newsline.web.render import fragment_cache, page, render_fragment
+from newsline.web.csrf import FIELD as CSRF_FIELD
+from newsline.web.csrf import csrf_token, form_fields, require_csrf
+from newsline.web.render import Fragment, age, fragment_cache, page, render_fragment
 from newsline.web.site import ChannelRef, NotFound, Refused, Site, site_of
 
 log = logging.getLogger(__name__)
@@ -82,6 +90,17 @@ class Section:
     extra: dict[str, Any] = field(default_factory=dict)
     #: Already rendered (an anonymous reader's section, from the fragment cache).
     html: Markup | None = None
+    #: The forms' hidden token input when given (a shared fragment holds a placeholder).
+    csrf_html: Markup | None = None
+    #: Mark each comment's place: a shared fragment, some comments replaced per reader.
+    marks: bool = False
+
+    def mark(self, comment_id: int) -> str:
+        return f"\x02{comment_id}\x02" if self.marks else ""
+
+    @property
+    def mark_end(self) -> str:
+        return "\x03" if self.marks else ""
 
     @property
     def total(self) -> int:
@@ -92,7 +111,7 @@ class Section:
         item_path = self.urls.item(*self._key)
         return self.urls.sign_in(f"{item_path}#comments")
 
-    @property
+    @cached_property
     def _key(self) -> tuple[str, str, str | int]:
         return (self.channel.slug, self.item.publication_tag, self.item.slug or self.item.id)
 
@@ -142,19 +161,21 @@ def build_section(
     page_no: int = 1,
     root_id: int | None = None,
     on_item_page: bool = False,
+    as_stranger: bool = False,
 ) -> Section:
     """The comment section of `item` for this request's viewer: on the item page its first
-    :data:`ITEM_PAGE_THREADS` threads, on the comments pages :data:`comments.PAGE_SIZE`."""
+    :data:`ITEM_PAGE_THREADS` threads, on the comments pages :data:`comments.PAGE_SIZE`.
+    `as_stranger`: the thread as a reader with no comments or votes on the item sees it."""
     site = site_of(request)
     found = viewer(request)
-    moderator = _moderates(found, channel)
+    moderator = _moderates(found, channel) and not as_stranger
     with Session(site.engine) as session:
         thread = comments.thread(
             session,
             item.id,
             sort=sort if sort in comments.SORTS else "oldest",
             page=page_no,
-            viewer_id=found.id if found else None,
+            viewer_id=found.id if found and not as_stranger else None,
             moderator=moderator,
             root_id=root_id,
             page_size=ITEM_PAGE_THREADS if on_item_page else comments.PAGE_SIZE,
@@ -175,22 +196,26 @@ def build_section(
     )
 
 
-def thread_version(session: Session, item_id: int) -> tuple[Any, ...]:
-    """What an anonymous reader's view of an item's thread depends on, in one indexed
-    query: comments added, published, removed, deleted, edited or voted on change it.
-    (Authors' renamed display names show when the fragment expires, within two minutes.)"""
-    row = session.execute(
-        select(
-            func.count(),
-            func.max(Comment.id),
-            func.coalesce(func.sum(Comment.score), 0),
-            func.max(Comment.edited_at),
-            func.sum(case((Comment.status == "published", Comment.id), else_=0)),
-            func.sum(case((Comment.status == "deleted", Comment.id), else_=0)),
-            func.sum(case((Comment.status == "published", 1), else_=0)),
-        ).where(Comment.item_id == item_id)
-    ).one()
-    return tuple(row)
+@dataclass(frozen=True)
+class CommentState:
+    """An item's comment section version (``item.comment_version``: every change of what
+    the section shows bumps it, see community/comments.py), when it last changed, and its
+    count of published comments."""
+
+    version: int
+    changed_at: datetime | None
+    count: int
+
+
+_STATE = select(Item.comment_version, Item.comments_changed_at, Item.comment_count).where(
+    Item.id == bindparam("item_id")
+)
+
+
+def comment_state(conn: Connection | Session, item_id: int) -> CommentState:
+    """The item's :class:`CommentState`: one lookup by primary key."""
+    row = conn.execute(_STATE, {"item_id": item_id}).one()
+    return CommentState(int(row[0] or 0), row[1], int(row[2] or 0))
 
 
 @dataclass
@@ -205,23 +230,177 @@ class CachedSection:
 def comment_section(context: Context, item: Any = None) -> Section | CachedSection:
     """Jinja global: the item page's comment section (first page, oldest first). Readers
     who are not signed in all see the same one: it is rendered once per version of the
-    thread (:func:`thread_version`) and its ages are filled per request."""
+    item's comments (:class:`CommentState`, which the page passes as ``comment_state`` when
+    it has read it) and its ages are filled per request. (Authors' renamed display names
+    show when the fragment expires, within two minutes.)"""
     request: Request = context["request"]
     channel: ChannelRef = context["channel"]
     item = item or context["item"]
-    if viewer(request) is not None:
-        return build_section(request, channel, item, on_item_page=True)
-    site = site_of(request)
-    with Session(site.engine) as session:
-        version = thread_version(session, item.id)
-    key = ("comments", channel.slug, item.id, version)
+    state = context.get("comment_state")
+    found = viewer(request)
+    if found is not None:
+        shared = reader_section(request, channel, item, context["age"], found, state=state)
+        if shared is None:
+            return build_section(request, channel, item, on_item_page=True)
+        return CachedSection(*shared)
+    html, total = anonymous_section(request, channel, item, context["age"], state=state)
+    return CachedSection(html, total)
+
+
+def anonymous_section(
+    request: Request,
+    channel: ChannelRef,
+    item: Any,
+    age_of: Callable[[datetime], str],
+    *,
+    state: CommentState | None = None,
+    sort: str = "oldest",
+    page_no: int = 1,
+    on_item_page: bool = True,
+) -> tuple[Markup, int]:
+    """The section as every reader who is not signed in sees it, and the item's count of
+    published comments: rendered once per version of the item's comments (`state`, read
+    here when not given) and page, its ages filled per call."""
+    if state is None:
+        with site_of(request).engine.connect() as conn:
+            state = comment_state(conn, item.id)
+    enabled = channel.cfg.comments.enabled
+    key = ("comments", channel.slug, item.id, state.version, enabled, sort, page_no, on_item_page)
     cache = fragment_cache(request)
     fragment = cache.get(key)
     if fragment is None:
-        section = build_section(request, channel, item, on_item_page=True)
+        # Read after the version: what is stored under a version is never older than it.
+        section = build_section(
+            request, channel, item, sort=sort, page_no=page_no, on_item_page=on_item_page
+        )
         fragment = render_fragment(request, channel, "_comment_section.html", "section", section)
         cache.put(key, fragment)
-    return CachedSection(Markup(fragment.fill(context["age"])), int(version[6] or 0))
+    return Markup(fragment.fill(age_of)), state.count
+
+
+#: Where a shared reader's section has the forms' token, and its comments' places.
+CSRF_MARK = "\x04csrf\x04"
+_MARKED = re.compile("\x02([0-9]+)\x02(.*?)\x03", re.DOTALL)
+
+
+class _ReaderSections:
+    """Signed-in readers' shared sections per key (LRU, each kept at most `ttl` seconds):
+    the fragment, the comments it shows, and the count of published comments."""
+
+    def __init__(self, size: int = 1024, ttl: float = 120.0) -> None:
+        self.size, self.ttl = size, ttl
+        self._entries: OrderedDict[Any, tuple[float, tuple[Fragment, dict[int, Shown], int]]]
+        self._entries = OrderedDict()
+
+    def get(self, key: Any) -> tuple[Fragment, dict[int, Shown], int] | None:
+        found = self._entries.get(key)
+        if found is None or found[0] < time.monotonic():
+            return None
+        self._entries.move_to_end(key)
+        return found[1]
+
+    def put(self, key: Any, entry: tuple[Fragment, dict[int, Shown], int]) -> None:
+        self._entries[key] = (time.monotonic() + self.ttl, entry)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+
+def reader_section(
+    request: Request,
+    channel: ChannelRef,
+    item: Any,
+    age_of: Callable[[datetime], str],
+    found: Viewer,
+    *,
+    state: CommentState | None = None,
+    sort: str = "oldest",
+    page_no: int = 1,
+    on_item_page: bool = True,
+) -> tuple[Markup, int] | None:
+    """A signed-in reader's section without rendering it all: the section as a reader with
+    no comments or votes here sees it, rendered once per version of the item's comments,
+    with this reader's own comments and votes re-rendered and their token put in. None for
+    moderators and for readers with comments here that only they see (held, hidden, or
+    deleted): their thread differs in shape, :func:`build_section` renders it whole."""
+    if _moderates(found, channel):
+        return None
+    site = site_of(request)
+    with site.engine.connect() as conn:
+        if state is None:
+            state = comment_state(conn, item.id)
+        own = dict(
+            conn.execute(
+                select(Comment.id, Comment.status).where(
+                    Comment.item_id == item.id, Comment.author_id == found.id
+                )
+            ).all()
+        )
+        if any(status != "published" for status in own.values()):
+            return None
+        enabled = channel.cfg.comments.enabled
+        key: tuple[Any, ...] = (channel.slug, item.id, state.version, enabled)
+        key += (found.verified, sort, page_no, on_item_page)
+        cache: _ReaderSections = site.memo(("reader-sections",), _ReaderSections)
+        entry = cache.get(key)
+        if entry is None:
+            # Read after the version: what is stored under a version is never older than it.
+            section = build_section(
+                request,
+                channel,
+                item,
+                sort=sort,
+                page_no=page_no,
+                on_item_page=on_item_page,
+                as_stranger=True,
+            )
+            section.csrf_html, section.marks = Markup(CSRF_MARK), True
+            fragment = render_fragment(
+                request, channel, "_comment_section.html", "section", section
+            )
+            entry = (fragment, {c.id: c for c in section.thread.comments}, state.count)
+            cache.put(key, entry)
+        fragment, shown, total = entry
+        voted: set[int] = set()
+        if shown:
+            voted = set(
+                conn.scalars(
+                    select(CommentVote.comment_id).where(
+                        CommentVote.user_id == found.id,
+                        CommentVote.comment_id.in_(list(shown)),
+                    )
+                )
+            )
+    csrf = Markup('<input type="hidden" name="{}" value="{}">').format(
+        CSRF_FIELD, csrf_token(request)
+    )
+    personal = (own.keys() | voted) & shown.keys()
+    settings = channel.cfg.comments
+    mine = Section(
+        channel=channel,
+        item=item,
+        thread=ThreadPage([], "oldest", page_no, False, total),
+        viewer=found,
+        moderator=False,
+        enabled=settings.enabled,
+        edit_minutes=settings.edit_minutes,
+        now=utcnow(),
+        urls=site.urls,
+        on_item_page=on_item_page,
+        csrf_html=csrf,
+    )
+
+    def place(match: re.Match[str]) -> str:
+        comment_id = int(match.group(1))
+        if comment_id not in personal:
+            return match.group(2)
+        c = replace(shown[comment_id], mine=comment_id in own, voted=comment_id in voted)
+        return render_fragment(
+            request, channel, "_comment_section.html", "comment_item", mine, c, csrf
+        ).fill(age_of)
+
+    html = _MARKED.sub(place, fragment.fill(age_of)).replace(CSRF_MARK, str(csrf))
+    return Markup(html), total
 
 
 # --- pages --------------------------------------------------------------------------------
@@ -277,8 +456,47 @@ async def comments_page(
     site = site_of(request)
     channel = site.channel(channel_slug)
     row = await run_in_threadpool(_item_row, site, channel, publication_tag, slug)
-    section = await run_in_threadpool(build_section, request, channel, row, sort=sort, page_no=page)
+    section = await run_in_threadpool(_shared_page, request, channel, row, sort, page)
     return _comments_page(request, channel, row, section)
+
+
+def _shared_page(
+    request: Request, channel: ChannelRef, row: Row[Any], sort: str, page_no: int
+) -> Section:
+    """A comments page of threads from the shared sections (:func:`anonymous_section`,
+    :func:`reader_section`), or rendered whole for the readers those do not serve."""
+    site = site_of(request)
+    now, zone = utcnow(), channel.cfg.zone
+    found = viewer(request)
+
+    def age_of(when: datetime) -> str:
+        return age(when, now, zone)
+
+    shared = (
+        anonymous_section(
+            request, channel, row, age_of, sort=sort, page_no=page_no, on_item_page=False
+        )
+        if found is None
+        else reader_section(
+            request, channel, row, age_of, found, sort=sort, page_no=page_no, on_item_page=False
+        )
+    )
+    if shared is None:
+        return build_section(request, channel, row, sort=sort, page_no=page_no)
+    html, total = shared
+    settings = channel.cfg.comments
+    return Section(
+        channel=channel,
+        item=row,
+        thread=ThreadPage([], sort if sort in comments.SORTS else "oldest", page_no, False, total),
+        viewer=found,
+        moderator=False,
+        enabled=settings.enabled,
+        edit_minutes=settings.edit_minutes,
+        now=now,
+        urls=site.urls,
+        html=html,
+    )
 
 
 def _comment_of(site: Site, row: Row[Any], comment_id: int) -> Comment:
@@ -396,6 +614,7 @@ class Outcome:
     comment_id: int
     notify: tuple[str, str, str] | None = None  # (to, author name, excerpt)
     comment: Shown | None = None
+    flagged: bool = False  # a flag: whether this report is new
 
 
 def _notify(site: Site, channel: ChannelRef, row: Any, outcome: Outcome) -> None:
@@ -521,13 +740,14 @@ def _comment_write(
             comments.vote(session, comment_id=comment_id, user=user, item_id=row.id)
         elif action == "flag":
             spend_action(session, "flag", user=user.id, ip=client_ip(request))
-            comments.flag(
+            new = comments.flag(
                 session,
                 comment_id=comment_id,
                 user=user,
                 reason=fields.get("reason", ""),
                 item_id=row.id,
             )
+            return Outcome(comment_id, flagged=new)
         else:
             raise NotFound("page not found")
     return Outcome(comment_id)
@@ -909,13 +1129,23 @@ def _shown_one(site: Site, comment_id: int, found: Viewer) -> Shown:
     return shown
 
 
-@api_router.post(
-    urls.API_COMMENTS,
-    status_code=201,
-    response_model=CommentOut,
-    responses=WRITE_ERRORS,
-    dependencies=WRITE_DEPENDENCIES,
-)
+def _write_route(
+    method: str, path: str, *, model: type[BaseModel] = CommentOut, status_code: int = 200
+) -> Callable[[Callable[..., JSONResponse]], Callable[..., JSONResponse]]:
+    """The route of an API write: signed in (401), with the CSRF token or an API token
+    (403), its refusals documented (:data:`WRITE_ERRORS`)."""
+    route: Callable[..., Callable[[Callable[..., JSONResponse]], Callable[..., JSONResponse]]]
+    route = getattr(api_router, method)
+    return route(
+        path,
+        status_code=status_code,
+        response_model=model,
+        responses=WRITE_ERRORS,
+        dependencies=WRITE_DEPENDENCIES,
+    )
+
+
+@_write_route("post", urls.API_COMMENTS, status_code=201)
 def create_comment(
     request: Request, channel: ChannelSlug, item_id: ItemId, data: CommentIn
 ) -> JSONResponse:
@@ -932,12 +1162,7 @@ def create_comment(
     return JSONResponse(_out(site, ref, row, outcome.comment), status_code=201, headers=NO_STORE)
 
 
-@api_router.patch(
-    urls.API_COMMENT,
-    response_model=CommentOut,
-    responses=WRITE_ERRORS,
-    dependencies=WRITE_DEPENDENCIES,
-)
+@_write_route("patch", urls.API_COMMENT)
 def edit_comment(
     request: Request,
     channel: ChannelSlug,
@@ -949,12 +1174,7 @@ def edit_comment(
     return _api_write(request, channel, item_id, comment_id, "edit", {"body": data.body})
 
 
-@api_router.delete(
-    urls.API_COMMENT,
-    response_model=CommentOut,
-    responses=WRITE_ERRORS,
-    dependencies=WRITE_DEPENDENCIES,
-)
+@_write_route("delete", urls.API_COMMENT)
 def delete_comment(
     request: Request, channel: ChannelSlug, item_id: ItemId, comment_id: CommentId
 ) -> JSONResponse:
@@ -962,12 +1182,7 @@ def delete_comment(
     return _api_write(request, channel, item_id, comment_id, "delete", {})
 
 
-@api_router.post(
-    urls.API_COMMENT_VOTE,
-    response_model=CommentOut,
-    responses=WRITE_ERRORS,
-    dependencies=WRITE_DEPENDENCIES,
-)
+@_write_route("post", urls.API_COMMENT_VOTE)
 def vote_comment(
     request: Request, channel: ChannelSlug, item_id: ItemId, comment_id: CommentId
 ) -> JSONResponse:
@@ -975,31 +1190,12 @@ def vote_comment(
     return _api_write(request, channel, item_id, comment_id, "vote", {})
 
 
-@api_router.post(
-    urls.API_COMMENT_FLAG,
-    response_model=FlagOut,
-    responses=WRITE_ERRORS,
-    dependencies=WRITE_DEPENDENCIES,
-)
+@_write_route("post", urls.API_COMMENT_FLAG, model=FlagOut)
 def flag_comment(
     request: Request, channel: ChannelSlug, item_id: ItemId, comment_id: CommentId, data: FlagIn
 ) -> JSONResponse:
     """Report a comment to the moderators (once per reader)."""
-    site = site_of(request)
-    found = require_viewer(request)
-    _, row = _api_item(site, channel, item_id)
-    try:
-        with comments.writing(site.engine) as session:
-            user = session.get(User, found.id)
-            if user is None:
-                raise comments.CommentForbidden("This account no longer exists.")
-            spend_action(session, "flag", user=user.id, ip=client_ip(request))
-            new = comments.flag(
-                session, comment_id=comment_id, user=user, reason=data.reason, item_id=row.id
-            )
-    except (CommentError, RateLimited) as exc:
-        raise _api_error(exc) from exc
-    return JSONResponse({"flagged": new}, headers=NO_STORE)
+    return _api_write(request, channel, item_id, comment_id, "flag", {"reason": data.reason})
 
 
 def _api_write(
@@ -1010,13 +1206,19 @@ def _api_write(
     action: str,
     fields: dict[str, str],
 ) -> JSONResponse:
+    """Edit, delete, vote or flag through the API: the comment as it is now (a flag:
+    whether the report is new)."""
     site = site_of(request)
     found = require_viewer(request)
     ref, row = _api_item(site, channel, item_id)
     try:
-        _comment_write(request, ref, row, found, action, {**fields, "comment_id": str(comment_id)})
+        outcome = _comment_write(
+            request, ref, row, found, action, {**fields, "comment_id": str(comment_id)}
+        )
     except (CommentError, RateLimited) as exc:
         raise _api_error(exc) from exc
+    if action == "flag":
+        return JSONResponse({"flagged": outcome.flagged}, headers=NO_STORE)
     shown = _shown_one(site, comment_id, found)
     shown.voted = action == "vote"
     return JSONResponse(_out(site, ref, row, shown), headers=NO_STORE)

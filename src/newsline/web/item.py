@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -12,14 +13,14 @@ import lxml.html
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
-from sqlalchemy import exists, select
 
 from newsline import urls
-from newsline.db.models import Comment
+from newsline.db.models import utcnow
 from newsline.ingest.extract.figures import same_caption
 from newsline.publish import editorial
 from newsline.sanitize import web_url
 from newsline.web import queries
+from newsline.web.comments import comment_state
 from newsline.web.render import clip, item_path, page, source_url
 from newsline.web.safety import clean_body, clean_digest_body
 from newsline.web.site import NotFound, Refused, site_of
@@ -161,6 +162,27 @@ def is_digest(row: Any) -> bool:
     return bool(row.publication_is_own) and row.content_source == "digest"
 
 
+#: A page whose comments changed this recently gets no Last-Modified (see :func:`page_date`).
+SETTLING = timedelta(seconds=2)
+
+
+def page_date(
+    dated: datetime, comments_changed_at: datetime | None, now: datetime | None = None
+) -> datetime | None:
+    """The item page's Last-Modified: the later of the item's own time and its comments'.
+
+    HTTP dates have whole seconds, and a change is stamped a moment before it commits: a
+    page served in the second of a change (or just before its commit) could carry the date
+    the change gets, and a revalidation would then answer 304 and hide it. So while the
+    comments changed less than :data:`SETTLING` ago the page has no date (revalidation goes
+    by the ETag, and the middleware's fallback date lies far enough back)."""
+    if comments_changed_at is None:
+        return dated
+    if (now or utcnow()) - comments_changed_at < SETTLING:
+        return None
+    return max(dated, comments_changed_at)
+
+
 @router.get(urls.ITEM)
 async def item(request: Request, channel_slug: str, publication_tag: str, slug: str) -> Response:
     """One item: hero image, publication, title linking to the source, summary, body."""
@@ -199,7 +221,7 @@ async def item(request: Request, channel_slug: str, publication_tag: str, slug: 
         more = queries.more_from(conn, row.publication_id, row.id, MORE_FROM)
         url = site.urls.absolute(item_path(site.urls, channel, row))
         description = clip(row.summary or row.teaser or "", 300)
-        has_comments = bool(conn.scalar(select(exists().where(Comment.item_id == row.id))))
+        state = comment_state(conn, row.id)
         share = {
             "page": url,
             "x": "https://twitter.com/intent/tweet?"
@@ -213,10 +235,8 @@ async def item(request: Request, channel_slug: str, publication_tag: str, slug: 
             conn,
             column="topic",  # the original's column name on an item page (spec)
             title=f"{row.title} · {channel.cfg.display_name}",
-            # The enrichment time dates the page only while it has no comments: a comment's
-            # arrival, edit, vote or hide leaves no time stamp to date the page by, so an
-            # item with comments has no Last-Modified (revalidation goes by the ETag).
-            last_modified=None if has_comments else row.enriched_at or row.first_seen_at,
+            last_modified=page_date(row.enriched_at or row.first_seen_at, state.changed_at),
+            comment_state=state,
             item=row,
             hashtags=hashtags,
             source=source,

@@ -8,6 +8,7 @@ ETag; ``If-None-Match`` (or ``If-Modified-Since`` when the handler gave a
 from __future__ import annotations
 
 import hashlib
+import time
 from email.utils import formatdate, parsedate_to_datetime
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -107,7 +108,9 @@ class SiteHeadersMiddleware:
         )
         headers.append((b"etag", etag.encode()))
         if not last_modified:
-            headers.append((b"last-modified", formatdate(usegmt=True).encode()))
+            # Dated back: a page with no date now may have one on a later request (an item
+            # page whose comments just changed, web/item.py), which must not match this one.
+            headers.append((b"last-modified", formatdate(time.time() - 2, usegmt=True).encode()))
         if if_none_match:
             fresh = _etag_matches(if_none_match, etag)
         else:
