@@ -170,6 +170,23 @@ def require_role(role: str, channel_param: str | None = None) -> Callable[[Reque
     return dependency
 
 
+def require_role_somewhere(role: str) -> Callable[[Request], Viewer]:
+    """Dependency factory: the signed-in reader holding at least `role` install-wide or on
+    at least one channel (a page that then shows only those channels' data); 401/303 when
+    signed out, 403 below it everywhere."""
+
+    def dependency(request: Request) -> Viewer:
+        found = require_viewer(request)
+        if not (found.can(role) or any(found.can(role, c) for c in found.channel_roles)):
+            raise Refused(
+                f"This needs the {role} role, which your account does not have.", status=403
+            )
+        return found
+
+    dependency.__name__ = f"require_{role}_somewhere"
+    return dependency
+
+
 async def csrf_unless_token(request: Request) -> None:
     """Dependency for API writes: a request signed in by API token needs no CSRF token; any
     other needs the session's (``X-CSRF-Token`` header or ``csrf_token`` form field)."""

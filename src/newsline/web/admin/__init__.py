@@ -1,7 +1,11 @@
 """The editor's and operator's console, ``/admin``: one module per section.
 
-Every page needs an editor (install-wide); ``/admin`` itself sends a moderator on to the
-moderation queue (:mod:`newsline.web.comments`) and refuses a reader (403). Every form
+The channel sections (items, digests, publications, channels) need an editor, install-wide
+or of a channel: a channel's editor sees and acts on that channel's data only (403 on
+another's; :class:`newsline.web.admin.common.Scope`). The desk, people and the audit log
+need an install-wide editor. ``/admin`` sends a channel's editor on to the items, a
+moderator to the moderation queue (:mod:`newsline.web.comments`) and refuses a reader
+(403). Every form
 carries the CSRF token and every action goes through :mod:`newsline.publish.editorial`
 (or the accounts and subscribers modules), which writes the audit log, so the console and
 the CLI leave the same trail.

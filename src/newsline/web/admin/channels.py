@@ -18,14 +18,15 @@ from newsline.db.engine import session_scope
 from newsline.errors import NewslineError
 from newsline.publish import editorial
 from newsline.web.admin.common import (
+    CHANNEL_EDITOR,
     CSRF,
-    EDITOR,
     FLASH,
     actor_of,
     admin_page,
     back_to,
     first,
     form_lists,
+    scope_of,
 )
 from newsline.web.auth import Viewer
 from newsline.web.render import SPONSOR_BANDS
@@ -60,13 +61,15 @@ def _shown(value: Any) -> str:
 
 
 @router.get(urls.ADMIN_SECTIONS["channels"], dependencies=[FLASH])
-async def channels_page(request: Request, viewer: Viewer = EDITOR, channel: str = "") -> Response:
+async def channels_page(
+    request: Request, viewer: Viewer = CHANNEL_EDITOR, channel: str = ""
+) -> Response:
     """One channel's settings, file beside database, and the sponsor's figures."""
     site = site_of(request)
-    slugs = [c.slug for c in site.file_settings.channels]
-    slug = channel
-    if slug not in slugs:
-        slug = site.settings.web.default_channel
+    scope = scope_of(request, viewer)
+    known = [c.slug for c in site.file_settings.channels]
+    slugs = [s for s in known if scope.has(s)]
+    slug = scope.default(channel if channel in known else "", site.settings.web.default_channel)
     file_cfg = site.file_settings.channel(slug)
     cfg = site.settings.channel(slug)
     assert file_cfg is not None and cfg is not None
@@ -114,7 +117,7 @@ async def channels_page(request: Request, viewer: Viewer = EDITOR, channel: str 
 
 
 @router.post(urls.ADMIN_ACTION.format(section="channels"), dependencies=[CSRF])
-async def channels_action(request: Request, viewer: Viewer = EDITOR) -> Response:
+async def channels_action(request: Request, viewer: Viewer = CHANNEL_EDITOR) -> Response:
     """Save or reset one setting of a channel."""
     site = site_of(request)
     form = await form_lists(request)
@@ -123,6 +126,7 @@ async def channels_action(request: Request, viewer: Viewer = EDITOR) -> Response
     key = first(form, "key")
     default = site.urls.admin("channels", channel=slug)
     actor = actor_of(viewer)
+    scope_of(request, viewer).check_channel(slug)
     try:
         with session_scope(site.settings.database_url) as session:
             if action == "reset":

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
 
 from newsline.community.audit import Actor
-from newsline.web.auth import Viewer, require_role
+from newsline.db.models import Channel, Digest, Item, Newsline, Publication
+from newsline.web.auth import Viewer, require_role, require_role_somewhere
 from newsline.web.csrf import require_csrf
 from newsline.web.render import page
-from newsline.web.site import BadRequest, site_of
+from newsline.web.site import BadRequest, Refused, site_of
 
-#: The console's pages need an editor (install-wide).
+#: The install-wide sections (people, roles, the audit log) need an install-wide editor.
 EDITOR = Depends(require_role("editor"))
+#: The channel sections (items, digests, publications, channel settings) need an editor
+#: install-wide or on a channel; a per-channel editor sees and acts on that channel only
+#: (:class:`Scope`).
+CHANNEL_EDITOR = Depends(require_role_somewhere("editor"))
 #: Its forms also need the CSRF token of the session.
 CSRF = Depends(require_csrf)
 
@@ -34,6 +42,90 @@ FLASH = Depends(_flash)
 MAX_FORM_BYTES = 64 * 1024
 MAX_BULK = 500
 NO_STORE = {"cache-control": "private, no-store"}
+
+
+OUT_OF_SCOPE = "That belongs to a channel your editor role does not cover."
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The channels a console page shows and acts on: every channel for an install-wide
+    editor, else the channels where the viewer holds the editor role.
+
+    A publication (and its items) is in scope when every channel carrying it is: a
+    publication shared with another channel is that channel's too, so only an editor of
+    all of them (or install-wide) may change it."""
+
+    slugs: tuple[str, ...]
+    everywhere: bool
+
+    def has(self, slug: str) -> bool:
+        """Whether channel `slug` is in scope."""
+        return self.everywhere or slug in self.slugs
+
+    def check_channel(self, slug: str) -> None:
+        """403 unless channel `slug` is in scope."""
+        if not self.has(slug):
+            raise Refused(OUT_OF_SCOPE, status=403)
+
+    def publication_ids(self) -> Select[Any] | None:
+        """The ids of the publications in scope (None: all of them)."""
+        if self.everywhere:
+            return None
+        carried = select(Newsline.publication_id).join(Channel, Channel.id == Newsline.channel_id)
+        mine = carried.where(Channel.slug.in_(self.slugs))
+        others = carried.where(Channel.slug.not_in(self.slugs))
+        return select(Publication.id).where(Publication.id.in_(mine), Publication.id.not_in(others))
+
+    def _check_publication_id(self, session: Session, publication_id: int) -> None:
+        ids = self.publication_ids()
+        if ids is not None and session.scalar(ids.where(Publication.id == publication_id)) is None:
+            raise Refused(OUT_OF_SCOPE, status=403)
+
+    def check_item(self, session: Session, item_id: int) -> None:
+        """403 unless item `item_id` is in scope (a missing one is left to the action)."""
+        if self.everywhere:
+            return
+        item = session.get(Item, item_id)
+        if item is not None:
+            self._check_publication_id(session, item.publication_id)
+
+    def check_publication(self, session: Session, tag: str) -> None:
+        """403 unless the publication tagged `tag` is in scope (a missing one is left to
+        the action)."""
+        if self.everywhere:
+            return
+        found = session.scalar(select(Publication.id).where(Publication.tag == tag))
+        if found is not None:
+            self._check_publication_id(session, found)
+
+    def check_digest(self, session: Session, digest_id: int) -> None:
+        """403 unless Digest `digest_id` is of a channel in scope."""
+        if self.everywhere:
+            return
+        slug = session.scalar(
+            select(Channel.slug)
+            .join(Digest, Digest.channel_id == Channel.id)
+            .where(Digest.id == digest_id)
+        )
+        if slug is not None:
+            self.check_channel(slug)
+
+    def default(self, wanted: str, fallback: str) -> str:
+        """The channel a page shows: `wanted` when given, else `fallback` when in scope,
+        else the first in scope (403 when `wanted` is out of scope)."""
+        if wanted:
+            self.check_channel(wanted)
+            return wanted
+        return fallback if self.has(fallback) or not self.slugs else self.slugs[0]
+
+
+def scope_of(request: Request, viewer: Viewer) -> Scope:
+    """The viewer's console scope (:class:`Scope`)."""
+    slugs = tuple(c.slug for c in site_of(request).settings.channels)
+    if viewer.can("editor"):
+        return Scope(slugs, True)
+    return Scope(tuple(s for s in slugs if viewer.can("editor", s)), False)
 
 
 def actor_of(viewer: Viewer) -> Actor:

@@ -31,6 +31,9 @@ async def desk(request: Request, viewer: Viewer = Depends(require_viewer)) -> Re
     """Editors: the desk. Moderators: on to the moderation queue. Readers: 403."""
     site = site_of(request)
     if not viewer.can("editor"):
+        if any(viewer.can("editor", c) for c in viewer.channel_roles):
+            # A channel's editor: the desk's figures are the whole site's; their items.
+            return RedirectResponse(site.urls.admin("items"), status_code=303, headers=NO_STORE)
         if _moderates(viewer):
             return RedirectResponse(site.urls.moderation(), status_code=303, headers=NO_STORE)
         raise Refused(

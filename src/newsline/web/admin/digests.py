@@ -14,31 +14,34 @@ from newsline.db.models import Digest, Item
 from newsline.errors import NewslineError
 from newsline.publish import editorial
 from newsline.web.admin.common import (
+    CHANNEL_EDITOR,
     CSRF,
-    EDITOR,
     FLASH,
     actor_of,
     admin_page,
     back_to,
     first,
     form_lists,
+    scope_of,
 )
 from newsline.web.auth import Viewer
 from newsline.web.safety import clean_digest_body
-from newsline.web.site import site_of
+from newsline.web.site import Refused, site_of
 
 router = APIRouter(include_in_schema=False)
 PAST = 30
 
 
 @router.get(urls.ADMIN_SECTIONS["digests"], dependencies=[FLASH])
-async def digests_page(request: Request, viewer: Viewer = EDITOR, channel: str = "") -> Response:
+async def digests_page(
+    request: Request, viewer: Viewer = CHANNEL_EDITOR, channel: str = ""
+) -> Response:
     """The next Digest (composed now, not stored) and the channel's past ones."""
     site = site_of(request)
-    slugs = [c.slug for c in site.settings.channels]
-    slug = channel
-    if slug not in slugs:
-        slug = site.settings.web.default_channel
+    scope = scope_of(request, viewer)
+    slugs = [c.slug for c in site.settings.channels if scope.has(c.slug)]
+    known = {c.slug for c in site.settings.channels}
+    slug = scope.default(channel if channel in known else "", site.settings.web.default_channel)
     cfg = site.settings.channel(slug)
     assert cfg is not None
     problem = ""
@@ -76,16 +79,17 @@ async def digests_page(request: Request, viewer: Viewer = EDITOR, channel: str =
 
 
 @router.post(urls.ADMIN_ACTION.format(section="digests"), dependencies=[CSRF])
-async def digests_action(request: Request, viewer: Viewer = EDITOR) -> Response:
+async def digests_action(request: Request, viewer: Viewer = CHANNEL_EDITOR) -> Response:
     """Publish now, rewrite an overview, or resend an e-mail edition."""
     site = site_of(request)
     form = await form_lists(request)
     action = first(form, "action")
     default = site.urls.admin("digests")
     actor = actor_of(viewer)
+    scope = scope_of(request, viewer)
     try:
         if action == "publish":
-            slug = first(form, "channel") or site.settings.web.default_channel
+            slug = scope.default(first(form, "channel"), site.settings.web.default_channel)
             result = editorial.publish_digest_now(site.settings, actor, slug)
             notice = {
                 "published": f"Published {result.title} with {result.entries} entries.",
@@ -96,6 +100,8 @@ async def digests_action(request: Request, viewer: Viewer = EDITOR) -> Response:
             digest_id = first(form, "digest")
             if not digest_id.isdigit() or len(digest_id) > 18:
                 raise editorial.EditorialError("no digest chosen")
+            with session_scope(site.settings.database_url) as session:
+                scope.check_digest(session, int(digest_id))
             if action == "overview":
                 with session_scope(site.settings.database_url) as session:
                     editorial.edit_overview(
@@ -113,6 +119,8 @@ async def digests_action(request: Request, viewer: Viewer = EDITOR) -> Response:
                 )
             else:
                 raise editorial.EditorialError(f"unknown action {action[:40]!r}")
+    except Refused:
+        raise  # out of the editor's scope: 403, not a problem notice
     except NewslineError as exc:
         return back_to(default, form, problem=str(exc))
     return back_to(default, form, notice=notice)

@@ -17,18 +17,20 @@ from newsline.db.models import Channel, Item, ItemHashtag, Newsline, Publication
 from newsline.errors import NewslineError
 from newsline.publish import editorial
 from newsline.web.admin.common import (
+    CHANNEL_EDITOR,
     CSRF,
-    EDITOR,
     FLASH,
+    Scope,
     actor_of,
     admin_page,
     back_to,
     first,
     form_lists,
     ids_of,
+    scope_of,
 )
 from newsline.web.auth import Viewer
-from newsline.web.site import NotFound, site_of
+from newsline.web.site import NotFound, Refused, site_of
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -52,9 +54,14 @@ def _day(value: str) -> datetime | None:
         return None
 
 
-def item_query(filters: dict[str, str], channels: dict[str, int]) -> Any:
-    """Items matching the console's filters, newest first."""
+def item_query(
+    filters: dict[str, str], channels: dict[str, int], scope: Scope | None = None
+) -> Any:
+    """Items matching the console's filters (within `scope`), newest first."""
     query = select(Item, Publication.tag).join(Publication, Publication.id == Item.publication_id)
+    in_scope = scope.publication_ids() if scope is not None else None
+    if in_scope is not None:
+        query = query.where(Item.publication_id.in_(in_scope))
     channel_id = channels.get(filters.get("channel", ""))
     if channel_id is not None:
         query = query.where(
@@ -92,7 +99,7 @@ def item_query(filters: dict[str, str], channels: dict[str, int]) -> Any:
 @router.get(urls.ADMIN_SECTIONS["items"], dependencies=[FLASH])
 async def items_page(
     request: Request,
-    viewer: Viewer = EDITOR,
+    viewer: Viewer = CHANNEL_EDITOR,
     q: str = "",
     channel: str = "",
     publication: str = "",
@@ -117,10 +124,17 @@ async def items_page(
     }
     filters = {k: v[:200] for k, v in given.items()}
     page_no = page
+    scope = scope_of(request, viewer)
     with session_scope(site.settings.database_url) as session:
-        channels = {c.slug: c.id for c in session.scalars(select(Channel).order_by(Channel.slug))}
+        channels = {
+            c.slug: c.id
+            for c in session.scalars(select(Channel).order_by(Channel.slug))
+            if scope.has(c.slug)
+        }
         rows = session.execute(
-            item_query(filters, channels).offset((page_no - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)
+            item_query(filters, channels, scope)
+            .offset((page_no - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE + 1)
         ).all()
         more = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE]
@@ -132,14 +146,14 @@ async def items_page(
         ):
             if tag not in tags.setdefault(item_id, []):
                 tags[item_id].append(tag)
-        publications = list(
-            session.scalars(
-                select(Publication.tag)
-                .where(Publication.is_channel_own.is_(False))
-                .order_by(Publication.tag)
-            )
+        listed = select(Publication.tag).where(Publication.is_channel_own.is_(False))
+        in_scope = scope.publication_ids()
+        if in_scope is not None:
+            listed = listed.where(Publication.id.in_(in_scope))
+        publications = list(session.scalars(listed.order_by(Publication.tag)))
+        hashtags = sorted(
+            {h.tag for c in site.settings.channels if scope.has(c.slug) for h in c.hashtags}
         )
-        hashtags = sorted({h.tag for c in site.settings.channels for h in c.hashtags})
         query = {k: v for k, v in filters.items() if v}
         return admin_page(
             request,
@@ -186,7 +200,7 @@ def apply(session: Any, viewer: Viewer, action: str, item_id: int, form: Any) ->
 
 
 @router.post(urls.ADMIN_ACTION.format(section="items"), dependencies=[CSRF])
-async def items_action(request: Request, viewer: Viewer = EDITOR) -> Response:
+async def items_action(request: Request, viewer: Viewer = CHANNEL_EDITOR) -> Response:
     """A bulk (or single) action on the checked items; each one audited on its own."""
     site = site_of(request)
     form = await form_lists(request)
@@ -194,10 +208,16 @@ async def items_action(request: Request, viewer: Viewer = EDITOR) -> Response:
     default = site.urls.admin("items")
     try:
         ids = ids_of(form)
+    except Refused:
+        raise  # out of the editor's scope: 403, not a problem notice
     except NewslineError as exc:
         return back_to(default, form, problem=str(exc))
     if not ids:
         return back_to(default, form, problem="Tick at least one item.")
+    scope = scope_of(request, viewer)
+    with session_scope(site.settings.database_url) as session:
+        for item_id in ids:  # all in scope, or nothing done
+            scope.check_item(session, item_id)
     done: list[int] = []
     failed: list[str] = []
     for item_id in ids:
@@ -213,13 +233,15 @@ async def items_action(request: Request, viewer: Viewer = EDITOR) -> Response:
 
 
 @router.get(urls.ADMIN_ITEM, dependencies=[FLASH])
-async def item_page(request: Request, item_id: int, viewer: Viewer = EDITOR) -> Response:
+async def item_page(request: Request, item_id: int, viewer: Viewer = CHANNEL_EDITOR) -> Response:
     """One item: its state, the edit, retag and pin forms, and its audit trail."""
     site = site_of(request)
+    scope = scope_of(request, viewer)
     with session_scope(site.settings.database_url) as session:
         item = session.get(Item, item_id)
         if item is None:
             raise NotFound(f"no item with id {item_id}")
+        scope.check_item(session, item_id)
         publication = session.get(Publication, item.publication_id)
         tags = session.execute(
             select(Channel.slug, ItemHashtag.hashtag, ItemHashtag.source)
@@ -227,6 +249,7 @@ async def item_page(request: Request, item_id: int, viewer: Viewer = EDITOR) -> 
             .where(ItemHashtag.item_id == item_id)
             .order_by(Channel.slug, ItemHashtag.rank)
         ).all()
+        tags = [t for t in tags if scope.has(t[0])]
         member_of = set(
             session.scalars(
                 select(Channel.slug)
@@ -234,7 +257,7 @@ async def item_page(request: Request, item_id: int, viewer: Viewer = EDITOR) -> 
                 .where(Newsline.publication_id == item.publication_id)
             )
         )
-        channels = [c for c in site.settings.channels if c.slug in member_of]
+        channels = [c for c in site.settings.channels if c.slug in member_of and scope.has(c.slug)]
         page_links = [
             (c.slug, site.urls.item(c.slug, publication.tag, item.slug or item.id))
             for c in channels
@@ -258,13 +281,16 @@ async def item_page(request: Request, item_id: int, viewer: Viewer = EDITOR) -> 
 
 
 @router.post(urls.ADMIN_ITEM, dependencies=[CSRF])
-async def item_post(request: Request, item_id: int, viewer: Viewer = EDITOR) -> Response:
+async def item_post(request: Request, item_id: int, viewer: Viewer = CHANNEL_EDITOR) -> Response:
     """Edit title/summary, revert the edit, or retag the item on a channel."""
     site = site_of(request)
     form = await form_lists(request)
     action = first(form, "action")
     default = site.urls.admin_item(item_id)
     actor = actor_of(viewer)
+    scope = scope_of(request, viewer)
+    with session_scope(site.settings.database_url) as session:
+        scope.check_item(session, item_id)
     try:
         if action == "edit":
             with session_scope(site.settings.database_url) as session:
@@ -282,18 +308,19 @@ async def item_post(request: Request, item_id: int, viewer: Viewer = EDITOR) -> 
                 editorial.revert_edit(session, actor, item_id, first(form, "reason")[:500])
             notice = "The original title and summary are shown again."
         elif action == "retag":
-            slug = editorial.retag(
-                site.settings,
-                actor,
-                item_id,
-                first(form, "hashtag"),
-                first(form, "channel") or None,
-            )
+            on = first(form, "channel") or None
+            if on is None and not scope.everywhere:
+                on = scope.slugs[0]  # a per-channel editor retags on their own channel
+            if on is not None:
+                scope.check_channel(on)
+            slug = editorial.retag(site.settings, actor, item_id, first(form, "hashtag"), on)
             notice = f"Retagged on {slug}: the channel's tagger learns from it."
         else:
             with session_scope(site.settings.database_url) as session:
                 apply(session, viewer, action, item_id, form)
             notice = f"{ACTIONS.get(action, action)}: done."
+    except Refused:
+        raise  # out of the editor's scope: 403, not a problem notice
     except NewslineError as exc:
         return back_to(default, form, problem=str(exc))
     return back_to(default, form, notice=notice)

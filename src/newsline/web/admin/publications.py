@@ -13,44 +13,52 @@ from newsline.db.engine import session_scope
 from newsline.errors import NewslineError
 from newsline.publish import editorial
 from newsline.web.admin.common import (
+    CHANNEL_EDITOR,
     CSRF,
-    EDITOR,
     FLASH,
+    OUT_OF_SCOPE,
     actor_of,
     admin_page,
     back_to,
     first,
     form_lists,
+    scope_of,
 )
 from newsline.web.auth import Viewer
-from newsline.web.site import site_of
+from newsline.web.site import Refused, site_of
 
 router = APIRouter(include_in_schema=False)
 
 
-def _page(request: Request, **context: object) -> Response:
+def _page(request: Request, viewer: Viewer, **context: object) -> Response:
     site = site_of(request)
+    scope = scope_of(request, viewer)
     with session_scope(site.settings.database_url) as session:
         health = editorial.publication_health(session)
+        in_scope = scope.publication_ids()
+        if in_scope is not None:
+            mine = set(session.scalars(in_scope))
+            health = [h for h in health if h.publication.id in mine]
         return admin_page(
             request,
             "admin/publications.html",
             section="publications",
             title="Publications",
             health=health,
+            may_add=scope.everywhere,
             here=site.urls.admin("publications"),
             **context,
         )
 
 
 @router.get(urls.ADMIN_SECTIONS["publications"], dependencies=[FLASH])
-async def publications_page(request: Request, viewer: Viewer = EDITOR) -> Response:
+async def publications_page(request: Request, viewer: Viewer = CHANNEL_EDITOR) -> Response:
     """Every publication with its health and forms."""
-    return _page(request, found=None, asked="")
+    return _page(request, viewer, found=None, asked="")
 
 
 @router.post(urls.ADMIN_ACTION.format(section="publications"), dependencies=[CSRF])
-async def publications_action(request: Request, viewer: Viewer = EDITOR) -> Response:
+async def publications_action(request: Request, viewer: Viewer = CHANNEL_EDITOR) -> Response:
     """Discover, add, update, pause, resume or remove."""
     site = site_of(request)
     form = await form_lists(request)
@@ -58,14 +66,20 @@ async def publications_action(request: Request, viewer: Viewer = EDITOR) -> Resp
     default = site.urls.admin("publications")
     actor = actor_of(viewer)
     tag = first(form, "tag")
+    scope = scope_of(request, viewer)
+    with session_scope(site.settings.database_url) as session:
+        if action not in ("discover", "add"):
+            scope.check_publication(session, tag)
     try:
         if action == "discover":
             asked = first(form, "url").strip()
             if not asked:
                 raise editorial.EditorialError("give the address of a site or a feed")
             found = await editorial.discover(site.settings, asked)
-            return _page(request, found=found, asked=asked)
+            return _page(request, viewer, found=found, asked=asked)
         if action == "add":
+            if not scope.everywhere:  # a new publication joins every channel carrying all
+                raise Refused(OUT_OF_SCOPE, status=403)
             publication = await editorial.add_publication(
                 site.settings,
                 actor,
@@ -113,6 +127,8 @@ async def publications_action(request: Request, viewer: Viewer = EDITOR) -> Resp
                     )
                 else:
                     raise editorial.EditorialError(f"unknown action {action[:40]!r}")
+    except Refused:
+        raise  # out of the editor's scope: 403, not a problem notice
     except NewslineError as exc:
         return back_to(default, form, problem=str(exc))
     return back_to(default, form, notice=notice)
