@@ -264,3 +264,25 @@ def test_no_choices_get_everybodys_page_and_the_anonymous_page_stays_cached(
     assert isinstance(cache, RenderCacheMiddleware)
     kept = [body for key, (_, _, body) in cache.entries.items() if key[0] == FRONT]
     assert kept and all(b"readerbar" not in body and b"Plain Reader" not in body for body in kept)
+
+
+def test_search_leaves_out_what_the_reader_switched_off(
+    settings: Settings, seeded: Seeded, app: FastAPI
+) -> None:
+    reader = _reader(settings, "searcher@example.org", "Sear Cher")
+    channel_id = _channel_id(settings)
+    harbor, valley = seeded.publications["harbor"], seeded.publications["valley"]
+    with session_scope(settings.database_url) as session:
+        preferences.set_hidden_publications(session, reader, channel_id, [harbor], [harbor, valley])
+    search = urls.SEARCH.format(channel_slug="news") + "?q=pier"
+    with TestClient(app, headers=BROWSER) as me, TestClient(app, headers=BROWSER) as anonymous:
+        _sign_in(me, "searcher@example.org")
+        mine = me.get(search)
+        assert mine.status_code == 200 and "private" in mine.headers["cache-control"]
+        found = _main(mine.text)
+        assert "board picks the long design" in found.text()
+        # harbor's pier item is neither a result nor the "other sources" line of valley's
+        assert not [h for h in _item_links(found) if h.startswith(HARBOR_LINK)]
+        assert "Harbor Gazette" not in found.text()
+        everybody = _main(anonymous.get(search).text)
+        assert [h for h in _item_links(everybody) if h.startswith(HARBOR_LINK)]

@@ -9,11 +9,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from markupsafe import Markup
-from sqlalchemy import Connection, Row, text
+from sqlalchemy import Connection, Row, bindparam, text
 
 from newsline import urls
 from newsline.db.models import utcnow
 from newsline.web import queries
+from newsline.web.newsline import PERSONAL, reader_of
 from newsline.web.queries import CARD_SQL, LISTED_SQL, STAMP_TYPES
 from newsline.web.render import age, page, render_fragment
 from newsline.web.safety import MARK_END, MARK_START, highlighted
@@ -26,6 +27,8 @@ _TERM = re.compile(r"\w+", re.UNICODE)
 
 _SELECT = CARD_SQL + ", item.story_id"
 _LISTED = LISTED_SQL
+#: What a signed-in reader switched off is not found either.
+_NOT_HIDDEN = "AND item.publication_id NOT IN :hidden"
 
 SQLITE_SEARCH = f"""
 SELECT {_SELECT},
@@ -34,7 +37,7 @@ SELECT {_SELECT},
 FROM item_fts
 JOIN item ON item.id = item_fts.rowid
 JOIN publication ON publication.id = item.publication_id
-WHERE item_fts MATCH :query AND {_LISTED}
+WHERE item_fts MATCH :query AND {_LISTED} {{hidden}}
 ORDER BY bm25(item_fts, 8.0, 1.0), item.sort_at DESC
 LIMIT :limit OFFSET :offset
 """
@@ -46,7 +49,7 @@ SELECT {_SELECT},
     ts_headline('english', item.body_text, q.query, :snippet_options) AS snippet_marked
 FROM item
 JOIN publication ON publication.id = item.publication_id, q
-WHERE item.search_vector @@ q.query AND {_LISTED}
+WHERE item.search_vector @@ q.query AND {_LISTED} {{hidden}}
 ORDER BY ts_rank(item.search_vector, q.query) DESC, item.sort_at DESC
 LIMIT :limit OFFSET :offset
 """
@@ -94,9 +97,16 @@ def fts5_match(groups: Sequence[Sequence[str]]) -> str:
 
 
 def search_items(
-    conn: Connection, channel_id: int, query: str, *, limit: int, offset: int = 0
+    conn: Connection,
+    channel_id: int,
+    query: str,
+    *,
+    limit: int,
+    offset: int = 0,
+    hidden: frozenset[int] = frozenset(),
 ) -> list[Row[Any]]:
-    """Ranked matches of `query` among the channel's items, with marked title and snippet."""
+    """Ranked matches of `query` among the channel's items, with marked title and snippet
+    (none of the `hidden` publications, which a signed-in reader switched off)."""
     groups = alternatives(query)
     terms = [t for g in groups for t in g]
     if not terms:
@@ -114,15 +124,23 @@ def search_items(
     else:
         params |= {"query": fts5_match(groups), "start": MARK_START, "end": MARK_END}
         statement = SQLITE_SEARCH
-    typed = text(statement).columns(**STAMP_TYPES)
-    return list(conn.execute(typed, params).all())
+    clause = text(statement.format(hidden=_NOT_HIDDEN if hidden else ""))
+    if hidden:
+        clause = clause.bindparams(bindparam("hidden", expanding=True))
+        params["hidden"] = sorted(hidden)
+    return list(conn.execute(clause.columns(**STAMP_TYPES), params).all())
 
 
 def grouped(
-    request: Request, conn: Connection, channel: ChannelRef, hits: Sequence[Row[Any]]
+    request: Request,
+    conn: Connection,
+    channel: ChannelRef,
+    hits: Sequence[Row[Any]],
+    hidden: frozenset[int] = frozenset(),
 ) -> list[Markup]:
     """The hits as story cards: the best-ranked hit of each story leads it, with the story's
-    other coverage; the same headline is never shown twice."""
+    other coverage (none from `hidden` publications); the same headline is never shown
+    twice."""
     story_ids = list({h.story_id for h in hits if h.story_id is not None})
     members = queries.story_members(conn, channel.id, story_ids)
     seen_stories: set[int] = set()
@@ -141,6 +159,8 @@ def grouped(
             seen_stories.add(hit.story_id)
         seen_titles.add(words)
         story = members.get(hit.story_id, []) if hit.story_id is not None else []
+        if hidden:
+            story = [m for m in story if m.publication_id not in hidden]
         others = queries.coverage(hit, story)
         sources = len({m.publication_id for m in story} | {hit.publication_id})
         fragment = render_fragment(
@@ -166,9 +186,12 @@ async def search(request: Request, channel_slug: str, q: str = "", page_no: int 
     channel = site.channel(channel_slug)
     size = site.settings.web.page_size
     page_no = max(1, min(page_no, 100))
+    reader = reader_of(request, channel)
+    hidden = reader.hidden if reader else frozenset()
     with site.engine.connect() as conn:
+        offset = (page_no - 1) * size
         hits = (
-            search_items(conn, channel.id, q, limit=size + 1, offset=(page_no - 1) * size)
+            search_items(conn, channel.id, q, limit=size + 1, offset=offset, hidden=hidden)
             if q
             else []
         )
@@ -185,5 +208,6 @@ async def search(request: Request, channel_slug: str, q: str = "", page_no: int 
             page_no=page_no,
             more=more,
             searched=bool(terms_of(q)),
-            cards=grouped(request, conn, channel, hits[:size]),
+            cards=grouped(request, conn, channel, hits[:size], hidden),
+            headers=PERSONAL if reader is not None else None,
         )
