@@ -349,3 +349,31 @@ def test_a_grant_sent_after_a_redis_restart_is_still_spaced(tmp_path: Path) -> N
             server.wait(30)
     assert load.requests == 2
     assert load.min_gap is not None and load.min_gap >= delay - ARRIVAL_JITTER, load
+
+
+@needs_redis
+def test_a_retry_after_shared_while_another_request_is_in_flight_holds(tmp_path: Path) -> None:
+    """A host's Retry-After, shared by one worker while another worker's request to it is on
+    its way out, keeps the others off the host. It was kept in the host's next-start key,
+    which a pending grant held further ahead (so it was not written) and the request's start
+    report then overwrote with only the delay."""
+    from newsline.ingest.politeness import RedisPoliteness
+
+    _fresh_redis_long_up()
+
+    async def main() -> None:
+        sending, told, third = (RedisPoliteness(REDIS_URL) for _ in range(3))
+
+        async def a_turn() -> None:
+            async with third.turn("busy.example", concurrency=2, delay=0.1):
+                pass
+
+        async with sending.turn("busy.example", concurrency=2, delay=0.1) as turn:
+            await told.hold_off("busy.example", 5.0)  # another worker was told Retry-After: 5
+            await turn.started()
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(a_turn(), 2.0)
+        for politeness in (sending, told, third):
+            await politeness.close()
+
+    asyncio.run(main())

@@ -138,7 +138,9 @@ class LocalPoliteness:
 
 
 # KEYS[1] turns held (sorted set: token -> expiry ms), KEYS[2] next start allowed (ms),
-# KEYS[3] when this Redis's politeness state began (ms).
+# KEYS[3] when this Redis's politeness state began (ms), KEYS[4] the host's Retry-After hold
+# (a key of its own, expiring with it: a grant's placeholder or a start report in KEYS[2]
+# must not shorten it).
 # ARGV: token, concurrency, start ttl ms, turn ttl ms, delay ms. Returns 0 when granted, else
 # ms to wait. A grant holds the host until the turn reports its start (_STARTED), at most
 # start ttl. A Redis restarted without persistence has forgotten every host's next start and
@@ -157,6 +159,10 @@ end
 local guard = math.max(tonumber(ARGV[3]), tonumber(ARGV[5]))
 if now < began + guard then
   return began + guard - now
+end
+local held = redis.call('PTTL', KEYS[4])
+if held > 0 then
+  return held
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local nxt = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -181,14 +187,11 @@ redis.call('SET', KEYS[1], now + tonumber(ARGV[1]), 'PX', tonumber(ARGV[1]) + 10
 return 0
 """
 
-# KEYS[1] next start allowed (ms); ARGV[1] seconds to hold off (ms).
+# KEYS[1] the host's Retry-After hold; ARGV[1] how long to hold off (ms), unless it is
+# already held longer.
 _HOLD_OFF = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local want = now + tonumber(ARGV[1])
-local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
-if want > nxt then
-  redis.call('SET', KEYS[1], want, 'PX', tonumber(ARGV[1]) + 1000)
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], 1, 'PX', tonumber(ARGV[1]))
 end
 return 0
 """
@@ -243,6 +246,9 @@ class RedisPoliteness:
     def _keys(self, host: str) -> list[str]:
         return [f"{self.prefix}:turns:{host}", f"{self.prefix}:next:{host}"]
 
+    def _hold_key(self, host: str) -> str:
+        return f"{self.prefix}:hold:{host}"
+
     @asynccontextmanager
     async def turn(self, host: str, *, concurrency: int, delay: float) -> AsyncIterator[Turn]:
         token = uuid.uuid4().hex
@@ -256,7 +262,11 @@ class RedisPoliteness:
         ]
         while True:
             try:
-                wait = int(await self._take(keys=[*keys, f"{self.prefix}:began"], args=args))
+                wait = int(
+                    await self._take(
+                        keys=[*keys, f"{self.prefix}:began", self._hold_key(host)], args=args
+                    )
+                )
             except RedisError as exc:
                 # Redis is away (restarting): no turn without it, so wait rather than fail
                 # the fetch. Its state starts afresh when it is back (see docs/scaling.md).
@@ -280,7 +290,7 @@ class RedisPoliteness:
 
     async def hold_off(self, host: str, seconds: float) -> None:
         try:
-            await self._hold(keys=self._keys(host)[1:], args=[int(seconds * 1000)])
+            await self._hold(keys=[self._hold_key(host)], args=[max(1, int(seconds * 1000))])
         except RedisError as exc:  # the fetcher that was told still waits itself
             log.warning("politeness: could not share a Retry-After of %s (%s)", host, exc)
 
