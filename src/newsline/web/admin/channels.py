@@ -7,6 +7,9 @@ when the stored value is reset)."""
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -41,8 +44,97 @@ LABELS = {
     "timezone": "Time zone",
     "digest.schedule": "Digest schedule (minutes [hours], cron-like)",
     "sponsor": "Sponsor",
-    "hashtags": "Hashtags (JSON: tag, description, keywords)",
+    "hashtags": "Hashtags",
 }
+#: A hashtag row's fields in the form: ``h<row>.<field>``.
+HASHTAG_FIELD = re.compile(r"h(\d{1,3})\.(tag|description|keywords|position|remove)")
+#: Empty rows the form offers for new hashtags (more after each save).
+BLANK_ROWS = 3
+MAX_HASHTAGS = 100
+MAX_KEYWORDS = 200
+
+
+@dataclass
+class HashtagRow:
+    """One row of the hashtag form, as typed (shown again as typed when it has errors)."""
+
+    tag: str = ""
+    description: str = ""
+    keywords: str = ""
+    position: str = ""
+    remove: bool = False
+
+    @property
+    def blank(self) -> bool:
+        return not (self.tag.strip() or self.description.strip() or self.keywords.strip())
+
+
+def hashtag_rows(form: Mapping[str, list[str]]) -> list[HashtagRow]:
+    """The form's hashtag rows, in the order of their row numbers."""
+    rows: dict[int, HashtagRow] = {}
+    for name, values in form.items():
+        found = HASHTAG_FIELD.fullmatch(name)
+        if found is None or not values:
+            continue
+        row = rows.setdefault(int(found.group(1)), HashtagRow())
+        field_name, value = found.group(2), values[0]
+        if field_name == "remove":
+            row.remove = value != ""
+        else:
+            setattr(row, field_name, value[:2000])
+    return [rows[n] for n in sorted(rows)]
+
+
+def hashtags_from(rows: list[HashtagRow]) -> list[dict[str, Any]]:
+    """The hashtag list the rows describe, ordered by their positions (rows without one
+    keep their place after the numbered ones): removed and blank rows left out. Every
+    problem is named with its row; :class:`editorial.EditorialError` when there is any."""
+    problems: list[str] = []
+    kept: list[tuple[float, int, dict[str, Any]]] = []
+    seen: dict[str, int] = {}
+    for n, row in enumerate(rows, 1):
+        if row.remove or row.blank:
+            continue
+        tag = row.tag.strip().lstrip("#").lower()
+        if not tag:
+            problems.append(f"row {n}: give the hashtag a name")
+        elif not tag.replace("_", "").isalnum() or len(tag) > 64:
+            problems.append(f"row {n}: #{tag[:64]} must be letters, digits or '_' (at most 64)")
+        elif tag in seen:
+            problems.append(f"row {n}: #{tag} is already row {seen[tag]}")
+        else:
+            seen[tag] = n
+        position = row.position.strip()
+        try:
+            order = float(position) if position else float("inf")
+        except ValueError:
+            problems.append(f"row {n}: the position {position[:20]!r} is not a number")
+            order = float("inf")
+        keywords: list[str] = []
+        for word in row.keywords.replace("\n", ",").split(","):
+            word = " ".join(word.split())
+            if word and word not in keywords:
+                keywords.append(word)
+        if len(keywords) > MAX_KEYWORDS:
+            problems.append(f"row {n}: at most {MAX_KEYWORDS} keywords")
+        description = " ".join(row.description.split())
+        kept.append((order, n, {"tag": tag, "description": description, "keywords": keywords}))
+    if not kept and not problems:
+        problems.append("keep at least one hashtag")
+    if len(kept) > MAX_HASHTAGS:
+        problems.append(f"at most {MAX_HASHTAGS} hashtags")
+    if problems:
+        raise editorial.EditorialError("hashtags: " + "; ".join(problems[:10]))
+    return [value for _, _, value in sorted(kept, key=lambda k: (k[0], k[1]))]
+
+
+def rows_of(hashtags: list[Any]) -> list[HashtagRow]:
+    """The form rows for a channel's hashtags in force, then blank ones to add."""
+    rows = [
+        HashtagRow(h.tag, h.description, ", ".join(h.keywords), str(n))
+        for n, h in enumerate(hashtags, 1)
+    ]
+    return rows + [HashtagRow() for _ in range(BLANK_ROWS)]
 
 
 def _value(cfg: Any, key: str) -> Any:
@@ -65,6 +157,16 @@ async def channels_page(
     request: Request, viewer: Viewer = CHANNEL_EDITOR, channel: str = ""
 ) -> Response:
     """One channel's settings, file beside database, and the sponsor's figures."""
+    return _channels_page(request, viewer, channel)
+
+
+def _channels_page(
+    request: Request,
+    viewer: Viewer,
+    channel: str,
+    typed: list[HashtagRow] | None = None,
+    problem: str = "",
+) -> Response:
     site = site_of(request)
     scope = scope_of(request, viewer)
     known = [c.slug for c in site.file_settings.channels]
@@ -112,7 +214,9 @@ async def channels_page(
         per_day=per_day,
         per_band=per_band,
         peak=peak,
+        hashtag_rows=typed if typed is not None else rows_of(cfg.hashtags),
         here=site.urls.admin("channels", channel=slug),
+        **({"problem": problem} if problem else {}),
     )
 
 
@@ -127,6 +231,24 @@ async def channels_action(request: Request, viewer: Viewer = CHANNEL_EDITOR) -> 
     default = site.urls.admin("channels", channel=slug)
     actor = actor_of(viewer)
     scope_of(request, viewer).check_channel(slug)
+    if action == "save" and key == "hashtags":
+        typed = hashtag_rows(form)
+        try:
+            hashtags = hashtags_from(typed)
+            with session_scope(site.settings.database_url) as session:
+                editorial.set_channel_setting(session, site.settings, actor, slug, key, hashtags)
+        except NewslineError as exc:
+            # The page again with the rows as typed and the problem: nothing is lost.
+            shown = [r for r in typed if not r.blank] + rows_of([])
+            response = _channels_page(request, viewer, slug, shown, str(exc))
+            response.status_code = 422
+            return response
+        site.reload_channel_settings()
+        return back_to(
+            default,
+            form,
+            notice=f"{slug}: {len(hashtags)} hashtags saved; they win over the config file.",
+        )
     try:
         with session_scope(site.settings.database_url) as session:
             if action == "reset":
@@ -140,11 +262,6 @@ async def channels_action(request: Request, viewer: Viewer = CHANNEL_EDITOR) -> 
                         "url": first(form, "url").strip(),
                         "variants": [first(form, f"variant{n}").strip() for n in range(6)],
                     }
-                elif key == "hashtags":
-                    try:
-                        value = json.loads(first(form, "value"))
-                    except ValueError as exc:
-                        raise editorial.EditorialError(f"hashtags: not JSON ({exc})") from exc
                 else:
                     value = first(form, "value").strip()
                 editorial.set_channel_setting(session, site.settings, actor, slug, key, value)
