@@ -358,3 +358,100 @@ def test_resending_a_past_digest_leaves_out_items_unpublished_since(
     with session_scope(settings.database_url) as session:
         stored = session.get(Digest, digest_id)
         assert stored is not None and gone["item_id"] in {e["item_id"] for e in stored.entries}
+
+
+def test_a_past_digests_automatic_overview_drops_the_lines_of_items_unpublished_later(
+    make_settings: Any, smtp: Any
+) -> None:
+    """The overview (the page's Overview box, the Digest feeds' summaries, the mail) follows
+    its entries: the line of a withdrawn entry goes, republishing brings it back, and an
+    overview an editor wrote stays as written."""
+    import lxml.html
+
+    from newsline.community import subscribers
+    from newsline.community.audit import Actor
+    from newsline.db.models import Digest
+    from newsline.publish import editorial
+    from newsline.publish.digest import run_digest
+    from tests.support.mail import body
+
+    settings = make_settings(
+        web={"base_url": "https://news.example.net", "render_cache_seconds": 0},
+        email={
+            "enabled": True,
+            "host": "127.0.0.1",
+            "port": smtp.port,
+            "security": "none",
+            "from_address": "digest@news.example.net",
+        },
+    )
+    seed(settings)
+    channel = settings.channels[0]
+    editor = Actor("editor@example.org")
+    assert run_digest(settings, channel.slug).status == "published"
+    with session_scope(settings.database_url) as session:
+        (digest,) = session.scalars(select(Digest)).all()
+        page_item = session.get(Item, digest.item_id)
+        assert page_item is not None and page_item.summary
+        lines = page_item.summary.split("\n")
+        titles = {e["item_id"]: " ".join(e["title"].split()) for e in digest.entries}
+        # The withdrawn entry and a kept one, each with its own overview line.
+        named = [
+            (i, line)
+            for i, title in titles.items()
+            for line in lines
+            if line == f"{title}." or line.startswith(f"{title} — ")
+        ]
+        assert len(named) >= 2, (lines, titles)
+        (gone_id, gone_line), (_, kept_line) = named[0], named[-1]
+        sub, _ = subscribers.subscribe(session, digest.channel_id, "reader@example.org")
+        assert subscribers.confirm(session, sub.token) is not None
+        digest_id, slug = digest.id, page_item.slug
+    page = f"/{channel.slug}/topic/{channel.own_tag}/{slug}"
+    client = TestClient(create_app(settings))
+
+    def overview_box() -> str:
+        response = client.get(page)
+        assert response.status_code == 200
+        (box,) = lxml.html.fromstring(response.text).xpath("//aside[@class='summary']")
+        return "\n".join(p.text_content() for p in box.iter("p"))
+
+    def feed_summaries() -> list[str]:
+        texts = []
+        for name in ("feed.xml", "atom.xml"):
+            parsed = feedparser.parse(client.get(f"/{channel.slug}/digest/{name}").content)
+            texts.append(parsed.entries[0].summary)
+        item = client.get(f"/{channel.slug}/digest/feed.json").json()["items"][0]
+        texts.append(item.get("summary", "") + item.get("content_html", ""))
+        channel_feed = feedparser.parse(client.get(f"/{channel.slug}/feed.xml").content)
+        texts.extend(e.summary for e in channel_feed.entries if slug in e.link)
+        return texts
+
+    def mailed() -> str:
+        report = editorial.resend_digest(settings, editor, digest_id)
+        assert report.sent == ["reader@example.org"]
+        return body(smtp.to("reader@example.org")[-1], "plain")
+
+    def named_everywhere(line: str) -> list[bool]:
+        head = line.split(" — ")[0]
+        return [head in overview_box(), *(head in t for t in feed_summaries()), head in mailed()]
+
+    assert all(named_everywhere(gone_line)) and all(named_everywhere(kept_line))  # it can fail
+    with session_scope(settings.database_url) as session:
+        editorial.unpublish(session, editor, gone_id)
+    assert not any(named_everywhere(gone_line))
+    assert all(named_everywhere(kept_line))
+    with session_scope(settings.database_url) as session:
+        stored = session.get(Item, page_item.id)
+        assert stored is not None and gone_line in (stored.summary or "")  # kept as published
+
+    with session_scope(settings.database_url) as session:
+        editorial.republish(session, editor, gone_id)
+    assert all(named_everywhere(gone_line)) and all(named_everywhere(kept_line))
+
+    # An overview an editor wrote is theirs: it stays as written, withdrawn names and all.
+    written = f"Our pick: {gone_line.split(' — ')[0]}, and more."
+    with session_scope(settings.database_url) as session:
+        editorial.edit_overview(session, editor, digest_id, written)
+        editorial.unpublish(session, editor, gone_id)
+    assert all(named_everywhere(written))

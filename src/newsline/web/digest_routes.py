@@ -42,6 +42,7 @@ from newsline.db.channels import channel_row
 from newsline.db.engine import session_scope
 from newsline.db.models import Digest, Item, Publication
 from newsline.publish import editorial
+from newsline.publish.digest import current_overview
 from newsline.publish.feeds_out import MEDIA_TYPES, FeedEntry, FeedInfo, render
 from newsline.publish.mailer import MailError, confirmation_message, send_message
 from newsline.web.clients import client_key
@@ -525,6 +526,9 @@ def digest_feed(request: Request, channel_slug: str, name: str) -> Response:
             item.id: editorial.without_withdrawn(session, item.id, item.body_html)
             for _, _, item in rows
         }
+        overviews = {
+            item.id: current_overview(session, item.id, item.summary) for _, _, item in rows
+        }
     entries = [
         FeedEntry(
             id=item.url,
@@ -533,8 +537,8 @@ def digest_feed(request: Request, channel_slug: str, name: str) -> Response:
             published=slot_at,
             updated=created_at,
             author=cfg.display_name,
-            summary=item.summary or "",
-            content_html=_overview_html(item.summary) + bodies[item.id],
+            summary=overviews[item.id],
+            content_html=_overview_html(overviews[item.id]) + bodies[item.id],
             image_url=item.image_url,
             tags=("#digest",),
         )

@@ -18,6 +18,7 @@ from newsline import urls
 from newsline.db.models import utcnow
 from newsline.ingest.extract.figures import same_caption
 from newsline.publish import editorial
+from newsline.publish.digest import current_overview
 from newsline.sanitize import web_url
 from newsline.web import queries
 from newsline.web.comments import comment_state
@@ -213,14 +214,16 @@ async def item(request: Request, channel_slug: str, publication_tag: str, slug: 
                 body = clean_body(without_hero(row.body_html, image, row.image_caption))
         teaser = clip(row.teaser or row.summary or "", 1000)
         lead_text = (row.body_text if full else teaser) or ""
-        summary = paragraphs(row.summary) if digest or summary_adds(row.summary, lead_text) else []
+        # A Digest's automatic overview loses the lines of entries unpublished since.
+        shown = current_overview(conn, row.id, row.summary) if digest else row.summary
+        summary = paragraphs(shown) if digest or summary_adds(shown, lead_text) else []
         related: list[Any] = []
         if row.story_id is not None and not digest:
             members = queries.story_members(conn, channel.id, [row.story_id])
             related = queries.coverage(row, members.get(row.story_id, []))[:RELATED]
         more = queries.more_from(conn, row.publication_id, row.id, MORE_FROM)
         url = site.urls.absolute(item_path(site.urls, channel, row))
-        description = clip(row.summary or row.teaser or "", 300)
+        description = clip(shown if digest else row.summary or row.teaser or "", 300)
         state = comment_state(conn, row.id)
         share = {
             "page": url,
