@@ -346,11 +346,3 @@ def _count(session: Session, key: str, policy: AttemptPolicy, now: datetime) -> 
         if getattr(swapped, "rowcount", 0) == 1:
             return
     raise AttemptsThrottled("Too many sign-ins at once: please try again.", 1, False)
-
-
-def spend_action(
-    session: Session, kind: str, *, now: datetime | None = None, **keys: str | int
-) -> None:
-    """Transitional, for call sites not yet given the install's :class:`Limits` (removed
-    once they ask ``site.limits``): the default budgets, counted in the database."""
-    DatabaseLimits(LimitSettings()).spend(session, kind, now=now, **keys)

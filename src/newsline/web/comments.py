@@ -42,7 +42,7 @@ from starlette.concurrency import run_in_threadpool
 from newsline import urls
 from newsline.community import comments
 from newsline.community.comments import CommentError, Shown, ThreadPage
-from newsline.community.limits import RateLimited, spend_action
+from newsline.community.limits import RateLimited
 from newsline.community.markdown import MAX_BODY_CHARS
 from newsline.db.models import Comment, CommentVote, Item, User, utcnow
 from newsline.publish.mailer import MailError, send_message
@@ -668,7 +668,7 @@ def post_comment(
         if user is None:
             raise comments.CommentForbidden("This account no longer exists.")
         comments.may_comment(user)
-        spend_action(session, "comment", user=user.id, ip=ip)
+        site.limits.spend(session, "comment", user=user.id, ip=ip)
         posted = comments.post(
             session,
             channel.cfg.comments,
@@ -736,10 +736,10 @@ def _comment_write(
         elif action == "delete":
             comments.delete_own(session, comment_id=comment_id, user=user, item_id=row.id)
         elif action == "vote":
-            spend_action(session, "vote", user=user.id, ip=client_ip(request))
+            site.limits.spend(session, "vote", user=user.id, ip=client_ip(request))
             comments.vote(session, comment_id=comment_id, user=user, item_id=row.id)
         elif action == "flag":
-            spend_action(session, "flag", user=user.id, ip=client_ip(request))
+            site.limits.spend(session, "flag", user=user.id, ip=client_ip(request))
             new = comments.flag(
                 session,
                 comment_id=comment_id,
