@@ -7,13 +7,13 @@ import logging
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from newsline.config import ChannelSettings, Settings
 from newsline.db.engine import session_scope
-from newsline.db.models import Channel, ChannelSetting, Newsline, Publication
+from newsline.db.models import Channel, ChannelSetting, Newsline, Publication, SettingsVersion
 from newsline.errors import NewslineError
 
 log = logging.getLogger(__name__)
@@ -131,14 +131,25 @@ def with_overrides(cfg: ChannelSettings, overrides: dict[str, Any]) -> ChannelSe
     return ChannelSettings.model_validate(data)
 
 
-def overrides_stamp(conn: Connection) -> tuple[int, Any]:
-    """What changes whenever a console channel setting is saved or cleared: their count
-    (a clear lowers it) and the newest ``updated_at`` (every save sets it to now). One
-    indexed read, so a process can ask every second whether to re-read the settings."""
-    row = conn.execute(
-        select(func.count(), func.max(ChannelSetting.updated_at)).select_from(ChannelSetting)
-    ).one()
-    return int(row[0]), row[1]
+def settings_version(conn: Connection) -> int:
+    """The channel settings' version number (:func:`bump_settings_version`): one read by
+    primary key, so a process can ask on every render-cache cycle whether to re-read them."""
+    found = conn.execute(select(SettingsVersion.version).where(SettingsVersion.id == 1)).scalar()
+    return int(found or 0)
+
+
+def bump_settings_version(session: Session) -> None:
+    """Tell every process the channel settings changed (in the writer's transaction, so the
+    new number is seen together with the new settings)."""
+    bumped = session.execute(
+        update(SettingsVersion)
+        .where(SettingsVersion.id == 1)
+        .values(version=SettingsVersion.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(bumped, "rowcount", 0):  # the row is made by the migration; just in case
+        session.add(SettingsVersion(id=1, version=1))
+        session.flush()
 
 
 def effective_settings(settings: Settings) -> Settings:

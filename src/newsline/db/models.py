@@ -290,6 +290,15 @@ class ChannelSetting(Base):
     updated_by: Mapped[str] = mapped_column(String(320), default="")
 
 
+class SettingsVersion(Base):
+    """One row whose number every console or CLI channel-settings write bumps: a process
+    re-reads ``channel_setting`` only when it changed (db/channels.py)."""
+
+    __tablename__ = "settings_version"
+    id: Mapped[int] = mapped_column(primary_key=True)  # always 1
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class SponsorStat(Base):
     """Sponsor impressions and clicks of one day and width band: counts, nobody's trail."""
 

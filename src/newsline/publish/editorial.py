@@ -55,6 +55,7 @@ from newsline.ingest import websub
 from newsline.publish.digest import (
     UNPUBLISHED,
     DigestResult,
+    refresh_teasers,
     run_digest,
     slot_containing,
     unpublished_among,
@@ -124,6 +125,7 @@ def unpublish(session: Session, actor: Actor, item_id: int, reason: str = "") ->
         )
     item.state = UNPUBLISHED
     item.pinned_until = None
+    refresh_teasers(session, item.id)  # past Digests' teasers drop its overview line
     _audit_item(session, actor, "item.unpublish", item, reason)
     return item
 
@@ -134,6 +136,7 @@ def republish(session: Session, actor: Actor, item_id: int, reason: str = "") ->
     if item.state != UNPUBLISHED:
         raise EditorialError(f"item {item_id} is {item.state}, not unpublished")
     item.state = "ready"
+    refresh_teasers(session, item.id)
     _audit_item(session, actor, "item.republish", item, reason)
     return item
 
@@ -900,7 +903,12 @@ def set_channel_setting(
     """Store a channel setting that wins over the config file's (validated first)."""
     from pydantic import ValidationError
 
-    from newsline.db.channels import OVERRIDABLE, stored_overrides, with_overrides
+    from newsline.db.channels import (
+        OVERRIDABLE,
+        bump_settings_version,
+        stored_overrides,
+        with_overrides,
+    )
     from newsline.db.models import ChannelSetting
 
     if key not in OVERRIDABLE:
@@ -927,6 +935,7 @@ def set_channel_setting(
         found.value = value
         found.updated_at = utcnow()
         found.updated_by = actor.label[:320]
+    bump_settings_version(session)
     record(
         session,
         actor,
@@ -942,6 +951,7 @@ def clear_channel_setting(
     session: Session, settings: Settings, actor: Actor, slug: str, key: str
 ) -> None:
     """Forget a console setting: the config file's value applies again."""
+    from newsline.db.channels import bump_settings_version
     from newsline.db.models import ChannelSetting
 
     row = channel_row(session, settings, slug)
@@ -950,6 +960,7 @@ def clear_channel_setting(
         raise EditorialError(f"{slug}: {key} is the config file's already")
     before = found.value
     session.delete(found)
+    bump_settings_version(session)
     record(
         session,
         actor,

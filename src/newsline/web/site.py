@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from newsline.community.limits import DatabaseLimits, Limits
 from newsline.community.limits_redis import RedisLimits
 from newsline.config import ChannelSettings, Settings
-from newsline.db.channels import channel_row, effective_settings, overrides_stamp
+from newsline.db.channels import channel_row, effective_settings, settings_version
 from newsline.db.engine import engine_for, session_scope
 from newsline.errors import NewslineError
 from newsline.urls import Urls
@@ -25,7 +25,8 @@ from newsline.urls import Urls
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
-#: How often a process asks whether the console's channel settings changed (one small read).
+#: How often a process asks whether the console's channel settings changed when the render
+#: cache is off (else as often as cached pages expire, ``web.render_cache_seconds``).
 OVERRIDES_CHECK_SECONDS = 1.0
 
 log = logging.getLogger(__name__)
@@ -84,9 +85,11 @@ class Site:
         self.urls = Urls(settings.web.base_url)
         self.engine: Engine = engine_for(settings.database_url)
         self.limits = limits_for(settings)
-        # With the channel settings changed from the console (they win over the file's);
-        # a change saved by any process is seen here within OVERRIDES_CHECK_SECONDS.
-        self._stamp = self._overrides_stamp()
+        # With the channel settings changed from the console (they win over the file's). A
+        # save from any process bumps their version number (db/channels.py); it is looked
+        # at once per render-cache cycle, and the settings re-read only when it changed.
+        self._check_every = settings.web.render_cache_seconds or OVERRIDES_CHECK_SECONDS
+        self._version = self._settings_version()
         self._settings = effective_settings(settings)
         self._checked_at = time.monotonic()
         self.templates = Environment(
@@ -112,33 +115,33 @@ class Site:
     @property
     def settings(self) -> Settings:
         """The settings with the console's channel settings, re-read when another process
-        (or worker) changed them: a check at most every OVERRIDES_CHECK_SECONDS."""
+        (or worker) changed them: their version is checked once per render-cache cycle."""
         now = time.monotonic()
-        if now - self._checked_at >= OVERRIDES_CHECK_SECONDS:
+        if now - self._checked_at >= self._check_every:
             self._checked_at = now
-            stamp = self._overrides_stamp()
-            if stamp != self._stamp:
-                self._reload(stamp)
+            version = self._settings_version()
+            if version != self._version:
+                self._reload(version)
         return self._settings
 
     def reload_channel_settings(self) -> None:
         """Apply the console's channel settings now (after one was saved in this worker)."""
         self._checked_at = time.monotonic()
-        self._reload(self._overrides_stamp())
+        self._reload(self._settings_version())
 
-    def _reload(self, stamp: tuple[int, Any] | None) -> None:
-        # The stamp is read before the settings: a change in between is seen next check.
-        self._stamp = stamp
+    def _reload(self, version: int | None) -> None:
+        # The version is read before the settings: a change in between is seen next check.
+        self._version = version
         self._settings = effective_settings(self.file_settings)
         for key in [k for k in self._memo if k[0] in ("sponsors", "feeds")]:
             self._memo.pop(key, None)
 
-    def _overrides_stamp(self) -> tuple[int, Any] | None:
+    def _settings_version(self) -> int | None:
         try:
             with self.engine.connect() as conn:
-                return overrides_stamp(conn)
+                return settings_version(conn)
         except SQLAlchemyError as exc:  # no tables yet (before `newsline init`)
-            log.debug("channel settings stamp not read: %s", exc)
+            log.debug("channel settings version not read: %s", exc)
             return None
 
     def channel(self, slug: str) -> ChannelRef:
