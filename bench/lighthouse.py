@@ -110,6 +110,8 @@ def main() -> None:
                             out = work / f"{name}-{form}-{server}-{round_}.json"
                             report = lighthouse.audit(ROOT, base + path, out, desktop=desktop)
                             scores.setdefault((name, form, server), []).append(report.scores)
+                            got = " ".join(f"{c} {v:.2f}" for c, v in report.scores.items())
+                            print(f"round {round_ + 1}: {name} {form} {server}: {got}", flush=True)
             print(f"Lighthouse medians of {args.rounds} rounds; pages: {paths}")
             head = ["page", "form", "server", *lighthouse.CATEGORIES, "perf. ratio"]
             print(" | ".join(head))
