@@ -718,6 +718,32 @@ def current_overview(conn: Connection | Session, digest_item_id: int, overview: 
     return extractive_overview(kept, min(len(text), 1000))
 
 
+def refresh_teasers(session: Session, item_id: int) -> int:
+    """After item `item_id` is unpublished or republished: the stored teaser of each Digest
+    listing it (the overview's first words, shown on lists and in the API) is made again
+    from the overview as shown now (:func:`current_overview`), so it drops or regains that
+    entry's line. An overview an editor wrote keeps its teaser. Returns how many changed."""
+    item = session.get(Item, item_id)
+    if item is None:
+        return 0
+    since = item.first_seen_at - timedelta(days=1)  # only later Digests can list it
+    changed = 0
+    for digest in session.scalars(
+        select(Digest).where(Digest.slot_at >= since, Digest.item_id.is_not(None))
+    ):
+        ids = {i for e in digest.entries or [] for i in (e.get("item_id"), *e.get("item_ids", []))}
+        if item_id not in ids or digest.item_id is None:
+            continue
+        page = session.get(Item, digest.item_id)
+        if page is None or (page.edited_at is not None and page.summary != page.original_summary):
+            continue
+        teaser = truncate_words(current_overview(session, page.id, page.summary), 280)
+        if teaser != (page.teaser or ""):
+            page.teaser = teaser
+            changed += 1
+    return changed
+
+
 def due_slot(cfg: ChannelSettings, now: datetime) -> datetime | None:
     """The slot a tick at `now` should run: the current one, once it has settled."""
     slot = slot_containing(now, cfg.zone, cfg.digest.schedule)
