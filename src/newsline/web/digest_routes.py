@@ -32,7 +32,7 @@ from sqlalchemy import Connection, Select, select
 from starlette.concurrency import run_in_threadpool
 
 from newsline import urls
-from newsline.community.budgets import BudgetSpent, spend
+from newsline.community.budgets import BudgetSpent
 from newsline.community.subscribers import SubscriptionError, by_token
 from newsline.community.subscribers import confirm as confirm_token
 from newsline.community.subscribers import subscribe as add_subscriber
@@ -193,7 +193,7 @@ def _subscribe_sync(
             message = None
             if needs_mail:
                 # Counted before anything is sent; a spent budget rolls the whole request back.
-                spend(
+                site_of(request).limits.spend_budgets(
                     session,
                     [
                         (f"confirm:client:{client}", settings.web.confirmations_per_ip_hour),
