@@ -286,3 +286,25 @@ def test_search_leaves_out_what_the_reader_switched_off(
         assert "Harbor Gazette" not in found.text()
         everybody = _main(anonymous.get(search).text)
         assert [h for h in _item_links(everybody) if h.startswith(HARBOR_LINK)]
+
+
+def test_an_item_pages_related_coverage_leaves_out_what_the_reader_switched_off(
+    settings: Settings, seeded: Seeded, app: FastAPI
+) -> None:
+    reader = _reader(settings, "related@example.org", "Rela Ted")
+    channel_id = _channel_id(settings)
+    harbor, valley = seeded.publications["harbor"], seeded.publications["valley"]
+    with session_scope(settings.database_url) as session:
+        preferences.set_hidden_publications(session, reader, channel_id, [harbor], [harbor, valley])
+    page = "/news/topic/valley/pier-v"
+
+    def related(client: TestClient) -> str:
+        answer = client.get(page)
+        assert answer.status_code == 200
+        sections = _main(answer.text).css("section.related")
+        return " ".join(s.text() for s in sections if s.css_first("#related-h"))
+
+    with TestClient(app, headers=BROWSER) as me, TestClient(app, headers=BROWSER) as anonymous:
+        assert "Harbour board approves the longer pier" in related(anonymous)
+        _sign_in(me, "related@example.org")
+        assert "Harbour board approves the longer pier" not in related(me)

@@ -22,6 +22,7 @@ from newsline.publish.digest import current_overview
 from newsline.sanitize import web_url
 from newsline.web import queries
 from newsline.web.comments import comment_state
+from newsline.web.newsline import reader_of
 from newsline.web.render import clip, item_path, page, source_url
 from newsline.web.safety import clean_body, clean_digest_body
 from newsline.web.site import NotFound, Refused, site_of
@@ -219,8 +220,11 @@ async def item(request: Request, channel_slug: str, publication_tag: str, slug: 
         summary = paragraphs(shown) if digest or summary_adds(shown, lead_text) else []
         related: list[Any] = []
         if row.story_id is not None and not digest:
-            members = queries.story_members(conn, channel.id, [row.story_id])
-            related = queries.coverage(row, members.get(row.story_id, []))[:RELATED]
+            members = queries.story_members(conn, channel.id, [row.story_id]).get(row.story_id, [])
+            reader = reader_of(request, channel)  # None (no query) unless signed in
+            if reader is not None and reader.hidden:  # what the reader switched off
+                members = [m for m in members if m.publication_id not in reader.hidden]
+            related = queries.coverage(row, members)[:RELATED]
         more = queries.more_from(conn, row.publication_id, row.id, MORE_FROM)
         url = site.urls.absolute(item_path(site.urls, channel, row))
         description = clip(shown if digest else row.summary or row.teaser or "", 300)
