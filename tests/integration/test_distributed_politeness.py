@@ -377,3 +377,34 @@ def test_a_retry_after_shared_while_another_request_is_in_flight_holds(tmp_path:
             await politeness.close()
 
     asyncio.run(main())
+
+
+@needs_redis
+def test_a_late_second_start_report_does_not_free_a_pending_grant(tmp_path: Path) -> None:
+    """A turn reporting its start again (aiohttp re-sending within the turn, or a report
+    arriving late) while another worker's grant waits for its request to leave: the report
+    overwrote that grant's hold with only the delay, so a third turn was granted before the
+    pending request left, and the two reached the host together (found by the scenario: two
+    requests 0.3 ms apart, mid-run)."""
+    from newsline.ingest.politeness import RedisPoliteness
+
+    _fresh_redis_long_up()
+
+    async def main() -> None:
+        earlier, pending, third = (RedisPoliteness(REDIS_URL) for _ in range(3))
+
+        async def a_turn() -> None:
+            async with third.turn("late.example", concurrency=3, delay=0.1):
+                pass
+
+        async with earlier.turn("late.example", concurrency=3, delay=0.1) as first:
+            await first.started()
+            await asyncio.sleep(0.2)
+            async with pending.turn("late.example", concurrency=3, delay=0.1):
+                await first.started()  # again, while the second grant's request is not out
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(a_turn(), 1.0)
+        for politeness in (earlier, pending, third):
+            await politeness.close()
+
+    asyncio.run(main())

@@ -176,14 +176,25 @@ end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]) + 1000)
 redis.call('SET', KEYS[2], now + tonumber(ARGV[3]), 'PX', tonumber(ARGV[3]) + 1000)
+redis.call('SET', KEYS[2] .. ':pending', ARGV[1], 'PX', tonumber(ARGV[3]) + 1000)
 return 0
 """
 
-# KEYS[1] next start allowed (ms); ARGV[1] delay ms: the next start no sooner than now + delay.
+# KEYS[1] next start allowed (ms); ARGV[1] delay ms, ARGV[2] the turn's token: the next start
+# no sooner than now + delay. Only the grant awaiting its start (KEYS[1]:pending) replaces
+# the placeholder its grant set; any other report (a turn reporting again, or late) only
+# pushes the next start later, never brings a pending grant's hold forward.
 _STARTED = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('SET', KEYS[1], now + tonumber(ARGV[1]), 'PX', tonumber(ARGV[1]) + 1000)
+local want = now + tonumber(ARGV[1])
+local pending = KEYS[1] .. ':pending'
+if redis.call('GET', pending) == ARGV[2] then
+  redis.call('SET', KEYS[1], want, 'PX', tonumber(ARGV[1]) + 1000)
+  redis.call('DEL', pending)
+elseif want > tonumber(redis.call('GET', KEYS[1]) or '0') then
+  redis.call('SET', KEYS[1], want, 'PX', tonumber(ARGV[1]) + 1000)
+end
 return 0
 """
 
@@ -200,8 +211,9 @@ return 0
 class _RedisTurn:
     """A turn granted by Redis; :meth:`started` sets when the next one may start."""
 
-    def __init__(self, script: Any, key: str, delay_ms: int) -> None:
+    def __init__(self, script: Any, key: str, delay_ms: int, token: str) -> None:
         self._script = script
+        self._token = token
         self._key = key
         self._delay_ms = delay_ms
         self.reported = False
@@ -211,7 +223,7 @@ class _RedisTurn:
         # retries a GET once on a keep-alive connection the server closed) counts from then.
         self.reported = True
         try:
-            await self._script(keys=[self._key], args=[self._delay_ms])
+            await self._script(keys=[self._key], args=[self._delay_ms, self._token])
         except RedisError as exc:
             # The request goes on; the host stays held until the grant's start expiry (or
             # Redis, restarting, forgets it): more polite, never less.
@@ -276,7 +288,7 @@ class RedisPoliteness:
             if wait <= 0:
                 break
             await asyncio.sleep(min(wait / 1000, MAX_POLL))
-        turn = _RedisTurn(self._started, keys[1], int(max(delay, 0.0) * 1000))
+        turn = _RedisTurn(self._started, keys[1], int(max(delay, 0.0) * 1000), token)
         try:
             yield turn
         finally:
