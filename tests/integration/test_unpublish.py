@@ -434,15 +434,23 @@ def test_a_past_digests_automatic_overview_drops_the_lines_of_items_unpublished_
         assert report.sent == ["reader@example.org"]
         return body(smtp.to("reader@example.org")[-1], "plain")
 
-    def listed_teaser() -> str:
-        # The Digest's teaser, as lists and the API show it.
+    def listed() -> dict[str, Any]:
         answer = client.get(f"/api/v1/channels/{channel.slug}/items", params={"limit": 100})
         (found,) = [i for i in answer.json()["items"] if i["url"].endswith(f"/{slug}")]
-        return str(found["teaser"])
+        return dict(found)
+
+    def listed_teaser() -> str:
+        return str(listed()["teaser"])  # the Digest's teaser, as lists and the API show it
+
+    def api_texts() -> list[str]:
+        found = listed()
+        one = client.get(f"/api/v1/channels/{channel.slug}/items/{found['id']}").json()
+        return [found["summary"], one["summary"]]
 
     def named_everywhere(line: str, teaser: bool = True) -> list[bool]:
         head = line.split(" — ")[0]
         shown = [head in overview_box(), *(head in t for t in feed_summaries()), head in mailed()]
+        shown += [head in t for t in api_texts()]
         return shown + ([head in listed_teaser()] if teaser else [])
 
     assert all(named_everywhere(gone_line)) and all(
@@ -450,7 +458,12 @@ def test_a_past_digests_automatic_overview_drops_the_lines_of_items_unpublished_
     )  # it can fail
     with session_scope(settings.database_url) as session:
         editorial.unpublish(session, editor, gone_id)
-    assert not any(named_everywhere(gone_line))
+    still = named_everywhere(gone_line)
+    assert not any(still), [n for n, shown in enumerate(still) if shown]
+    listed_id = listed()["id"]
+    one = client.get(f"/api/v1/channels/{channel.slug}/items/{listed_id}").json()
+    assert gone_line.split(" — ")[0] not in one["body_html"]  # the API's Digest body too
+    assert kept_line.split(" — ")[0] in one["body_html"]
     assert all(named_everywhere(kept_line, teaser=False))
     with session_scope(settings.database_url) as session:
         stored = session.get(Item, page_item.id)

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Row
 
 from newsline import urls
 from newsline.publish import editorial
+from newsline.publish.digest import current_overview
 from newsline.sanitize import web_url
 from newsline.web import queries
 from newsline.web.queries import CURSOR_PATTERN, Cursor, CursorError
@@ -156,8 +157,18 @@ def _channel_out(site: Site, channel: ChannelRef) -> ChannelOut:
 
 
 def _item_fields(
-    site: Site, channel: ChannelRef, row: Row[Any], hashtags: list[str]
+    site: Site,
+    channel: ChannelRef,
+    row: Row[Any],
+    hashtags: list[str],
+    conn: Connection | None = None,
 ) -> dict[str, Any]:
+    summary = row.summary
+    # The channel's own publication carries its Digests (list rows have no content_source).
+    own = row.publication_tag == channel.cfg.own_tag
+    if conn is not None and (own or getattr(row, "content_source", None) == "digest"):
+        # A Digest's automatic overview loses the lines of entries unpublished since.
+        summary = current_overview(conn, row.id, row.summary)
     return {
         "id": row.id,
         "url": site.urls.absolute(item_path(site.urls, channel, row)),
@@ -171,7 +182,7 @@ def _item_fields(
         "sort_at": row.sort_at,
         "image_url": web_url(row.image_url),
         "teaser": row.teaser or "",
-        "summary": row.summary,
+        "summary": summary,
         "hashtags": hashtags,
     }
 
@@ -180,7 +191,7 @@ def _rows_out(
     site: Site, channel: ChannelRef, conn: Connection, rows: list[Row[Any]]
 ) -> list[ItemOut]:
     hashtags = queries.hashtags_of(conn, channel.id, [r.id for r in rows])
-    return [ItemOut(**_item_fields(site, channel, r, hashtags.get(r.id, []))) for r in rows]
+    return [ItemOut(**_item_fields(site, channel, r, hashtags.get(r.id, []), conn)) for r in rows]
 
 
 @router.get(urls.API_CHANNELS, response_model=list[ChannelOut])
@@ -275,11 +286,15 @@ async def item(
                 raise ApiError(410, f"item {item_id} was withdrawn by the editors")
             raise ApiError(404, f"no item {item_id} on this channel")
         hashtags = queries.hashtags_of(conn, ref.id, [row.id]).get(row.id, [])
-    full = row.publication_republish == "full" and bool(row.body_html)
+        fields = _item_fields(site, ref, row, hashtags, conn)
+        body = row.body_html
+        if row.content_source == "digest" and body:  # without entries unpublished since
+            body = editorial.without_withdrawn(conn, row.id, body)
+    full = row.publication_republish == "full" and bool(body)
     out = ItemDetailOut(
-        **_item_fields(site, ref, row, hashtags),
+        **fields,
         image_caption=row.image_caption,
-        body_html=str(clean_body(row.body_html)) if full else None,
+        body_html=str(clean_body(body)) if full else None,
         language=row.language,
         story_id=row.story_id,
     )
