@@ -479,3 +479,46 @@ def test_a_past_digests_automatic_overview_drops_the_lines_of_items_unpublished_
         editorial.edit_overview(session, editor, digest_id, written)
         editorial.unpublish(session, editor, gone_id)
     assert all(named_everywhere(written))
+
+
+def test_a_title_edit_leaves_the_overview_automatic_and_the_original_summary_kept(
+    make_settings: Any,
+) -> None:
+    """Editing only a title is not writing the summary: a Digest whose title an editor
+    changed keeps an automatic overview (a withdrawn entry's line still goes), and an item
+    whose title, then summary, were edited gets its own summary back on revert."""
+    from newsline.community.audit import Actor
+    from newsline.db.models import Digest
+    from newsline.publish import editorial
+    from newsline.publish.digest import current_overview, run_digest
+
+    settings = make_settings(web={"base_url": "https://news.example.net"})
+    data = seed(settings)
+    channel = settings.channels[0]
+    editor = Actor("editor@example.org")
+    assert run_digest(settings, channel.slug).status == "published"
+    with session_scope(settings.database_url) as session:
+        (digest,) = session.scalars(select(Digest)).all()
+        page_id = digest.item_id
+        assert page_id is not None
+        overview = session.get(Item, page_id).summary or ""  # type: ignore[union-attr]
+        entry = next(
+            e
+            for e in digest.entries
+            if any(line.startswith(" ".join(e["title"].split())) for line in overview.split("\n"))
+        )
+        head = " ".join(entry["title"].split())
+        editorial.edit(session, editor, page_id, title="The Digest, as the editor titles it")
+        editorial.unpublish(session, editor, entry["item_id"])
+    with session_scope(settings.database_url) as session:
+        assert head in overview
+        assert head not in current_overview(session, page_id, overview)
+
+    item_id = data.items["valley-0"]
+    with session_scope(settings.database_url) as session:
+        original = session.get(Item, item_id).summary  # type: ignore[union-attr]
+        editorial.edit(session, editor, item_id, title="A title the editor chose")
+        editorial.edit(session, editor, item_id, summary="A summary the editor wrote.")
+        editorial.revert_edit(session, editor, item_id)
+    with session_scope(settings.database_url) as session:
+        assert session.get(Item, item_id).summary == original  # type: ignore[union-attr]

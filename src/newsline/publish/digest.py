@@ -692,15 +692,15 @@ def current_overview(conn: Connection | Session, digest_item_id: int, overview: 
     if not text:
         return text
     found = conn.execute(
-        select(Digest.entries, Item.edited_at, Item.original_summary)
+        select(Digest.entries, Item.original_summary)
         .join(Item, Item.id == Digest.item_id)
         .where(Digest.item_id == digest_item_id)
     ).first()
     if found is None:
         return text
-    stored, edited_at, original = found
-    if edited_at is not None and text != original:
-        return text  # an editor's words (or an edited Digest): theirs to rewrite
+    stored, original = found
+    if editor_wrote(text, original):
+        return text  # an editor's words: theirs to rewrite
     entries = [entry_from_json(e) for e in stored or []]
     kept = without_unpublished(conn, list(entries))
     if len(kept) == len(entries):
@@ -716,6 +716,12 @@ def current_overview(conn: Connection | Session, digest_item_id: int, overview: 
     if all(any(belongs(line, e) for e in entries) for line in lines):
         return "\n".join(line for line in lines if not any(belongs(line, e) for e in gone))
     return extractive_overview(kept, min(len(text), 1000))
+
+
+def editor_wrote(overview: str, original: str | None) -> bool:
+    """Whether a Digest's overview is an editor's: an edit kept the original, and the
+    overview differs from it (a title-only edit leaves the overview automatic)."""
+    return original is not None and overview != original
 
 
 def refresh_teasers(session: Session, item_id: int) -> int:
@@ -735,7 +741,7 @@ def refresh_teasers(session: Session, item_id: int) -> int:
         if item_id not in ids or digest.item_id is None:
             continue
         page = session.get(Item, digest.item_id)
-        if page is None or (page.edited_at is not None and page.summary != page.original_summary):
+        if page is None or editor_wrote(page.summary or "", page.original_summary):
             continue
         teaser = truncate_words(current_overview(session, page.id, page.summary), 280)
         if teaser != (page.teaser or ""):

@@ -231,7 +231,7 @@ def edit(
         if len(new_summary) > MAX_SUMMARY:
             raise EditorialError(f"the summary is longer than {MAX_SUMMARY} characters")
         if new_summary != (item.summary or ""):
-            if item.original_summary is None and item.edited_at is None:
+            if item.original_summary is None:  # the first summary edit keeps the original
                 item.original_summary = item.summary or ""
             changes["summary"] = {"from": (item.summary or "")[:300], "to": new_summary[:300]}
             item.summary = new_summary or None
@@ -490,7 +490,7 @@ def edit_overview(
         raise EditorialError("the overview is longer than 1,000 characters")
     if text == (item.summary or ""):
         raise EditorialError("the overview is unchanged")
-    if item.original_summary is None and item.edited_at is None:
+    if item.original_summary is None:  # the first overview edit keeps the original
         item.original_summary = item.summary or ""
     before = item.summary or ""
     item.summary = text or None
