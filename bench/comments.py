@@ -26,7 +26,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,9 +41,9 @@ from newsline.db.channels import sync_channels
 from newsline.db.engine import dispose_all, engine_for
 from newsline.db.migrate import upgrade
 from newsline.db.models import Comment, Item, Publication
+from newsline.testing.authors import PASSWORD, post_comments
 from wrk import UA, Result, wrk
 
-PASSWORD = "harbour lights at dusk 1987"
 BODY = (
     "The harbour board voted to replace the old timber pier with a longer concrete one, "
     "ending a year of meetings in which fishermen, ferry crews and residents argued."
@@ -248,67 +247,6 @@ def cpu_per_render(database_url: str, folder: Path, requests: int) -> dict[str, 
     return {name: total / requests * 1000 for name, total in spent.items()}
 
 
-def posting(
-    base: str, item_id: int, authors: int, per_author: int
-) -> tuple[float, int, dict[int, str]]:
-    acknowledged: dict[int, str] = {}
-    errors: list[str] = []
-    lock = threading.Lock()
-    ready = threading.Barrier(authors + 1)
-    clients: list[tuple[httpx.Client, str]] = []
-
-    def sign_in(n: int) -> None:
-        client = httpx.Client(
-            base_url=base, headers={"x-forwarded-for": f"10.1.{n // 200}.{n % 200 + 1}"}, timeout=60
-        )
-        response = client.post(
-            "/api/v1/session", json={"email": f"author{n}@example.org", "password": PASSWORD}
-        )
-        response.raise_for_status()
-        with lock:
-            clients.append((client, response.json()["csrf_token"]))
-
-    for n in range(authors):  # sequential: argon2 is deliberately slow, not what we measure
-        sign_in(n)
-
-    def author(client: httpx.Client, token: str, n: int) -> None:
-        ready.wait()
-        for k in range(per_author):
-            body = f"Comment {k} by author {n}. {COMMENT}"
-            try:
-                response = client.post(
-                    f"/api/v1/channels/news/items/{item_id}/comments",
-                    json={"body": body},
-                    headers={"x-csrf-token": token},
-                )
-            except httpx.HTTPError as exc:
-                with lock:
-                    errors.append(repr(exc))
-                continue
-            with lock:
-                if response.status_code == 201:
-                    acknowledged[response.json()["id"]] = body
-                else:
-                    errors.append(f"{response.status_code} {response.text[:100]}")
-
-    threads = [
-        threading.Thread(target=author, args=(client, token, n))
-        for n, (client, token) in enumerate(clients)
-    ]
-    for thread in threads:
-        thread.start()
-    ready.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    for client, _ in clients:
-        client.close()
-    if errors:
-        print(f"  first errors: {errors[:3]} (server log: serve-*.log in the data folder)")
-    return elapsed, len(errors), acknowledged
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")
@@ -358,8 +296,8 @@ def main() -> None:
     try:
         total = args.authors * args.per_author
         print(f"\nposting: {args.authors} authors x {args.per_author} comments at once (JSON API)")
-        elapsed, errors, acknowledged = posting(
-            served.base, ids["without-comments"], args.authors, args.per_author
+        elapsed, errors, acknowledged = post_comments(
+            served.base, ids["without-comments"], args.authors, args.per_author, COMMENT
         )
     finally:
         stop(served)
