@@ -128,6 +128,7 @@ def test_the_comment_budget_holds_across_two_serve_processes(
         last = answer
     assert statuses == [201, 201, 201, 429, 429]
     assert "You are posting comments too often" in last.json()["detail"]
+    assert 0 < int(last.headers["retry-after"]) <= 3600  # when the hour's budget renews
     # Another reader still may.
     other, token = _signed_in(bases[1], "bob@example.org", "10.9.3.1")
     answer = other.post(

@@ -28,10 +28,11 @@ MAX_SEARCH_OFFSET = 999
 class ApiError(Exception):
     """An API error answered as ``{"detail": ...}`` with a status code."""
 
-    def __init__(self, status_code: int, detail: str) -> None:
+    def __init__(self, status_code: int, detail: str, retry_after: int | None = None) -> None:
         super().__init__(detail)
         self.status_code = status_code
         self.detail = detail
+        self.retry_after = retry_after  # seconds, sent as Retry-After (429: a budget spent)
 
 
 class ErrorOut(BaseModel):

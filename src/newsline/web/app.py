@@ -180,7 +180,8 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
 
     @app.exception_handler(api.ApiError)
     async def api_error(request: Request, exc: api.ApiError) -> Response:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        retry = {"retry-after": str(exc.retry_after)} if exc.retry_after else None
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=retry)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -859,7 +859,8 @@ async def action_post(
                 draft=fields.get("body" if action == "edit" else "reason", ""),
                 status_code=status,
             )
-        raise Refused(message, status=status, channel=channel) from exc
+        retry_after = _retry_after(exc)
+        raise Refused(message, status=status, channel=channel, retry_after=retry_after) from exc
     return _see_permalink(site, channel, row, comment_id)
 
 
@@ -1082,7 +1083,12 @@ def _out(site: Site, channel: ChannelRef, row: Any, c: Shown) -> dict[str, Any]:
 
 def _api_error(exc: CommentError | RateLimited) -> ApiError:
     status, message = _refusal(exc)
-    return ApiError(status, message)
+    return ApiError(status, message, _retry_after(exc))
+
+
+def _retry_after(exc: CommentError | RateLimited) -> int | None:
+    """When a spent budget renews (the Retry-After of a 429), None for other refusals."""
+    return exc.retry_after if isinstance(exc, RateLimited) else None
 
 
 @api_router.get(
