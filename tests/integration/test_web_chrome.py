@@ -106,3 +106,39 @@ def _a_story(settings: Settings) -> int:
         for item in session.query(Item).filter(Item.slug.in_(["harbor-0", "valley-0"])):
             item.story_id = story.id
         return story.id
+
+
+def test_a_reload_in_the_middle_of_a_request_does_not_keep_the_old_settings_chrome(
+    settings: Settings,
+) -> None:
+    """What a page makes from its channel's settings is filed with the settings the request
+    was served under: a console change reloading them between the start of a request and
+    its chrome must not leave the old chrome filed under the new settings, where it would
+    stay (seen in CI: a reset hometown still shown 20 s later on PostgreSQL)."""
+    from types import SimpleNamespace
+
+    from newsline.web.site import ChannelRef, Site
+
+    site = Site(settings)
+    request: Any = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(site=site)))
+    old_cfg = settings.channels[0]
+    new_cfg = old_cfg.model_copy(update={"hometown": "Bemidji,MN"})
+    made: list[str] = []
+
+    def build(cfg: Any) -> Callable[[], str]:
+        def make() -> str:
+            made.append(cfg.hometown)
+            return str(cfg.hometown)
+
+        return make
+
+    # A request that began under the old settings builds its chrome after the reload...
+    assert render.per_channel_settings(request, "t", ChannelRef(old_cfg, 1), build(old_cfg)) == (
+        old_cfg.hometown
+    )
+    # ...and the next request, under the new settings, gets a chrome of its own.
+    shown = render.per_channel_settings(request, "t", ChannelRef(new_cfg, 1), build(new_cfg))
+    assert shown == "Bemidji,MN"
+    # Unchanged settings reuse what was made.
+    again = render.per_channel_settings(request, "t", ChannelRef(new_cfg, 1), build(new_cfg))
+    assert again == "Bemidji,MN" and made == [old_cfg.hometown, "Bemidji,MN"]

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Request
@@ -265,26 +265,41 @@ _SKELETON = '{% extends "base.html" %}' + "".join(
 _BLOCK_MARK = re.compile("\x00([a-z_]+)\x00")
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
 class Chrome:
     """base.html rendered with a mark for each per-request block: the text between them."""
 
-    settings: Any  # the settings it was rendered under (a console change makes new ones)
     parts: tuple[str, ...]
     blocks: tuple[str, ...]
 
 
-def chrome(request: Request, channel: ChannelRef, ctx: Mapping[str, Any]) -> Chrome:
-    """The channel's pre-rendered chrome, made again when the settings changed."""
-    site = site_of(request)
-    memo: dict[str, Chrome] = site.memo(("chrome",), dict)
-    settings = site.settings
+def per_channel_settings(
+    request: Request, name: str, channel: ChannelRef, build: Callable[[], T]
+) -> T:
+    """A value made from the channel's settings, kept per process until they change.
+
+    Kept with the very channel settings the request was served under (a console change
+    makes new ones), not looked up again: a reload landing in the middle of a request must
+    not file what the old settings made under the new ones, where it would stay."""
+    memo: dict[str, tuple[Any, T]] = site_of(request).memo((name,), dict)
     found = memo.get(channel.slug)
-    if found is None or found.settings is not settings:
-        html = site.templates.from_string(_SKELETON).render(ctx)
+    if found is None or found[0] is not channel.cfg:
+        found = memo[channel.slug] = (channel.cfg, build())
+    return found[1]
+
+
+def chrome(request: Request, channel: ChannelRef, ctx: Mapping[str, Any]) -> Chrome:
+    """The channel's pre-rendered chrome, made again when its settings changed."""
+
+    def build() -> Chrome:
+        html = site_of(request).templates.from_string(_SKELETON).render(ctx)
         pieces = _BLOCK_MARK.split(html)
-        found = memo[channel.slug] = Chrome(settings, tuple(pieces[0::2]), tuple(pieces[1::2]))
-    return found
+        return Chrome(tuple(pieces[0::2]), tuple(pieces[1::2]))
+
+    return per_channel_settings(request, "chrome", channel, build)
 
 
 def render_spliced(
@@ -340,7 +355,9 @@ def page(
         "zone": zone,
         "dateline": dateline_date(now, zone),
         "online": online,
-        "sponsors": site.memo(("sponsors", channel.slug), lambda: sponsor_links(channel)),
+        "sponsors": per_channel_settings(
+            request, "sponsors", channel, lambda: sponsor_links(channel)
+        ),
         "options": options,
         "column": column,
         "title": title,
@@ -349,7 +366,9 @@ def page(
         # The channel's digests are its own publication's items.
         "digest_home": site.urls.digests(channel.slug, channel.cfg.own_tag),
         "mail_enabled": site.settings.email.enabled,
-        "feeds": site.memo(("feeds", channel.slug), lambda: feed_links(site.urls, channel)),
+        "feeds": per_channel_settings(
+            request, "feeds", channel, lambda: feed_links(site.urls, channel)
+        ),
         "age": lambda when: age(when, now, zone),
         "item_path": lambda row: item_path(site.urls, channel, row),
         "source_url": source_url,

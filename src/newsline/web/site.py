@@ -132,9 +132,9 @@ class Site:
     def _reload(self, version: int | None) -> None:
         # The version is read before the settings: a change in between is seen next check.
         self._version = version
+        # What pages make from a channel's settings is kept with them and made again when
+        # they are new objects (web/render.per_channel_settings): nothing to clear here.
         self._settings = effective_settings(self.file_settings)
-        for key in [k for k in self._memo if k[0] in ("sponsors", "feeds")]:
-            self._memo.pop(key, None)
 
     def _settings_version(self) -> int | None:
         try:
