@@ -40,8 +40,13 @@ def test_signed_in_front_page_honours_the_readers_choices(
         user = accounts.create_user(session, EMAIL, PASSWORD, "Front Reader", verified=True)
         preferences.save_item(session, user.id, live_site.item_ids["valley-0"])
     dispose_all()
+    # Reduced motion: no colour transition is under way when axe checks the dark scheme
+    # right after switching to it (a half-faded pill failed contrast in a CI run).
     context = browser.new_context(
-        user_agent=HUMAN_UA, viewport={"width": 1300, "height": 800}, bypass_csp=True
+        user_agent=HUMAN_UA,
+        viewport={"width": 1300, "height": 800},
+        bypass_csp=True,
+        reduced_motion="reduce",
     )
     page = context.new_page()
     page.goto(live_site.url("/account/sign-in"))
