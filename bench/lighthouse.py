@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -79,6 +80,8 @@ def main() -> None:
     reason = lighthouse.missing(ROOT)
     if reason:
         raise SystemExit(reason)
+    # Stopped by a signal (a `timeout`), still stop the demo and nginx (`finally` below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="bench-lighthouse-") as tmp:
         work = Path(tmp)
         app_port, static_port = free_port(), free_port()
