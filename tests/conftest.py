@@ -4,7 +4,6 @@ a real SMTP server on loopback. Helpers that tests import live in tests/support/
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,8 @@ import pytest
 
 from tests.support import PROJECT_ROOT
 from tests.support.mail import Inbox, smtp_server
+from tests.support.pg import PG_URL, migrated_database
 
-PG_URL = os.environ.get("NEWSLINE_TEST_PG_URL", "")
 # Never pick up a developer's ./newsline.toml: tests build their settings explicitly.
 os.environ["NEWSLINE_CONFIG"] = str(PROJECT_ROOT / "tests" / "no-config.toml")
 
@@ -42,19 +41,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
         dispose_all()
         return
-    import psycopg
-
-    name = f"nl_{uuid.uuid4().hex[:12]}"
-    admin = PG_URL.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base, _, _ = PG_URL.rpartition("/")
-    url = f"{base}/{name}"
-    upgrade(url)
-    yield url
-    dispose_all()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with migrated_database() as url:
+        yield url
 
 
 @pytest.fixture

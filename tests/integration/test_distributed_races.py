@@ -2,39 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-PG_URL = os.environ.get("NEWSLINE_TEST_PG_URL", "")
+from tests.support.pg import PG_URL, migrated_database
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     if not PG_URL:
         pytest.skip("these races need PostgreSQL: NEWSLINE_TEST_PG_URL is not set")
-    import psycopg
-
-    name = f"nl_races_{uuid.uuid4().hex[:10]}"
-    admin = PG_URL.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"{PG_URL.rpartition('/')[0]}/{name}"
-    from newsline.db.migrate import upgrade
-
-    upgrade(url)
-    yield url
-    from newsline.db.engine import dispose_all
-
-    dispose_all()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with migrated_database("nl_races") as url:
+        yield url
 
 
 def _wait_for_a_lock_wait(url: str) -> None:

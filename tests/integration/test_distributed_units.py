@@ -7,15 +7,15 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.pg import PG_URL, migrated_database
+
 ROOT = Path(__file__).resolve().parents[2]
-PG_URL = os.environ.get("NEWSLINE_TEST_PG_URL", "")
 REDIS_URL = os.environ.get("NEWSLINE_TEST_REDIS_URL", "")
 
 
@@ -102,22 +102,8 @@ def test_dead_letters_when_the_queue_is_down_is_one_clear_line(tmp_path: Path) -
 def pg_url() -> Iterator[str]:
     if not PG_URL:
         pytest.skip("distributed mode needs PostgreSQL: NEWSLINE_TEST_PG_URL is not set")
-    import psycopg
-
-    name = f"nl_units_{uuid.uuid4().hex[:10]}"
-    admin = PG_URL.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"{PG_URL.rpartition('/')[0]}/{name}"
-    from newsline.db.migrate import upgrade
-
-    upgrade(url)
-    yield url
-    from newsline.db.engine import dispose_all
-
-    dispose_all()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with migrated_database("nl_units") as url:
+        yield url
 
 
 @pytest.mark.skipif(
