@@ -22,10 +22,10 @@ from newsline.community import accounts, preferences
 from newsline.config import Settings
 from newsline.db.channels import sync_channels
 from newsline.db.engine import session_scope
-from newsline.db.models import Channel, Item, Publication, Story
+from newsline.db.models import Channel, Item, Publication
 from newsline.web.app import create_app
 from newsline.web.cache import RenderCacheMiddleware
-from tests.support.webdata import NOW, Seeded, add_item, seed
+from tests.support.webdata import NOW, Seeded, add_item, add_story, seed
 
 pytestmark = pytest.mark.postgres
 
@@ -78,17 +78,7 @@ def seeded(settings: Settings) -> Seeded:
             )
         ]
         for key, title, items in (("pier", "The pier", pier), ("ferry", "The ferry", alone)):
-            story = Story(
-                key=key,
-                title=title,
-                item_count=len(items),
-                publication_count=len({i.publication_id for i in items}),
-            )
-            session.add(story)
-            session.flush()
-            for item in items:
-                item.story_id = story.id
-            data.items[f"story-{key}"] = story.id
+            data.items[f"story-{key}"] = add_story(session, key, title, items)
         data.items.update({i.slug or "": i.id for i in pier + alone})
         pinned = session.get(Item, data.items["harbor-2"])
         assert pinned is not None

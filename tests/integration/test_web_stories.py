@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from selectolax.lexbor import LexborHTMLParser
 
 from newsline.db.engine import session_scope
-from newsline.db.models import Item, Publication, Story
+from newsline.db.models import Item, Publication
 from newsline.web.app import create_app
-from tests.support.webdata import NOW, Seeded, add_item, seed
+from tests.support.webdata import NOW, Seeded, add_item, add_story, seed
 
 pytestmark = pytest.mark.postgres
 
@@ -31,20 +31,6 @@ def settings(make_settings: Any) -> Any:
         web={"page_size": 4, "base_url": "https://news.example.net", "render_cache_seconds": 0},
         channels=[{"slug": "usc", "display_name": "The America One News"}],
     )
-
-
-def _story(session: Any, key: str, title: str, items: list[Item]) -> int:
-    story = Story(
-        key=key,
-        title=title,
-        item_count=len(items),
-        publication_count=len({i.publication_id for i in items}),
-    )
-    session.add(story)
-    session.flush()
-    for item in items:
-        item.story_id = story.id
-    return story.id
 
 
 @pytest.fixture
@@ -96,7 +82,7 @@ def seeded(settings: Any) -> Seeded:
         )
         copy.near_duplicate_of_id = pier[0].id
         data.items["pier-copy"] = copy.id
-        data.items["story-pier"] = _story(session, "pier", "The longer pier", [*pier, copy])
+        data.items["story-pier"] = add_story(session, "pier", "The longer pier", [*pier, copy])
         old = session.get(Item, data.items["valley-5"])
         assert old is not None
         ferry = add_item(
@@ -106,7 +92,7 @@ def seeded(settings: Any) -> Seeded:
             title="Ferry crossing moves half an hour",
             sort_at=NOW - timedelta(minutes=4),
         )
-        data.items["story-ferry"] = _story(session, "ferry", "Ferry times", [ferry, old])
+        data.items["story-ferry"] = add_story(session, "ferry", "Ferry times", [ferry, old])
         for item in pier:
             data.items[item.slug or ""] = item.id
     return data

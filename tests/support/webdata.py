@@ -12,7 +12,7 @@ from typing import Any
 from newsline.config import Settings
 from newsline.db.channels import sync_channels
 from newsline.db.engine import session_scope
-from newsline.db.models import Feed, Item, ItemHashtag, Publication
+from newsline.db.models import Feed, Item, ItemHashtag, Publication, Story
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -44,6 +44,21 @@ class Seeded:
 
     publications: dict[str, int] = field(default_factory=dict)
     items: dict[str, int] = field(default_factory=dict)
+
+
+def add_story(session: Any, key: str, title: str, items: list[Item]) -> int:
+    """A story of these items (its counts from them); its id."""
+    story = Story(
+        key=key,
+        title=title,
+        item_count=len(items),
+        publication_count=len({i.publication_id for i in items}),
+    )
+    session.add(story)
+    session.flush()
+    for item in items:
+        item.story_id = story.id
+    return int(story.id)
 
 
 def add_item(session: Any, pub: Publication, key: str, **values: Any) -> Item:
