@@ -970,33 +970,3 @@ def clear_channel_setting(
         channel_id=row.id,
         detail={"key": key, "from": before},
     )
-
-
-def pinned_leads(conn: Connection, channel_id: int, now: datetime | None = None) -> list[Any]:
-    """The channel's items pinned now, newest pin first: (id, story_id, sort_at,
-    enriched_at, title, story_updated_at, story_sources) rows for the front page."""
-    from newsline.db.models import Story
-
-    members = select(Newsline.publication_id).where(Newsline.channel_id == channel_id)
-    return list(
-        conn.execute(
-            select(
-                Item.id,
-                Item.story_id,
-                Item.sort_at,
-                Item.enriched_at,
-                Item.title,
-                Story.updated_at.label("story_updated_at"),
-                Story.publication_count.label("story_sources"),
-            )
-            .outerjoin(Story, Story.id == Item.story_id)
-            .where(
-                Item.pinned_until > (now or utcnow()),
-                Item.state == "ready",
-                Item.duplicate_of_id.is_(None),
-                Item.publication_id.in_(members),
-            )
-            .order_by(Item.pinned_until.desc(), Item.id.desc())
-            .limit(3)
-        )
-    )
