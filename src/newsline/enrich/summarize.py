@@ -23,13 +23,13 @@ import math
 import os
 import re
 import sqlite3
+import threading
 import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -138,11 +138,19 @@ _STOP = frozenset(
 # --- extractive -------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _segmenter() -> Any:
-    import pysbd
+_SEGMENTERS = threading.local()
 
-    return pysbd.Segmenter(language="en", clean=False)
+
+def _segmenter() -> Any:
+    """This thread's sentence segmenter: a pysbd Segmenter keeps the text it is splitting on
+    itself, so threads sharing one (a worker's tagging units, a digest beside them) got
+    each other's sentences."""
+    segmenter = getattr(_SEGMENTERS, "segmenter", None)
+    if segmenter is None:
+        import pysbd
+
+        segmenter = _SEGMENTERS.segmenter = pysbd.Segmenter(language="en", clean=False)
+    return segmenter
 
 
 def is_boilerplate(sentence: str) -> bool:
