@@ -395,6 +395,7 @@ def test_a_past_digests_automatic_overview_drops_the_lines_of_items_unpublished_
         assert page_item is not None and page_item.summary
         lines = page_item.summary.split("\n")
         titles = {e["item_id"]: " ".join(e["title"].split()) for e in digest.entries}
+        links = {" ".join(e["title"].split()): e["url"] for e in digest.entries}
         # The withdrawn entry and a kept one, each with its own overview line.
         named = [
             (i, line)
@@ -416,7 +417,7 @@ def test_a_past_digests_automatic_overview_drops_the_lines_of_items_unpublished_
         response = client.get(page)
         assert response.status_code == 200
         (box,) = lxml.html.fromstring(response.text).xpath("//aside[@class='summary']")
-        return "\n".join(p.text_content() for p in box.iter("p"))
+        return "\n".join(line.text_content() for line in box.iter("p", "li"))
 
     def feed_summaries() -> list[str]:
         texts = []
@@ -456,10 +457,18 @@ def test_a_past_digests_automatic_overview_drops_the_lines_of_items_unpublished_
     assert all(named_everywhere(gone_line)) and all(
         named_everywhere(kept_line, teaser=False)
     )  # it can fail
+
+    def overview_links() -> dict[str, str]:
+        (box,) = lxml.html.fromstring(client.get(page).text).xpath("//aside[@class='summary']")
+        return {a.text_content(): a.get("href") for a in box.iter("a")}
+
+    # Each line's headline links to its story, as the digest body does.
+    assert overview_links() == {titles[i].rstrip(" .,;:—–-"): links[titles[i]] for i, _ in named}
     with session_scope(settings.database_url) as session:
         editorial.unpublish(session, editor, gone_id)
     still = named_everywhere(gone_line)
     assert not any(still), [n for n, shown in enumerate(still) if shown]
+    assert gone_line.partition(" — ")[0] not in overview_links()
     listed_id = listed()["id"]
     one = client.get(f"/api/v1/channels/{channel.slug}/items/{listed_id}").json()
     assert gone_line.split(" — ")[0] not in one["body_html"]  # the API's Digest body too

@@ -14,6 +14,7 @@ from newsline.publish.digest_compose import (
     compose,
     entry_from_json,
     extractive_overview,
+    overview_html,
     render_html,
     render_text,
 )
@@ -132,6 +133,41 @@ def test_overview_is_one_line_per_top_story_in_section_order() -> None:
     assert "…" not in text
     # Short on room: the best-covered stories keep their line, still in section order.
     assert extractive_overview(comp.entries, 30).split("\n") == ["Talks resume.", "Budget passes."]
+
+
+def test_the_overview_links_each_line_to_its_story() -> None:
+    items = [
+        cand(1, 1, title="Talks resume", hashtag="war", summary="Envoys met at noon today."),
+        cand(
+            2,
+            2,
+            title="Budget <b>passes</b>",
+            hashtag="economy",
+            summary="The bill passed by sixty votes to forty.",
+        ),
+        cand(3, 3, title="Dam opens", hashtag="politics", url="javascript:alert(1)"),
+    ]
+    comp = compose(items, ORDER, Memory(), per_group=5, total=5)
+    text = extractive_overview(comp.entries, 1000)
+    tree = LexborHTMLParser(overview_html(text, comp.entries))
+    lines = tree.css("ul > li")
+    assert [li.text() for li in lines] == text.split("\n")  # one list item per line, in order
+    links = {li.text(): li.css_first("a") for li in lines}
+    talks = links["Talks resume — Envoys met at noon today."]
+    assert talks is not None and talks.text() == "Talks resume"  # the headline is the link
+    assert talks.attributes["href"] == "https://p1.example/1"
+    budget = links["Budget <b>passes</b> — The bill passed by sixty votes to forty."]
+    assert budget is not None and budget.attributes["href"] == "https://p2.example/2"
+    assert tree.css("b") == []
+    dam = next(li for li in lines if li.text().startswith("Dam opens"))
+    assert dam.css_first("a") is None  # a link that is not a web address is not made
+    # An overview that is not the automatic brief (an editor's words) stays paragraphs.
+    prose = overview_html("Talks resume — editors add\nmore.\n\nA second <i>thought</i>.", [])
+    assert [p.text() for p in LexborHTMLParser(prose).css("p")] == [
+        "Talks resume — editors add more.",
+        "A second <i>thought</i>.",
+    ]
+    assert "<ul>" not in prose and overview_html("", comp.entries) == ""
 
 
 def test_html_is_escaped_and_sanitized() -> None:

@@ -42,6 +42,7 @@ from newsline.publish.digest_compose import (
     compose,
     entry_from_json,
     extractive_overview,
+    line_entry,
     render_html,
     render_text,
 )
@@ -680,42 +681,44 @@ def without_unpublished(conn: Connection | Session, entries: list[Entry]) -> lis
 
 
 def current_overview(conn: Connection | Session, digest_item_id: int, overview: str | None) -> str:
-    """A published Digest's overview as shown now: an automatic one follows its entries, so
-    the lines of entries whose item editors unpublished since go; one an editor wrote stays
-    as written. The stored text is unchanged, so republishing brings the lines back.
+    """A published Digest's overview as shown now (:func:`shown_overview`)."""
+    return shown_overview(conn, digest_item_id, overview)[0]
 
-    An automatic overview is one line per entry, each opening with the entry's headline
-    (:func:`overview_lines`); one that is not (the LLM backend's prose) is written again
-    extractively from the entries left, grounded by construction.
+
+def shown_overview(
+    conn: Connection | Session, digest_item_id: int, overview: str | None
+) -> tuple[str, list[Entry]]:
+    """A published Digest's overview as shown now, and the entries still shown.
+
+    An automatic overview follows its entries, so the lines of entries whose item editors
+    unpublished since go; one an editor wrote stays as written. The stored text is
+    unchanged, so republishing brings the lines back. An automatic overview is one line per
+    entry, each opening with the entry's headline (:func:`overview_lines`); one that is not
+    (the LLM backend's prose) is written again extractively from the entries left, grounded
+    by construction. The entries let a renderer link each line (:func:`overview_html`).
     """
     text = overview or ""
     if not text:
-        return text
+        return text, []
     found = conn.execute(
         select(Digest.entries, Item.original_summary)
         .join(Item, Item.id == Digest.item_id)
         .where(Digest.item_id == digest_item_id)
     ).first()
     if found is None:
-        return text
+        return text, []
     stored, original = found
-    if editor_wrote(text, original):
-        return text  # an editor's words: theirs to rewrite
     entries = [entry_from_json(e) for e in stored or []]
     kept = without_unpublished(conn, list(entries))
+    if editor_wrote(text, original):
+        return text, kept  # an editor's words: theirs to rewrite
     if len(kept) == len(entries):
-        return text
+        return text, kept
     gone = [e for e in entries if not any(e is k for k in kept)]
-
-    def belongs(line: str, entry: Entry) -> bool:
-        title = " ".join(entry.title.split()).rstrip(" .,;:—–-")
-        short = title if title[-1:] in "!?\"'”’)" else title + "."
-        return bool(title) and (line == short or line.startswith(f"{title} — "))
-
     lines = [line for line in text.split("\n") if line.strip()]
-    if all(any(belongs(line, e) for e in entries) for line in lines):
-        return "\n".join(line for line in lines if not any(belongs(line, e) for e in gone))
-    return extractive_overview(kept, min(len(text), 1000))
+    if all(line_entry(line, entries) is not None for line in lines):
+        return "\n".join(line for line in lines if line_entry(line, gone) is None), kept
+    return extractive_overview(kept, min(len(text), 1000)), kept
 
 
 def editor_wrote(overview: str, original: str | None) -> bool:

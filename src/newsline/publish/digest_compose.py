@@ -351,10 +351,10 @@ def overview_lines(
     full: dict[int, str] = {}
     short: dict[int, str] = {}
     for n, e in enumerate(entries):
-        title = " ".join(e.title.split()).rstrip(" .,;:—–-")
+        title = _line_title(e)
         if not title:
             continue
-        short[n] = title if title[-1] in "!?\"'”’)" else title + "."
+        short[n] = _short_line(title)
         sentence = next((x for x in sentences(e.summary) if _complete_sentence(x)), "")
         if sentence and len(sentence) <= sentence_chars:
             full[n] = f"{title} — {sentence}"
@@ -370,6 +370,51 @@ def overview_lines(
                 used += extra
                 break
     return [(entries[n], chosen[n]) for n in sorted(chosen)]
+
+
+def _line_title(e: Entry) -> str:
+    """An entry's headline as an overview line opens with it."""
+    return " ".join(e.title.split()).rstrip(" .,;:—–-")
+
+
+def _short_line(title: str) -> str:
+    """The line of an entry whose summary has no sentence to add: its headline, closed."""
+    return title if title[-1] in "!?\"'”’)" else title + "."
+
+
+def line_entry(line: str, entries: Sequence[Entry]) -> Entry | None:
+    """The entry an overview line was written from (:func:`overview_lines`): the line is its
+    headline, alone or followed by " — " and a sentence; None for a line that is no entry's."""
+    for e in entries:
+        title = _line_title(e)
+        if title and (line == _short_line(title) or line.startswith(f"{title} — ")):
+            return e
+    return None
+
+
+def overview_html(overview: str, entries: Sequence[Entry]) -> str:
+    """The overview as HTML, the one rendering the Digest's page, feeds and e-mail share.
+
+    The automatic brief (every line an entry's) is a list, each line's headline linked to
+    its entry as the digest body links it; any other overview (an editor's words, the LLM
+    backend's prose) is its paragraphs. Everything is escaped here and the result kept to
+    the digest allow-list.
+    """
+    lines = [" ".join(line.split()) for line in overview.split("\n") if line.strip()]
+    if not lines:
+        return ""
+    pairs = [(line, e) for line in lines if (e := line_entry(line, entries)) is not None]
+    if len(pairs) == len(lines):
+        out = []
+        for line, e in pairs:
+            title = _line_title(e)
+            head, rest = line[: len(title)], line[len(title) :]
+            url = web_url(e.url)
+            linked = f'<a href="{_e(url)}">{_e(head)}</a>' if url else _e(head)
+            out.append(f"<li>{linked}{_e(rest)}</li>")
+        return DIGEST.clean("<ul>" + "".join(out) + "</ul>")
+    blocks = [b.strip() for b in overview.replace("\r\n", "\n").split("\n\n")]
+    return DIGEST.clean("".join(f"<p>{_e(' '.join(b.split()))}</p>" for b in blocks if b))
 
 
 def extractive_overview(entries: Sequence[Entry], max_chars: int = 1000) -> str:

@@ -35,6 +35,7 @@ from newsline.publish.digest_compose import (
     entry_from_json,
     extractive_overview,
     group_and_cap,
+    overview_html,
     paragraphs,
     rank_key,
 )
@@ -242,7 +243,9 @@ def render_email_html(cfg: ChannelSettings, edition: Edition, unsubscribe: str) 
     out.append(f'<tr><td><h1 style="font-size:22px;margin:0;">{heading}</h1></td></tr>')
     if edition.overview:
         out.append(
-            f'<tr><td style="font-size:16px;line-height:1.5;">{_e(edition.overview)}</td></tr>'
+            '<tr><td style="font-size:16px;line-height:1.5;">'
+            + overview_html(edition.overview, [e for _, group in edition.groups for e in group])
+            + "</td></tr>"
         )
     for tag, entries in edition.groups:
         out.append(

@@ -18,7 +18,6 @@ The app includes :data:`router`.
 
 from __future__ import annotations
 
-import html
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -42,7 +41,8 @@ from newsline.db.channels import channel_row
 from newsline.db.engine import session_scope
 from newsline.db.models import Digest, Item, Publication
 from newsline.publish import editorial
-from newsline.publish.digest import current_overview
+from newsline.publish.digest import shown_overview
+from newsline.publish.digest_compose import overview_html
 from newsline.publish.feeds_out import MEDIA_TYPES, FeedEntry, FeedInfo, render
 from newsline.publish.mailer import MailError, confirmation_message, send_message
 from newsline.web.clients import client_key
@@ -526,9 +526,7 @@ def digest_feed(request: Request, channel_slug: str, name: str) -> Response:
             item.id: editorial.without_withdrawn(session, item.id, item.body_html)
             for _, _, item in rows
         }
-        overviews = {
-            item.id: current_overview(session, item.id, item.summary) for _, _, item in rows
-        }
+        overviews = {item.id: shown_overview(session, item.id, item.summary) for _, _, item in rows}
     entries = [
         FeedEntry(
             id=item.url,
@@ -537,8 +535,8 @@ def digest_feed(request: Request, channel_slug: str, name: str) -> Response:
             published=slot_at,
             updated=created_at,
             author=cfg.display_name,
-            summary=overviews[item.id],
-            content_html=_overview_html(overviews[item.id]) + bodies[item.id],
+            summary=overviews[item.id][0],
+            content_html=overview_html(*overviews[item.id]) + bodies[item.id],
             image_url=item.image_url,
             tags=("#digest",),
         )
@@ -557,7 +555,3 @@ def digest_feed(request: Request, channel_slug: str, name: str) -> Response:
         media_type=MEDIA_TYPES[kind],
         headers={"cache-control": "public, max-age=300"},
     )
-
-
-def _overview_html(overview: str | None) -> str:
-    return f'<p class="digest-overview">{html.escape(overview)}</p>' if overview else ""

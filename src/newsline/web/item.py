@@ -18,7 +18,8 @@ from newsline import urls
 from newsline.db.models import utcnow
 from newsline.ingest.extract.figures import same_caption
 from newsline.publish import editorial
-from newsline.publish.digest import current_overview
+from newsline.publish.digest import shown_overview
+from newsline.publish.digest_compose import overview_html
 from newsline.sanitize import web_url
 from newsline.web import queries
 from newsline.web.comments import comment_state
@@ -215,9 +216,16 @@ async def item(request: Request, channel_slug: str, publication_tag: str, slug: 
                 body = clean_body(without_hero(row.body_html, image, row.image_caption))
         teaser = clip(row.teaser or row.summary or "", 1000)
         lead_text = (row.body_text if full else teaser) or ""
-        # A Digest's automatic overview loses the lines of entries unpublished since.
-        shown = current_overview(conn, row.id, row.summary) if digest else row.summary
-        summary = paragraphs(shown) if digest or summary_adds(shown, lead_text) else []
+        summary: list[str] = []
+        overview: Markup | None = None
+        if digest:
+            # An automatic overview loses the lines of entries unpublished since; each line
+            # links to its entry.
+            shown, kept = shown_overview(conn, row.id, row.summary)
+            overview = Markup(overview_html(shown, kept)) if shown else None
+        else:
+            shown = row.summary
+            summary = paragraphs(shown) if summary_adds(shown, lead_text) else []
         related: list[Any] = []
         if row.story_id is not None and not digest:
             members = queries.story_members(conn, channel.id, [row.story_id]).get(row.story_id, [])
@@ -255,6 +263,7 @@ async def item(request: Request, channel_slug: str, publication_tag: str, slug: 
             body=body,
             teaser=teaser,
             summary=summary,
+            overview=overview,
             related=related,
             story_path=site.urls.story(channel.slug, row.story_id) if related else None,
             more_from=more,
