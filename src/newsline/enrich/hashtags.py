@@ -9,6 +9,10 @@ Zero-shot, two signals are blended (``SOFT_SHARE``):
   whose keywords its GloVe vector is near (vectors shipped in a wheel, see
   ``wordvectors.py``), so headlines with no listed word still find their topic.
 
+Frames (``FRAME_KEYWORDS``): politics and technology also name *how* a story is told (by
+politicians, through software and devices), whatever its subject; the density of their
+frame words adds to their share (``FRAME_HALF``), so a minister's asylum plan is #politics.
+
 The publication's own section label, when known, takes ``SECTION_SHARE`` of the result.
 Editors' corrections (``ItemHashtag`` rows with ``source='editor'``) make a per-channel
 :class:`ChannelClassifier`: the log zero-shot share is the prior, and nearest centroids of
@@ -28,7 +32,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from newsline.config import DEFAULT_HASHTAGS
-from newsline.enrich.keywords import DEFAULT_KEYWORDS
+from newsline.enrich.keywords import DEFAULT_KEYWORDS, FRAME_KEYWORDS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -47,6 +51,9 @@ TITLE_WEIGHT = 3
 SECTION_SHARE = 0.5
 #: Distinct matched terms a hashtag needs to count next to the best one.
 MIN_TERMS = 2
+#: Frame word density (hits per sqrt(word), title words ``TITLE_WEIGHT`` times) at which a
+#: frame adds half its weight to its hashtag's share.
+FRAME_HALF = 0.5
 
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9'&\-]*[a-z0-9]|[a-z0-9]|[$£€%]")
 _STOP = frozenset(
@@ -78,22 +85,34 @@ def tokenize(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Hashtag:
-    """One hashtag: name (no '#'), a description, and seed keywords (phrases allowed)."""
+    """One hashtag: name (no '#'), a description, seed keywords (phrases allowed), and its
+    frame words with their weight (see ``FRAME_KEYWORDS``; none for most hashtags)."""
 
     tag: str
     description: str = ""
     keywords: tuple[str, ...] = field(default_factory=tuple)
+    frame: tuple[str, ...] = field(default_factory=tuple)
+    frame_weight: float = 0.0
 
     @classmethod
     def from_settings(cls, hs: HashtagSettings) -> Hashtag:
-        """Convert a channel's configured hashtag; default keywords fill in when none are set."""
+        """Convert a channel's configured hashtag; default keywords fill in when none are set.
+        A hashtag named like a default frame (#politics, #technology) keeps its frame."""
         keywords = tuple(hs.keywords) or tuple(DEFAULT_KEYWORDS.get(hs.tag, ()))
-        return cls(tag=hs.tag, description=hs.description, keywords=keywords)
+        return cls(hs.tag, hs.description, keywords, *_frame_of(hs.tag))
+
+
+def _frame_of(tag: str) -> tuple[tuple[str, ...], float]:
+    weight, frame = FRAME_KEYWORDS.get(tag, (0.0, []))
+    return tuple(frame), weight
 
 
 def default_hashtags() -> list[Hashtag]:
     """The spec's default hashtag list with descriptions and the built-in keywords."""
-    return [Hashtag(t, d, tuple(DEFAULT_KEYWORDS.get(t, ()))) for t, d in DEFAULT_HASHTAGS]
+    return [
+        Hashtag(t, d, tuple(DEFAULT_KEYWORDS.get(t, ())), *_frame_of(t))
+        for t, d in DEFAULT_HASHTAGS
+    ]
 
 
 def hashtags_of(settings: Sequence[HashtagSettings]) -> list[Hashtag]:
@@ -135,9 +154,16 @@ class ZeroShotModel:
                 self.max_len = max(self.max_len, len(term))
         #: First words of the multi-word terms (only there is a longer match worth trying).
         self.starts = {t[0] for t in self.index if len(t) > 1}
+        #: Frame word (stemmed) -> the hashtags it frames: (tag index, frame weight).
+        self.frames: dict[str, list[tuple[int, float]]] = {}
+        for i, h in enumerate(hashtags):
+            if h.frame_weight > 0:
+                for word in {t for f in h.frame for t in tokenize(f)}:
+                    self.frames.setdefault(word, []).append((i, h.frame_weight))
 
-    def scores(self, title: str, text: str) -> tuple[list[float], float]:
-        """Raw score per tag, and the evidence density of the best tag.
+    def scores(self, title: str, text: str) -> tuple[list[float], float, list[float]]:
+        """Raw score per tag, the evidence density of the best tag, and the frame bonus per
+        tag (to add to its share: its weight times density / (density + ``FRAME_HALF``)).
 
         A tag matched by fewer than ``MIN_TERMS`` distinct terms scores 0 unless it is the
         best: one stray word ("win" in a business story) is no second topic.
@@ -168,7 +194,22 @@ class ZeroShotModel:
             raw = [r if i == top or distinct[i] >= MIN_TERMS else 0.0 for i, r in enumerate(raw)]
         length = len(body_toks) + TITLE_WEIGHT * len(title_toks)
         density = max(raw, default=0.0) / math.sqrt(max(length, 1))
-        return raw, density
+        return raw, density, self._frame_bonus(title_toks, body_toks, length)
+
+    def _frame_bonus(self, title: list[str], body: list[str], length: int) -> list[float]:
+        bonus = [0.0] * len(self.tags)
+        frames = self.frames
+        if not frames:
+            return bonus
+        hits: Counter[tuple[int, float]] = Counter()
+        for toks, mult in ((title, TITLE_WEIGHT), (body, 1)):
+            for tok in toks:
+                for frame in frames.get(tok, ()):
+                    hits[frame] += mult
+        for (i, weight), n in hits.items():
+            density = n / math.sqrt(max(length, 1))
+            bonus[i] += weight * density / (density + FRAME_HALF)
+        return bonus
 
 
 #: The zero-shot score mixes the word-vector vote (this share) with the exact keyword model.
@@ -349,7 +390,7 @@ class HashtagModel:
 
         ``split`` is ``(words(title), words(text))`` when the caller has it already.
         """
-        raw, kw_evidence = self.keywords.scores(title, text)
+        raw, kw_evidence, frame = self.keywords.scores(title, text)
         title_words, text_words = split if split is not None else (words(title), words(text))
         votes, soft_evidence = self.soft.scores_of(title_words, text_words)
         kw_total = sum(raw)
@@ -360,6 +401,11 @@ class HashtagModel:
             mixed = [SOFT_SHARE * s + (1 - SOFT_SHARE) * k for s, k in zip(soft, kw, strict=True)]
         else:
             mixed = soft if soft_total > 0 else kw
+        if any(mixed) and any(frame):
+            # The frame counts on top of the topic: a politicians' story about fuel duty.
+            mixed = [m + f for m, f in zip(mixed, frame, strict=True)]
+            total = sum(mixed)
+            mixed = [m / total for m in mixed]
         # Either model's evidence is enough (on the keyword model's scale).
         evidence = max(kw_evidence, soft_evidence * MIN_EVIDENCE / SOFT_MIN_EVIDENCE)
         return ZeroShot(mixed, kw, evidence)

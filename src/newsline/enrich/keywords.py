@@ -56,6 +56,16 @@ DEFAULT_KEYWORDS: dict[str, list[str]] = {
         "running mate", "nominee", "inauguration", "incumbent", "ruling party",
         "opposition leader", "parliamentary election", "coup", "constitution",
         "constitutional", "cabinet minister", "minister of", "politically", "statesman",
+        # offices, chambers and procedures by their ordinary names, in any country
+        "secretary", "secretary of state", "foreign secretary", "health secretary",
+        "education secretary", "culture secretary", "business secretary", "defence secretary",
+        "deputy prime minister", "minister for", "junior minister", "ministerial",
+        "prime minister's questions", "pmqs", "peers", "committee of mps", "msp", "msps", "mla",
+        "mlas", "mep", "meps", "senedd", "holyrood", "stormont", "taoiseach",
+        "scottish government", "welsh government", "scottish executive", "frontbench",
+        "backbenchers", "party leader", "deputy leader", "labour leader", "leadership contest",
+        "party conference", "shadow chancellor", "u-turn", "pledge", "pledges", "civil servants",
+        "public inquiry",
     ],
     "society": [
         "community", "communities", "families", "family", "children", "parents", "women",
@@ -452,5 +462,32 @@ DEFAULT_KEYWORDS: dict[str, list[str]] = {
         "patents", "video streaming", "online platform", "social networks",
     ],
     "other": [],
+}
+
+#: Frames: hashtags that name *how* a story is told rather than what it is about. A story
+#: whose actors are politicians (ministers, MPs, parties, a government) is political news
+#: whatever its subject, asylum hotels, fuel duty or hunting; a story told through software,
+#: platforms and devices is technology news even when it is about tigers or sewers. The
+#: density of these words (single words, matched like keywords) adds to the hashtag's share
+#: on top of the topic evidence, so the frame can beat the subject. Weight, then words.
+FRAME_KEYWORDS: dict[str, tuple[float, list[str]]] = {
+    "politics": (0.2, [
+        "government", "minister", "ministers", "mp", "mps", "secretary", "parliament",
+        "parliamentary", "commons", "lords", "peers", "senate", "senator", "senators",
+        "congress", "congressman", "congresswoman", "lawmakers", "lawmaker", "legislators",
+        "legislator", "labour", "tory", "tories", "conservatives", "conservative", "democrats",
+        "democrat", "republicans", "republican", "opposition", "chancellor", "president",
+        "governor", "mayor", "councillor", "councillors", "cabinet", "whitehall", "msp", "msps",
+        "mla", "mep", "meps", "politician", "politicians", "party", "election", "elections",
+    ]),
+    "technology": (0.1, [
+        "software", "app", "apps", "online", "internet", "users", "tech", "technology",
+        "digital", "device", "devices", "computer", "computers", "ai", "algorithm",
+        "algorithms", "platform", "platforms", "smartphone", "smartphones", "cyber", "hackers",
+        "hacker", "data", "robot", "robots", "drone", "drones", "twitter", "facebook", "google",
+        "apple", "microsoft", "amazon", "tiktok", "instagram", "youtube", "netflix",
+        "streaming", "website", "websites", "broadband", "mobile", "telecoms", "chip", "chips",
+        "gadget", "gadgets",
+    ]),
 }
 # fmt: on
