@@ -462,6 +462,30 @@ def test_reader_options_by_cookie(client: TestClient) -> None:
     assert doc(client.get("/usc/newsline").text).get("class") == "theme-light dense"
 
 
+def test_online_count_is_read_once_a_second_per_worker(
+    make_settings: Any, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from newsline.web import render
+
+    # Every page showed it, so every uncached page read it; now a worker reads it once a
+    # second (the render cache's clock, moved by hand, as above).
+    clock = [1000.0]
+    monkeypatch.setattr(render, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    settings = make_settings(web={"render_cache_seconds": 0})
+    client = TestClient(create_app(settings), headers=HUMAN)
+
+    def shown() -> str:
+        return str(doc(client.get("/news/newsline").text).cssselect("#online")[0].text_content())
+
+    assert shown() == "0"
+    assert client.post("/news/online", json={}).json()["online"] == 1
+    assert shown() == "0"  # counted this second
+    clock[0] += 1.0
+    assert shown() == "1"
+
+
 def test_render_cache_reuses_anonymous_pages_briefly(
     make_settings: Any, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
 ) -> None:

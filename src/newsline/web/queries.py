@@ -266,8 +266,11 @@ def list_stories(
         params["followed"] = sorted(followed)
     by_pub, by_tag = publication_id is not None, hashtag is not None
     reader = (bool(hidden), bool(followed))
+    # fetchall: one call for the rows, where iterating the result fetches them one by one.
     rows = list(
-        conn.execute(_entries_statement(by_pub, by_tag, cursor is not None, *reader), params)
+        conn.execute(
+            _entries_statement(by_pub, by_tag, cursor is not None, *reader), params
+        ).fetchall()
     )
     more_rows = len(rows) == params["limit"]
     # Stories of several items fill a page with fewer cards: read on until it is full.
@@ -275,7 +278,7 @@ def list_stories(
     while more_rows and len(stories_read) < limit and len(rows) < limit * 8:
         tail = rows[-1]
         more = params | {"after_at": aware(tail.sort_at), "after_id": tail.id}
-        batch = list(conn.execute(_entries_statement(by_pub, by_tag, True, *reader), more))
+        batch = conn.execute(_entries_statement(by_pub, by_tag, True, *reader), more).fetchall()
         more_rows = len(batch) == params["limit"]
         rows += batch
         stories_read.update(r[1] or -r[0] for r in batch)
@@ -339,7 +342,9 @@ _PINNED = (
 
 def pinned(conn: Connection, channel_id: int, now: datetime, limit: int = 3) -> list[Row[Any]]:
     """The channel's items pinned at `now` (at most `limit`, the newest pins first)."""
-    return list(conn.execute(_PINNED, {"channel": channel_id, "now": now, "limit": limit}))
+    return list(
+        conn.execute(_PINNED, {"channel": channel_id, "now": now, "limit": limit}).fetchall()
+    )
 
 
 _CARDS = (
@@ -372,7 +377,7 @@ def cards(conn: Connection, ids: Sequence[int]) -> dict[int, Row[Any]]:
     """The card columns of these items, by id."""
     if not ids:
         return {}
-    return {row.id: row for row in conn.execute(_CARDS, {"ids": list(ids)})}
+    return {row.id: row for row in conn.execute(_CARDS, {"ids": list(ids)}).fetchall()}
 
 
 def story_members(
@@ -383,7 +388,7 @@ def story_members(
     if not story_ids:
         return found
     params = {"channel": channel_id, "stories": list(story_ids)}
-    for row in conn.execute(_MEMBERS, params):
+    for row in conn.execute(_MEMBERS, params).fetchall():
         found.setdefault(row.story_id, []).append(row)
     return found
 
@@ -503,7 +508,7 @@ _MORE_FROM = text(
 def more_from(conn: Connection, publication_id: int, item_id: int, limit: int) -> list[Row[Any]]:
     """The publication's newest other items."""
     params = {"publication": publication_id, "id": item_id, "limit": limit}
-    return list(conn.execute(_MORE_FROM, params))
+    return list(conn.execute(_MORE_FROM, params).fetchall())
 
 
 def list_items(
@@ -583,7 +588,8 @@ def hashtags_of(conn: Connection, channel_id: int, item_ids: Sequence[int]) -> d
     if not item_ids:
         return {}
     found: dict[int, list[str]] = {}
-    for item_id, hashtag in conn.execute(_HASHTAGS, {"channel": channel_id, "ids": list(item_ids)}):
+    rows = conn.execute(_HASHTAGS, {"channel": channel_id, "ids": list(item_ids)}).fetchall()
+    for item_id, hashtag in rows:
         found.setdefault(item_id, []).append(hashtag)
     return found
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -320,6 +321,32 @@ def render_spliced(
     return "".join(out)
 
 
+#: How long a worker reuses a channel's online count: a second, as the render cache keeps a
+#: whole page (a signed-in reader's page is rendered for them, but the count is everybody's).
+ONLINE_SECONDS = 1.0
+#: A User-Agent's class, remembered: the same few agents ask again and again.
+bot_agent = lru_cache(maxsize=1024)(is_bot)
+
+
+def online_now(
+    request: Request, channel: ChannelRef, conn: Connection | None, now: datetime
+) -> int:
+    """The channel's readers online, counted at most once a second per worker."""
+    site = site_of(request)
+    memo: dict[int, tuple[float, int]] = site.memo(("online",), dict)
+    clock = time.monotonic()
+    found = memo.get(channel.id)
+    if found is None or found[0] <= clock:
+        per_client = site.settings.web.online_max_per_ip
+        if conn is None:
+            with site.engine.connect() as own:
+                count = online_count(own, channel.id, now, per_client=per_client)
+        else:
+            count = online_count(conn, channel.id, now, per_client=per_client)
+        found = memo[channel.id] = (clock + ONLINE_SECONDS, count)
+    return found[1]
+
+
 def page(
     request: Request,
     channel: ChannelRef,
@@ -336,15 +363,11 @@ def page(
     """Render `template` inside the channel's chrome."""
     site = site_of(request)
     now = utcnow()
-    bot = is_bot(request.headers.get("user-agent"))
-    online = 0
-    if not bot:
-        per_client = site.settings.web.online_max_per_ip
-        if conn is None:
-            with site.engine.connect() as own:
-                online = online_count(own, channel.id, now, per_client=per_client)
-        else:
-            online = online_count(conn, channel.id, now, per_client=per_client)
+    online = (
+        0
+        if bot_agent(request.headers.get("user-agent"))
+        else online_now(request, channel, conn, now)
+    )
     zone = channel.cfg.zone
     options = ReaderOptions.of(request)
     ctx = {
