@@ -446,7 +446,9 @@ def test_a_past_digests_automatic_overview_drops_the_lines_of_items_unpublished_
     def api_texts() -> list[str]:
         found = listed()
         one = client.get(f"/api/v1/channels/{channel.slug}/items/{found['id']}").json()
-        return [found["summary"], one["summary"]]
+        search = client.get(f"/api/v1/channels/{channel.slug}/search", params={"q": "Digest"})
+        (hit,) = [h for h in search.json()["items"] if h["url"].endswith(f"/{slug}")]
+        return [found["summary"], one["summary"], hit["summary"]]
 
     def named_everywhere(line: str, teaser: bool = True) -> list[bool]:
         head = line.split(" — ")[0]

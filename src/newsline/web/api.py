@@ -326,15 +326,12 @@ async def search(
             following = str(offset + limit)
         hits = hits[:limit]
         hashtags = queries.hashtags_of(conn, ref.id, [h.id for h in hits])
-    out = SearchPage(
-        query=q,
-        items=[
+        found = [
             SearchHit(
-                **_item_fields(site, ref, h, hashtags.get(h.id, [])),
+                **_item_fields(site, ref, h, hashtags.get(h.id, []), conn),
                 snippet_html=str(highlighted(h.snippet_marked or "")),
             )
             for h in hits
-        ],
-        next_cursor=following,
-    )
+        ]
+    out = SearchPage(query=q, items=found, next_cursor=following)
     return _json(out.model_dump(mode="json"))
