@@ -1,5 +1,5 @@
-"""The pre-rendered chrome (web/render.py: the list and story pages spliced into base.html
-rendered once per channel and settings) gives the same bytes as rendering the whole page,
+"""The pre-rendered chrome (web/render.py: the list, story and item pages spliced into
+base.html rendered once per channel and settings) gives the same bytes as rendering the whole page,
 whatever page, reader, options or settings came first (issue 12)."""
 
 from __future__ import annotations
@@ -46,6 +46,10 @@ def _pages(client: TestClient) -> list[str]:
             "/news/newsline?before=1-1",
             story,
             "/",
+            # Item pages: a full text and a teaser, both in a story (related coverage), with
+            # their comment sections (a signed-in reader's has forms with their token).
+            "/news/topic/harbor/harbor-0",
+            "/news/topic/valley/valley-0",
         )
     ]
 

@@ -115,7 +115,7 @@ def test_front_page_lists_only_ready_unique_carried_items(client: TestClient) ->
         assert response.status_code == 200
         titles += listed_titles(response.text)
         more = doc(response.text).cssselect("a.more")
-        path = more[0].get("href") if more else ""
+        path = (more[0].get("href") or "") if more else ""
         if more:  # a link says where it goes: Lighthouse's SEO audit fails a bare "more"
             assert more[0].text_content().strip().lower() not in GENERIC_LINK_TEXTS
     assert len(titles) == len(set(titles)) == 8  # 6 + old + xss; pages of 4

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from jinja2 import Environment, nodes
 from sqlalchemy import Connection
 
 from newsline.community.presence import is_bot, online_count
@@ -259,7 +260,7 @@ CHROME_BLOCKS = (
 #: Pages spliced into the pre-rendered chrome: templates that extend base.html directly and
 #: render nothing outside their blocks (tests/integration/test_web_chrome.py compares them
 #: with a whole render). Other pages are rendered whole.
-SPLICED = frozenset({"newsline.html", "story.html"})
+SPLICED = frozenset({"newsline.html", "story.html", "item.html"})
 _SKELETON = '{% extends "base.html" %}' + "".join(
     f"{{% block {name} %}}\x00{name}\x00{{% endblock %}}" for name in CHROME_BLOCKS
 )
@@ -303,6 +304,19 @@ def chrome(request: Request, channel: ChannelRef, ctx: Mapping[str, Any]) -> Chr
     return per_channel_settings(request, "chrome", channel, build)
 
 
+@lru_cache(maxsize=32)
+def top_imports(env: Environment, template: str) -> tuple[tuple[str, tuple[Any, ...], bool], ...]:
+    """The ``{% from X import a, b [with context] %}`` statements at the top of `template`:
+    its blocks use what they import, which only a whole render would otherwise bring in."""
+    assert env.loader is not None
+    source = env.loader.get_source(env, template)[0]
+    found = []
+    for node in env.parse(source).body:
+        if isinstance(node, nodes.FromImport) and isinstance(node.template, nodes.Const):
+            found.append((str(node.template.value), tuple(node.names), bool(node.with_context)))
+    return tuple(found)
+
+
 def render_spliced(
     request: Request, channel: ChannelRef, template: str, ctx: dict[str, Any]
 ) -> str:
@@ -312,6 +326,12 @@ def render_spliced(
     page_template = env.get_template(template)
     base = env.get_template("base.html")
     context = page_template.new_context(ctx)
+    for source, names, with_context in top_imports(env, template):
+        imported = env.get_template(source)
+        module = imported.make_module(context.get_all()) if with_context else imported.module
+        for name in names:
+            name, alias = name if isinstance(name, tuple) else (name, name)
+            context.vars[alias] = getattr(module, name)
     frame = chrome(request, channel, ctx)
     out = [frame.parts[0]]
     for name, part in zip(frame.blocks, frame.parts[1:], strict=True):
