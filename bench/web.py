@@ -44,8 +44,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import MutableMapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from wrk import UA, Result, median, wrk
 
@@ -532,11 +534,15 @@ def load_corpus(work: Path) -> Path:
     return corpus
 
 
-def cpu_per_request(config: Path, paths: dict[str, str], requests: int) -> dict[str, float]:
+def cpu_per_request(
+    config: Path, paths: dict[str, str], requests: int
+) -> dict[str, tuple[float, float]]:
     """CPU ms per uncached request in this process (median of `requests`, interleaved, after
-    one warm-up each): the app through httpx's ASGI transport with the render cache off, as
-    wrk asks (no compression). Robust to other work on the machine, unlike req/s; the
-    constant ``/robots.txt`` is the same run's yardstick (the stack and client alone)."""
+    one warm-up each), with the render cache off and no compression, as wrk asks: through
+    httpx's ASGI transport (client included, as before), and the app alone (the ASGI call
+    with a ready-made scope: what a server worker spends beyond parsing HTTP). Robust to other
+    work on the machine, unlike req/s; the constant ``/robots.txt`` is the same run's
+    yardstick (the stack and client alone)."""
     import asyncio
 
     import httpx
@@ -546,25 +552,67 @@ def cpu_per_request(config: Path, paths: dict[str, str], requests: int) -> dict[
     from newsline.web.app import create_app
 
     app = create_app(load_settings(config))
-    found: dict[str, list[float]] = {name: [] for name in paths}
+    client_ms: dict[str, list[float]] = {name: [] for name in paths}
+    app_ms: dict[str, list[float]] = {name: [] for name in paths}
+    headers = [
+        (b"host", b"127.0.0.1"),
+        (b"user-agent", UA.encode()),
+        (b"accept-encoding", b"identity"),
+        (b"accept", b"*/*"),
+    ]
+
+    async def alone(path: str) -> int:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 40000),
+            "server": ("127.0.0.1", 80),
+            "state": {},
+        }
+        sent: list[MutableMapping[str, Any]] = []
+
+        async def receive() -> MutableMapping[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        return int(sent[0]["status"])
 
     async def run() -> None:
         transport = httpx.ASGITransport(app=app)
-        headers = {"user-agent": UA, "accept-encoding": "identity"}
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://127.0.0.1", headers=headers
+            transport=transport,
+            base_url="http://127.0.0.1",
+            headers={"user-agent": UA, "accept-encoding": "identity"},
         ) as client:
             for path in paths.values():
                 assert (await client.get(path)).status_code == 200, path
+                assert await alone(path) == 200, path
             for _ in range(requests):
                 for name, path in paths.items():
                     started = time.process_time()
                     await client.get(path)
-                    found[name].append(time.process_time() - started)
+                    client_ms[name].append(time.process_time() - started)
+                    started = time.process_time()
+                    await alone(path)
+                    app_ms[name].append(time.process_time() - started)
 
     asyncio.run(run())
     os.environ.pop("NEWSLINE_WEB__RENDER_CACHE_SECONDS")
-    return {name: statistics.median(times) * 1000 for name, times in found.items()}
+    return {
+        name: (statistics.median(client_ms[name]) * 1000, statistics.median(app_ms[name]) * 1000)
+        for name in paths
+    }
 
 
 def fetch(url: str) -> bytes:
@@ -642,11 +690,19 @@ def main() -> None:
         targets["story page"] = targets["story page"].format(story=story)
         if args.cpu:
             cpu = cpu_per_request(config, {**targets, "/robots.txt": "/robots.txt"}, args.cpu)
+            robots, robots_alone = cpu["/robots.txt"]
             print()
-            print("| page | CPU ms per uncached request | ratio to /robots.txt |")
-            print("| --- | ---: | ---: |")
-            for name, ms in cpu.items():
-                print(f"| {name} | {ms:.2f} | {ms / cpu['/robots.txt']:.1f} |", flush=True)
+            print(
+                "| page | CPU ms per uncached request (httpx client included) | "
+                "ratio to /robots.txt | CPU ms, the app alone | ratio to /robots.txt |"
+            )
+            print("| --- | ---: | ---: | ---: | ---: |")
+            for name, (ms, alone_ms) in cpu.items():
+                print(
+                    f"| {name} | {ms:.2f} | {ms / robots:.1f} | {alone_ms:.2f} | "
+                    f"{alone_ms / robots_alone:.1f} |",
+                    flush=True,
+                )
             print()
         static = work / "static"
         static.mkdir()
