@@ -1,7 +1,7 @@
 """Hashtag accuracy on labelled news: BBC 2004-05, MasakhaNEWS English dev, HuffPost headlines.
 
 Usage: .venv/bin/python bench/hashtags.py [--corpora ../shared/corpora] [--sets bbc,masakhane,huffpost]
-                                          [--seeds 2] [--errors N]
+                                          [--seeds 2] [--errors N] [--before REV]
 
 Every figure is accuracy with accept sets: an item counts as right when its top hashtag
 (all 18 default hashtags competing) is among the hashtags its label accepts. BBC and
@@ -22,27 +22,37 @@ Rows per set:
 Duplicates are removed before splitting (BBC: byte-identical files; HuffPost: repeated
 headlines), so the halves do not leak. ``--seeds`` repeats the learning curve with other
 draws of the corrections and reports the mean.
+
+``--before REV`` also runs every row on the classifier as it was at git revision REV
+(``enrich/hashtags.py`` and ``enrich/keywords.py`` read with ``git show``, imported under
+other names), set by set in the same process: a before/after comparison in one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import csv
 import hashlib
+import importlib.util
 import json
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from newsline.enrich.hashtags import ChannelClassifier, Example, classify
+import newsline.enrich.hashtags as current
 
 #: Dataset label -> our hashtag (BBC and MasakhaNEWS; written down once, used for both).
 MAPPING = {
@@ -168,9 +178,42 @@ def tfidf_lr(docs: Sequence[Doc], train: list[int], test: list[int]) -> list[str
     return [str(p) for p in clf.predict(vec.transform([texts[i] for i in test]))]
 
 
+def classifier_at(rev: str) -> ModuleType:
+    """``newsline.enrich.hashtags`` as it was at git revision ``rev`` (with its keywords)."""
+    repo = Path(__file__).resolve().parents[1]
+    folder = Path(tempfile.mkdtemp(prefix="hashtags-before-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    tag = "".join(c for c in rev if c.isalnum())
+    for name in ("keywords", "hashtags"):
+        source = subprocess.run(
+            ["git", "show", f"{rev}:src/newsline/enrich/{name}.py"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        source = source.replace(
+            "from newsline.enrich.keywords import", f"from keywords_{tag} import"
+        )
+        (folder / f"{name}_{tag}.py").write_text(source, encoding="utf-8")
+    sys.path.insert(0, str(folder))
+    spec = importlib.util.spec_from_file_location(f"hashtags_{tag}", folder / f"hashtags_{tag}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def evaluate(
-    name: str, docs: list[Doc], seeds: int, errors: int, shots: Sequence[int] = SHOTS
+    name: str,
+    docs: list[Doc],
+    seeds: int,
+    errors: int,
+    shots: Sequence[int] = SHOTS,
+    model: ModuleType = current,
 ) -> list[tuple[str, str, str]]:
+    classify, ChannelClassifier, Example = model.classify, model.ChannelClassifier, model.Example
     rows: list[tuple[str, str, str]] = []
     n = len(docs)
     t0 = time.process_time()
@@ -236,16 +279,24 @@ def main() -> int:
     parser.add_argument("--shots", default="5,20", help="corrections per hashtag ('' for none)")
     parser.add_argument("--every", type=int, default=1, help="keep every Nth item (quick runs)")
     parser.add_argument("--errors", type=int, default=0, help="print N zero-shot errors per set")
+    parser.add_argument("--before", help="also measure the classifier at this git revision")
     args = parser.parse_args()
     if not (args.corpora / "topics").is_dir():
         print(f"corpora not found at {args.corpora}", file=sys.stderr)
         return 2
-    classify("warm-up", "load the models once before timing")
+    models: list[tuple[str, ModuleType]] = [("", current)]
+    if args.before:
+        models.insert(0, (f"[{args.before}] ", classifier_at(args.before)))
+        models[1] = ("[now] ", current)
+    for _, model in models:
+        model.classify("warm-up", "load the models once before timing")
     shots = [int(k) for k in args.shots.split(",") if k]
     rows: list[tuple[str, str, str]] = []
     for key in args.sets.split(","):
         label, loader = LOADERS[key]
-        rows += evaluate(label, loader(args.corpora)[:: args.every], args.seeds, args.errors, shots)
+        docs = loader(args.corpora)[:: args.every]
+        for prefix, model in models:
+            rows += evaluate(prefix + label, docs, args.seeds, args.errors, shots, model)
     width = max(len(r[0]) for r in rows)
     print(f"{'set: model':<{width}}  {'accuracy / macro':<20} items/s")
     for a, b, c in rows:
