@@ -4,10 +4,6 @@ Debian's chromium driven by Playwright."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -19,20 +15,17 @@ from typing import Any
 import pytest
 
 from tests.support import PROJECT_ROOT
-from tests.support.browser import LiveSite, QuietHandler, write_images
-from tests.support.ports import free_port, wait_for_port
+from tests.support.browser import (
+    CHROMIUM,
+    LiveSite,
+    QuietHandler,
+    launch_chromium,
+    newsline_serve,
+    write_images,
+)
+from tests.support.ports import free_port
 from tests.support.webdata import NOW, seed, seed_xss
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 OUTPUT = PROJECT_ROOT / "test-output"
 
 CONFIG = """\
@@ -105,38 +98,10 @@ def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
                 item.body_text = "\n\n".join(BODY)
     dispose_all()
 
-    env = {**os.environ, "NEWSLINE_CONFIG": str(config)}
-    log = (root / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "newsline.cli",
-            "--config",
-            str(config),
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-            "--no-scheduler",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     try:
-        wait_for_port(port, proc)
-        yield LiveSite(base, settings, seeded.items, img_base)
+        with newsline_serve(config, port, workers=2, log=root / "serve.log"):
+            yield LiveSite(base, settings, seeded.items, img_base)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
         img_server.shutdown()
         img_server.server_close()
 
@@ -149,7 +114,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        instance = launch_chromium(pw)
         yield instance
         instance.close()
 

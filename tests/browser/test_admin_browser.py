@@ -25,7 +25,7 @@ from newsline.db.engine import dispose_all, session_scope
 from newsline.db.migrate import upgrade
 from newsline.db.models import Channel, Item, Publication, SponsorStat
 from newsline.publish.digest import run_digest
-from tests.support.browser import HUMAN_UA
+from tests.support.browser import HUMAN_UA, sign_in_by_api, submit_sign_in
 from tests.support.mail import Inbox, body, smtp_server
 from tests.support.publisher import paper_publisher
 from tests.support.site import serve
@@ -108,11 +108,7 @@ def editor(browser: Any, site: dict[str, Any]) -> Iterator[Any]:
     page = context.new_page()
     page.goto(site["base"] + "/admin")
     assert "/account/sign-in" in page.url  # anonymous: sent to sign in first
-    page.fill("input[name=email]", "ed@example.org")
-    page.fill("input[name=password]", PASSWORD)
-    page.locator(
-        "form:has(input[name=password]) button[type=submit], form:has(input[name=password]) button"
-    ).first.click()
+    submit_sign_in(page, "ed@example.org", PASSWORD)
     page.wait_for_url("**/admin")
     expect(page.locator("h1")).to_have_text("The desk")
     yield page
@@ -323,10 +319,7 @@ def test_every_section_is_usable_at_375_px(
 
 def test_a_reader_is_refused_the_console(browser: Any, site: dict[str, Any]) -> None:
     context = browser.new_context(user_agent=HUMAN_UA)
-    answer = context.request.post(
-        site["base"] + "/api/v1/session", data={"email": "rita@example.org", "password": PASSWORD}
-    )
-    assert answer.status == 200
+    sign_in_by_api(context, site["base"], "rita@example.org", PASSWORD)
     page = context.new_page()
     response = page.goto(site["base"] + "/admin")
     assert response is not None and response.status == 403

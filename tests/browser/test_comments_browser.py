@@ -16,7 +16,7 @@ from newsline.community import accounts, comments
 from newsline.config import CommentSettings
 from newsline.db.engine import engine_for
 from newsline.db.models import Channel, Comment, User
-from tests.support.browser import HUMAN_UA, LiveSite
+from tests.support.browser import HUMAN_UA, LiveSite, sign_in_by_api
 from tests.support.webdata import XSS
 
 pytestmark = pytest.mark.browser
@@ -67,11 +67,7 @@ def no_js(browser: Any) -> Iterator[Any]:
 
 
 def _sign_in(ctx: Any, site: LiveSite, name: str) -> None:
-    response = ctx.request.post(
-        site.url("/api/v1/session"),
-        data={"email": f"{name}@example.org", "password": PASSWORD},
-    )
-    assert response.status == 200, response.text()
+    sign_in_by_api(ctx, site.base, f"{name}@example.org", PASSWORD)
 
 
 def _watch(page: Any) -> tuple[list[str], list[str]]:

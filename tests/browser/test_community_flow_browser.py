@@ -7,9 +7,7 @@ JavaScript (inline forms) and without (plain forms)."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -19,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.browser import HUMAN_UA
+from tests.support.browser import HUMAN_UA, newsline_serve, sign_in, sign_up
 from tests.support.mail import Inbox, body, smtp_server
-from tests.support.ports import free_port, wait_for_port
+from tests.support.ports import free_port
 from tests.support.webdata import seed
 
 pytestmark = pytest.mark.browser
@@ -104,60 +102,22 @@ def mail_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailSite]:
         upgrade(settings.database_url)
         seed(settings)
         dispose_all()
-        log = (root / "serve.log").open("wb")
-        proc = subprocess.Popen(
-            [
-                *CLI,
-                "--config",
-                str(config),
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-                "--no-scheduler",
-            ],
-            env={**os.environ, "NEWSLINE_CONFIG": str(config)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            wait_for_port(port, proc)
+        with newsline_serve(config, port, workers=1, log=root / "serve.log"):
             site = MailSite(base, inbox, config)
             site.users_add("mod@example.org", "moderator")
             yield site
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            log.close()
 
 
 def _sign_in(ctx: Any, site: MailSite, email: str) -> None:
     page = ctx.new_page()
-    page.goto(site.url("/account/sign-in"))
-    form = page.locator('form[action="/account/sign-in"]')
-    form.locator("input[name=email]").fill(email)
-    form.locator("input[name=password]").fill(PASSWORD)
-    form.locator("button[type=submit]").click()
-    page.wait_for_load_state()
+    sign_in(page, site.base, email, PASSWORD)
     page.goto(site.url("/account"))
     assert "Signed in as" in page.content(), page.url
     page.close()
 
 
 def _sign_up_and_verify(page: Any, site: MailSite, email: str, name: str) -> None:
-    page.goto(site.url("/account/sign-up"))
-    form = page.locator('form[action="/account/sign-up"]')
-    form.locator("input[name=email]").fill(email)
-    form.locator("input[name=display_name]").fill(name)
-    form.locator("input[name=password]").fill(PASSWORD)
-    form.locator("button[type=submit]").click()
-    page.wait_for_load_state()
+    sign_up(page, site.base, email, name, PASSWORD)
     assert "Check your inbox" in page.content()
     link = site.link_to(email)
     assert link.startswith(site.url("/account/verify?token="))

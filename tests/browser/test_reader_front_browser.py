@@ -13,23 +13,12 @@ import pytest
 
 from newsline.community import accounts, preferences
 from newsline.db.engine import dispose_all, session_scope
-from tests.support import PROJECT_ROOT
-from tests.support.browser import HUMAN_UA, LiveSite
+from tests.support.browser import AXE, HUMAN_UA, LiveSite, axe_violations, sign_in
 
 pytestmark = pytest.mark.browser
 
-AXE = PROJECT_ROOT / ".npm-tools" / "node_modules" / "axe-core" / "axe.min.js"
 PASSWORD = "correct horse battery"
 EMAIL = "front-reader@example.org"
-
-
-def _axe(page: Any) -> list[dict[str, Any]]:
-    page.evaluate(AXE.read_text(encoding="utf-8"))
-    result = page.evaluate("async () => (await axe.run(document)).violations")
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"][:3]]}
-        for v in result
-    ]
 
 
 def test_signed_in_front_page_honours_the_readers_choices(
@@ -49,12 +38,7 @@ def test_signed_in_front_page_honours_the_readers_choices(
         reduced_motion="reduce",
     )
     page = context.new_page()
-    page.goto(live_site.url("/account/sign-in"))
-    form = page.locator('form[action="/account/sign-in"]')
-    form.locator("input[name=email]").fill(EMAIL)
-    form.locator("input[name=password]").fill(PASSWORD)
-    form.locator("button[type=submit]").click()
-    page.wait_for_load_state()
+    sign_in(page, live_site.base, EMAIL, PASSWORD)
     # The choices made as a reader makes them: on the preferences page.
     page.goto(live_site.url("/news/preferences"))
     page.get_by_label("Harbor Gazette").uncheck()
@@ -82,7 +66,7 @@ def test_signed_in_front_page_honours_the_readers_choices(
     if AXE.exists():
         for scheme in ("light", "dark"):
             page.emulate_media(color_scheme=scheme)
-            assert _axe(page) == [], scheme
+            assert axe_violations(page) == [], scheme
     # "change" leads to the preferences; "For you" to the followed hashtag's stories.
     bar.get_by_role("link", name="change").click()
     page.wait_for_load_state()

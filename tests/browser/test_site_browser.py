@@ -8,10 +8,6 @@ axe-core and Lighthouse are npm packages that ``scripts/setup --test`` installs 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,14 +17,11 @@ import pytest
 
 from newsline.testing import lighthouse
 from tests.support import PROJECT_ROOT
-from tests.support.browser import HUMAN_UA
-from tests.support.ports import free_port, wait_for_port
+from tests.support.browser import AXE, HUMAN_UA, axe_violations, newsline_serve
+from tests.support.ports import free_port
 from tests.support.webdata import NOW, add_item
 
 pytestmark = pytest.mark.browser
-
-NPM_TOOLS = PROJECT_ROOT / ".npm-tools" / "node_modules"
-AXE = NPM_TOOLS / "axe-core" / "axe.min.js"
 
 CONFIG = """\
 database_url = "sqlite:///{db}"
@@ -197,18 +190,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     # Publishers' pictures from a host that does not answer: the proxy's placeholders show.
     found = _seed(settings, "https://images.invalid/pictures")
     dispose_all()
-    env = {**os.environ, "NEWSLINE_CONFIG": str(config)}
-    log = (root / "serve.log").open("wb")
-    command = [sys.executable, "-m", "newsline.cli", "--config", str(config), "serve"]
-    proc = subprocess.Popen(
-        [*command, "--port", str(port), "--workers", "2", "--no-scheduler"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_for_port(port, proc)
+    with newsline_serve(config, port, workers=2, log=root / "serve.log"):
         found["base"] = base
         tag, slug, story = found["pier"]
         own, digest = found["digest"]
@@ -226,14 +208,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             "not found": "/news/topic/harbor/nothing-here",
         }
         yield found
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 VIEWS = [(375, "light"), (375, "dark"), (1300, "light"), (1300, "dark")]
@@ -347,15 +321,6 @@ def test_share_on_desktop_raises_no_error(site: dict[str, Any], browser: Any) ->
     page.context.close()
 
 
-def _axe(page: Any) -> list[dict[str, Any]]:
-    page.evaluate(AXE.read_text(encoding="utf-8"))
-    result = page.evaluate("async () => (await axe.run(document)).violations")
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"][:3]]}
-        for v in result
-    ]
-
-
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("width", [375, 1300])
 def test_axe_finds_no_violation_on_any_page_type(
@@ -367,7 +332,7 @@ def test_axe_finds_no_violation_on_any_page_type(
     found = {}
     for name, path in site["pages"].items():
         page.goto(site["base"] + path)
-        violations = _axe(page)
+        violations = axe_violations(page)
         if violations:
             found[name] = violations
     page.context.close()
@@ -383,9 +348,12 @@ def test_lighthouse_scores_at_least_95(site: dict[str, Any], desktop: bool, tmp_
     if reason:
         pytest.skip(reason)
     low, seen = {}, {}
-    for name in LIGHTHOUSE_PAGES:
-        url = site["base"] + site["pages"][name]
-        report = lighthouse.audit(PROJECT_ROOT, url, tmp_path / f"{name}.json", desktop=desktop)
+    # All four pages in one Lighthouse process and browser (a cold context for each page).
+    pages = [
+        (site["base"] + site["pages"][name], tmp_path / f"{name}.json") for name in LIGHTHOUSE_PAGES
+    ]
+    reports = lighthouse.audit_pages(PROJECT_ROOT, pages, desktop=desktop)
+    for name, report in zip(LIGHTHOUSE_PAGES, reports, strict=True):
         seen[name] = {**report.scores, "cls": report.cls, "failed": report.failed}
         # The performance score is timing: on a loaded machine it says more about the load
         # than about the page (tests hold no timing thresholds), so it is printed, not

@@ -1,11 +1,37 @@
-"""What the browser tests share: a human User-Agent, generated pictures and their server."""
+"""What the browser tests share, one way each: Debian's Chromium launched with the
+project's flags, a human User-Agent, `newsline serve` started and stopped, signing up and
+in, axe-core injected and its violations listed, generated pictures and their server."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from tests.support import PROJECT_ROOT
+from tests.support.ports import wait_for_port
+
+#: Debian's chromium (never a browser Playwright downloads) and the flags we run it with.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+#: axe-core, from the npm tools ``scripts/setup --test`` installs (absent without node).
+AXE = PROJECT_ROOT / ".npm-tools" / "node_modules" / "axe-core" / "axe.min.js"
 
 #: A desktop browser's User-Agent: headless Chromium's own says "HeadlessChrome", a bot.
 HUMAN_UA = (
@@ -50,3 +76,84 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's chromium under Playwright, with the project's flags."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+@contextmanager
+def newsline_serve(config: Path, port: int, *, workers: int, log: Path) -> Iterator[None]:
+    """`newsline serve --no-scheduler` on `config` and a loopback `port` (its output to `log`),
+    started in its own process group and stopped (SIGTERM, then SIGKILL) at the end."""
+    with log.open("wb") as out:
+        command = [sys.executable, "-m", "newsline.cli", "--config", str(config), "serve"]
+        proc = subprocess.Popen(
+            [*command, "--port", str(port), "--workers", str(workers), "--no-scheduler"],
+            env={**os.environ, "NEWSLINE_CONFIG": str(config)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_for_port(port, proc)
+            yield
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def submit_sign_in(page: Any, email: str, password: str) -> None:
+    """Fill in and send the sign-in form of the page `page` is on."""
+    form = page.locator('form[action="/account/sign-in"]')
+    form.locator("input[name=email]").fill(email)
+    form.locator("input[name=password]").fill(password)
+    form.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+
+
+def sign_in(page: Any, base: str, email: str, password: str) -> None:
+    """Sign in as a reader does: on the sign-in page, through its form."""
+    page.goto(base + "/account/sign-in")
+    submit_sign_in(page, email, password)
+
+
+def sign_in_by_api(context: Any, base: str, email: str, password: str) -> None:
+    """Give the browser context a session cookie through the API (set-up, not a reader's
+    steps)."""
+    response = context.request.post(
+        base + "/api/v1/session", data={"email": email, "password": password}
+    )
+    assert response.status == 200, response.text()
+
+
+def sign_up(page: Any, base: str, email: str, display_name: str, password: str) -> None:
+    """Fill in and send the sign-up page's form."""
+    page.goto(base + "/account/sign-up")
+    form = page.locator('form[action="/account/sign-up"]')
+    form.locator("input[name=email]").fill(email)
+    form.locator("input[name=display_name]").fill(display_name)
+    form.locator("input[name=password]").fill(password)
+    form.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+
+
+@cache
+def _axe_source() -> str:
+    return AXE.read_text(encoding="utf-8")
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core run on the page as it is now (injected: the context needs ``bypass_csp``);
+    each violation's id, impact and first three nodes, empty when there are none."""
+    page.evaluate(_axe_source())
+    result = page.evaluate("async () => (await axe.run(document)).violations")
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"][:3]]}
+        for v in result
+    ]
