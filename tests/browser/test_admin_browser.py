@@ -101,15 +101,30 @@ def site(
         yield {"base": base, "settings": settings, "items": seeded.items}
 
 
-@pytest.fixture
-def editor(browser: Any, site: dict[str, Any]) -> Iterator[Any]:
-    """A page signed in as the editor through the sign-in form, landed on /admin."""
+@pytest.fixture(scope="module")
+def editor_state(browser: Any, site: dict[str, Any]) -> dict[str, Any]:
+    """The editor's browser state (cookies, storage) once signed in through the sign-in
+    form; the tests start from it rather than signing in again each time."""
     context = browser.new_context(user_agent=HUMAN_UA, viewport={"width": 1300, "height": 900})
     page = context.new_page()
     page.goto(site["base"] + "/admin")
     assert "/account/sign-in" in page.url  # anonymous: sent to sign in first
     submit_sign_in(page, "ed@example.org", PASSWORD)
     page.wait_for_url("**/admin")
+    expect(page.locator("h1")).to_have_text("The desk")
+    state: dict[str, Any] = context.storage_state()
+    context.close()
+    return state
+
+
+@pytest.fixture
+def editor(browser: Any, site: dict[str, Any], editor_state: dict[str, Any]) -> Iterator[Any]:
+    """A page of a new context signed in as the editor, landed on /admin."""
+    context = browser.new_context(
+        user_agent=HUMAN_UA, viewport={"width": 1300, "height": 900}, storage_state=editor_state
+    )
+    page = context.new_page()
+    page.goto(site["base"] + "/admin")
     expect(page.locator("h1")).to_have_text("The desk")
     yield page
     context.close()

@@ -46,8 +46,9 @@ display_name = "The Harbor Daily"
 
 
 class MailSite:
-    def __init__(self, base: str, inbox: Inbox, config: Path) -> None:
+    def __init__(self, base: str, inbox: Inbox, config: Path, database_url: str) -> None:
         self.base, self.inbox, self.config = base, inbox, config
+        self.database_url = database_url
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -71,6 +72,15 @@ class MailSite:
             timeout=60,
         )
         assert done.returncode == 0, done.stderr
+
+    def add_reader(self, email: str) -> None:
+        """A verified reader, made in this process: `users_add` (the CLI, a new Python
+        process each time) made the moderator already."""
+        from newsline.community.accounts import create_user
+        from newsline.db.engine import session_scope
+
+        with session_scope(self.database_url) as session:
+            create_user(session, email, PASSWORD, role="reader", verified=True)
 
     def link_to(self, address: str) -> str:
         """The one link of the newest mail to `address`, once it has come."""
@@ -103,7 +113,7 @@ def mail_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailSite]:
         seed(settings)
         dispose_all()
         with newsline_serve(config, port, workers=1, log=root / "serve.log"):
-            site = MailSite(base, inbox, config)
+            site = MailSite(base, inbox, config, settings.database_url)
             site.users_add("mod@example.org", "moderator")
             yield site
 
@@ -155,7 +165,7 @@ def test_sign_up_to_hidden_comment(mail_site: MailSite, browser: Any, javascript
         first = _submit(page)
         assert "First look at the pier" in page.locator(f"#c{first}").inner_text()
         # A second reader replies.
-        site.users_add(f"reader-{tag}@example.org", "reader")
+        site.add_reader(f"reader-{tag}@example.org")
         _sign_in(reader, site, f"reader-{tag}@example.org")
         other = reader.new_page()
         other.on("pageerror", lambda e: errors.append(str(e)))
