@@ -255,8 +255,12 @@ def one_run(
             reporter = TimingReporter(enrich, probe)
             run_distributed_pass(settings, reporter=reporter, publish=False)
             reporter.close()
-            run.stages["enrich"] = enrich.stages["enrich"]
-            run.stages["enrich"].units = len(_ready_ids(settings))
+            # From the tagging units (hashtags, summaries: several at once) to the end of
+            # the ordered batches (near-duplicates, stories).
+            first = enrich.stages.get("tagging") or enrich.stages["enrich"]
+            run.stages["enrich"] = Stage(
+                len(_ready_ids(settings)), first.start, enrich.stages["enrich"].end
+            )
         else:
             from newsline.enrich.stage import enrich_pending
 

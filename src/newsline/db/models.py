@@ -224,6 +224,9 @@ class Item(Base):
         ForeignKey("story.id", ondelete="SET NULL"), index=True
     )
     enriched_at: Mapped[datetime | None] = mapped_column()
+    # Hashtags and summary written (enrich/stage.tag_pending: several workers at once); the
+    # order-dependent rest of enrichment (near-duplicates, story) then sets enriched_at.
+    tagged_at: Mapped[datetime | None] = mapped_column()
     comment_count: Mapped[int] = mapped_column(Integer, default=0)  # published comments
     # Bumped by every change of what its comment section shows (web/comments.py caches the
     # rendered section per version; the item page dates itself by the stamp).

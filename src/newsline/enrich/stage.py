@@ -1,5 +1,12 @@
 """The enrichment stage: hashtags, summary, near-duplicates and story for every ready item.
 
+Two parts: hashtags and summary depend on the item alone (:func:`tag_pending` writes them
+and ``tagged_at``; in distributed mode several workers run it at once, each claiming its
+items with ``FOR UPDATE SKIP LOCKED``), while near-duplicates and stories depend on the
+order items are placed in (:func:`enrich_pending`: one stream, under the ``ingest`` lease in
+distributed mode). :func:`enrich_pending` writes hashtags and summary itself for the items
+not tagged yet, so it alone does the whole stage (the single-process runner).
+
 Runs after extraction in every pass of the pipeline (:mod:`newsline.workers.pipeline`)
 and from ``newsline enrich [--rebuild]``. Idempotent: it picks ready items whose ``enriched_at``
 is NULL (every ready item with ``rebuild``), in publication order, and commits in
@@ -36,6 +43,8 @@ from newsline.errors import NewslineError
 log = logging.getLogger(__name__)
 
 BATCH = 200
+#: Items one :func:`tag_pending` call claims by default (a distributed tagging unit).
+TAG_BATCH = 20
 STORY_WINDOW = timedelta(days=3)
 #: Editor corrections used as training examples, newest first, per channel.
 MAX_EXAMPLES = 2000
@@ -167,16 +176,10 @@ def forget_warm_indexes() -> None:
         _WARM.clear()
 
 
-class _Run:
-    """One enrichment run's state: indexes, channel models, counters."""
+class _Tagger:
+    """The per-item part of enrichment: hashtags and summary (no order, no shared index)."""
 
-    def __init__(
-        self,
-        session: Session,
-        settings: Settings,
-        report: EnrichReport,
-        indexes: _Indexes | None = None,
-    ) -> None:
+    def __init__(self, session: Session, settings: Settings, report: EnrichReport) -> None:
         self.session = session
         self.settings = settings
         self.report = report
@@ -185,57 +188,17 @@ class _Run:
         self.carriers = _carriers(session)
         self.own = set(session.scalars(select(Publication.id).where(Publication.is_channel_own)))
         self.summarizer: Summarizer = summarizer_for(settings)
-        if indexes is None:
-            indexes = _Indexes(
-                StoryIndex(window=STORY_WINDOW), NearDuplicateIndex(window=STORY_WINDOW)
-            )
-        self.indexes = indexes
-        self.stories = indexes.stories
-        self.copies = indexes.copies
-        self.story_ids = indexes.story_ids
-        self.touched: set[int] = set()
 
-    # warm-up -------------------------------------------------------------------------
-    def warm(self, since: datetime, pending_ids: Sequence[int]) -> None:
-        """Rebuild the indexes from enriched items of the window before ``since``."""
-        pending = set(pending_ids)
-        query = (
-            select(
-                Item.id, Item.title, Item.body_text, Item.teaser, Item.sort_at, Story.id, Story.key
-            )
-            .join(Story, Story.id == Item.story_id)
-            .where(Item.state == "ready", Item.sort_at >= since - STORY_WINDOW)
-            .order_by(Item.sort_at, Item.id)
-        )
-        n = 0
-        for item_id, title, body, teaser, sort_at, story_id, key in self.session.execute(query):
-            if item_id in pending:
-                continue
-            text = body or teaser or ""
-            self.stories.add(item_id, title, text, sort_at, story_key=key)
-            self.copies.add(item_id, title, text, sort_at)
-            self.story_ids[key] = story_id
-            n += 1
-        self.stories.drain_merges()
-        log.debug("enrich: warmed indexes with %d items", n)
-
-    # per item ------------------------------------------------------------------------
-    def enrich(self, item: Item) -> None:
-        now = utcnow()
-        if item.publication_id in self.own:
-            item.enriched_at = now  # digests and other own items are not news to cluster
-            self.report.skipped_own += 1
-            return
-        text = item_text(item)
-        channels = [
-            self.by_id[c] for c in self.carriers.get(item.publication_id, []) if c in self.by_id
-        ]
-        self._hashtags(item, text, channels)
-        self._summary(item, text, channels)
-        self._near_duplicate(item, text)
-        self._story(item, text)
-        item.enriched_at = now
-        self.report.enriched += 1
+    def tag(self, item: Item) -> None:
+        """Write the item's hashtags and summary (own items get neither) and ``tagged_at``."""
+        if item.publication_id not in self.own:
+            text = item_text(item)
+            channels = [
+                self.by_id[c] for c in self.carriers.get(item.publication_id, []) if c in self.by_id
+            ]
+            self._hashtags(item, text, channels)
+            self._summary(item, text, channels)
+        item.tagged_at = utcnow()
 
     def _hashtags(self, item: Item, text: str, channels: list[_Channel]) -> None:
         existing = self.session.scalars(select(ItemHashtag).where(ItemHashtag.item_id == item.id))
@@ -276,6 +239,75 @@ class _Run:
             self.report.summaries_llm += 1
         elif result.note:
             self.report.summary_fallbacks += 1
+
+
+class _Run:
+    """One enrichment run's state: indexes, channel models, counters."""
+
+    def __init__(
+        self,
+        session: Session,
+        settings: Settings,
+        report: EnrichReport,
+        indexes: _Indexes | None = None,
+        *,
+        retag: bool = False,
+    ) -> None:
+        self.session = session
+        self.settings = settings
+        self.report = report
+        self.tagger = _Tagger(session, settings, report)
+        self.own = self.tagger.own
+        #: write hashtags and summary even for items tagged already (``--rebuild``)
+        self.retag = retag
+        if indexes is None:
+            indexes = _Indexes(
+                StoryIndex(window=STORY_WINDOW), NearDuplicateIndex(window=STORY_WINDOW)
+            )
+        self.indexes = indexes
+        self.stories = indexes.stories
+        self.copies = indexes.copies
+        self.story_ids = indexes.story_ids
+        self.touched: set[int] = set()
+
+    # warm-up -------------------------------------------------------------------------
+    def warm(self, since: datetime, pending_ids: Sequence[int]) -> None:
+        """Rebuild the indexes from enriched items of the window before ``since``."""
+        pending = set(pending_ids)
+        query = (
+            select(
+                Item.id, Item.title, Item.body_text, Item.teaser, Item.sort_at, Story.id, Story.key
+            )
+            .join(Story, Story.id == Item.story_id)
+            .where(Item.state == "ready", Item.sort_at >= since - STORY_WINDOW)
+            .order_by(Item.sort_at, Item.id)
+        )
+        n = 0
+        for item_id, title, body, teaser, sort_at, story_id, key in self.session.execute(query):
+            if item_id in pending:
+                continue
+            text = body or teaser or ""
+            self.stories.add(item_id, title, text, sort_at, story_key=key)
+            self.copies.add(item_id, title, text, sort_at)
+            self.story_ids[key] = story_id
+            n += 1
+        self.stories.drain_merges()
+        log.debug("enrich: warmed indexes with %d items", n)
+
+    # per item ------------------------------------------------------------------------
+    def enrich(self, item: Item) -> None:
+        now = utcnow()
+        if item.publication_id in self.own:
+            item.enriched_at = item.tagged_at = now  # digests and other own items: not news
+            self.report.skipped_own += 1
+            return
+        if self.retag or item.tagged_at is None:
+            self.tagger.tag(item)
+        text = item_text(item)
+        self._near_duplicate(item, text)
+        self._story(item, text)
+        item.enriched_at = now
+        self.report.enriched += 1
 
     def _near_duplicate(self, item: Item, text: str) -> None:
         matches = self.copies.add(item.id, item.title, text, item.sort_at)
@@ -398,7 +430,7 @@ def enrich_pending(
             return report
         oldest = session.scalar(select(func.min(Item.sort_at)).where(Item.id.in_(ids[:1])))
         cached = None if rebuild or oldest is None else _checkout(session, url, oldest)
-        run = _Run(session, settings, report, cached)
+        run = _Run(session, settings, report, cached, retag=rebuild)
         if cached is None and oldest is not None:
             run.warm(oldest, ids)
         # Warm document frequencies with the texts about to be placed (as ``cluster`` does).
@@ -410,8 +442,14 @@ def enrich_pending(
                 run.stories.observe(title, body or teaser or "")
         for start in range(0, len(ids), BATCH):
             chunk = ids[start : start + BATCH]
+            # Locked (PostgreSQL): a tagging unit writing some of these items is waited for,
+            # and its tagged_at is seen, so no item gets its hashtags and summary twice.
             items = session.scalars(
-                select(Item).where(Item.id.in_(chunk)).order_by(Item.sort_at, Item.id)
+                select(Item)
+                .where(Item.id.in_(chunk))
+                .order_by(Item.sort_at, Item.id)
+                .with_for_update(of=Item)
+                .execution_options(populate_existing=True)
             ).all()
             for item in items:
                 run.enrich(item)
@@ -437,6 +475,39 @@ def enrich_pending(
         report.seconds,
     )
     return report
+
+
+def tag_pending(settings: Settings, *, limit: int = TAG_BATCH) -> EnrichReport:
+    """Hashtags and summary of up to `limit` ready items not yet enriched nor tagged, oldest
+    first. Callers running at once take different items: each claims its own with ``FOR
+    UPDATE SKIP LOCKED`` (PostgreSQL) until it commits, and skips those another holds, so no
+    item is tagged twice; one that dies mid-way leaves its items untagged, for the next
+    caller or :func:`enrich_pending`. ``enriched`` counts the items tagged."""
+    started = time.perf_counter()
+    report = EnrichReport()
+    with session_scope(settings.database_url) as session:
+        items = session.scalars(
+            select(Item)
+            .where(Item.state == "ready", Item.enriched_at.is_(None), Item.tagged_at.is_(None))
+            .order_by(Item.sort_at, Item.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=Item)
+        ).all()
+        if items:
+            tagger = _Tagger(session, settings, report)
+            for item in items:
+                tagger.tag(item)
+                report.enriched += 1
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def untagged(session: Session) -> int:
+    """How many ready items wait for :func:`tag_pending`."""
+    query = select(func.count(Item.id)).where(
+        Item.state == "ready", Item.enriched_at.is_(None), Item.tagged_at.is_(None)
+    )
+    return int(session.scalar(query) or 0)
 
 
 def retag(settings: Settings, item_id: int, hashtag: str, channel: str | None = None) -> str:

@@ -6,6 +6,7 @@ actor                     calls                                  keyed by
 ========================  =====================================  ===========================
 ``refresh_feed``          :func:`newsline.ingest.refresh.refresh_feed`   feed id (advisory lock)
 ``finish_item``           :func:`newsline.ingest.refresh.finish_item`    item id (advisory lock)
+``tag_batch``             :func:`newsline.enrich.stage.tag_pending`      items (``SKIP LOCKED``)
 ``enrich_batch``          :func:`newsline.enrich.stage.enrich_pending`   the ``ingest`` lease
 ``publish_digest``        :func:`newsline.publish.digest.run_digest`     channel + slot (unique)
 ``send_mail``             :func:`newsline.publish.mailer.deliver_digests`  channel (claims)
@@ -40,7 +41,7 @@ from newsline.config import Settings
 from newsline.db.channels import effective_settings
 from newsline.db.lease import LeaseHeld, lease
 from newsline.db.models import Feed, Item, utcnow
-from newsline.enrich.stage import EnrichReport, enrich_pending
+from newsline.enrich.stage import TAG_BATCH, EnrichReport, enrich_pending, tag_pending
 from newsline.ingest import websub
 from newsline.ingest.fetch import Fetcher
 from newsline.ingest.politeness import RedisPoliteness
@@ -139,6 +140,7 @@ class Actors:
     broker: RedisBroker
     refresh_feed: dramatiq.Actor[..., Any]
     finish_item: dramatiq.Actor[..., Any]
+    tag_batch: dramatiq.Actor[..., Any]
     enrich_batch: dramatiq.Actor[..., Any]
     publish_digest: dramatiq.Actor[..., Any]
     send_mail: dramatiq.Actor[..., Any]
@@ -206,6 +208,18 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
                 data = asdict(outcome)
         outcomes.put(run, "items", str(item_id), data, done=queued_key("item", item_id))
 
+    def tag_batch_unit(*, run: str = "", seq: int = 0, slot: int = -1) -> None:
+        # Any unit takes any untagged items (claimed in the database), so a pass sends as
+        # many as it needs and a lost one costs nothing: enrich_batch tags what is left.
+        report = tag_pending(effective_settings(settings), limit=TAG_BATCH)
+        outcomes.put(
+            run,
+            "tag",
+            str(seq),
+            {"tagged": report.enriched},
+            done=queued_key("tag", slot) if slot >= 0 else None,
+        )
+
     def enrich_batch_unit(*, run: str = "", seq: int = 0) -> None:
         report = enrich_unit(settings)
         outcomes.put(run, "enrich", str(seq), {"enriched": report.enriched})
@@ -241,6 +255,7 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
         broker=broker,
         refresh_feed=make(refresh_feed_unit, "refresh_feed", 20, **BUSY_RETRIES),
         finish_item=make(finish_item_unit, "finish_item", 10, **BUSY_RETRIES),
+        tag_batch=make(tag_batch_unit, "tag_batch", 25, **RETRIES),
         enrich_batch=make(enrich_batch_unit, "enrich_batch", 30, **BUSY_RETRIES),
         publish_digest=make(publish_digest_unit, "publish_digest", 0, **RETRIES),
         send_mail=make(send_mail_unit, "send_mail", 0, **RETRIES),

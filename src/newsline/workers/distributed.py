@@ -38,6 +38,7 @@ from newsline.db.channels import sync_channels
 from newsline.db.engine import dispose_all, session_scope, size_pool
 from newsline.db.lease import acquire, release
 from newsline.db.models import Item
+from newsline.enrich.stage import TAG_BATCH, untagged
 from newsline.ingest import store
 from newsline.ingest.refresh import FeedOutcome, ItemOutcome, due_feeds, pending_items
 from newsline.publish import websub_ping
@@ -71,6 +72,8 @@ SCHEDULER_LEASE = "scheduler"
 SCHEDULER_TTL = timedelta(seconds=30)
 #: How long the scheduler considers a unit it enqueued still queued (then enqueues it again).
 QUEUED_TTL = 600
+#: Tagging units (hashtags, summaries) the scheduler keeps queued at most.
+TAG_SLOTS = 16
 
 
 class Waiter:
@@ -210,6 +213,16 @@ def run_distributed_pass(
     report.errors.extend(done.get("errors", []))
 
     if enrich:
+        # Hashtags and summaries first, by as many units at once as there are free threads
+        # (each claims its own items); then the ordered rest, one batch after another.
+        with session_scope(settings.database_url) as session:
+            waiting = untagged(session)
+        count = -(-waiting // TAG_BATCH)
+        sends = {str(n): _sender(actors.tag_batch, run=run, seq=n) for n in range(count)}
+        tagged = waiter("tag", "tagging").wait(sends)
+        for key, data in sorted(tagged.items()):
+            if "gave_up" in data:  # its items are tagged by enrich_batch below
+                log.warning("tagging unit %s gave up: %s", key, data["gave_up"])
         seq = 0
         while True:
             data = waiter("enrich").wait({str(seq): _sender(actors.enrich_batch, run=run, seq=seq)})
@@ -263,6 +276,7 @@ class Tick:
     feeds: int = 0
     items: int = 0
     enrich: bool = False
+    tagging: int = 0
     digests: int = 0
     mail: int = 0
 
@@ -296,12 +310,19 @@ def schedule_once(
                 select(exists().where(Item.state == "ready", Item.enriched_at.is_(None)))
             )
         )
+        waiting = untagged(session) if unenriched else 0
     for feed_id in claim_many("feed", [f.id for f in feeds]):
         actors.refresh_feed.send(feed_id)
         tick.feeds += 1
     for item_id in claim_many("item", [i.id for i in items]):
         actors.finish_item.send(item_id)
         tick.items += 1
+    # Tagging units (run before enrich_batch: a higher priority), each under a slot's
+    # marker so that at most TAG_SLOTS are queued at once.
+    for tag_slot in range(min(-(-waiting // TAG_BATCH), TAG_SLOTS)):
+        if claim("tag", tag_slot, ttl=QUEUED_TTL):
+            actors.tag_batch.send(slot=tag_slot)
+            tick.tagging += 1
     if unenriched and claim("enrich", "batch"):
         actors.enrich_batch.send()
         tick.enrich = True

@@ -292,7 +292,7 @@ def unit_key(unit: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     a digest slot is ``channel@slot``, an enrichment batch its number in the pass)."""
     if unit == "publish_digest" and len(args) >= 2:
         return f"{args[0]}@{args[1]}"
-    if unit == "enrich_batch":
+    if unit in ("enrich_batch", "tag_batch"):
         return str(kwargs.get("seq", 0))
     if unit == "websub_due":
         return "all"
@@ -303,6 +303,7 @@ def unit_key(unit: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
 STAGE_OF = {
     "refresh_feed": "feeds",
     "finish_item": "items",
+    "tag_batch": "tag",
     "enrich_batch": "enrich",
     "publish_digest": "digests",
     "send_mail": "mail",
