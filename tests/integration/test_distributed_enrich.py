@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -240,5 +241,52 @@ def test_two_worker_processes_enrich_as_one_process_does(
     tagged = Outcomes(client).since(runs[0].split(":")[2], "tag", 0)
     assert len(tagged) == -(-ready // TAG_BATCH)
     assert sum(int(o.data["tagged"]) for o in tagged) == ready  # each item once
+    assert _unfinished(parallel) == (0, 0)
+    _same(_enrichment(parallel), _enrichment(reference))
+
+
+@needs_redis
+def test_the_scheduler_queues_tagging_units_beside_the_ordered_batch(
+    tmp_path: Path, seeded: tuple[str, str, int]
+) -> None:
+    """A scheduler tick queues as many tagging units as the untagged items need (each under
+    its slot's marker, so the next tick queues none again) and the enrichment batch; a
+    worker running them all at once tags every item once, places them all, and gives the
+    single run's result (the batch waits for a tagging unit holding some of its items)."""
+    import dramatiq
+    import redis
+
+    from newsline.config import load_settings
+    from newsline.enrich.stage import TAG_BATCH, enrich_pending, forget_warm_indexes
+    from newsline.workers.actors import declare
+    from newsline.workers.distributed import schedule_once
+    from newsline.workers.queue import make_broker
+
+    reference, parallel, ready = seeded
+    forget_warm_indexes()
+    enrich_pending(load_settings(None, database_url=reference, data_dir=str(tmp_path)))
+    forget_warm_indexes()
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    settings = load_settings(
+        None, database_url=parallel, queue_url=REDIS_URL, data_dir=str(tmp_path)
+    )
+    broker = make_broker(settings)
+    actors = declare(broker, settings)
+    client = redis.Redis.from_url(REDIS_URL)
+    first = schedule_once(settings, actors, client)
+    again = schedule_once(settings, actors, client)
+    assert (first.tagging, first.enrich) == (-(-ready // TAG_BATCH), True)
+    assert (again.tagging, again.enrich) == (0, False)
+    worker = dramatiq.Worker(broker, worker_threads=4, worker_timeout=100)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 120
+        while _unfinished(parallel) != (0, 0) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        broker.join("newsline", timeout=60_000)
+    finally:
+        worker.stop()
+        broker.close()
     assert _unfinished(parallel) == (0, 0)
     _same(_enrichment(parallel), _enrichment(reference))
