@@ -204,9 +204,12 @@ def _wait(predicate: Any, timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
-def _kill(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM) -> None:
-    if proc.poll() is None:
-        proc.send_signal(sig)
+def _stop(processes: list[subprocess.Popen[Any]]) -> None:
+    """SIGTERM to all at once (each worker finishes its units first), then wait for each."""
+    for proc in processes:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in processes:
         try:
             proc.wait(60)
         except subprocess.TimeoutExpired:
@@ -306,8 +309,7 @@ def test_three_workers_store_every_item_once_through_kills_and_a_redis_restart(
             )
             assert fetch.wait(600) == 0, (logs / "fetch.log").read_text()[-4000:]
         finally:
-            for proc in processes:
-                _kill(proc)
+            _stop(processes)
         # The usual report (the schedulers, running meanwhile, did part of the work).
         report = (logs / "fetch.log").read_text()
         assert re.search(r"\d+ feeds checked \(\d+ unchanged, 0 failed\)", report), report[-3000:]
