@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from newsline import urls
 from newsline.config import Settings
 from newsline.publish.digest import run_digest
 from tests.support.browser import HUMAN_UA, QuietHandler, write_images
@@ -132,7 +133,10 @@ def test_digest_page_in_chromium(browser: Any, digest_site: str, output_dir: Pat
                 arg=thumbs.nth(i).element_handle(),
                 timeout=10_000,
             )
-        sources = thumbs.evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))")
+        # Named through our image proxy (never hotlinked), each its entry's picture.
+        proxied = thumbs.evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))")
+        assert all(src.startswith("/img/") for src in proxied)
+        sources = [urls.image_source(src.rsplit("/", 1)[1]) or "" for src in proxied]
         assert sorted(src.rsplit("/", 1)[1] for src in sources) == ["1.svg", "2.svg", "3.svg"]
         assert all(src.startswith("http://127.0.0.1:") for src in sources)
         page.screenshot(path=str(output_dir / "digest-1000.png"), full_page=True)

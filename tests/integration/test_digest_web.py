@@ -14,6 +14,7 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 from sqlalchemy import select
 
+from newsline import urls
 from newsline.config import Settings
 from newsline.db.engine import session_scope
 from newsline.db.models import Subscriber
@@ -77,7 +78,9 @@ def test_digest_item_page_has_sections_links_and_thumbnails(site: tuple[str, Set
         for h3 in page.css(".digest-body article > h3")
         if h3.next is not None and h3.next.tag == "img"
     ]
-    assert len(thumbs) == 2 and all(str(src).startswith("http") for src in thumbs)
+    # Each named through our image proxy (never hotlinked), carrying its entry's picture.
+    assert len(thumbs) == 2 and all(str(src).startswith("/img/") for src in thumbs)
+    assert all(urls.image_source(str(src).rsplit("/", 1)[1]) for src in thumbs)
     assert page.css_first(".hero") is None  # no hero repeating the first thumbnail
 
 

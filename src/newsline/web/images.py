@@ -28,14 +28,17 @@ import hmac
 import io
 import logging
 import os
+import re
 import threading
 import time
 import warnings
 from dataclasses import dataclass
+from html import unescape as html_unescape
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from markupsafe import Markup, escape
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from newsline import urls
@@ -398,6 +401,28 @@ class ImageLinks:
             height=spec.height(first_width),
         )
 
+    def in_html(self, html: str, use: str, sizes: str) -> Markup:
+        """Sanitized HTML (a Digest's body) with each ``<img>`` named through the proxy
+        (``src``, ``srcset``, ``sizes``), as the cards' images are; an image whose URL is
+        not a web URL is dropped. The HTML is already clean: only ``src`` is rewritten."""
+
+        def proxied(found: re.Match[str]) -> str:
+            link = self(html_unescape(found.group(2)), use)
+            if link is None:
+                return ""
+            attrs = _IMG_SRC.sub("", found.group(1) + found.group(3))
+            return (
+                f'<img src="{escape(link.src)}" srcset="{escape(link.srcset)}" '
+                f'sizes="{escape(sizes)}"{attrs}>'
+            )
+
+        return Markup(_IMG.sub(proxied, html))
+
+
+#: An ``<img>`` of sanitized HTML (quoted attributes): before ``src``, its value, after.
+_IMG = re.compile(r'<img\b([^>]*?)\ssrc="([^"]*)"([^>]*)>')
+_IMG_SRC = re.compile(r'\s(?:srcset|sizes)="[^"]*"')
+
 
 def parse_variant(variant: str) -> tuple[Use, int] | None:
     """``thumb-168`` -> (the thumbnail use, 168); None unless the pages use that size."""
@@ -414,7 +439,7 @@ def _proxy(request: Request) -> ImageProxy:
     return proxy
 
 
-def _links(request: Request) -> ImageLinks:
+def image_links(request: Request) -> ImageLinks:
     links = request.app.state.site.templates.globals["image"]
     assert isinstance(links, ImageLinks)
     return links
@@ -425,7 +450,7 @@ async def image(request: Request, sig: str, variant: str, source: str) -> Respon
     """A publisher's image, resized and re-encoded by us (or a placeholder)."""
     url = urls.image_source(source)
     parsed = parse_variant(variant)
-    expected = urls.image_signature(_links(request).key, url) if url is not None else ""
+    expected = urls.image_signature(image_links(request).key, url) if url is not None else ""
     if url is None or parsed is None or not hmac.compare_digest(sig.encode(), expected.encode()):
         # Not a link our pages made: nothing is fetched for it.
         return Response(

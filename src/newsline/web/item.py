@@ -23,6 +23,7 @@ from newsline.publish.digest_compose import overview_html
 from newsline.sanitize import web_url
 from newsline.web import queries
 from newsline.web.comments import comment_state
+from newsline.web.images import image_links
 from newsline.web.newsline import reader_of
 from newsline.web.render import clip, item_path, page, source_url
 from newsline.web.safety import clean_body, clean_digest_body
@@ -49,6 +50,8 @@ _SIZE_TOKEN = re.compile(
 )
 RELATED = 6
 MORE_FROM = 5
+#: A Digest entry's picture: 96 px wide beside its text (site.css ``.digest-body``).
+DIGEST_THUMB_SIZES = "96px"
 
 
 def _picture_key(url: str) -> tuple[str, str]:
@@ -211,7 +214,12 @@ async def item(request: Request, channel_slug: str, publication_tag: str, slug: 
         image = None if digest else web_url(row.image_url)
         if full:
             if digest:
-                body = clean_digest_body(editorial.without_withdrawn(conn, row.id, row.body_html))
+                # Its entries' pictures through our proxy, as on the cards: never hotlinked.
+                body = image_links(request).in_html(
+                    clean_digest_body(editorial.without_withdrawn(conn, row.id, row.body_html)),
+                    "thumb",
+                    DIGEST_THUMB_SIZES,
+                )
             else:
                 body = clean_body(without_hero(row.body_html, image, row.image_caption))
         teaser = clip(row.teaser or row.summary or "", 1000)
