@@ -30,6 +30,30 @@ def check_port(value: int) -> int:
 PortOption = Annotated[int, typer.Option(help="TCP port.", callback=check_port)]
 
 
+def check_free(host: str, port: int) -> None:
+    """Refuse, in one line and before anything starts, an address we cannot listen on (a
+    port another program holds): uvicorn would fail only after the scheduler started."""
+    import socket
+
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise CommandError(
+            f"cannot listen on {host}: {exc.strerror or exc} (check --host)"
+        ) from exc
+    family, kind, proto, _, address = found[0]
+    try:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise CommandError(
+            f"cannot listen on {host}:{port}: {reason} (stop the program using it, or choose"
+            " another port with --port)"
+        ) from exc
+
+
 @app.command()
 def serve(
     ctx: typer.Context,
@@ -48,6 +72,7 @@ def serve(
     Fetch passes run in a separate process at a lower CPU priority, so readers are served
     promptly while the pipeline works."""
     settings = settings_of(ctx)
+    check_free(host, port)
     prepare_database(settings)
     path = config_path(state_of(ctx).config)
     serve_site(
@@ -83,6 +108,7 @@ def demo(
     from newsline.testing.democorpus import write_demo_corpus
     from newsline.testing.replay import replay_in_thread
 
+    check_free(host, port)
     work = data_dir or Path(tempfile.mkdtemp(prefix="newsline-demo-"))
     corpus_dir = corpus or write_demo_corpus(work / "corpus", history=True)
     with replay_in_thread(corpus_dir) as server:
