@@ -219,6 +219,17 @@ def test_plain_forms_without_javascript(site: Site) -> None:
     comment_id = int(match.group(1))
     permalink = client.get(target.split("#")[0])
     assert permalink.status_code == 200 and "Plain <em>form</em>" in permalink.text
+    # A comment's page and the all-comments page each have one heading naming the item
+    # (axe page-has-heading-one), linked back to it.
+    item_title = client.get(site.item_path).text.split('<h1 class="headline">')[1]
+    for path in (target.split("#")[0], f"{site.item_path}/comments"):
+        headings = re.findall(r"<h1\b[^>]*>(.*?)</h1>", client.get(path).text, re.S)
+        assert len(headings) == 1 and f'href="{site.item_path}"' in headings[0], path
+        assert (
+            re.sub(r"<[^>]+>", "", headings[0])
+            .strip()
+            .endswith(re.sub(r"<[^>]+>", "", item_title.split("</h1>")[0]).strip())
+        )
     # Too long: refused with the text kept, so nothing is lost.
     long_body = "word " * 2500
     again = client.post(f"{site.item_path}/comments", data={"body": long_body, "csrf_token": token})
