@@ -88,3 +88,22 @@ def test_sources_and_source_are_aliases_of_publications_and_publication(
     removed = runner.invoke(app, [*cli, "sources", "remove", "trib"])
     assert removed.exit_code == 0
     assert json.loads(runner.invoke(app, [*cli, "publications", "list", "--json"]).stdout) == []
+
+
+def test_publications_list_never_cuts_a_feed_address(
+    config: Path, make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings()
+    cli = ["--config", str(config), "publications", "list"]
+    assert "No publications yet" in CliRunner().invoke(app, cli).stdout
+    feed = "https://www.tribune-of-the-plains.example/rss/sections/politics-and-government.xml"
+    with session_scope(settings.database_url) as session:
+        add_publication(session, settings, feed, tag="trib", name="The Tribune of the Plains")
+    for columns, table in (("80", False), ("200", True)):  # a pipe's 80 columns; a wide terminal
+        monkeypatch.setenv("COLUMNS", columns)
+        listed = CliRunner().invoke(app, cli)
+        assert listed.exit_code == 0, listed.output
+        assert "…" not in listed.stdout  # nothing cut off to fit
+        assert ("┃ tag" in listed.stdout) is table
+        assert feed in listed.stdout and "The Tribune of the Plains" in listed.stdout
+        assert "never" in listed.stdout and "teaser" in listed.stdout

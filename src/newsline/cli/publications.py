@@ -47,6 +47,10 @@ def publications_add(
     )
 
 
+#: Terminal columns below which `publications list` prints blocks instead of a table.
+WIDE = 120
+
+
 @publications_app.command("list")
 def publications_list(
     ctx: typer.Context,
@@ -70,24 +74,44 @@ def publications_list(
         ]
         typer.echo(json.dumps(out, indent=2))
         return
+    console = Console()
+    if not rows:
+        console.print("No publications yet: add one with `newsline publications add URL`.")
+        return
     table = Table("tag", "name", "mode", "status", "failures", "last fetch", "next", "feed / error")
     for r in rows:
         colour = {"ok": "green", "error": "red"}.get(r.status, "yellow")
-        detail = shown(r.feed_url) + (f"\n[red]{shown(r.last_error)}[/red]" if r.last_error else "")
-        if r.websub:  # the feed's WebSub subscription
-            detail += f"\npush: {shown(r.websub)}"
+        status = f"[{colour}]{r.status}[/{colour}]" + (
+            f" {r.last_status_code}" if r.last_status_code else ""
+        )
+        last = r.last_fetched_at.strftime("%Y-%m-%d %H:%M") if r.last_fetched_at else "never"
+        due = r.next_fetch_at.strftime("%Y-%m-%d %H:%M") if r.next_fetch_at else "due"
+        error = f"[red]{shown(r.last_error)}[/red]" if r.last_error else ""
+        push = f"push: {shown(r.websub)}" if r.websub else ""  # the feed's WebSub subscription
+        if console.width < WIDE:
+            # A narrow terminal (or a pipe's 80 columns) would cut a table's addresses off:
+            # one block per publication instead, its lines never cut.
+            lines = [
+                f"[bold]{shown(r.tag)}[/bold]  {shown(r.name)}  ({r.republish})",
+                f"  {status} · {r.consecutive_failures} failures · last fetch {last} · next {due}",
+                f"  feed: {shown(r.feed_url)}",
+                *(f"  {extra}" for extra in (error, push) if extra),
+            ]
+            for line in lines:
+                console.print(line, soft_wrap=True)
+            continue
         table.add_row(
             shown(r.tag),
             shown(r.name),
             r.republish,
-            f"[{colour}]{r.status}[/{colour}]"
-            + (f" {r.last_status_code}" if r.last_status_code else ""),
+            status,
             str(r.consecutive_failures),
-            r.last_fetched_at.strftime("%Y-%m-%d %H:%M") if r.last_fetched_at else "never",
-            r.next_fetch_at.strftime("%Y-%m-%d %H:%M") if r.next_fetch_at else "due",
-            detail,
+            last,
+            due,
+            "\n".join(x for x in (shown(r.feed_url), error, push) if x),
         )
-    Console().print(table)
+    if console.width >= WIDE:
+        console.print(table)
 
 
 @publications_app.command("remove")
