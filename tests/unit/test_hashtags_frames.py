@@ -53,6 +53,25 @@ FACTORY_ORDERS = (
     "and business groups asked the government for help with costs.",
 )
 
+# Outside Westminster and Washington: legislatures by their own names. Read by subject alone
+# these were #economy (a tax) and #health (a hospital); a legislature deciding makes them
+# political news.
+DUMA_TAX = (
+    "State Duma approves tax on imports",
+    "The State Duma approved a new tax on imported cars. Dealers said prices would rise by a "
+    "fifth and sales would fall this year.",
+)
+ASSEMBLY_BUDGET = (
+    "National Assembly approves hospital budget",
+    "The National Assembly approved the budget for the new teaching hospital. Doctors and "
+    "nurses welcomed the money for beds and equipment.",
+)
+LEAGUE_LEADERS = (
+    "Premier League leaders held at home",
+    "The league leaders were held to a draw at home as their striker missed a late penalty. "
+    "The manager said the title race was far from over with ten games of the season left.",
+)
+
 
 def test_politicians_make_a_story_political_whatever_its_subject() -> None:
     without = [replace(h, frame=(), frame_weight=0.0) for h in default_hashtags()]
@@ -65,6 +84,9 @@ def test_politicians_make_a_story_political_whatever_its_subject() -> None:
     assert classify(*WAITING_LISTS)[0][0] == "health"
     assert classify(*CLUB_PRESIDENT)[0][0] == "sports"
     assert classify(*FACTORY_ORDERS)[0][0] == "economy"
+    assert classify(*DUMA_TAX)[0][0] == "politics"
+    assert classify(*ASSEMBLY_BUDGET)[0][0] == "politics"
+    assert classify(*LEAGUE_LEADERS)[0][0] == "sports"
 
 
 def test_frame_bonus_grows_with_its_words_and_stays_below_its_weight() -> None:

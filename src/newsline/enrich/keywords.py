@@ -66,6 +66,14 @@ DEFAULT_KEYWORDS: dict[str, list[str]] = {
         "backbenchers", "party leader", "deputy leader", "labour leader", "leadership contest",
         "party conference", "shadow chancellor", "u-turn", "pledge", "pledges", "civil servants",
         "public inquiry",
+        # the same elsewhere: legislatures, offices and votes by their usual English names
+        "national assembly", "state legislature", "state assembly", "legislative council",
+        "bundestag", "lok sabha", "rajya sabha", "knesset", "duma", "state duma", "folketing",
+        "riksdag", "dail", "seanad", "storting", "sejm", "congress party",
+        "speaker of the house", "house majority", "senate majority", "majority leader",
+        "minority leader", "swing state", "swing states", "coalition government",
+        "no-confidence", "vote of no confidence", "confidence vote", "snap election",
+        "by-election", "run-off", "runoff", "presidential race", "head of state",
     ],
     "society": [
         "community", "communities", "families", "family", "children", "parents", "women",
@@ -479,6 +487,7 @@ FRAME_KEYWORDS: dict[str, tuple[float, list[str]]] = {
         "democrat", "republicans", "republican", "opposition", "chancellor", "president",
         "governor", "mayor", "councillor", "councillors", "cabinet", "whitehall", "msp", "msps",
         "mla", "mep", "meps", "politician", "politicians", "party", "election", "elections",
+        "assembly", "legislature", "legislative", "parliamentarians",
     ]),
     "technology": (0.1, [
         "software", "app", "apps", "online", "internet", "users", "tech", "technology",
