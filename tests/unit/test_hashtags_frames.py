@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import replace
 
 from newsline.config import HashtagSettings
@@ -117,3 +120,24 @@ def test_channel_hashtags_named_like_a_frame_keep_it() -> None:
     assert "minister" in politics.frame and politics.frame_weight > 0
     assert politics.keywords == ("vote",)
     assert sports.frame == () and sports.frame_weight == 0.0
+
+
+def test_secondary_hashtags_that_tie_come_in_the_channels_order_in_every_process() -> None:
+    # Three secondaries tie; which two are kept must not depend on the process's string
+    # hashing (workers in other processes would otherwise store other hashtags).
+    code = (
+        "from newsline.enrich.hashtags import _assign;"
+        "print(_assign(['politics', 'economy', 'health', 'crime', 'other'],"
+        " [0.4, 0.2, 0.2, 0.2, 0.0], 1.0))"
+    )
+    seen = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in range(8)
+    }
+    assert seen == {"[('politics', 0.4), ('economy', 0.2), ('health', 0.2)]"}

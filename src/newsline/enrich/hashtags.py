@@ -461,7 +461,8 @@ def _assign(
     if also is not None:
         second |= _secondaries(tags, also, best[0])
     score = dict(ranked)
-    extra = sorted(second, key=lambda t: -score[t])[:2]
+    # Ties go by the channel's order of hashtags: a set's order changes between processes.
+    extra = sorted(second, key=lambda t: (-score[t], tags.index(t)))[:2]
     return [(best[0], round(best[1], 4))] + [(t, round(score[t], 4)) for t in extra]
 
 
