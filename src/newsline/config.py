@@ -7,17 +7,22 @@ Nested keys use a double underscore in the environment, e.g.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
 import tomllib
+import types
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from newsline.errors import NewslineError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_NAME = "newsline.toml"
 
@@ -590,9 +595,50 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     data = _merge_env_over(data)
     data.update(overrides)
     try:
-        return Settings(**data)
+        settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError(f"{file}: {one_line(exc)}") from exc
+    for key in unknown_keys(data, Settings):
+        log.warning("%s: unknown setting %s, ignored (check its spelling)", file, key)
+    return settings
+
+
+def unknown_keys(data: Mapping[str, Any], model: type[BaseModel], where: str = "") -> list[str]:
+    """The keys of a config table, at any depth, that name no setting (dotted paths).
+
+    A section that forbids unknown keys refuses them when validated; the others would drop
+    them silently, so that a misspelt ``[fetch] min_host_dealy`` changed nothing unseen.
+    """
+    fields = {**model.model_fields, **{f.alias: f for f in model.model_fields.values() if f.alias}}
+    found = []
+    for key, value in data.items():
+        path = f"{where}.{key}" if where else str(key)
+        field = fields.get(key)
+        if field is None:
+            if model.model_config.get("extra") != "forbid":
+                found.append(path)
+            continue
+        for inner, sub, at in _tables(field.annotation, value, path):
+            found += unknown_keys(inner, sub, at)
+    return found
+
+
+def _tables(
+    annotation: Any, value: Any, path: str
+) -> list[tuple[Mapping[str, Any], type[BaseModel], str]]:
+    """The tables inside a setting's value that are themselves settings sections."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _tables(args[0], value, path)
+    if origin in (Union, types.UnionType):
+        return [t for arg in args if arg is not type(None) for t in _tables(arg, value, path)]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [(value, annotation, path)] if isinstance(value, Mapping) else []
+    if origin is list and isinstance(value, list):
+        return [t for n, v in enumerate(value) for t in _tables(args[0], v, f"{path}[{n}]")]
+    if origin is dict and isinstance(value, Mapping) and len(args) == 2:
+        return [t for k, v in value.items() for t in _tables(args[1], v, f"{path}.{k}")]
+    return []
 
 
 def one_line(exc: ValidationError) -> str:

@@ -94,3 +94,35 @@ def test_missing_explicit_config_is_an_error_and_the_cli_says_so(tmp_path: Path)
         app, ["--config", str(tmp_path / "nope.toml"), "publications", "list"]
     )
     assert result.exit_code == 1 and "does not exist" in " ".join(result.output.split())
+
+
+def test_a_misspelt_setting_in_any_section_is_named_not_silently_dropped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "newsline.toml"
+    config.write_text(
+        'database_url = "sqlite:///x.db"\n'
+        "[fetch]\nmin_host_dealy = 5\nretries = 1\n"
+        '[web]\nbase_url = "https://news.example"\ndatabase_url = "sqlite:///y.db"\n'
+        '[[channels]]\nslug = "news"\ndisplay_name = "News"\nhometwon = "Remer,MN"\n'
+        '[[channels.hashtags]]\ntag = "politics"\nkeywrds = ["senate"]\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("NEWSLINE_SCHEDULER__ENABLD", "false")
+    with caplog.at_level("WARNING", logger="newsline.config"):
+        settings = load_settings(config)
+    assert settings.fetch.retries == 1  # the rest of the file still counts
+    named = sorted(
+        r.getMessage().split("unknown setting ")[1].split(",")[0] for r in caplog.records
+    )
+    assert named == [
+        "channels[0].hashtags[0].keywrds",
+        "channels[0].hometwon",
+        "fetch.min_host_dealy",
+        "scheduler.enabld",
+        "web.database_url",  # a top-level key written after [web] lands in it
+    ]
+    # A section that refuses unknown keys (the top level) still does, with one line.
+    config.write_text('databse_url = "sqlite:///x.db"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="databse_url"):
+        load_settings(config)
