@@ -196,11 +196,8 @@ def test_two_worker_processes_enrich_as_one_process_does(
 
     reference, parallel, ready = seeded
     assert ready > 2 * TAG_BATCH  # several tagging units
-    # Every process with one hash seed: the hashtag classifier orders two equal scores by
-    # set iteration (enrich/hashtags._assign), which differs between processes otherwise.
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLINE_")}
     env.update(
-        PYTHONHASHSEED="0",
         NEWSLINE_CONFIG=str(tmp_path / "absent.toml"),
         NEWSLINE_DATA_DIR=str(tmp_path),
     )

@@ -287,14 +287,28 @@ class SoftKeywordModel:
         #: word -> (its unit vector times its weight, the weight: log of its frequency rank).
         self._weighted: dict[str, tuple[np.ndarray, float] | None] = {}
 
-    def _learn(self, new: list[str]) -> None:
+    def _learn(self, new: list[str]) -> dict[str, np.ndarray | None]:
+        """The votes of words not seen yet, also kept in the cache. Threads share the model
+        (a worker's units), so a word enters the cache only with its finished vote: a
+        placeholder there read as "no vote" by another thread changed its hashtags."""
+        found, vecs = self.vectors.rows(new)
+        learned: dict[str, np.ndarray | None] = dict.fromkeys(new)
+        if found and self.segments:
+            self._votes_of(new, found, vecs, learned)
+        if len(self._votes) > 500_000:  # bound the cache on a long-running worker; a new
+            self._votes = {}  # dict, so readers holding the old one still see whole votes
+        self._votes.update(learned)
+        return learned
+
+    def _votes_of(
+        self,
+        new: list[str],
+        found: list[int],
+        vecs: np.ndarray,
+        learned: dict[str, np.ndarray | None],
+    ) -> None:
         import numpy as np
 
-        found, vecs = self.vectors.rows(new)
-        for w in new:
-            self._votes[w] = None
-        if not found or not self.segments:
-            return
         with _one_blas_thread():
             sims = vecs @ self.anchors.T
         aff = np.full((len(found), self.n_tags), -1.0, dtype=np.float32)
@@ -309,9 +323,7 @@ class SoftKeywordModel:
             w = new[j]
             rank = self.vectors.rank[w]
             strength = max(float(best[row, 0]) - SOFT_FLOOR, 0.0) * math.log1p(rank / 1000.0)
-            self._votes[w] = soft[row] * strength if rank >= SOFT_MIN_RANK and strength else None
-        if len(self._votes) > 500_000:  # bound the cache on a long-running worker
-            self._votes.clear()
+            learned[w] = soft[row] * strength if rank >= SOFT_MIN_RANK and strength else None
 
     def scores(self, title: str, text: str) -> tuple[np.ndarray, float]:
         """Vote per hashtag (title words count ``TITLE_WEIGHT`` times) and evidence density."""
@@ -326,10 +338,12 @@ class SoftKeywordModel:
             counts[w] += TITLE_WEIGHT
         votes = self._votes
         new = [w for w in counts if w not in votes]
-        if new:
-            self._learn(new)
-            votes = self._votes
-        hits = [(c, v) for w, c in counts.items() if (v := votes.get(w)) is not None]
+        learned = self._learn(new) if new else {}
+        hits = [
+            (c, v)
+            for w, c in counts.items()
+            if (v := learned[w] if w in learned else votes.get(w)) is not None
+        ]
         length = sum(counts.values())
         if not hits:
             return np.zeros(self.n_tags), 0.0
@@ -352,19 +366,23 @@ class SoftKeywordModel:
             counts[w] += TITLE_WEIGHT
         cache = self._weighted
         new = [w for w in counts if w not in cache]
+        # As in _learn: a word enters the shared cache only with its finished value.
+        fresh: dict[str, tuple[np.ndarray, float] | None] = dict.fromkeys(new)
         if new:
-            if len(cache) > 500_000:  # bound the cache on a long-running worker
-                cache.clear()
-                new = list(counts)
             found, vecs = self.vectors.rows(new)
-            for w in new:
-                cache[w] = None
             for row, j in enumerate(found):
                 rank = self.vectors.rank[new[j]]
                 if rank >= SOFT_MIN_RANK:
                     weight = math.log1p(rank / 1000.0)
-                    cache[new[j]] = (vecs[row] * weight, weight)
-        hits = [(c, v) for w, c in counts.items() if (v := cache.get(w)) is not None]
+                    fresh[new[j]] = (vecs[row] * weight, weight)
+            if len(cache) > 500_000:  # bound the cache on a long-running worker
+                self._weighted = {}
+            self._weighted.update(fresh)
+        hits = [
+            (c, v)
+            for w, c in counts.items()
+            if (v := fresh[w] if w in fresh else cache.get(w)) is not None
+        ]
         if not hits:
             return np.zeros(self.vectors.dim)
         # Each occurrence weighs log(rank): the weighted mean of the word vectors.

@@ -1,0 +1,59 @@
+"""The hashtag model shared by threads (a worker's tagging units) gives each item the
+hashtags it gets alone."""
+
+from __future__ import annotations
+
+import threading
+
+from newsline.enrich.hashtags import SoftKeywordModel, default_hashtags
+
+# Short texts written for this test, each with words no other one has, so that every
+# thread teaches the shared model words while the others read it.
+TEXTS = [
+    (f"Report {n}", " ".join(f"{w}{'' if n % 2 else 's'}" for w in words))
+    for n, words in enumerate(
+        [
+            ["senator", "ballot", "stadium", "goalkeeper", "vaccine", "clinic"],
+            ["inflation", "mortgage", "harvest", "drought", "orchestra", "novel"],
+            ["satellite", "rocket", "telescope", "galaxy", "referee", "tournament"],
+            ["smartphone", "software", "hacker", "robot", "cathedral", "pilgrim"],
+            ["wildfire", "glacier", "hurricane", "volcano", "museum", "painter"],
+            ["prosecutor", "verdict", "burglary", "detective", "tariff", "exporter"],
+            ["surgeon", "nurse", "hospital", "patient", "curriculum", "teacher"],
+            ["embassy", "diplomat", "ceasefire", "refugee", "festival", "guitarist"],
+        ]
+    )
+]
+
+
+Result = tuple[list[float], list[float]]
+
+
+def _alone(model: SoftKeywordModel, n: int) -> Result:
+    title, text = TEXTS[n % len(TEXTS)]
+    return model.scores(title, text)[0].tolist(), model.doc_vector(title, text).tolist()
+
+
+def _at_once(model: SoftKeywordModel, threads: int) -> list[Result]:
+    """Each thread scores one text, all starting together on the shared model."""
+    start = threading.Barrier(threads)
+    got: dict[int, Result] = {}
+
+    def score(n: int) -> None:
+        start.wait()
+        got[n] = _alone(model, n)
+
+    running = [threading.Thread(target=score, args=(n,)) for n in range(threads)]
+    for t in running:
+        t.start()
+    for t in running:
+        t.join()
+    return [got[n] for n in range(threads)]
+
+
+def test_threads_teaching_the_model_at_once_score_as_one_thread_does() -> None:
+    hashtags = default_hashtags()
+    alone = SoftKeywordModel(hashtags)
+    expected = [_alone(alone, n) for n in range(len(TEXTS))]
+    for _ in range(20):  # a fresh model each round: every word is new to it
+        assert _at_once(SoftKeywordModel(hashtags), 2 * len(TEXTS)) == expected * 2
