@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import signal
 import ssl
 import subprocess
 import time
@@ -26,7 +25,7 @@ from newsline.config import Settings
 from newsline.urls import Urls
 from tests.support import PROJECT_ROOT
 from tests.support.images import ImageHost, image_host, photo
-from tests.support.ports import free_port
+from tests.support.ports import free_port, stop_group
 from tests.support.site import serve
 
 DEPLOY_CONF = PROJECT_ROOT / "deploy" / "nginx.conf"
@@ -104,8 +103,7 @@ def nginx(
                     time.sleep(0.1)
             yield client, host
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
+            stop_group(proc)
 
 
 def test_each_format_is_cached_apart(nginx: tuple[httpx.Client, ImageHost]) -> None:

@@ -6,7 +6,6 @@ and password guesses spread over both processes hit the configured back-off and 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -23,7 +22,7 @@ from newsline.community.limits_redis import PREFIX
 from newsline.config import Settings
 from newsline.db.engine import dispose_all, engine_for
 from newsline.db.models import SendBudget, Throttle
-from tests.support.ports import free_port, wait_for_port
+from tests.support.ports import free_port, stop_group, wait_for_port
 from tests.support.webdata import seed
 
 REDIS_URL = os.environ.get("NEWSLINE_TEST_REDIS_URL", "")
@@ -89,13 +88,7 @@ def servers(
         yield bases, item_id
     finally:
         for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+            stop_group(proc)
         client = redis.Redis.from_url(REDIS_URL)
         for key in client.scan_iter(f"{PREFIX}:*"):
             client.delete(key)

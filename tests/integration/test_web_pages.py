@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import html_text
@@ -462,17 +463,22 @@ def test_reader_options_by_cookie(client: TestClient) -> None:
     assert doc(client.get("/usc/newsline").text).get("class") == "theme-light dense"
 
 
+def hand_clock(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[float]:
+    """`module`'s monotonic clock, moved by hand (``clock[0] += seconds``): a render slower
+    than a cache lifetime (a loaded machine) must not decide a test."""
+    clock = [1000.0]
+    monkeypatch.setattr(module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    return clock
+
+
 def test_online_count_is_read_once_a_second_per_worker(
     make_settings: Any, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from types import SimpleNamespace
-
     from newsline.web import render
 
     # Every page showed it, so every uncached page read it; now a worker reads it once a
-    # second (the render cache's clock, moved by hand, as above).
-    clock = [1000.0]
-    monkeypatch.setattr(render, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    # second (its clock moved by hand).
+    clock = hand_clock(monkeypatch, render)
     settings = make_settings(web={"render_cache_seconds": 0})
     client = TestClient(create_app(settings), headers=HUMAN)
 
@@ -489,16 +495,11 @@ def test_online_count_is_read_once_a_second_per_worker(
 def test_render_cache_reuses_anonymous_pages_briefly(
     make_settings: Any, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from types import SimpleNamespace
-
     from newsline.db.engine import session_scope
     from newsline.db.models import Item
     from newsline.web import cache
 
-    # The cache's own clock, moved by hand: a render slower than the lifetime (a loaded
-    # machine) must not decide the test.
-    clock = [1000.0]
-    monkeypatch.setattr(cache, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    clock = hand_clock(monkeypatch, cache)
     settings = make_settings(web={"render_cache_seconds": 0.5})
     cached = TestClient(create_app(settings), headers=HUMAN)
     fresh = TestClient(create_app(make_settings(web={"render_cache_seconds": 0})), headers=HUMAN)

@@ -5,7 +5,6 @@ in, axe-core injected and its violations listed, generated pictures and their se
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support import PROJECT_ROOT
-from tests.support.ports import wait_for_port
+from tests.support.ports import stop_group, wait_for_port
 
 #: Debian's chromium (never a browser Playwright downloads) and the flags we run it with.
 CHROMIUM = "/usr/bin/chromium"
@@ -100,12 +99,7 @@ def newsline_serve(config: Path, port: int, *, workers: int, log: Path) -> Itera
             wait_for_port(port, proc)
             yield
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            stop_group(proc)
 
 
 def submit_sign_in(page: Any, email: str, password: str) -> None:

@@ -1,7 +1,9 @@
-"""Loopback ports for the real servers the tests start."""
+"""Loopback ports for the real servers the tests start, and stopping those servers."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -27,3 +29,16 @@ def wait_for_port(
                 return
         time.sleep(0.1)
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
+
+
+def stop_group(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """Stop a server started with ``start_new_session=True`` and its children: SIGTERM to
+    its process group, then SIGKILL if it has not ended within `timeout` seconds."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
