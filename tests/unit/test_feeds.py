@@ -465,6 +465,25 @@ def test_flawed_opml_is_read_and_only_broken_outlines_are_skipped() -> None:
     assert "Broken" in document.skipped[0] and "Empty" in document.skipped[1]
 
 
+def test_opml_without_body_and_with_category_attributes() -> None:
+    """Outlines straight under <opml> are read; an outline in no folder takes its OPML 2.0
+    ``category`` attribute's first path, a folder wins over it."""
+    document = load_opml(
+        b'<opml version="2.0"><head/>'
+        b'<outline text="A" xmlUrl="https://a.example/rss" category="/Tech/AI,/News"/>'
+        b'<outline text="Folder"><outline text="B" xmlUrl="https://b.example/rss"'
+        b' category="/Ignored"/></outline>'
+        b'<outline text="C" xmlUrl="https://c.example/rss" category=" , "/></opml>'
+    )
+    assert [(s.xml_url, s.category) for s in document.sources] == [
+        ("https://a.example/rss", "Tech / AI"),
+        ("https://b.example/rss", "Folder"),
+        ("https://c.example/rss", None),
+    ]
+    with pytest.raises(FeedError, match="no <body>"):
+        load_opml(b'<opml version="2.0"><head><title>t</title></head></opml>')
+
+
 def test_opml_with_ten_thousand_outlines() -> None:
     outlines = "".join(
         f'<outline text="F {i} & co" type="rss" xmlUrl="https://h{i % 97}.example/f/{i}"/>'

@@ -709,6 +709,8 @@ def load_opml(body: bytes) -> OpmlDocument:
     if _local(root.tag).lower() != "opml":
         raise FeedError(f"not an OPML document (root element is <{_local(root.tag)}>)")
     body_el = next((el for el in root if _local(el.tag).lower() == "body"), None)
+    if body_el is None and any(_local(el.tag) == "outline" for el in root):
+        body_el = root  # outlines straight under <opml>, as some exporters write them
     if body_el is None:
         if errors:
             raise FeedError(f"OPML is not well-formed XML: {errors[0]}")
@@ -746,7 +748,7 @@ def load_opml(body: bytes) -> OpmlDocument:
                         html_url=html_url,
                         tag=attrs.get(f"{{{OPML_NS}}}tag"),
                         republish=attrs.get(f"{{{OPML_NS}}}republish"),
-                        category=" / ".join(path) or None,
+                        category=" / ".join(path) or _category_attribute(attrs) or None,
                     )
                 )
         elif kind in ("rss", "atom", "feed", "json"):
@@ -755,6 +757,13 @@ def load_opml(body: bytes) -> OpmlDocument:
     if not found and errors and not skipped:
         raise FeedError(f"OPML is not well-formed XML: {errors[0]}")
     return OpmlDocument(sources=found, skipped=skipped, duplicates=duplicates)
+
+
+def _category_attribute(attrs: dict[str, str]) -> str:
+    """An outline's own OPML 2.0 ``category`` (comma-separated slash paths, "/Tech/AI,/News"):
+    its first path as "Tech / AI", for outlines that sit in no folder."""
+    first = (attrs.get("category") or "").split(",")[0]
+    return " / ".join(p for p in (_plain(part) for part in first.split("/")) if p)
 
 
 def _local(tag: Any) -> str:
