@@ -11,6 +11,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+# Every session that writes what the reader's pages show bumps the data version.
+from newsline.db import data_version  # noqa: F401
+
 _ENGINES: dict[str, Engine] = {}
 #: Connections a PostgreSQL engine pools (kept open, then allowed beyond that), per process.
 _POOL = {"size": 10, "overflow": 10}

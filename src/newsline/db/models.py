@@ -302,6 +302,15 @@ class SettingsVersion(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class DataVersion(Base):
+    """One row whose number every write that changes what the reader's pages show bumps, in
+    the writer's transaction (db/data_version.py): the web keeps pages' fragments by it."""
+
+    __tablename__ = "data_version"
+    id: Mapped[int] = mapped_column(primary_key=True)  # always 1
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class SponsorStat(Base):
     """Sponsor impressions and clicks of one day and width band: counts, nobody's trail."""
 
