@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -42,6 +41,7 @@ from newsline.db.engine import dispose_all, engine_for
 from newsline.db.migrate import upgrade
 from newsline.db.models import Comment, Item, Publication
 from newsline.testing.authors import PASSWORD, post_comments
+from procs import stop_group
 from wrk import UA, Result, wrk
 
 BODY = (
@@ -190,12 +190,7 @@ def serve(database_url: str, folder: Path, render_cache: float) -> Served:
 
 
 def stop(served: Served) -> None:
-    os.killpg(served.proc.pid, signal.SIGTERM)
-    try:
-        served.proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(served.proc.pid, signal.SIGKILL)
-        served.proc.wait()
+    stop_group(served.proc)
 
 
 def pages(base: str, duration: int, rounds: int, connections: int) -> dict[str, list[Result]]:
