@@ -4,6 +4,9 @@ hashtags it gets alone."""
 from __future__ import annotations
 
 import threading
+import time
+
+import pytest
 
 from newsline.enrich.hashtags import SoftKeywordModel, default_hashtags
 
@@ -57,3 +60,39 @@ def test_threads_teaching_the_model_at_once_score_as_one_thread_does() -> None:
     expected = [_alone(alone, n) for n in range(len(TEXTS))]
     for _ in range(20):  # a fresh model each round: every word is new to it
         assert _at_once(SoftKeywordModel(hashtags), 2 * len(TEXTS)) == expected * 2
+
+
+def test_threads_asking_for_a_model_at_once_share_one_built_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker's tagging units start together: one builds the model (and loads the word
+    vectors), the others wait and use it (each built its own before: 8 GloVe loads, and
+    word votes learned into models then dropped)."""
+    from newsline.enrich import hashtags
+
+    built: list[object] = []
+    real_init = hashtags.HashtagModel.__init__
+
+    def slow_init(self: hashtags.HashtagModel, tags: object) -> None:
+        real_init(self, tags)  # type: ignore[arg-type]
+        built.append(self)
+        time.sleep(0.2)  # keeps the build open while the other threads ask
+
+    monkeypatch.setattr(hashtags.HashtagModel, "__init__", slow_init)
+    hashtags._built_model.cache_clear()
+    tags = tuple(default_hashtags())
+    start = threading.Barrier(8)
+    got: list[object] = []
+
+    def ask() -> None:
+        start.wait()
+        got.append(hashtags._model_for(tags))
+
+    running = [threading.Thread(target=ask) for _ in range(8)]
+    for t in running:
+        t.start()
+    for t in running:
+        t.join()
+    hashtags._built_model.cache_clear()  # no model with the slow __init__ left behind
+    assert len(built) == 1
+    assert len(got) == 8 and all(m is built[0] for m in got)

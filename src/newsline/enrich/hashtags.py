@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -439,8 +440,20 @@ class ZeroShot:
     evidence: float
 
 
-@lru_cache(maxsize=32)
+_MODEL_LOCK = threading.Lock()
+
+
 def _model_for(hashtags: tuple[Hashtag, ...]) -> HashtagModel:
+    # lru_cache does not hold back threads that miss at once: a worker's 8 tagging units
+    # each built their own model (and loaded GloVe) on its first batch, 4x the CPU, and
+    # each learned its word votes into a model that was then dropped. One builds; the
+    # others wait for it.
+    with _MODEL_LOCK:
+        return _built_model(hashtags)
+
+
+@lru_cache(maxsize=32)
+def _built_model(hashtags: tuple[Hashtag, ...]) -> HashtagModel:
     return HashtagModel(hashtags)
 
 
