@@ -573,3 +573,50 @@ def test_item_counts_and_guids_match_the_expected_parses() -> None:
                     wrong.append(f"{source.name}: GUID {entry.guid!r}, expected {guid!r}")
     assert compared > 1000
     assert not wrong, wrong
+
+
+FEED_DATES = [
+    # (as written in the feed, the instant it means); feedparser alone misread or dropped
+    # all but the first and the last.
+    ("Mon, 30 Nov 2026 10:00:00 +0100", datetime(2026, 11, 30, 9, 0, tzinfo=UTC)),
+    ("2026/11/30 10:00", datetime(2026, 11, 30, 10, 0, tzinfo=UTC)),  # was 1 November
+    ("30 Nov 2026 10:00 CET", datetime(2026, 11, 30, 9, 0, tzinfo=UTC)),  # zone was dropped
+    ("Mon,30 Nov 2026 10:00:00 GMT", datetime(2026, 11, 30, 10, 0, tzinfo=UTC)),
+    ("Monday, 30-Nov-26 10:00:00 GMT", datetime(2026, 11, 30, 10, 0, tzinfo=UTC)),
+    ("November 30, 2026 10:00 AM", datetime(2026, 11, 30, 10, 0, tzinfo=UTC)),
+    ("30.11.2026 10:00", datetime(2026, 11, 30, 10, 0, tzinfo=UTC)),
+    ("Tue, 01 Dec 2026 08:00:00 -0500", datetime(2026, 12, 1, 13, 0, tzinfo=UTC)),
+    ("0001-01-01T00:00:00Z", None),  # a placeholder, not a date
+    ("Mon, 31 Nov 2026 10:00:00 GMT", None),  # no such day
+]
+
+
+def test_entry_dates_are_read_as_written() -> None:
+    items = "".join(
+        f"<item><title>t{n}</title><link>https://a.example/{n}</link><pubDate>{written}</pubDate>"
+        "</item>"
+        for n, (written, _) in enumerate(FEED_DATES)
+    )
+    feed = parse_feed(
+        f'<rss version="2.0"><channel><title>T</title>{items}</channel></rss>'.encode(),
+        "https://a.example/feed",
+    )
+    assert [e.published for e in feed.entries] == [when for _, when in FEED_DATES]
+    json_feed = parse_feed(
+        json.dumps(
+            {
+                "version": "https://jsonfeed.org/version/1.1",
+                "title": "J",
+                "items": [
+                    {
+                        "id": "1",
+                        "url": "https://j.example/1",
+                        "title": "J1",
+                        "date_published": "2026-11-30T10:00:00+0100",
+                    },
+                ],
+            }
+        ).encode(),
+        "https://j.example/feed.json",
+    )
+    assert json_feed.entries[0].published == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)

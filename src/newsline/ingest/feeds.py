@@ -21,6 +21,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from newsline.errors import NewslineError
 from newsline.ingest.decode import decode_html, decode_xml, parseable_text
+from newsline.ingest.timestamps import parse_datetime, plausible
 
 FEED_TYPES = {
     "application/rss+xml": "rss",
@@ -436,13 +437,8 @@ def _json_authors(obj: dict[str, Any]) -> list[str]:
 
 
 def _iso(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
+    when = parse_datetime(value)
+    return when.astimezone(UTC) if when is not None else None
 
 
 def _describe_bozo(exc: Any) -> str:
@@ -546,13 +542,22 @@ def _text(value: str) -> str:
 
 
 def _when(raw: Any) -> datetime | None:
-    for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = raw.get(key)
+    """The entry's date: its published, else updated, else created date, read from the
+    text as written (feedparser misreads "2026/11/30 10:00" as 1 November and knows no
+    "Mon,30 Nov" or "November 30, 2026"), else feedparser's reading (dates in other
+    languages), never an implausible year."""
+    for key in ("published", "updated", "created"):
+        when = parse_datetime(_str(raw.get(key)))
+        if when is not None:  # to the second, as entry identities have always been
+            return when.astimezone(UTC).replace(microsecond=0)
+        value = raw.get(f"{key}_parsed")
         if value:
             try:
-                return datetime.fromtimestamp(calendar.timegm(value), UTC)
+                when = datetime.fromtimestamp(calendar.timegm(value), UTC)
             except (OverflowError, ValueError, TypeError, OSError):
                 continue
+            if plausible(when):
+                return when
     return None
 
 

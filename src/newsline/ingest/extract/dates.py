@@ -1,67 +1,21 @@
-"""Dates: parse the many ways pages write them; find one in the URL or, last, with htmldate."""
+"""Dates: the page's written dates (read by :mod:`newsline.ingest.timestamps`); one in the URL
+or, last, with htmldate."""
 
 from __future__ import annotations
 
 import logging
 import re
-import warnings
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from dateutil import parser as dateparser
 from htmldate import find_date
 from lxml import html as lxml_html
 
-from newsline.ingest.extract.textutil import clean
+from newsline.ingest.timestamps import parse_datetime
 
 __all__ = ["fallback_date", "parse_datetime", "url_date"]
 
 log = logging.getLogger(__name__)
-
-_TZINFOS = {
-    "UTC": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7,
-    "MDT": -6, "PST": -8, "PDT": -7, "BST": 1, "CET": 1, "CEST": 2, "MSK": 3, "IST": 5.5,
-    "JST": 9, "AEST": 10, "AEDT": 11,
-}  # fmt: skip
-_TZ = {name: timezone(timedelta(hours=hours)) for name, hours in _TZINFOS.items()}
-
-
-def parse_datetime(value: str | None) -> datetime | None:
-    """A timezone-aware datetime from an ISO 8601 / RFC 2822 / epoch string, or None.
-
-    Naive values are taken as UTC; implausible years (before 1990, after next year) are
-    rejected."""
-    value = clean(value)
-    if not value:
-        return None
-    result: datetime | None = None
-    if value.isdigit() and len(value) in (10, 13):
-        seconds = int(value) / (1000 if len(value) == 13 else 1)
-        try:
-            result = datetime.fromtimestamp(seconds, UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    else:
-        try:
-            result = datetime.fromisoformat(
-                value.replace(" ", "T", 1) if len(value) > 10 else value
-            )
-        except ValueError:
-            try:
-                with warnings.catch_warnings():
-                    # an unknown zone name leaves the value naive: taken as UTC below
-                    warnings.simplefilter("ignore", dateparser.UnknownTimezoneWarning)
-                    result = dateparser.parse(value, tzinfos=_TZ)
-            except (ValueError, OverflowError, TypeError):
-                return None
-    if result is None:
-        return None
-    if result.tzinfo is None or result.utcoffset() is None:
-        result = result.replace(tzinfo=UTC)
-    if not 1990 <= result.year <= datetime.now(UTC).year + 1:
-        return None
-    return result
-
 
 _URL_DATE_RE = re.compile(
     r"/((?:19|20)\d{2})[/_-]?(0[1-9]|1[0-2])[/_-]?(0[1-9]|[12]\d|3[01])(?:[/_.-]|$)"
