@@ -160,6 +160,21 @@ def build_corpus(root: Path) -> Path:
         b"<!DOCTYPE html><html><head><title>Home</title></head><body>Hi</body></html>",
         content_type="text/html",
     )
+    # Home pages that announce no feed: one links to it, one keeps it where Jekyll does.
+    for site, home, feed in [
+        (
+            "https://anchors.example",
+            b'<a href="/about">About</a> <a href="/news.rss">RSS</a>',
+            "/news.rss",
+        ),
+        ("https://quiet.example", b"<p>Our news</p>", "/feed.xml"),
+    ]:
+        w.add(
+            f"{site}/",
+            b"<!DOCTYPE html><html><body>" + home + b"</body></html>",
+            content_type="text/html",
+        )
+        w.add(f"{site}{feed}", rss(site, site, []), content_type="application/rss+xml")
     return w.finish()
 
 
@@ -295,6 +310,10 @@ def test_cli_sources_fetch_and_items(
     assert added.exit_code == 0, added.output
     bad = runner.invoke(app, [*cli, "publications", "add", "https://html.example/feed"])
     assert bad.exit_code == 1 and "announces no feed" in bad.output
+    # A home page without <link rel=alternate>: its link to a feed, else a well-known path.
+    for home, tag in [("https://anchors.example/", "anchors"), ("https://quiet.example/", "quiet")]:
+        found = runner.invoke(app, [*cli, "publications", "add", home, "--tag", tag])
+        assert found.exit_code == 0, found.output
 
     fetched = runner.invoke(app, [*cli, "fetch", "--once", "--no-enrich"])
     assert fetched.exit_code == 0, fetched.output
@@ -307,7 +326,11 @@ def test_cli_sources_fetch_and_items(
     assert "1,200 homes" in rows[0]["text"]
 
     health = json.loads(runner.invoke(app, [*cli, "publications", "list", "--json"]).stdout)
-    assert health[0]["tag"] == "trib" and health[0]["status"] == "ok"
+    by_tag = {row["tag"]: row for row in health}
+    assert by_tag["trib"]["status"] == "ok"
+    feeds = {tag: row["feed_url"] for tag, row in by_tag.items()}
+    assert feeds["anchors"] == "https://anchors.example/news.rss"
+    assert feeds["quiet"] == "https://quiet.example/feed.xml"
 
     exported = runner.invoke(app, [*cli, "publications", "export-opml"]).stdout
     assert 'newsline:tag="trib"' in exported and 'newsline:republish="full"' in exported

@@ -17,6 +17,7 @@ from newsline.ingest.feeds import (
     load_opml,
     parse_feed,
     parse_opml,
+    well_known_feeds,
     write_opml,
 )
 from tests.support.corpora import CORPORA, needs_corpora
@@ -620,3 +621,29 @@ def test_entry_dates_are_read_as_written() -> None:
         "https://j.example/feed.json",
     )
     assert json_feed.entries[0].published == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+def test_discovery_beyond_link_alternate() -> None:
+    """rel="feed" counts; comment feeds come last; a page announcing none offers its links
+    that look like feeds (its own site first; a sitemap or a feedback page is not one)."""
+    announced = b"""<html><head>
+    <link rel="alternate" type="application/rss+xml" title="Comments" href="/comments/feed/">
+    <link rel="alternate" type="application/rss+xml" title="Posts" href="/feed/">
+    <link rel="feed" href="/f.json"></head><body><a href="/other.rss">x</a></body></html>"""
+    assert discover_feeds(announced, "https://s.example/a/b") == [
+        "https://s.example/feed/",
+        "https://s.example/f.json",
+        "https://s.example/comments/feed/",
+    ]
+    linked = b"""<html><body><a href="https://agg.example/feeds/s.xml">elsewhere</a>
+    <a href="/sitemap.xml">map</a> <a href="/feedback">tell us</a> <a href="/news.rss">RSS</a>
+    <a href="/?feed=rss2">WordPress</a> <a href="mailto:rss@s.example">mail</a></body></html>"""
+    assert discover_feeds(linked, "https://s.example/") == [
+        "https://s.example/news.rss",
+        "https://s.example/?feed=rss2",
+        "https://agg.example/feeds/s.xml",
+    ]
+    assert well_known_feeds("https://s.example:8443/a?b=1")[:2] == [
+        "https://s.example:8443/feed",
+        "https://s.example:8443/rss",
+    ]

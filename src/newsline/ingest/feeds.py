@@ -582,28 +582,64 @@ def _entry_image(raw: Any, base: str) -> str | None:
     return None
 
 
+#: An ``<a href>`` that leads to a feed: ``/feed``, ``/rss/``, ``atom.xml``, ``index.rss``,
+#: ``?feed=rss2`` (WordPress); a sitemap is not one.
+_FEED_HREF = re.compile(
+    r"(?:/(?:feed|feeds|rss|atom)(?:\.xml|\.json)?/?|\.(?:rss|atom|rdf)|(?<!sitemap)\.xml)$"
+    r"|[?&]feed=(?:rss2?|atom|rdf)(?:&|$)",
+    re.I,
+)
+_COMMENTS = re.compile(r"comment", re.I)
+#: Where sites keep their feed without announcing it (WordPress, Jekyll, Hugo, others), tried
+#: in this order when a page announces none.
+WELL_KNOWN_FEEDS = ("/feed", "/rss", "/feed.xml", "/index.xml", "/atom.xml")
+
+
 def discover_feeds(body: bytes | str, base_url: str) -> list[str]:
-    """Feed URLs announced by ``<link rel="alternate">`` in an HTML page, best first."""
+    """Feed URLs an HTML page offers, best first: those it announces (``<link
+    rel="alternate">`` with a feed type, or ``rel="feed"``), else its links that look like
+    feeds (``<a href=".../feed">``, ``.rss``, ``.xml``), the site's own before others'.
+    Comment feeds come after the others."""
     tree = LexborHTMLParser(body if isinstance(body, str) else decode_html(body).text)
     base = base_url
     base_tag = tree.css_first("base[href]")
     if base_tag is not None:
         base = urljoin(base_url, base_tag.attributes.get("href") or "")
-    found: list[tuple[int, str]] = []
+    found: list[tuple[tuple[int, int], str]] = []
     order = ["rss", "atom", "json", "rdf", "xml"]
     for node in tree.css("link[rel][href]"):
         rels = (node.attributes.get("rel") or "").lower().split()
         kind = FEED_TYPES.get((node.attributes.get("type") or "").split(";")[0].strip().lower())
-        if "alternate" not in rels or kind is None:
+        if "feed" in rels and "alternate" not in rels:
+            kind = kind or "xml"
+        elif "alternate" not in rels or kind is None:
             continue
         href = (node.attributes.get("href") or "").strip()
         if not href:
             continue
         url = urljoin(base, href)
+        label = f"{node.attributes.get('title') or ''} {url}"
         if all(url != u for _, u in found):
-            found.append((order.index(kind), url))
+            found.append(((bool(_COMMENTS.search(label)), order.index(kind)), url))
+    if not found:
+        site = urlsplit(base_url).hostname
+        for node in tree.css("a[href]"):
+            url = urljoin(base, (node.attributes.get("href") or "").strip())
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not _FEED_HREF.search(
+                parts.path + (f"?{parts.query}" if parts.query else "")
+            ):
+                continue
+            if all(url != u for _, u in found):
+                found.append(((bool(_COMMENTS.search(url)), parts.hostname != site), url))
     found.sort(key=lambda pair: pair[0])
     return [u for _, u in found]
+
+
+def well_known_feeds(url: str) -> list[str]:
+    """The feed addresses to try on ``url``'s site when its page announces no feed."""
+    parts = urlsplit(url)
+    return [f"{parts.scheme}://{parts.netloc}{path}" for path in WELL_KNOWN_FEEDS]
 
 
 # -- OPML ---------------------------------------------------------------------------------

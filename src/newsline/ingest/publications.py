@@ -20,6 +20,7 @@ from newsline.db.models import Feed, Publication
 from newsline.errors import NewslineError
 from newsline.ingest import websub
 from newsline.ingest.feeds import (
+    WELL_KNOWN_FEEDS,
     FeedError,
     NotAFeedError,
     OpmlSource,
@@ -28,6 +29,7 @@ from newsline.ingest.feeds import (
     load_opml,
     looks_like_html,
     parse_feed,
+    well_known_feeds,
     write_opml,
 )
 from newsline.ingest.fetch import Fetcher, FetchError
@@ -66,13 +68,9 @@ async def find_feed(settings: Settings, url: str) -> FoundFeed:
             if not looks_like_html(result.body):
                 raise PublicationError(f"{url} is not a usable feed: {exc}") from exc
             candidates = discover_feeds(result.body, result.final_url)
-        if not candidates:
-            raise PublicationError(
-                f"{url} is a web page that announces no feed (no <link rel=alternate>); "
-                "give the feed's URL instead"
-            )
+        guessed = not candidates
         problems = []
-        for candidate in candidates[:5]:
+        for candidate in candidates[:5] or well_known_feeds(result.final_url):
             try:
                 found = await fetcher.get(candidate, kind="feed", accept=FEED_ACCEPT)
                 return FoundFeed(
@@ -80,6 +78,12 @@ async def find_feed(settings: Settings, url: str) -> FoundFeed:
                 )
             except (FetchError, FeedError) as exc:
                 problems.append(f"{candidate}: {exc}")
+        if guessed:
+            raise PublicationError(
+                f"{url} is a web page that announces no feed (no <link rel=alternate>, no "
+                f"link to one, nothing at {', '.join(WELL_KNOWN_FEEDS)}); "
+                "give the feed's URL instead"
+            )
         raise PublicationError(f"no working feed on {url}: " + "; ".join(problems))
 
 

@@ -713,11 +713,13 @@ async def discover(settings: Settings, url: str, limit: int = 8) -> list[Candida
     """What an address offers: itself when it is a feed, else every feed its page announces
     (each fetched and parsed, so the editor sees which work)."""
     from newsline.ingest.feeds import (
+        WELL_KNOWN_FEEDS,
         FeedError,
         NotAFeedError,
         discover_feeds,
         looks_like_html,
         parse_feed,
+        well_known_feeds,
     )
     from newsline.ingest.fetch import Fetcher, FetchError
     from newsline.ingest.refresh import FEED_ACCEPT
@@ -737,16 +739,21 @@ async def discover(settings: Settings, url: str, limit: int = 8) -> list[Candida
                 raise EditorialError(f"{url} is not a usable feed: {exc}") from exc
             links = discover_feeds(result.body, result.final_url)
         found: list[Candidate] = []
-        for link in links[:limit]:
+        guessed = not links
+        for link in links[:limit] or well_known_feeds(result.final_url):
             try:
                 got = await fetcher.get(link, kind="feed", accept=FEED_ACCEPT)
                 parsed = parse_feed(got.body, got.final_url, got.content_type)
                 found.append(Candidate(got.final_url, parsed.title or "", len(parsed.entries)))
+                if guessed:  # the first well-known address that works is the site's feed
+                    break
             except (FetchError, FeedError) as exc:
-                found.append(Candidate(link, "", 0, error=str(exc)[:200]))
+                if not guessed:
+                    found.append(Candidate(link, "", 0, error=str(exc)[:200]))
         if not found:
             raise EditorialError(
-                f"{url} is a web page that announces no feed (no <link rel=alternate>); "
+                f"{url} is a web page that announces no feed (no <link rel=alternate>, no "
+                f"link to one, nothing at {', '.join(WELL_KNOWN_FEEDS)}); "
                 "give the feed's URL instead"
             )
         return found
