@@ -342,3 +342,38 @@ def test_cli_sources_fetch_and_items(
     assert "1 of its items unpublished" in removed.output
     left = json.loads(runner.invoke(app, [*cli, "items", "list", "--json"]).stdout)
     assert [r["state"] for r in left if r["publication"] == "trib"] in ([], ["unpublished"])
+
+
+def test_a_feed_that_moved_for_good_is_fetched_at_its_new_address(
+    make_settings: Any, tmp_path: Path
+) -> None:
+    """301/308 to a working feed: the feed's address is updated; a temporary redirect (302)
+    or a move onto another feed's address leaves it as it is."""
+    w = CorpusWriter(tmp_path / "corpus")
+    moves = {
+        "https://old.example/rss": (301, "https://new.example/feed.xml"),
+        "https://lent.example/rss": (302, "https://elsewhere.example/feed.xml"),
+        "https://twin.example/rss": (308, "https://gazette.example/feed.xml"),
+    }
+    for old, (status, new) in moves.items():
+        w.add(old, None, status=status, headers={"Location": new})
+        w.add(new, rss(new, new, []), content_type="application/rss+xml")
+    corpus = w.finish()
+    opml = "".join(
+        f'<outline text="{n}" xmlUrl="{url}"/>'
+        for n, url in enumerate([*moves, "https://gazette.example/feed.xml"])
+    )
+    with replay_in_thread(corpus) as server:
+        settings = settings_for(make_settings, server)
+        with session_scope(settings.database_url) as s:
+            import_opml(s, settings, f"<opml><body>{opml}</body></opml>".encode())
+        report = run_pass(settings, enrich=False, publish=False)
+    assert report.feeds_checked == 4 and report.feeds_failed == 0
+    with session_scope(settings.database_url) as s:
+        urls = set(s.scalars(select(Feed.url)))
+    assert urls == {
+        "https://new.example/feed.xml",
+        "https://lent.example/rss",
+        "https://twin.example/rss",
+        "https://gazette.example/feed.xml",
+    }

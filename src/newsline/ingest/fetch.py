@@ -113,6 +113,9 @@ class FetchResult:
     body: bytes
     elapsed: float
     wire_bytes: int
+    #: Where the URL has moved for good: the target of the permanent redirects (301, 308)
+    #: the response came through before any temporary one; None when it did not move.
+    moved_to: str | None = None
 
     @property
     def not_modified(self) -> bool:
@@ -353,6 +356,8 @@ class Fetcher:
         start = time.monotonic()
         seen = {url}
         current = url
+        moved_to: str | None = None
+        permanent = True  # every redirect so far was permanent
         for _hop in range(self.settings.max_redirects + 1):
             result = await self._get_once(current, kind, etag, last_modified, accept)
             if result.status in (301, 302, 303, 307, 308) and "location" in result.headers:
@@ -366,6 +371,9 @@ class Fetcher:
                     raise TooManyRedirectsError(url, f"redirect loop at {target}")
                 seen.add(target)
                 current = target
+                permanent = permanent and result.status in (301, 308)
+                if permanent:
+                    moved_to = target
                 continue
             if result.status >= 400:
                 raise HTTPStatusError(
@@ -379,6 +387,7 @@ class Fetcher:
                 body=result.body,
                 elapsed=time.monotonic() - start,
                 wire_bytes=result.wire_bytes,
+                moved_to=moved_to,
             )
         raise TooManyRedirectsError(url, f"more than {self.settings.max_redirects} redirects")
 

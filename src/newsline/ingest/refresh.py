@@ -221,7 +221,9 @@ async def _refresh_feed(
         with session_scope(db) as session:
             store.record_feed_failure(session, feed.id, exc, result.status, settings.fetch)
         return FeedOutcome(feed.url, "failed", error=str(exc))
-    headers = store.FeedHeaders(result.status, result.etag, result.last_modified)
+    headers = store.FeedHeaders(
+        result.status, result.etag, result.last_modified, moved_to=result.moved_to
+    )
     with session_scope(db) as session:
         new = store.store_feed(session, feed.id, parsed, headers, settings.fetch)
     websub.after_poll(settings, feed.id, result.body, result.headers, result.final_url)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import html as htmllib
+import logging
 import re
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
@@ -41,6 +42,8 @@ from newsline.ingest.language import detect_language
 from newsline.ingest.sanitize import sanitize_html
 from newsline.sanitize import web_url
 from newsline.text import printable, truncate_words
+
+log = logging.getLogger(__name__)
 
 TEASER_CHARS = 280
 #: The longest URL stored (the URL columns' size).
@@ -191,6 +194,8 @@ class FeedHeaders:
     status: int
     etag: str | None
     last_modified: str | None
+    #: The feed's new address after a permanent redirect (see ``FetchResult.moved_to``).
+    moved_to: str | None = None
 
 
 def store_feed(
@@ -265,6 +270,8 @@ def store_feed(
         publication.home_url = stored_web_url(parsed.link)
     if not publication.icon_url:
         publication.icon_url = stored_web_url(parsed.image_url)
+    if response.moved_to and response.moved_to != feed.url:
+        _follow_move(session, feed, response.moved_to)
     feed.etag = response.etag
     feed.last_modified = response.last_modified
     feed.status = "ok"
@@ -281,6 +288,17 @@ def store_feed(
     )
     feed.next_fetch_at = now + timedelta(seconds=feed.interval_seconds)
     return new
+
+
+def _follow_move(session: Session, feed: Feed, url: str) -> None:
+    """A feed that moved for good is fetched at its new address from now on, as feed
+    readers do, unless another feed already has that address (then both stay as they are,
+    and the operator sees the duplicate in ``publications list``)."""
+    if session.scalar(select(Feed.id).where(Feed.url == url).limit(1)) is not None:
+        log.info("feed %s moved to %s, which is another feed's address", feed.url, url)
+        return
+    log.info("feed %s moved permanently to %s; its address is updated", feed.url, url)
+    feed.url = url
 
 
 def _lock_entry_urls(session: Session, entries: list[FeedEntry]) -> None:
