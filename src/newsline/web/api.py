@@ -18,7 +18,7 @@ from newsline.web import queries
 from newsline.web.queries import CURSOR_PATTERN, Cursor, CursorError
 from newsline.web.render import item_path, source_url
 from newsline.web.safety import clean_body, highlighted
-from newsline.web.search import search_items
+from newsline.web.search import search_items, snippet_of
 from newsline.web.site import ChannelRef, NotFound, Site, site_of
 
 API_CACHE = "public, max-age=30"
@@ -329,7 +329,7 @@ async def search(
         found = [
             SearchHit(
                 **_item_fields(site, ref, h, hashtags.get(h.id, []), conn),
-                snippet_html=str(highlighted(h.snippet_marked or "")),
+                snippet_html=str(highlighted(snippet_of(h))),
             )
             for h in hits
         ]

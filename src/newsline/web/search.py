@@ -1,4 +1,9 @@
-"""Full-text search: FTS5 with bm25 and snippet() on SQLite, tsvector/ts_rank on PostgreSQL."""
+"""Full-text search: FTS5 with bm25 on SQLite, tsvector/ts_rank on PostgreSQL.
+
+The database marks the matches in the title and in the whole body; the snippet a card
+shows (the matching sentences, without headline, byline or web addresses) is chosen from
+the marked body by :func:`newsline.web.snippets.snippet`.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from newsline.web.queries import CARD_SQL, LISTED_SQL, STAMP_TYPES
 from newsline.web.render import age, page, render_fragment
 from newsline.web.safety import MARK_END, MARK_START, highlighted
 from newsline.web.site import ChannelRef, site_of
+from newsline.web.snippets import snippet
 
 router = APIRouter(include_in_schema=False)
 
@@ -33,7 +39,7 @@ _NOT_HIDDEN = "AND item.publication_id NOT IN :hidden"
 SQLITE_SEARCH = f"""
 SELECT {_SELECT},
     highlight(item_fts, 0, :start, :end) AS title_marked,
-    snippet(item_fts, 1, :start, :end, '…', 24) AS snippet_marked
+    highlight(item_fts, 1, :start, :end) AS body_marked
 FROM item_fts
 JOIN item ON item.id = item_fts.rowid
 JOIN publication ON publication.id = item.publication_id
@@ -46,7 +52,7 @@ POSTGRES_SEARCH = f"""
 WITH q AS (SELECT websearch_to_tsquery('english', :query) AS query)
 SELECT {_SELECT},
     ts_headline('english', item.title, q.query, :title_options) AS title_marked,
-    ts_headline('english', item.body_text, q.query, :snippet_options) AS snippet_marked
+    ts_headline('english', item.body_text, q.query, :body_options) AS body_marked
 FROM item
 JOIN publication ON publication.id = item.publication_id, q
 WHERE item.search_vector @@ q.query AND {_LISTED} {{hidden}}
@@ -105,8 +111,9 @@ def search_items(
     offset: int = 0,
     hidden: frozenset[int] = frozenset(),
 ) -> list[Row[Any]]:
-    """Ranked matches of `query` among the channel's items, with marked title and snippet
-    (none of the `hidden` publications, which a signed-in reader switched off)."""
+    """Ranked matches of `query` among the channel's items, with their title and body
+    marked (none of the `hidden` publications, which a signed-in reader switched off);
+    :func:`snippet_of` gives a hit's snippet."""
     groups = alternatives(query)
     terms = [t for g in groups for t in g]
     if not terms:
@@ -118,7 +125,7 @@ def search_items(
             # websearch_to_tsquery reads "or" between words as OR, as we do.
             "query": " or ".join(" ".join(g) for g in groups),
             "title_options": f"{sel}, HighlightAll=true",
-            "snippet_options": f"{sel}, MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=…",
+            "body_options": f"{sel}, HighlightAll=true",
         }
         statement = POSTGRES_SEARCH
     else:
@@ -129,6 +136,11 @@ def search_items(
         clause = clause.bindparams(bindparam("hidden", expanding=True))
         params["hidden"] = sorted(hidden)
     return list(conn.execute(clause.columns(**STAMP_TYPES), params).all())
+
+
+def snippet_of(hit: Row[Any]) -> str:
+    """A search hit's snippet, matches marked: the body's matching sentences."""
+    return snippet(hit.body_marked or "", title=hit.title or "", author=hit.author)
 
 
 def grouped(
@@ -170,7 +182,7 @@ def grouped(
             "card",
             hit,
             [],
-            highlighted(hit.snippet_marked or ""),
+            highlighted(snippet_of(hit)),
             highlighted(hit.title_marked or hit.title),
             others,
             sources,
