@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -164,13 +165,17 @@ def main() -> None:
         }
         accept = work / "accept.lua"  # a browser's Accept header on every request
         accept.write_text(f'wrk.headers["Accept"] = "{ACCEPT}"\n', encoding="utf-8")
-        results: dict[str, Result] = {}
-        for name, url in targets.items():
-            runs = [
-                wrk(url, args.duration, args.connections, args.threads, script=accept)
-                for _ in range(args.rounds)
-            ]
-            results[name] = median(runs)
+        # Rounds interleave the servers, so that load from other work on the machine hits
+        # them alike; each run after a 1 s warm-up; the median of the rounds is reported.
+        samples: dict[str, list[Result]] = {name: [] for name in targets}
+        for _ in range(args.rounds):
+            for name, url in targets.items():
+                wrk(url, 1, args.connections, args.threads, script=accept)
+                samples[name].append(
+                    wrk(url, args.duration, args.connections, args.threads, script=accept)
+                )
+        results = {name: median(runs) for name, runs in samples.items()}
+        print(f"load average after the runs: {os.getloadavg()[0]:.1f}")
         reference = results["nginx, static file (reference)"].rps
         print(
             f"\n{'server':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'ratio':>6}"
