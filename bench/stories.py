@@ -4,6 +4,7 @@ Usage:
   .venv/bin/python bench/stories.py quality [--corpora ../shared/corpora]
   .venv/bin/python bench/stories.py stream [--items 100000] [--per-day 1000]
   .venv/bin/python bench/stories.py stage [--items 3000]
+  .venv/bin/python bench/stories.py merges [--param NAME=VALUE ...]
 
 quality: B-cubed and pairwise P/R/F1 of ``cluster`` (the library defaults, or the
 ``--param NAME=VALUE`` given, the same for every set) beside a TF-IDF (title + body)
@@ -17,6 +18,13 @@ average-link agglomerative baseline (cosine), measured in the same run, on:
   the baseline gets its best threshold in hindsight.
 Items arrive in a fixed shuffled order (within one timestamp they must not come grouped
 by story). "largest" is the biggest predicted cluster.
+
+merges: where each set's clusters come from. The same flow as ``cluster`` through a
+tracing ``StoryIndex``: B-cubed after the joins alone (before ``consolidate()``), then every
+consolidation merge, called wrong when the two sides' majority stories differ, with the
+medians of what the merge test sees (the mean similarity across the two stories, the
+absorbing story's cohesion, the absorbed side's size) for right and wrong merges, and how
+often the runner-up merge candidate is from the same true story as the best one.
 
 stage: ``enrich_pending`` (hashtags, summary, near-duplicates, story, all DB writes) on
 a SQLite file of ``--items`` items from five publications, against the same steps in
@@ -44,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from newsline.enrich.stories import StoryIndex, cluster
+from newsline.enrich.stories import StoryIndex, StoryState, _dot, cluster
 from newsline.testing.metrics import bcubed, pairwise_f1
 
 DAY0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -209,6 +217,111 @@ def quality(root: Path, params: dict[str, Any] | None = None) -> None:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
 
 
+def quality_sets(root: Path) -> list[tuple[str, list[dict[str, Any]], list[Any]]]:
+    """The four sets as ``quality`` scores them (name, items in arrival order, gold labels)."""
+    sets = []
+    for one_time in (False, True):
+        docs = shuffled(load_allsides(root, one_time=one_time))
+        name = "allsides2021 " + ("one timestamp" if one_time else "real dates")
+        sets.append((name, docs, [d["topic"] for d in docs]))
+    docs = [d for d in shuffled(load_googlenews(root)) if d["topic"] % 2 == 1]
+    sets.append(("googlenews_ts (odd ids)", docs, [d["topic"] for d in docs]))
+    docs = load_wikiref(root)
+    sets.append(
+        ("WikiRef220", docs, [f"noise:{d['file']}" if d["noise"] else d["topic"] for d in docs])
+    )
+    return sets
+
+
+class TracingIndex(StoryIndex):
+    """A ``StoryIndex`` that remembers each story's members and records every merge."""
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.members: dict[str, list[int]] = {}
+        #: (absorbing members, absorbed members, cross similarity, absorbing cohesion,
+        #: runner-up candidate's members or None, cosine of best and runner-up)
+        self.merge_log: list[tuple[list[int], list[int], float, float, Any, float]] = []
+
+    def _join(self, story: StoryState, item_id: Any, *args: Any) -> None:
+        self.members.setdefault(story.key, []).append(item_id)
+        super()._join(story, item_id, *args)
+
+    def _maybe_merge(self, story: StoryState) -> StoryState:
+        # What the merge test sees, taken before the merge changes the centroids.
+        passing = []
+        for key in self._candidates(story.centroid):
+            other = self.stories[key]
+            span = max(story.last_seen, other.last_seen) - min(story.first_seen, other.first_seen)
+            if key == story.key or span > self.max_span:
+                continue
+            dot = _dot(story.centroid, other.centroid)
+            if self._cohesive_merge(story, other, dot):
+                cross = dot / (story.weight * other.weight or 1.0)
+                big = story if story.size >= other.size else other
+                passing.append((dot / (story.norm * other.norm or 1.0), other, cross, big))
+        passing.sort(key=lambda p: -p[0])
+        seen = [(p[1].key, p[2], p[3].cohesion() or 0.0) for p in passing[:1]]
+        runner, pair_cos = None, float("nan")
+        if len(passing) >= 2:
+            first, second = passing[0][1], passing[1][1]
+            runner = list(self.members.get(second.key, []))
+            pair_cos = _dot(first.centroid, second.centroid) / (first.norm * second.norm or 1.0)
+        keep = super()._maybe_merge(story)
+        if not seen or (seen[0][0] in self.stories and story.key in self.stories):
+            return keep  # no merge
+        other_key, cross, cohesion = seen[0]
+        lost = other_key if keep.key == story.key else story.key
+        a, b = self.members.get(keep.key, []), self.members.get(lost, [])
+        self.merge_log.append((list(a), list(b), cross, cohesion, runner, pair_cos))
+        self.members[keep.key] = a + b
+        self.members.pop(lost, None)
+        return keep
+
+
+def merges(root: Path, params: dict[str, Any]) -> None:
+    """Joins alone vs consolidation, and what right and wrong merges look like, per set."""
+
+    def majority(ids: list[int], gold: list[Any]) -> Any:
+        return Counter(gold[i] for i in ids).most_common(1)[0][0]
+
+    def med(values: list[float]) -> str:
+        values = [v for v in values if v == v]
+        return f"{float(np.median(values)):.3f}" if values else "-"
+
+    for name, docs, gold in quality_sets(root):
+        index = TracingIndex(**params)
+        for it in docs:
+            index.observe(it["title"], it["text"])
+        order = sorted(range(len(docs)), key=lambda i: docs[i]["published"])
+        keys = [""] * len(docs)
+        for i in order:
+            keys[i] = index.add(i, docs[i]["title"], docs[i]["text"], docs[i]["published"])
+        jp, jr, jf = bcubed(gold, keys)
+        index.consolidate()
+        final = [index.resolve(k) for k in keys]
+        fp, fr, ff = bcubed(gold, final)
+        print(
+            f"{name}: joins alone B3 P {jp:.3f} R {jr:.3f} F1 {jf:.3f}; "
+            f"after consolidation P {fp:.3f} R {fr:.3f} F1 {ff:.3f}"
+        )
+        right = [m for m in index.merge_log if majority(m[0], gold) == majority(m[1], gold)]
+        wrong = [m for m in index.merge_log if majority(m[0], gold) != majority(m[1], gold)]
+        print(f"  merges {len(index.merge_log)}: right {len(right)}, wrong {len(wrong)}")
+        for label, group in (("right", right), ("wrong", wrong)):
+            if not group:
+                continue
+            runners = [m for m in group if m[4]]
+            same = [majority(m[4], gold) == majority(m[0] + m[1], gold) for m in runners]
+            print(
+                f"  {label:5} medians: cross {med([m[2] for m in group])}, absorbing cohesion "
+                f"{med([m[3] for m in group])}, sizes {med([float(len(m[0])) for m in group])}"
+                f" + {med([float(len(m[1])) for m in group])}; runner-up from the same story "
+                f"{(sum(same) / len(same)) if same else 0:.2f}, best-runner-up cosine "
+                f"{med([m[5] for m in runners])}"
+            )
+
+
 def load_texts(root: Path) -> list[tuple[str, str]]:
     texts = [(d["title"], d["text"]) for d in load_wikiref(root)]
     for path in sorted((root / "topics" / "bbc").glob("*/*.txt")):
@@ -364,7 +477,7 @@ def main() -> int:
             "NEWS_CORPORA", Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
         )
     )
-    parser.add_argument("mode", choices=["quality", "stream", "stage"])
+    parser.add_argument("mode", choices=["quality", "stream", "stage", "merges"])
     parser.add_argument("--corpora", type=Path, default=default)
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--per-day", type=int, default=1000)
@@ -373,18 +486,20 @@ def main() -> int:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="quality: a StoryIndex parameter other than its default (to show trade-offs)",
+        help="quality, merges: a StoryIndex parameter other than its default (trade-offs)",
     )
     args = parser.parse_args()
     if not (args.corpora / "clustering").is_dir():
         print(f"corpora not found at {args.corpora}", file=sys.stderr)
         return 2
+    params = {}
+    for p in args.param:
+        name, _, value = p.partition("=")
+        params[name] = value == "true" if value in ("true", "false") else float(value)
     if args.mode == "quality":
-        params = {}
-        for p in args.param:
-            name, _, value = p.partition("=")
-            params[name] = value == "true" if value in ("true", "false") else float(value)
         quality(args.corpora, params)
+    elif args.mode == "merges":
+        merges(args.corpora, params)
     elif args.mode == "stage":
         stage(args.corpora, args.items)
     else:
