@@ -534,15 +534,53 @@ def load_corpus(work: Path) -> Path:
     return corpus
 
 
+#: The signed-in reader's choices (bench/web.py's own reader): one publication switched off,
+#: two hashtags followed, so that their front page is theirs alone (the render cache never
+#: serves it), with a "For you" band.
+READER_HIDDEN = "pub7"
+READER_FOLLOWS = 2
+
+
+def signed_in_cookie(config: Path) -> str:
+    """A signed-in reader of the bench database, made here: an account and a live session
+    (its Cookie header value, ``nl_sid=S....``), with choices of their own."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from newsline.community import accounts, preferences
+    from newsline.config import load_settings
+    from newsline.db.engine import session_scope
+    from newsline.db.models import Channel, Publication
+
+    settings = load_settings(config)
+    sid = "S." + secrets.token_urlsafe(32)
+    with session_scope(settings.database_url) as session:
+        user = accounts.create_user(
+            session, f"reader-{secrets.token_hex(4)}@bench.example.org", None, verified=True
+        )
+        accounts.start_session(session, user, sid)
+        channel_id = session.scalar(select(Channel.id).where(Channel.slug == "bench"))
+        assert channel_id is not None
+        hidden = session.scalar(select(Publication.id).where(Publication.tag == READER_HIDDEN))
+        assert hidden is not None
+        allowed = session.scalars(select(Publication.id)).all()
+        preferences.set_hidden_publications(session, user.id, channel_id, [hidden], allowed)
+        tags = [h.tag for h in settings.channels[0].hashtags]
+        preferences.set_followed_hashtags(session, user.id, channel_id, tags[:READER_FOLLOWS], tags)
+    return f"nl_sid={sid}"
+
+
 def cpu_per_request(
-    config: Path, paths: dict[str, str], requests: int
+    config: Path, paths: dict[str, str | tuple[str, str]], requests: int
 ) -> dict[str, tuple[float, float]]:
     """CPU ms per uncached request in this process (median of `requests`, interleaved, after
     one warm-up each), with the render cache off and no compression, as wrk asks: through
     httpx's ASGI transport (client included, as before), and the app alone (the ASGI call
     with a ready-made scope: what a server worker spends beyond parsing HTTP). Robust to other
     work on the machine, unlike req/s; the constant ``/robots.txt`` is the same run's
-    yardstick (the stack and client alone)."""
+    yardstick (the stack and client alone). A path given as (path, cookie) is asked with
+    that Cookie header (a signed-in reader's page)."""
     import asyncio
 
     import httpx
@@ -561,7 +599,7 @@ def cpu_per_request(
         (b"accept", b"*/*"),
     ]
 
-    async def alone(path: str) -> int:
+    async def alone(path: str, cookie: str | None) -> int:
         scope = {
             "type": "http",
             "asgi": {"version": "3.0"},
@@ -572,7 +610,7 @@ def cpu_per_request(
             "raw_path": path.encode(),
             "query_string": b"",
             "root_path": "",
-            "headers": headers,
+            "headers": headers + ([(b"cookie", cookie.encode())] if cookie else []),
             "client": ("127.0.0.1", 40000),
             "server": ("127.0.0.1", 80),
             "state": {},
@@ -595,16 +633,22 @@ def cpu_per_request(
             base_url="http://127.0.0.1",
             headers={"user-agent": UA, "accept-encoding": "identity"},
         ) as client:
-            for path in paths.values():
-                assert (await client.get(path)).status_code == 200, path
-                assert await alone(path) == 200, path
+            asked = {
+                name: (target, None) if isinstance(target, str) else target
+                for name, target in paths.items()
+            }
+            for path, cookie in asked.values():
+                sent = {"cookie": cookie} if cookie else {}
+                assert (await client.get(path, headers=sent)).status_code == 200, path
+                assert await alone(path, cookie) == 200, path
             for _ in range(requests):
-                for name, path in paths.items():
+                for name, (path, cookie) in asked.items():
+                    sent = {"cookie": cookie} if cookie else {}
                     started = time.process_time()
-                    await client.get(path)
+                    await client.get(path, headers=sent)
                     client_ms[name].append(time.process_time() - started)
                     started = time.process_time()
-                    await alone(path)
+                    await alone(path, cookie)
                     app_ms[name].append(time.process_time() - started)
 
     asyncio.run(run())

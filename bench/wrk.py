@@ -60,8 +60,10 @@ def wrk(
     threads: int = 2,
     script: Path | None = None,
     timeout: int = 2,
+    headers: tuple[str, ...] = (),
 ) -> Result:
-    """Run wrk against `url` (as a browser, without compression) and parse its report."""
+    """Run wrk against `url` (as a browser, without compression, with `headers` such as a
+    signed-in reader's ``Cookie: ...``) and parse its report."""
     out = subprocess.run(
         [
             "wrk",
@@ -74,6 +76,7 @@ def wrk(
             f"User-Agent: {UA}",
             "-H",
             "Accept-Encoding: identity",
+            *[arg for header in headers for arg in ("-H", header)],
             *(["-s", str(script)] if script else []),
             url,
         ],

@@ -27,13 +27,23 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from jinja2 import pass_context
 from jinja2.runtime import Context
+from sqlalchemy import Engine
 
 from newsline import urls
-from newsline.community.accounts import api_token_user, channel_roles, has_role, session_user
+from newsline.community.accounts import (
+    SESSION_MAX,
+    TOUCH_EVERY,
+    api_token_user,
+    channel_roles,
+    has_role,
+    secret_hash,
+    session_user,
+)
 from newsline.db.engine import session_scope
-from newsline.db.models import User
+from newsline.db.models import User, utcnow
 from newsline.errors import NewslineError
 from newsline.web.csrf import require_csrf
+from newsline.web.queries import aware, raw_rows
 from newsline.web.session import is_signed_in_id, session_id
 from newsline.web.site import Refused, site_of
 
@@ -82,12 +92,56 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+_SESSION_VIEWER = (
+    "SELECT auth_session.created_at, auth_session.last_seen_at, auth_session.expires_at, "
+    "user_account.id, user_account.email, user_account.display_name, user_account.role, "
+    "user_account.verified_at, channel.slug, channel_role.role "
+    "FROM auth_session JOIN user_account ON user_account.id = auth_session.user_id "
+    "LEFT JOIN channel_role ON channel_role.user_id = user_account.id "
+    "LEFT JOIN channel ON channel.id = channel_role.channel_id "
+    "WHERE auth_session.id_hash = :hash AND user_account.deleted_at IS NULL"
+)
+
+
+def _session_viewer(engine: Engine, sid: str) -> Viewer | bool | None:
+    """The viewer of signed-in session `sid` read in one statement (the ORM's look-up cost
+    ~10x more on every signed-in page); None when there is no such session; False when it
+    needs a write (expired: removed; idle clock: touched), which :func:`session_user` does."""
+    now = utcnow()
+    with engine.connect() as conn:
+        rows = raw_rows(conn, _SESSION_VIEWER, {"hash": secret_hash(sid)})
+    if not rows:
+        return None
+    created, seen, expires, user_id, email, name, role, verified = rows[0][:8]
+    if (
+        aware(expires) <= now
+        or aware(created) + SESSION_MAX <= now
+        or now - aware(seen) >= TOUCH_EVERY
+    ):
+        return False
+    return Viewer(
+        id=user_id,
+        email=email,
+        display_name=name,
+        role=role,
+        verified=verified is not None,
+        channel_roles={row[8]: row[9] for row in rows if row[8]},
+    )
+
+
 def _lookup(request: Request) -> tuple[Viewer | None, str | None]:
     token = _bearer(request)
     sid = session_id(request)
     if token is None and not is_signed_in_id(sid):
         return None, None
     site = site_of(request)
+    if token is None:
+        assert sid is not None
+        fast = _session_viewer(site.engine, sid)
+        if isinstance(fast, Viewer):  # read in one statement, nothing to write
+            return fast, "session"
+        if fast is None:
+            return None, None
     with session_scope(site.settings.database_url) as session:
         if token is not None:
             user = api_token_user(session, token)

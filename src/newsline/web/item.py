@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -15,19 +16,40 @@ from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
 from newsline import urls
+from newsline.db import data_version
 from newsline.db.models import utcnow
 from newsline.ingest.extract.figures import same_caption
 from newsline.publish import editorial
 from newsline.publish.digest import shown_overview
 from newsline.publish.digest_compose import overview_html
 from newsline.sanitize import web_url
-from newsline.web import queries
-from newsline.web.comments import comment_state
+from newsline.web import queries, render
+from newsline.web.auth import viewer
+from newsline.web.comments import (
+    CachedSection,
+    CommentState,
+    Section,
+    anonymous_section,
+    build_section,
+    comment_state,
+    reader_section,
+)
 from newsline.web.images import image_links
 from newsline.web.newsline import reader_of
-from newsline.web.render import clip, item_path, page, source_url
+from newsline.web.render import (
+    AgeMarks,
+    KeptPage,
+    age,
+    clip,
+    data_context,
+    item_path,
+    kept_page,
+    page,
+    respond_kept,
+    source_url,
+)
 from newsline.web.safety import clean_body, clean_digest_body
-from newsline.web.site import NotFound, Refused, site_of
+from newsline.web.site import ChannelRef, NotFound, Refused, site_of
 
 router = APIRouter(include_in_schema=False)
 #: What the page of an item the editors unpublished says (410 Gone).
@@ -189,12 +211,76 @@ def page_date(
     return max(dated, comments_changed_at)
 
 
+#: item.html's blocks that differ from one signed-in reader to another (their comments and
+#: votes, their forms' token): filled per request into a page kept for signed-in readers.
+READER_BLOCKS = frozenset({"item_comment_count", "item_save", "item_comments"})
+
+
+def section_for(
+    request: Request,
+    channel: ChannelRef,
+    row: Any,
+    age_of: Callable[[datetime], str],
+    state: CommentState,
+) -> CachedSection | Section:
+    """The item's comment section as this request's reader sees it (what the template
+    global ``comment_section`` gives, with the comments' version already read)."""
+    me = viewer(request)
+    if me is not None:
+        shared = reader_section(request, channel, row, age_of, me, state=state)
+        if shared is None:
+            return build_section(request, channel, row, on_item_page=True)
+        return CachedSection(*shared)
+    return CachedSection(*anonymous_section(request, channel, row, age_of, state=state))
+
+
+def reader_blocks(request: Request, channel: ChannelRef, kept: KeptPage) -> dict[str, str]:
+    """The :data:`READER_BLOCKS` of a kept item page for this request's reader."""
+    row, state = kept.data["item"], kept.data["state"]
+    now, zone = utcnow(), channel.cfg.zone
+
+    def age_of(when: datetime | None) -> str:
+        return age(when, now, zone)
+
+    template = site_of(request).templates.get_template("item.html")
+    context = template.new_context(
+        data_context(
+            request,
+            channel,
+            now,
+            age_of,
+            column=kept.column,
+            item=row,
+            comment_block=section_for(request, channel, row, age_of, state),
+            comment_state=state,
+        )
+    )
+    return {name: "".join(template.blocks[name](context)) for name in READER_BLOCKS}
+
+
 @router.get(urls.ITEM)
 async def item(request: Request, channel_slug: str, publication_tag: str, slug: str) -> Response:
     """One item: hero image, publication, title linking to the source, summary, body."""
     site = site_of(request)
     channel = site.channel(channel_slug)
+    signed_in = viewer(request) is not None
+    reader = reader_of(request, channel)  # None (no query) unless signed in
+    hidden = reader.hidden if reader is not None else frozenset()
     with site.engine.connect() as conn:
+        # Kept by the data version (comments too: their writes bump it), read before the data.
+        key = (
+            "item",
+            channel.id,
+            data_version.read(conn),
+            publication_tag,
+            slug,
+            signed_in,
+            tuple(sorted(hidden)),
+        )
+        found = kept_page(request, channel, key)
+        if found is not None:
+            own = reader_blocks(request, channel, found) if signed_in else None
+            return respond_kept(request, channel, found, conn, own)
         row = queries.item_page(conn, channel.id, publication_tag, slug)
         if row is None:
             if editorial.withdrawn(conn, channel.id, publication_tag, slug):
@@ -237,14 +323,29 @@ async def item(request: Request, channel_slug: str, publication_tag: str, slug: 
         related: list[Any] = []
         if row.story_id is not None and not digest:
             members = queries.story_members(conn, channel.id, [row.story_id]).get(row.story_id, [])
-            reader = reader_of(request, channel)  # None (no query) unless signed in
-            if reader is not None and reader.hidden:  # what the reader switched off
-                members = [m for m in members if m.publication_id not in reader.hidden]
+            if hidden:  # what the reader switched off
+                members = [m for m in members if m.publication_id not in hidden]
             related = queries.coverage(row, members)[:RELATED]
         more = queries.more_from(conn, row.publication_id, row.id, MORE_FROM)
         url = site.urls.absolute(item_path(site.urls, channel, row))
         description = clip(shown if digest else row.summary or row.teaser or "", 300)
         state = comment_state(conn, row.id)
+        marks = AgeMarks()
+        now = utcnow()
+        keeping = "item.html" in render.SPLICED  # else rendered whole, for this request only
+        if keeping and signed_in:
+            section = None  # the reader's blocks are filled per request
+        else:
+            section = section_for(
+                request,
+                channel,
+                row,
+                marks if keeping else (lambda when: age(when, now, channel.cfg.zone)),
+                state,
+            )
+        modified = page_date(row.enriched_at or row.first_seen_at, state.changed_at, now)
+        # A page without a date while its comments settle is kept only that long.
+        until = state.changed_at + SETTLING if state.changed_at and modified is None else None
         share = {
             "page": url,
             "x": "https://twitter.com/intent/tweet?"
@@ -258,7 +359,14 @@ async def item(request: Request, channel_slug: str, publication_tag: str, slug: 
             conn,
             column="topic",  # the original's column name on an item page (spec)
             title=f"{row.title} · {channel.cfg.display_name}",
-            last_modified=page_date(row.enriched_at or row.first_seen_at, state.changed_at),
+            last_modified=modified,
+            keep=key,
+            marks=marks,
+            until=until,
+            own_holes=READER_BLOCKS if signed_in else frozenset(),
+            own_blocks=lambda kept: reader_blocks(request, channel, kept),
+            data={"item": row, "state": state},
+            comment_block=section,
             comment_state=state,
             item=row,
             hashtags=hashtags,

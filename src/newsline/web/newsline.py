@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -14,14 +15,21 @@ from markupsafe import Markup
 from sqlalchemy import Connection
 
 from newsline import urls
-from newsline.community import preferences
 from newsline.community.preferences import ReaderChoices
-from newsline.db.engine import session_scope
+from newsline.db import data_version
 from newsline.db.models import utcnow
 from newsline.web import queries
 from newsline.web.auth import Viewer, require_viewer, viewer
 from newsline.web.queries import Cursor, CursorError, Entry
-from newsline.web.render import age, fragment_cache, page, render_fragment
+from newsline.web.render import (
+    AgeMarks,
+    age,
+    fragment_cache,
+    kept_page,
+    page,
+    render_fragment,
+    respond_kept,
+)
 from newsline.web.site import BadRequest, ChannelRef, NotFound, Site, site_of
 
 router = APIRouter(include_in_schema=False)
@@ -119,11 +127,9 @@ def reader_of(request: Request, channel: ChannelRef) -> Reader | None:
     me = viewer(request)
     if me is None:
         return None
-    with session_scope(site_of(request).settings.database_url) as session:
-        return Reader(
-            preferences.choices(session, me.id, channel.id),
-            preferences.saved_count(session, me.id),
-        )
+    with site_of(request).engine.connect() as conn:
+        hidden, followed, saved = queries.reader_choices(conn, me.id, channel.id)
+    return Reader(ReaderChoices(hidden_publications=hidden, hashtags=followed), saved)
 
 
 def story_cards(
@@ -132,12 +138,14 @@ def story_cards(
     channel: ChannelRef,
     entries: Sequence[Entry],
     hidden: frozenset[int] = frozenset(),
+    age_of: Callable[[Any], str] | None = None,
 ) -> list[Markup]:
     """One card per entry: its lead item, "N sources" and the other publications' headlines
     (none of the `hidden` publications, which a signed-in reader switched off).
 
     Cards are rendered once per version (the lead item and its story as last written, and
-    the publications hidden) and kept as fragments; a request only fills in their ages."""
+    the publications hidden) and kept as fragments; a request only fills in their ages
+    (`age_of`: the page's own, when the page is kept with its ages open)."""
     cache = fragment_cache(request)
     hiding = (tuple(sorted(hidden)),) if hidden else ()
     keys = [(channel.id, "card", *entry.version, *hiding) for entry in entries]
@@ -171,11 +179,12 @@ def story_cards(
             )
             cache.put(key, fragment)
             fragments[n] = fragment
-    now = utcnow()
-    zone = channel.cfg.zone
+    if age_of is None:
+        now = utcnow()
+        zone = channel.cfg.zone
 
-    def age_of(when: Any) -> str:
-        return age(when, now, zone)
+        def age_of(when: Any) -> str:
+            return age(when, now, zone)
 
     return [Markup(f.fill(age_of)) for f in fragments if f is not None]
 
@@ -214,9 +223,12 @@ def pinned_first(
     channel: ChannelRef,
     entries: list[Entry],
     hidden: frozenset[int] = frozenset(),
-) -> list[Entry]:
+) -> tuple[list[Entry], datetime | None]:
     """The front page with the items editors pinned leading it (their stories once), but
-    none of a publication the reader switched off (`hidden`)."""
+    none of a publication the reader switched off (`hidden`); and when the first of those
+    pins ends (the page changes then by time alone)."""
+    rows = queries.pinned(conn, channel.id, utcnow())
+    ends = min((row.pinned_until for row in rows), default=None)
     pins = [
         Entry(
             row.id,
@@ -227,15 +239,15 @@ def pinned_first(
             max(1, row.story_sources or 1),
             row.title,
         )
-        for row in queries.pinned(conn, channel.id, utcnow())
+        for row in rows
         if row.publication_id not in hidden
     ]
     if not pins:
-        return entries
+        return entries, ends
     items = {p.id for p in pins}
     stories = {p.story_id for p in pins if p.story_id is not None}
     rest = [e for e in entries if e.id not in items and e.story_id not in stories]
-    return [*pins, *rest][: max(len(entries), len(pins))]
+    return [*pins, *rest][: max(len(entries), len(pins))], ends
 
 
 def _list_page(
@@ -266,6 +278,26 @@ def _list_page(
     followed = reader.followed if reader and for_you else []
     switched_off = publication_id is not None and publication_id in hidden
     with site.engine.connect() as conn:
+        # Kept by the data version, read before the data: never older than the version.
+        key = (
+            "list",
+            channel.id,
+            data_version.read(conn),
+            request.url.path,
+            before if cursor else None,
+            column,
+            title,
+            intro,
+            reader is not None,
+            tuple(sorted(hidden)),
+            tuple(reader.followed) if reader else (),
+            reader.saved if reader else 0,
+        )
+        kept = kept_page(request, channel, key)
+        if kept is not None:
+            return respond_kept(request, channel, kept, conn)
+        marks = AgeMarks()
+        until: datetime | None = None
         entries: list[Entry] = []
         following: Cursor | None = None
         if not switched_off and (followed or not for_you):
@@ -283,13 +315,13 @@ def _list_page(
         if broadsheet:
             entries = lead_first(entries)
             if front:  # an editor's pin leads it
-                entries = pinned_first(conn, channel, entries, hidden)
+                entries, until = pinned_first(conn, channel, entries, hidden)
         band: list[Markup] = []
         if front and cursor is None and reader is not None and reader.followed:
             chosen, _ = queries.list_stories(
                 conn, channel.id, limit=FOR_YOU_BAND, hidden=hidden, followed=reader.followed
             )
-            band = story_cards(request, conn, channel, chosen, hidden)
+            band = story_cards(request, conn, channel, chosen, hidden, marks)
         newest = max((e.sort_at for e in entries), default=None)
         more = f"{request.url.path}?before={following.encode()}" if following else None
         personal = reader is not None and reader.personal
@@ -303,7 +335,10 @@ def _list_page(
             # A reader's page changes with their choices too: the ETag alone revalidates it.
             last_modified=None if personal else newest,
             headers=PERSONAL if reader is not None else None,
-            cards=story_cards(request, conn, channel, entries, hidden),
+            keep=key,
+            marks=marks,
+            until=until,
+            cards=story_cards(request, conn, channel, entries, hidden, marks),
             broadsheet=broadsheet,
             live_hashtags=live_hashtags(request, conn, channel),
             more=more,

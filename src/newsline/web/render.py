@@ -6,7 +6,7 @@ import hashlib
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -24,6 +24,7 @@ from newsline.db.models import utcnow
 from newsline.sanitize import web_url
 from newsline.text import truncate_words
 from newsline.urls import Urls
+from newsline.web.auth import viewer
 from newsline.web.safety import highlighted
 from newsline.web.site import ChannelRef, site_of
 
@@ -186,9 +187,9 @@ class FragmentCache:
 
     def __init__(self, size: int = 4096, ttl: float = 120.0) -> None:
         self.size, self.ttl = size, ttl
-        self._entries: OrderedDict[Any, tuple[float, Fragment]] = OrderedDict()
+        self._entries: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
 
-    def get(self, key: Any) -> Fragment | None:
+    def get(self, key: Any) -> Any:
         found = self._entries.get(key)
         if found is None:
             return None
@@ -198,7 +199,7 @@ class FragmentCache:
         self._entries.move_to_end(key)
         return found[1]
 
-    def put(self, key: Any, fragment: Fragment) -> None:
+    def put(self, key: Any, fragment: Any) -> None:
         self._entries[key] = (time.monotonic() + self.ttl, fragment)
         self._entries.move_to_end(key)
         while len(self._entries) > self.size:
@@ -208,6 +209,17 @@ class FragmentCache:
 def fragment_cache(request: Request) -> FragmentCache:
     """This worker's fragment cache."""
     cache: FragmentCache = site_of(request).memo(("fragments",), FragmentCache)
+    return cache
+
+
+#: Whole pages kept per worker (:func:`page` with `keep`), at most this many (~50 KiB each).
+KEPT_PAGES = 512
+
+
+def page_cache(request: Request) -> FragmentCache:
+    """This worker's kept pages (apart from the fragments: pages are big, and one reader's
+    pages must not push everybody's cards out)."""
+    cache: FragmentCache = site_of(request).memo(("pages",), lambda: FragmentCache(KEPT_PAGES))
     return cache
 
 
@@ -317,11 +329,23 @@ def top_imports(env: Environment, template: str) -> tuple[tuple[str, tuple[Any, 
     return tuple(found)
 
 
+def _hole(name: str) -> Callable[[Any], Iterator[str]]:
+    def render(_context: Any) -> Iterator[str]:
+        yield f"\x00{name}\x00"
+
+    return render
+
+
 def render_spliced(
-    request: Request, channel: ChannelRef, template: str, ctx: dict[str, Any]
+    request: Request,
+    channel: ChannelRef,
+    template: str,
+    ctx: dict[str, Any],
+    holes: frozenset[str] = frozenset(),
 ) -> str:
     """`template` rendered into the channel's pre-rendered chrome: the same bytes as a whole
-    render, without rendering the unchanging parts again."""
+    render, without rendering the unchanging parts again. The blocks named in `holes` are
+    left as marks (``\x00name\x00``), to be filled per request (:class:`PageFrame`)."""
     env = site_of(request).templates
     page_template = env.get_template(template)
     base = env.get_template("base.html")
@@ -332,13 +356,99 @@ def render_spliced(
         for name in names:
             name, alias = name if isinstance(name, tuple) else (name, name)
             context.vars[alias] = getattr(module, name)
+    for name in holes.difference(CHROME_BLOCKS):  # blocks inside the page's blocks
+        context.blocks[name] = [_hole(name)]
     frame = chrome(request, channel, ctx)
     out = [frame.parts[0]]
     for name, part in zip(frame.blocks, frame.parts[1:], strict=True):
-        block = page_template.blocks.get(name) or base.blocks[name]
-        out.extend(block(context))
+        if name in holes:
+            out.append(f"\x00{name}\x00")
+        else:
+            block = page_template.blocks.get(name) or base.blocks[name]
+            out.extend(block(context))
         out.append(part)
     return "".join(out)
+
+
+#: base.html's blocks that differ per request, not with the data a page shows: a page kept
+#: by data version (:func:`page` with `keep`) has them filled in per request.
+REQUEST_BLOCKS = frozenset({"chrome_class", "chrome_tools", "chrome_dateline"})
+_HOLE = re.compile("\x00([0-9]+|[a-z_]+)\x00")
+
+
+class AgeMarks:
+    """The ``age`` of a page rendered to be kept: each moment becomes a numbered mark."""
+
+    def __init__(self) -> None:
+        self.stamps: list[datetime] = []
+
+    def __call__(self, when: datetime | None) -> str:
+        if when is None:
+            return ""
+        self.stamps.append(when)
+        return f"\x00{len(self.stamps) - 1}\x00"
+
+
+@dataclass(frozen=True)
+class PageFrame:
+    """A whole page as rendered from its data: the text between its holes, each hole either
+    a moment (its age, ``5m``, filled per request) or a per-request block's name."""
+
+    parts: tuple[str, ...]
+    holes: tuple[datetime | str, ...]
+    seconds: tuple[float, ...]  # each hole's moment as a POSIX time (0 for a block)
+
+    @classmethod
+    def of(cls, html: str, stamps: list[datetime]) -> PageFrame:
+        pieces = _HOLE.split(html)
+        holes = tuple(stamps[int(mark)] if mark.isdigit() else mark for mark in pieces[1::2])
+        seconds = tuple(0.0 if isinstance(h, str) else h.timestamp() for h in holes)
+        return cls(tuple(pieces[0::2]), holes, seconds)
+
+    def fill(self, now: datetime, zone: Any, blocks: Mapping[str, str]) -> str:
+        """The page at `now`: each age as :func:`age` gives it, and the `blocks`."""
+        clock = now.timestamp()
+        out = [self.parts[0]]
+        for hole, when, part in zip(self.holes, self.seconds, self.parts[1:], strict=True):
+            if isinstance(hole, str):
+                out.append(blocks[hole])
+            else:
+                # age()'s arithmetic on POSIX seconds: the same text, a fraction of the cost.
+                elapsed = max(0, int(clock - when))
+                if elapsed < 60:
+                    out.append(f"{elapsed}s")
+                elif elapsed < 3600:
+                    out.append(f"{elapsed // 60}m")
+                elif elapsed < 86400:
+                    out.append(f"{elapsed // 3600}h")
+                else:
+                    out.append(age(hole, now, zone))
+            out.append(part)
+        return "".join(out)
+
+
+@dataclass(frozen=True)
+class KeptPage:
+    """A page kept by the data version it shows (:func:`page` with `keep`)."""
+
+    frame: PageFrame
+    template: str
+    cfg: Any  # the channel settings it was rendered under: kept only while they stand
+    column: str
+    last_modified: datetime | None
+    headers: Mapping[str, str] | None
+    until: datetime | None  # when something it shows changes by time alone (a pin ends)
+    data: Mapping[str, Any]  # what the page's own per-request blocks need (its item)
+
+
+def kept_page(request: Request, channel: ChannelRef, key: tuple[Any, ...]) -> KeptPage | None:
+    """The page kept under `key` (which names the data version), if still good."""
+    found: KeptPage | None = page_cache(request).get(key)
+    if found is None or found.cfg is not channel.cfg or found.template not in SPLICED:
+        return None
+    if found.until is not None and utcnow() >= found.until:
+        return None
+    return found
 
 
 #: How long a worker reuses a channel's online count: a second, as the render cache keeps a
@@ -367,6 +477,127 @@ def online_now(
     return found[1]
 
 
+def online_of(request: Request, channel: ChannelRef, conn: Connection | None, now: datetime) -> int:
+    """The online count a page shows (0 to bots)."""
+    if bot_agent(request.headers.get("user-agent")):
+        return 0
+    return online_now(request, channel, conn, now)
+
+
+#: Per-request chrome blocks kept, by everything they show (at most this many).
+REQUEST_BLOCKS_KEPT = 1024
+
+
+def request_blocks(
+    request: Request, channel: ChannelRef, template: str, conn: Connection | None, now: datetime
+) -> dict[str, str]:
+    """The per-request blocks (:data:`REQUEST_BLOCKS`) of a page for this request: its
+    options, path, signed-in reader, date and online count; rendered once per such
+    combination and worker."""
+    options = ReaderOptions.of(request)
+    zone = channel.cfg.zone
+    dateline = dateline_date(now, zone)
+    online = online_of(request, channel, conn, now)
+    me = viewer(request)
+    key = (
+        template,
+        channel.slug,
+        options,
+        request.url.path,
+        (me.id, me.display_name) if me else None,
+        dateline,
+        online,
+    )
+    memo: OrderedDict[Any, tuple[Any, dict[str, str]]] = site_of(request).memo(
+        ("request-blocks",), OrderedDict
+    )
+    found = memo.get(key)
+    if found is not None and found[0] is channel.cfg:
+        return found[1]
+    env = site_of(request).templates
+    page_template = env.get_template(template)
+    base = env.get_template("base.html")
+    context = page_template.new_context(
+        {
+            "request": request,
+            "channel": channel,
+            "cfg": channel.cfg,
+            "options": options,
+            "path": request.url.path,
+            "dateline": dateline,
+            "online": online,
+        }
+    )
+    blocks = {
+        name: "".join((page_template.blocks.get(name) or base.blocks[name])(context))
+        for name in REQUEST_BLOCKS
+    }
+    memo[key] = (channel.cfg, blocks)
+    while len(memo) > REQUEST_BLOCKS_KEPT:
+        memo.popitem(last=False)
+    return blocks
+
+
+def respond_kept(
+    request: Request,
+    channel: ChannelRef,
+    kept: KeptPage,
+    conn: Connection | None,
+    own_blocks: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    """A kept page for this request: its ages and per-request blocks filled in (the chrome's,
+    and `own_blocks`: the page's own, rendered by the page for this request)."""
+    now = utcnow()
+    zone = channel.cfg.zone
+    blocks = request_blocks(request, channel, kept.template, conn, now)
+    html = kept.frame.fill(now, zone, {**blocks, **own_blocks} if own_blocks else blocks)
+    response = HTMLResponse(html, headers=dict(kept.headers or {}))
+    response.headers["vary"] = "Cookie, User-Agent"
+    stamp = http_date(kept.last_modified)
+    if stamp:
+        response.headers["last-modified"] = stamp
+    return response
+
+
+def data_context(
+    request: Request,
+    channel: ChannelRef,
+    now: datetime,
+    age_of: Callable[[datetime | None], str],
+    **context: Any,
+) -> dict[str, Any]:
+    """What a kept page's blocks are rendered with: the page's data, the channel's settings
+    and the request's path, but nothing else of the request (no options, date or online
+    count: :data:`REQUEST_BLOCKS` show those)."""
+    site = site_of(request)
+    return {
+        "request": request,
+        "channel": channel,
+        "cfg": channel.cfg,
+        "now": now,
+        "zone": channel.cfg.zone,
+        "sponsors": per_channel_settings(
+            request, "sponsors", channel, lambda: sponsor_links(channel)
+        ),
+        "path": request.url.path,
+        "home": site.urls.newsline(channel.slug),
+        "digest_home": site.urls.digests(channel.slug, channel.cfg.own_tag),
+        "mail_enabled": site.settings.email.enabled,
+        "feeds": per_channel_settings(
+            request, "feeds", channel, lambda: feed_links(site.urls, channel)
+        ),
+        "age": age_of,
+        "item_path": lambda row: item_path(site.urls, channel, row),
+        "source_url": source_url,
+        "clip": clip,
+        "initials": initials,
+        "avatar_class": avatar_class,
+        "web_url": web_url,
+        "highlighted": highlighted,
+        **context,
+    }
+
+
 def page(
     request: Request,
     channel: ChannelRef,
@@ -378,16 +609,43 @@ def page(
     status_code: int = 200,
     last_modified: datetime | None = None,
     headers: Mapping[str, str] | None = None,
+    keep: tuple[Any, ...] | None = None,
+    marks: AgeMarks | None = None,
+    until: datetime | None = None,
+    own_holes: frozenset[str] = frozenset(),
+    own_blocks: Callable[[KeptPage], Mapping[str, str]] | None = None,
+    data: Mapping[str, Any] | None = None,
     **context: Any,
 ) -> HTMLResponse:
-    """Render `template` inside the channel's chrome."""
+    """Render `template` inside the channel's chrome.
+
+    With `keep` (a key naming the data version the page shows and everything else its data
+    blocks depend on), the page is kept as rendered, its ages and per-request blocks left
+    open (`marks` collects the ages, shared with fragments rendered for it beforehand), and
+    :func:`kept_page` finds it again until `until`. `own_holes`: blocks of the page itself
+    that differ per request (a signed-in reader's forms), left open too and filled by
+    `own_blocks(kept page)`; `data`: what that needs, kept with the page."""
     site = site_of(request)
     now = utcnow()
-    online = (
-        0
-        if bot_agent(request.headers.get("user-agent"))
-        else online_now(request, channel, conn, now)
-    )
+    if keep is not None and template in SPLICED and status_code == 200:
+        marks = marks or AgeMarks()
+        ctx = data_context(request, channel, now, marks, column=column, title=title, **context)
+        html = render_spliced(request, channel, template, ctx, REQUEST_BLOCKS | own_holes)
+        kept = KeptPage(
+            PageFrame.of(html, marks.stamps),
+            template,
+            channel.cfg,
+            column,
+            last_modified,
+            headers,
+            until,
+            data or {},
+        )
+        page_cache(request).put(keep, kept)
+        return respond_kept(
+            request, channel, kept, conn, own_blocks(kept) if own_blocks and own_holes else None
+        )
+    online = online_of(request, channel, conn, now)
     zone = channel.cfg.zone
     options = ReaderOptions.of(request)
     ctx = {
@@ -426,6 +684,8 @@ def page(
         html = render_spliced(request, channel, template, ctx)
     else:
         html = site.templates.get_template(template).render(ctx)
+    if marks is not None and marks.stamps:  # fragments rendered for a page to be kept
+        html = PageFrame.of(html, marks.stamps).fill(now, zone, {})
     response = HTMLResponse(html, status_code=status_code, headers=dict(headers or {}))
     response.headers["vary"] = "Cookie, User-Agent"
     stamp = http_date(last_modified)

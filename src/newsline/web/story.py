@@ -3,7 +3,8 @@ newest first, each with its publication."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -11,11 +12,20 @@ from markupsafe import Markup
 from sqlalchemy import Connection
 
 from newsline import urls
+from newsline.db import data_version
 from newsline.db.models import utcnow
 from newsline.web import queries
 from newsline.web.newsline import PERSONAL, cursor_of, reader_of
 from newsline.web.queries import Entry
-from newsline.web.render import age, fragment_cache, page, render_fragment
+from newsline.web.render import (
+    AgeMarks,
+    age,
+    fragment_cache,
+    kept_page,
+    page,
+    render_fragment,
+    respond_kept,
+)
 from newsline.web.site import ChannelRef, NotFound, site_of
 
 router = APIRouter(include_in_schema=False)
@@ -25,9 +35,14 @@ STORY_PAGE = 60
 
 
 def item_cards(
-    request: Request, conn: Connection, channel: ChannelRef, entries: Sequence[Entry]
+    request: Request,
+    conn: Connection,
+    channel: ChannelRef,
+    entries: Sequence[Entry],
+    age_of: Callable[[Any], str] | None = None,
 ) -> list[Markup]:
-    """A plain card per item (no coverage: the page is the coverage), cached per version."""
+    """A plain card per item (no coverage: the page is the coverage), cached per version;
+    `age_of`: the page's own (see :func:`newsline.web.newsline.story_cards`)."""
     cache = fragment_cache(request)
     keys = [(channel.id, "item-card", e.id, e.enriched_at) for e in entries]
     fragments = [cache.get(key) for key in keys]
@@ -41,8 +56,13 @@ def item_cards(
                 )
                 cache.put(key, fragment)
                 fragments[n] = fragment
-    now, zone = utcnow(), channel.cfg.zone
-    return [Markup(f.fill(lambda when: age(when, now, zone))) for f in fragments if f]
+    if age_of is None:
+        now, zone = utcnow(), channel.cfg.zone
+
+        def age_of(when: Any) -> str:
+            return age(when, now, zone)
+
+    return [Markup(f.fill(age_of)) for f in fragments if f]
 
 
 @router.get(urls.STORY)
@@ -56,6 +76,20 @@ async def story_page(
     reader = reader_of(request, channel)
     hidden = reader.hidden if reader else frozenset()
     with site.engine.connect() as conn:
+        # Kept by the data version, read before the data: never older than the version.
+        key = (
+            "story",
+            channel.id,
+            data_version.read(conn),
+            story_id,
+            before if cursor else None,
+            reader is not None,
+            tuple(sorted(hidden)),
+        )
+        kept = kept_page(request, channel, key)
+        if kept is not None:
+            return respond_kept(request, channel, kept, conn)
+        marks = AgeMarks()
         story = queries.story(conn, story_id) if 0 < story_id < 2**62 else None
         if story is None:
             raise NotFound("no such story", channel)
@@ -90,7 +124,9 @@ async def story_page(
             heading=title,
             items=items,
             sources=sources,
-            cards=item_cards(request, conn, channel, entries),
+            keep=key,
+            marks=marks,
+            cards=item_cards(request, conn, channel, entries, marks),
             more=more,
             canonical=canonical,
             description=description,
