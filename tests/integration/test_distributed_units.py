@@ -301,6 +301,149 @@ def test_workers_write_the_fetch_log(
     assert feed_url in urls
 
 
+@pytest.mark.skipif(
+    not REDIS_URL, reason="NEWSLINE_TEST_REDIS_URL is not set (scripts/test starts redis-server)"
+)
+def test_a_message_of_several_feeds_refreshes_each_and_sends_a_held_one_on_its_own(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass sends a host's feeds in one message: the worker refreshes each feed once,
+    reports each under its own key and clears each one's "queued" marker; a feed whose
+    lease another worker holds is left to it and sent again on its own, refreshed once
+    the lease is free."""
+    import dramatiq
+    import redis
+    from sqlalchemy import func, select
+
+    from newsline.config import load_settings
+    from newsline.db.engine import session_scope
+    from newsline.db.models import Feed, Item
+    from newsline.ingest.publications import import_opml
+    from newsline.testing.replay import replay_in_thread
+    from newsline.testing.scalecorpus import write_scale_corpus
+    from newsline.workers.actors import declare, host_batches, queued_key
+    from newsline.workers.queue import LOCK_FEED, Outcomes, make_broker, unit_lock
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    corpus = write_scale_corpus(tmp_path / "corpus", hosts=1, feeds_per_host=3)
+    client = redis.Redis.from_url(REDIS_URL)
+    # Politeness state dated back past the guard a fresh Redis keeps (docs/scaling.md).
+    seconds, micros = client.time()
+    client.set("newsline:polite:began", seconds * 1000 + micros // 1000 - 3_600_000)
+    outcomes = Outcomes(client)
+
+    def reported(count: int) -> dict[str, dict[str, Any]]:
+        deadline = time.monotonic() + 60
+        while len(outcomes.since("r1", "feeds", 0)) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return {o.key: o.data for o in outcomes.since("r1", "feeds", 0)}
+
+    with replay_in_thread(corpus.directory) as server:
+        for name, value in server.settings_env().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("NEWSLINE_FETCH__MIN_HOST_DELAY", "0.01")
+        settings = load_settings(
+            None, database_url=pg_url, queue_url=REDIS_URL, data_dir=str(tmp_path)
+        )
+        with session_scope(pg_url) as session:
+            import_opml(session, settings, corpus.opml.read_bytes())
+        with session_scope(pg_url) as session:
+            feeds = [(r.id, r.url) for r in session.query(Feed.id, Feed.url).order_by(Feed.id)]
+        batches = host_batches(feeds)
+        assert batches == [[f for f, _ in feeds]]  # one host: one message
+        ids = batches[0]
+        for feed_id in ids:
+            client.set(queued_key("feed", feed_id), 1)
+        broker = make_broker(settings)
+        actors = declare(broker, settings)
+        worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
+        worker.start()
+        try:
+            with unit_lock(pg_url, LOCK_FEED, ids[2]):  # "another worker" holds the third
+                actors.refresh_feeds.send(ids, run="r1")
+                first = reported(2)
+                assert set(first) == {str(ids[0]), str(ids[1])}
+                time.sleep(3)  # the held one was sent again (2 s later) and finds it held
+                assert len(outcomes.since("r1", "feeds", 0)) == 2
+            every = reported(3)
+        finally:
+            worker.stop()
+            broker.close()
+    assert set(every) == {str(i) for i in ids}
+    assert [every[str(i)]["status"] for i in ids] == ["updated"] * 3
+    assert all(every[str(i)]["new_items"] > 0 for i in ids)
+    assert not any(client.exists(queued_key("feed", i)) for i in ids)
+    with session_scope(pg_url) as session:
+        per_feed = dict(
+            session.execute(select(Item.feed_id, func.count(Item.id)).group_by(Item.feed_id)).all()
+        )
+        urls = session.scalars(select(Item.url)).all()
+    assert {k: v for k, v in per_feed.items()} == {
+        i: every[str(i)]["new_items"] for i in ids
+    }  # each feed's entries stored by one refresh
+    assert len(urls) == len(set(urls))
+
+
+@pytest.mark.skipif(
+    not REDIS_URL, reason="NEWSLINE_TEST_REDIS_URL is not set (scripts/test starts redis-server)"
+)
+def test_a_message_of_several_feeds_that_fails_for_good_is_recorded_for_each(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """When a message of several feeds fails its last retry, each of its feeds is recorded
+    as one that failed: on the feed, in the dead letters under its own key, and to the
+    waiting pass under its own key."""
+    import dramatiq
+    import redis
+
+    from newsline.config import load_settings
+    from newsline.db.engine import session_scope
+    from newsline.db.models import Feed
+    from newsline.ingest.publications import import_opml
+    from newsline.workers.actors import declare
+    from newsline.workers.queue import Outcomes, dead_letters, make_broker
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    settings = load_settings(None, database_url=pg_url, queue_url=REDIS_URL, data_dir=str(tmp_path))
+    opml = (
+        b'<?xml version="1.0"?><opml version="2.0"><body>'
+        b'<outline type="rss" text="x" xmlUrl="http://stuck.example/feed.xml"/></body></opml>'
+    )
+    with session_scope(pg_url) as session:
+        import_opml(session, settings, opml)
+    with session_scope(pg_url) as session:
+        feed_id = session.query(Feed.id).scalar()
+    # An id PostgreSQL's integer cannot hold makes the whole message fail (a real error
+    # from the database, as when it is away), every attempt.
+    bad = 2**31
+    broker = make_broker(settings)
+    actors = declare(broker, settings)
+    worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=100)
+    worker.start()
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        actors.refresh_feeds.send_with_options(
+            args=([feed_id, bad],), kwargs={"run": "r2"}, max_retries=1, min_backoff=50
+        )
+        deadline = time.monotonic() + 60
+        while len(dead_letters(client)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        worker.stop()
+        broker.close()
+    letters = dead_letters(client)
+    assert sorted((d["unit"], d["key"]) for d in letters) == sorted(
+        [("refresh_feed", str(feed_id)), ("refresh_feed", str(bad))]
+    )
+    assert all("gave up after 2 attempts" in d["error"] for d in letters)
+    told = {o.key: o.data for o in Outcomes(client).since("r2", "feeds", 0)}
+    assert set(told) == {str(feed_id), str(bad)}
+    assert all("gave up after 2 attempts" in d["gave_up"] for d in told.values())
+    with session_scope(pg_url) as session:
+        error = session.query(Feed.last_error).scalar()
+    assert error is not None and "gave up after 2 attempts" in error
+
+
 # -- deploy ----------------------------------------------------------------------------------
 
 

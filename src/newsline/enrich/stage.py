@@ -189,10 +189,11 @@ class _Tagger:
         self.own = set(session.scalars(select(Publication.id).where(Publication.is_channel_own)))
         self.summarizer: Summarizer = summarizer_for(settings)
 
-    def tag(self, item: Item) -> None:
-        """Write the item's hashtags and summary (own items get neither) and ``tagged_at``."""
+    def tag(self, item: Item, text: str | None = None) -> None:
+        """Write the item's hashtags and summary (own items get neither) and ``tagged_at``;
+        `text` is the item's :func:`item_text` when the caller has it already."""
         if item.publication_id not in self.own:
-            text = item_text(item)
+            text = item_text(item) if text is None else text
             channels = [
                 self.by_id[c] for c in self.carriers.get(item.publication_id, []) if c in self.by_id
             ]
@@ -301,9 +302,9 @@ class _Run:
             item.enriched_at = item.tagged_at = now  # digests and other own items: not news
             self.report.skipped_own += 1
             return
-        if self.retag or item.tagged_at is None:
-            self.tagger.tag(item)
         text = item_text(item)
+        if self.retag or item.tagged_at is None:
+            self.tagger.tag(item, text)
         self._near_duplicate(item, text)
         self._story(item, text)
         item.enriched_at = now

@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
@@ -63,6 +65,7 @@ from newsline.workers.queue import (
     Outcomes,
     UnitBusy,
     unit_lock,
+    unit_locks,
 )
 
 log = logging.getLogger(__name__)
@@ -83,6 +86,11 @@ def queued_key(kind: str, key: object) -> str:
     """The scheduler's "already in the queue" marker of one unit (see distributed.py)."""
     return f"{PREFIX}:queued:{kind}:{key}"
 
+
+#: Feeds or pages one message carries at most (all of one host: see host_batches).
+UNITS_PER_MESSAGE = 20
+#: A unit of a batch whose lease was held elsewhere is sent again on its own this much later.
+BUSY_DELAY_MS = 2_000
 
 #: Feed URLs the process's bookkeeping remembers at most (to name feeds in the fetch log).
 BOOK_FEEDS = 10_000
@@ -139,7 +147,9 @@ class Actors:
 
     broker: RedisBroker
     refresh_feed: dramatiq.Actor[..., Any]
+    refresh_feeds: dramatiq.Actor[..., Any]
     finish_item: dramatiq.Actor[..., Any]
+    finish_items: dramatiq.Actor[..., Any]
     tag_batch: dramatiq.Actor[..., Any]
     enrich_batch: dramatiq.Actor[..., Any]
     publish_digest: dramatiq.Actor[..., Any]
@@ -187,6 +197,95 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
                 outcome = await refresh_feed(settings, await process.fetcher(), unit, process.book)
                 process.flush(conn)
         outcomes.put(run, "feeds", str(feed_id), asdict(outcome), done=queued_key("feed", feed_id))
+
+    async def refresh_feeds_unit(
+        feed_ids: list[int], *, run: str = "", force: bool = False
+    ) -> None:
+        # Several feeds (of one host) in one message: one message handled, one round trip
+        # to lock them all, one to read them, one fetch-log write and one outcome write,
+        # where one message a feed paid each of those per feed. Politeness is per host,
+        # as for one feed a message.
+        with unit_locks(db, LOCK_FEED, feed_ids) as (conn, held):
+            rows = {
+                row.id: row
+                for row in conn.execute(
+                    select(
+                        Feed.id,
+                        Feed.url,
+                        Feed.etag,
+                        Feed.last_modified,
+                        Feed.interval_seconds,
+                        Feed.next_fetch_at,
+                    ).where(Feed.id.in_(held))
+                )
+            }
+            now = utcnow()
+            results: dict[int, FeedOutcome] = {}
+            todo: list[DueFeed] = []
+            for feed_id in held:
+                feed = rows.get(feed_id)
+                if feed is None:
+                    results[feed_id] = FeedOutcome(f"feed {feed_id}", "unchanged")
+                elif force or feed.next_fetch_at is None or feed.next_fetch_at <= now:
+                    todo.append(
+                        DueFeed(
+                            feed.id, feed.url, feed.etag, feed.last_modified, feed.interval_seconds
+                        )
+                    )
+                else:  # refreshed meanwhile by another message
+                    results[feed_id] = FeedOutcome(feed.url, "unchanged")
+            if todo:
+                fetcher = await process.fetcher()
+                done = await asyncio.gather(
+                    *(refresh_feed(settings, fetcher, unit, process.book) for unit in todo)
+                )
+                results.update((unit.id, outcome) for unit, outcome in zip(todo, done, strict=True))
+                process.flush(conn)
+        outcomes.put_many(
+            run,
+            "feeds",
+            [(str(k), asdict(v)) for k, v in results.items()],
+            done=[queued_key("feed", k) for k in results],
+        )
+        _again(actors.refresh_feed, feed_ids, held, run=run, force=force)
+
+    async def finish_items_unit(item_ids: list[int], *, run: str = "") -> None:
+        # Several pages (of one host) in one message, as refresh_feeds_unit.
+        with unit_locks(db, LOCK_ITEM, item_ids) as (conn, held):
+            rows = {
+                row.id: row
+                for row in conn.execute(
+                    select(Item.id, Item.state, Item.link, Item.url, Item.content_source).where(
+                        Item.id.in_(held)
+                    )
+                )
+            }
+            results: dict[int, dict[str, Any]] = {}
+            todo: list[PendingItem] = []
+            for item_id in held:
+                row = rows.get(item_id)
+                if row is None:
+                    results[item_id] = {"url": f"item {item_id}", "state": "missing"}
+                    results[item_id]["from_page"] = False
+                elif row.state != "pending":  # finished meanwhile by another message
+                    results[item_id] = {"url": row.link or row.url, "state": row.state}
+                    results[item_id]["from_page"] = row.content_source == "page"
+                else:
+                    todo.append(PendingItem(item_id, row.link or row.url))
+            if todo:
+                fetcher = await process.fetcher()
+                done = await asyncio.gather(
+                    *(finish_item(settings, fetcher, item, process.pool) for item in todo)
+                )
+                results.update((item.id, asdict(o)) for item, o in zip(todo, done, strict=True))
+                process.flush(conn)
+        outcomes.put_many(
+            run,
+            "items",
+            [(str(k), v) for k, v in results.items()],
+            done=[queued_key("item", k) for k in results],
+        )
+        _again(actors.finish_item, item_ids, held, run=run)
 
     async def finish_item_unit(item_id: int, *, run: str = "") -> None:
         with unit_lock(db, LOCK_ITEM, item_id) as conn:
@@ -251,10 +350,12 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
         )
         return decorate(fn)
 
-    return Actors(
+    actors = Actors(
         broker=broker,
         refresh_feed=make(refresh_feed_unit, "refresh_feed", 20, **BUSY_RETRIES),
+        refresh_feeds=make(refresh_feeds_unit, "refresh_feeds", 20, **BUSY_RETRIES),
         finish_item=make(finish_item_unit, "finish_item", 10, **BUSY_RETRIES),
+        finish_items=make(finish_items_unit, "finish_items", 10, **BUSY_RETRIES),
         tag_batch=make(tag_batch_unit, "tag_batch", 25, **RETRIES),
         enrich_batch=make(enrich_batch_unit, "enrich_batch", 30, **BUSY_RETRIES),
         publish_digest=make(publish_digest_unit, "publish_digest", 0, **RETRIES),
@@ -262,6 +363,29 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
         websub_due=make(websub_due_unit, "websub_due", 40, **RETRIES),
         process=process,
     )
+    return actors
+
+
+def _again(
+    actor: dramatiq.Actor[..., Any], keys: list[int], held: list[int], **kwargs: Any
+) -> None:
+    """Send one message each for the units of a batch whose lease another worker held:
+    they wait for it there (UnitBusy, retried with back-off) and report then."""
+    taken = set(held)
+    for key in keys:
+        if key not in taken:
+            actor.send_with_options(args=(key,), kwargs=kwargs, delay=BUSY_DELAY_MS)
+
+
+def host_batches(
+    units: Sequence[tuple[int, str]], size: int = UNITS_PER_MESSAGE
+) -> list[list[int]]:
+    """Ids grouped by their URL's host, at most `size` a group, in the order first seen:
+    the messages of :func:`refresh_feeds` / :func:`finish_items`."""
+    by_host: dict[str, list[int]] = {}
+    for key, url in units:
+        by_host.setdefault((urlsplit(url).hostname or "").lower(), []).append(key)
+    return [ids[n : n + size] for ids in by_host.values() for n in range(0, len(ids), size)]
 
 
 # -- the units' work, without the queue (a pass of run_pass does the same, in one process) ---

@@ -44,7 +44,7 @@ from newsline.ingest.refresh import FeedOutcome, ItemOutcome, due_feeds, pending
 from newsline.publish import websub_ping
 from newsline.publish.digest import DigestResult, due_slots
 from newsline.publish.mailer import DeliveryReport
-from newsline.workers.actors import ENRICH_BATCH, Actors, declare, queued_key
+from newsline.workers.actors import ENRICH_BATCH, Actors, declare, host_batches, queued_key
 from newsline.workers.pipeline import PassReport
 from newsline.workers.progress import LogReporter, Reporter
 from newsline.workers.queue import (
@@ -97,10 +97,18 @@ class Waiter:
         self.reporter = reporter
         self.stall = stall_seconds
 
-    def wait(self, units: dict[str, Callable[[], Any]]) -> dict[str, dict[str, Any]]:
-        """Send every unit (key -> send function); return their outcomes, by key."""
+    def wait(
+        self,
+        units: dict[str, Callable[[], Any]],
+        groups: list[tuple[list[str], Callable[[], Any]]] | None = None,
+    ) -> dict[str, dict[str, Any]]:
+        """Send every unit (key -> send function); return their outcomes, by key.
+
+        `groups` (keys, send function) send several units in one message at first; what
+        is sent again (after a Redis restart, or a stall) goes one unit a message."""
         got: dict[str, dict[str, Any]] = {}
         unsent = set(units)
+        first = list(groups or [])
         offset = 0
         server: str | None = None
         progress = last_worker = time.monotonic()
@@ -114,6 +122,12 @@ class Waiter:
                     unsent |= set(units) - set(got)
                     offset = 0
                 server = identity
+                while first:
+                    keys, send = first[0]
+                    if unsent.issuperset(keys):
+                        send()
+                        unsent.difference_update(keys)
+                    first.pop(0)
                 for key in sorted(unsent):
                     units[key]()
                     unsent.discard(key)
@@ -193,7 +207,11 @@ def run_distributed_pass(
         store.prune_fetch_log(session)
         feeds = due_feeds(session, publication=publication, force=force)
     sends = {str(f.id): _sender(actors.refresh_feed, f.id, run=run, force=force) for f in feeds}
-    for key, data in waiter("feeds").wait(sends).items():
+    groups = [
+        ([str(k) for k in ids], _sender(actors.refresh_feeds, ids, run=run, force=force))
+        for ids in host_batches([(f.id, f.url) for f in feeds])
+    ]
+    for key, data in waiter("feeds").wait(sends, groups).items():
         if "gave_up" in data:
             report.count_feed(FeedOutcome(key, "failed", error=data["gave_up"]))
         else:
@@ -202,7 +220,11 @@ def run_distributed_pass(
     with session_scope(settings.database_url) as session:
         pending = pending_items(session, publication=publication)
     sends = {str(i.id): _sender(actors.finish_item, i.id, run=run) for i in pending}
-    for key, data in waiter("items", "pages").wait(sends).items():
+    groups = [
+        ([str(k) for k in ids], _sender(actors.finish_items, ids, run=run))
+        for ids in host_batches([(i.id, i.url) for i in pending])
+    ]
+    for key, data in waiter("items", "pages").wait(sends, groups).items():
         if "gave_up" in data:
             report.count_item(ItemOutcome(key, "pending", from_page=False, error=data["gave_up"]))
         else:
@@ -311,12 +333,15 @@ def schedule_once(
             )
         )
         waiting = untagged(session) if unenriched else 0
-    for feed_id in claim_many("feed", [f.id for f in feeds]):
-        actors.refresh_feed.send(feed_id)
-        tick.feeds += 1
-    for item_id in claim_many("item", [i.id for i in items]):
-        actors.finish_item.send(item_id)
-        tick.items += 1
+    # Several feeds (pages) of one host a message; each keeps its own "queued" marker.
+    claimed = set(claim_many("feed", [f.id for f in feeds]))
+    for ids in host_batches([(f.id, f.url) for f in feeds if f.id in claimed]):
+        actors.refresh_feeds.send(ids)
+        tick.feeds += len(ids)
+    claimed = set(claim_many("item", [i.id for i in items]))
+    for ids in host_batches([(i.id, i.url) for i in items if i.id in claimed]):
+        actors.finish_items.send(ids)
+        tick.items += len(ids)
     # Tagging units (run before enrich_batch: a higher priority), each under a slot's
     # marker so that at most TAG_SLOTS are queued at once.
     for tag_slot in range(min(-(-waiting // TAG_BATCH), TAG_SLOTS)):

@@ -170,6 +170,43 @@ def unit_lock(url: str, kind: int, key: int) -> Iterator[Connection]:
         conn.close()
 
 
+@contextmanager
+def unit_locks(url: str, kind: int, keys: list[int]) -> Iterator[tuple[Connection, list[int]]]:
+    """Hold the leases of several units of one kind for the block, as :func:`unit_lock`
+    does for one, in one round trip to take them and one to release them: yields the
+    connection and the keys whose lease it got (another worker holds the rest)."""
+    engine = engine_for(url)
+    conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    held: list[int] = []
+    try:
+        held = list(
+            conn.scalars(
+                text(
+                    "SELECT k FROM unnest(CAST(:keys AS integer[])) AS k "
+                    "WHERE pg_try_advisory_lock(:kind, k)"
+                ),
+                {"keys": keys, "kind": kind},
+            )
+        )
+        yield conn, held
+    finally:
+        try:
+            if held:
+                conn.execute(
+                    text(
+                        "SELECT pg_advisory_unlock(:kind, k) "
+                        "FROM unnest(CAST(:keys AS integer[])) AS k"
+                    ),
+                    {"keys": held, "kind": kind},
+                )
+        except Exception:  # a broken connection: closing it releases the locks
+            log.warning(
+                "could not release %d unit locks of %x; dropping the connection", len(held), kind
+            )
+            conn.invalidate()
+        conn.close()
+
+
 # -- the scheduler's lease ------------------------------------------------------------------
 
 
@@ -217,6 +254,21 @@ class Outcomes:
             pipe.expire(name, OUTCOME_TTL)
         if done:
             pipe.delete(done)
+        if len(pipe):
+            pipe.execute()
+
+    def put_many(
+        self, run: str, stage: str, outcomes: list[tuple[str, dict[str, Any]]], done: list[str]
+    ) -> None:
+        """Record several units' outcomes and delete their "queued" markers, in one round
+        trip (a message of several units, see actors.py)."""
+        pipe = self.client.pipeline(transaction=False)
+        if run and outcomes:
+            name = self.key(run, stage)
+            pipe.rpush(name, *(json.dumps({"key": k, "data": d}) for k, d in outcomes))
+            pipe.expire(name, OUTCOME_TTL)
+        if done:
+            pipe.delete(*done)
         if len(pipe):
             pipe.execute()
 
@@ -268,23 +320,37 @@ class DeadLetters(Middleware):
         attempts = int(message.options.get("retries", 0))
         line = f"gave up after {attempts} attempts: {error}"
         log.error("%s%s: %s", message.actor_name, message.args, line)
-        unit = message.actor_name
-        key = unit_key(unit, tuple(message.args), dict(message.kwargs))
-        try:
-            fail_unit(self.settings, unit, message.args, line)
-        except Exception:
-            log.exception("could not record the failure of %s%s", unit, message.args)
-        try:
-            record_dead_letter(broker.client, unit, key, line)  # type: ignore[attr-defined]
-        except redis.RedisError:
-            log.exception("could not add %s%s to the dead letters", unit, message.args)
         run = str(message.kwargs.get("run", ""))
-        stage = STAGE_OF.get(unit)
-        if run and stage:
+        # A message of several feeds or pages fails as each of them (see BATCH_OF).
+        for unit, args in members(message.actor_name, tuple(message.args)):
+            key = unit_key(unit, args, dict(message.kwargs))
             try:
-                Outcomes(broker.client).put(run, stage, key, {"gave_up": line})  # type: ignore[attr-defined]
+                fail_unit(self.settings, unit, args, line)
+            except Exception:
+                log.exception("could not record the failure of %s%s", unit, args)
+            try:
+                record_dead_letter(broker.client, unit, key, line)  # type: ignore[attr-defined]
             except redis.RedisError:
-                log.warning("could not tell pass %s that %s%s failed", run, unit, message.args)
+                log.exception("could not add %s%s to the dead letters", unit, args)
+            stage = STAGE_OF.get(unit)
+            if run and stage:
+                try:
+                    Outcomes(broker.client).put(run, stage, key, {"gave_up": line})  # type: ignore[attr-defined]
+                except redis.RedisError:
+                    log.warning("could not tell pass %s that %s%s failed", run, unit, args)
+
+
+#: Actors whose message carries several units (a list of ids, its first argument) -> the
+#: actor of one such unit, under whose name each is reported.
+BATCH_OF = {"refresh_feeds": "refresh_feed", "finish_items": "finish_item"}
+
+
+def members(actor: str, args: tuple[Any, ...]) -> list[tuple[str, tuple[Any, ...]]]:
+    """The units of one message, each as (its actor's name, its arguments)."""
+    single = BATCH_OF.get(actor)
+    if single is None:
+        return [(actor, args)]
+    return [(single, (int(key),)) for key in (args[0] if args else [])]
 
 
 def unit_key(unit: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
