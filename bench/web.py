@@ -9,7 +9,10 @@ separate process) against:
 2. the app alone: `newsline serve --workers 2 --no-scheduler`;
 3. the app behind the shipped `deploy/nginx.conf` (reverse proxy + 2 s micro-cache).
 
-Prints a table with each figure's ratio to the reference.
+Prints a table with each figure's ratio to the reference. The front page is also measured
+as a signed-in reader sees it (wrk sends their session cookie; the account, its session and
+its choices are made in the bench database): a page that is theirs alone, which no shared
+cache (the render cache, nginx's) serves, so it is rendered on every request.
 
     .venv/bin/python bench/web.py [--items 100000] [--duration 10] [--rounds 3]
 
@@ -659,8 +662,9 @@ def cpu_per_request(
     }
 
 
-def fetch(url: str) -> bytes:
-    request = urllib.request.Request(url, headers={"User-Agent": UA})
+def fetch(url: str, cookie: str | None = None) -> bytes:
+    sent = {"User-Agent": UA, **({"Cookie": cookie} if cookie else {})}
+    request = urllib.request.Request(url, headers=sent)
     with urllib.request.urlopen(request, timeout=30) as response:
         return bytes(response.read())
 
@@ -732,8 +736,22 @@ def main() -> None:
                 "WHERE story.item_count >= 3 ORDER BY item.sort_at DESC LIMIT 1"
             ).fetchone()
         targets["story page"] = targets["story page"].format(story=story)
+        # A signed-in reader's front page: theirs alone (their choices), so no shared cache
+        # (the render cache, nginx's) ever serves it: the case uncached speed is about.
+        cookie = signed_in_cookie(config)
+        pages: dict[str, tuple[str, str | None]] = {
+            name: (path, None) for name, path in targets.items()
+        }
+        pages = {
+            "front page": pages["front page"],
+            "front page, signed in": (targets["front page"], cookie),
+            **pages,
+        }
         if args.cpu:
-            cpu = cpu_per_request(config, {**targets, "/robots.txt": "/robots.txt"}, args.cpu)
+            asked: dict[str, str | tuple[str, str]] = {
+                name: (path, sent) if sent else path for name, (path, sent) in pages.items()
+            }
+            cpu = cpu_per_request(config, {**asked, "/robots.txt": "/robots.txt"}, args.cpu)
             robots, robots_alone = cpu["/robots.txt"]
             print()
             print(
@@ -751,8 +769,8 @@ def main() -> None:
         static = work / "static"
         static.mkdir()
         files = {}
-        for name, path in targets.items():
-            body = fetch(base + path)
+        for name, (path, sent) in pages.items():
+            body = fetch(base + path, sent)
             fname = re.sub(r"\W+", "-", name) + (".xml" if path.endswith(".xml") else ".html")
             (static / fname).write_bytes(body)
             files[name] = fname
@@ -836,7 +854,8 @@ def main() -> None:
             return
 
         rows = []
-        for name, path in targets.items():
+        for name, (path, sent) in pages.items():
+            headers = (f"Cookie: {sent}",) if sent else ()
             runs = {
                 "nginx static (reference)": f"http://127.0.0.1:{static_port}/{files[name]}",
                 "bare FastAPI, same bytes (calibration)": (
@@ -851,8 +870,10 @@ def main() -> None:
             samples: dict[str, list[Result]] = {label: [] for label in runs}
             for _ in range(args.rounds):
                 for label, url in runs.items():
-                    wrk(url, 1, args.connections, args.threads)  # warm-up
-                    samples[label].append(wrk(url, args.duration, args.connections, args.threads))
+                    wrk(url, 1, args.connections, args.threads, headers=headers)  # warm-up
+                    samples[label].append(
+                        wrk(url, args.duration, args.connections, args.threads, headers=headers)
+                    )
             results = {label: median(found) for label, found in samples.items()}
             reference = results["nginx static (reference)"].rps
             for label, result in results.items():
