@@ -264,9 +264,9 @@ async def item(request: Request, channel_slug: str, publication_tag: str, slug: 
     site = site_of(request)
     channel = site.channel(channel_slug)
     signed_in = viewer(request) is not None
-    reader = reader_of(request, channel)  # None (no query) unless signed in
-    hidden = reader.hidden if reader is not None else frozenset()
     with site.engine.connect() as conn:
+        reader = reader_of(request, channel, conn)  # None (no query) unless signed in
+        hidden = reader.hidden if reader is not None else frozenset()
         # Kept by the data version (comments too: their writes bump it), read before the data.
         key = (
             "item",

@@ -121,13 +121,18 @@ class Reader:
         return bool(self.choices) or self.saved > 0
 
 
-def reader_of(request: Request, channel: ChannelRef) -> Reader | None:
-    """The signed-in reader's choices for the channel; None for everybody else (no
-    database work for them)."""
+def reader_of(
+    request: Request, channel: ChannelRef, conn: Connection | None = None
+) -> Reader | None:
+    """The signed-in reader's choices for the channel (read on `conn` when given); None for
+    everybody else (no database work for them)."""
     me = viewer(request)
     if me is None:
         return None
-    with site_of(request).engine.connect() as conn:
+    if conn is None:
+        with site_of(request).engine.connect() as own:
+            hidden, followed, saved = queries.reader_choices(own, me.id, channel.id)
+    else:
         hidden, followed, saved = queries.reader_choices(conn, me.id, channel.id)
     return Reader(ReaderChoices(hidden_publications=hidden, hashtags=followed), saved)
 
@@ -273,11 +278,11 @@ def _list_page(
     reader's switched-off publications are left out of every list."""
     site = site_of(request)
     cursor = cursor_of(channel, before)
-    reader = reader_of(request, channel)
-    hidden = reader.hidden if reader else frozenset()
-    followed = reader.followed if reader and for_you else []
-    switched_off = publication_id is not None and publication_id in hidden
     with site.engine.connect() as conn:
+        reader = reader_of(request, channel, conn)
+        hidden = reader.hidden if reader else frozenset()
+        followed = reader.followed if reader and for_you else []
+        switched_off = publication_id is not None and publication_id in hidden
         # Kept by the data version, read before the data: never older than the version.
         key = (
             "list",

@@ -73,9 +73,9 @@ async def story_page(
     site = site_of(request)
     channel = site.channel(channel_slug)
     cursor = cursor_of(channel, before)
-    reader = reader_of(request, channel)
-    hidden = reader.hidden if reader else frozenset()
     with site.engine.connect() as conn:
+        reader = reader_of(request, channel, conn)
+        hidden = reader.hidden if reader else frozenset()
         # Kept by the data version, read before the data: never older than the version.
         key = (
             "story",
