@@ -17,7 +17,15 @@ from newsline.community.presence import heartbeat, is_bot, online_count
 from newsline.publish import feeds_out, sitemap
 from newsline.web.middleware import _etag_matches, _not_modified_since
 from newsline.web.queries import Cursor, CursorError
-from newsline.web.render import age, avatar_class, clip, dateline_date, initials
+from newsline.web.render import (
+    AgeMarks,
+    PageFrame,
+    age,
+    avatar_class,
+    clip,
+    dateline_date,
+    initials,
+)
 from newsline.web.safety import clean_digest_body, highlighted, local_path
 from newsline.web.search import fts5_query, terms_of
 
@@ -56,6 +64,27 @@ def test_clip_cuts_at_a_word() -> None:
 )
 def test_age(delta: timedelta, expected: str) -> None:
     assert age(NOW - delta, NOW, CHICAGO) == expected
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.timedeltas(min_value=timedelta(seconds=-90), max_value=timedelta(days=60)),
+            st.sampled_from(
+                [timedelta(seconds=n) for n in (0, 59, 60, 3599, 3600, 86399, 86400, 2592000)]
+            ),
+        ),
+        max_size=6,
+    )
+)
+def test_a_kept_page_fills_in_the_ages_age_gives(deltas: list[timedelta]) -> None:
+    now = datetime(2026, 11, 30, 20, 0, 0, 123456, tzinfo=UTC)
+    zone = ZoneInfo("America/Chicago")
+    marks = AgeMarks()
+    html = "<p>" + "".join(f"[{marks(now - d)}]" for d in deltas) + "\x00chrome_tools\x00</p>"
+    frame = PageFrame.of(html, marks.stamps)
+    expected = "<p>" + "".join(f"[{age(now - d, now, zone)}]" for d in deltas) + "TOOLS</p>"
+    assert frame.fill(now, zone, {"chrome_tools": "TOOLS"}) == expected
 
 
 def test_dateline_date_is_in_the_channel_zone() -> None:
