@@ -1,7 +1,7 @@
 """Distributed mode's throughput and per-unit cost, against the single-process runner.
 
 One corpus (newsline.testing.scalecorpus: 2,000 feeds and 500 pages on 100 hosts by
-default), served by the replay server in its own process. For each runner, a fresh
+default), served by the replay server in a thread of this process. For each runner, a fresh
 PostgreSQL database gets the corpus's OPML and one pass (``fetch --once``):
 
 - ``single``: the single-process runner (``run_pass``, as ``newsline fetch`` without a queue);
@@ -10,12 +10,17 @@ PostgreSQL database gets the corpus's OPML and one pass (``fetch --once``):
 
 Printed per runner: feed refreshes/s, pages/s and items enriched/s, as ratios to
 ``single`` and to ``workers=1``; and per unit of the ``workers=1`` run: CPU milliseconds
-(all worker processes, user + system), database writes (committed transactions and rows
-written, from pg_stat_database) and Redis commands (INFO stats), each stage measured on
-its own. Usage:
+(all worker processes, user + system, from /proc), database writes (committed
+transactions and rows written, from pg_stat_database) and Redis commands (INFO stats,
+which counts the commands inside Lua scripts), each stage measured on its own, beside the
+single runner's CPU per unit counted the same way (this whole process, less the replay
+server's thread; neither counts PostgreSQL's or Redis's own CPU). ``--repeat N`` runs
+every runner N times in turn and prints medians, ratios taken within a repetition, and
+the range of the queue's overhead (the machine's other load moves CPU per unit too).
+Usage:
 
     .venv/bin/python bench/scale.py --pg-url postgresql+psycopg://USER@127.0.0.1:PORT/postgres \\
-        [--hosts 100 --feeds-per-host 20 --workers 1,2,4 --threads 8]
+        [--hosts 100 --feeds-per-host 20 --workers 1,2,4 --threads 8 --repeat 3]
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import argparse
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,6 +56,7 @@ class Snapshot:
     commits: int
     rows: int
     redis_ops: int
+    here: float = 0.0  # seconds, this process less the replay server (the waiting pass)
 
 
 @dataclass
@@ -121,8 +128,9 @@ class Probe:
             ).fetchone()
         assert row is not None
         ops = int(self.redis.info("stats")["total_commands_processed"]) if self.redis else 0
-        cpu = _cpu_of(self.pids) if self.pids else time.process_time() - _replay_cpu()
-        return Snapshot(time.monotonic(), cpu, int(row[0]), int(row[1]), ops)
+        here = time.process_time() - _replay_cpu()
+        cpu = _cpu_of(self.pids) if self.pids else here
+        return Snapshot(time.monotonic(), cpu, int(row[0]), int(row[1]), ops, here)
 
 
 class TimingReporter:
@@ -181,7 +189,7 @@ def one_run(
     from newsline.config import load_settings
     from newsline.ingest.politeness import DEFAULT_START_TTL
     from newsline.workers.distributed import run_distributed_pass
-    from newsline.workers.pipeline import run_pass
+    from newsline.workers.pipeline import run_pass, warm_up
 
     url, dbname = _database(pg_url)
     admin = pg_url.replace("postgresql+psycopg://", "postgresql://")
@@ -241,8 +249,12 @@ def one_run(
                 stdout=subprocess.DEVNULL,
                 stderr=(tmp / "worker.log").open("wb"),
             )
-            time.sleep(6 + 2 * workers)  # the processes start and import
+            # The processes start, import and warm up (workers.pipeline.warm_up), then say
+            # they are alive.
+            _wait_for_workers(overrides["queue_url"], workers, worker_proc)
             pids = [worker_proc.pid]
+        else:
+            warm_up(settings)  # the one-time loading a worker does as it starts, here too
         run = Run(name)
         probe = Probe(admin, dbname, overrides.get("queue_url"), pids)
         reporter = TimingReporter(run, probe)
@@ -279,6 +291,19 @@ def one_run(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _wait_for_workers(url: str, count: int, proc: subprocess.Popen[bytes]) -> None:
+    from newsline.workers.queue import live_workers
+
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 180
+    while live_workers(client) < count:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the {count} worker processes did not start (see worker.log)")
+        time.sleep(0.2)
+    client.close()
+    time.sleep(1)  # their consumers' first fetch
+
+
 def _ready_ids(settings: Any) -> list[int]:
     from sqlalchemy import select
 
@@ -297,6 +322,12 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--host-delay", type=float, default=0.05)
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run every runner this many times, in turn; print medians (and the range)",
+    )
     args = parser.parse_args()
     if not args.pg_url:
         parser.error("--pg-url (or NEWSLINE_TEST_PG_URL) is needed: distributed mode is PostgreSQL")
@@ -307,57 +338,100 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="nl-scale-corpus-"))
     corpus = write_scale_corpus(work, hosts=args.hosts, feeds_per_host=args.feeds_per_host)
     print(f"corpus: {corpus.feeds} feeds, {corpus.pages} pages on {corpus.hosts} hosts")
-    runs: list[Run] = []
+    counts = [int(n) for n in args.workers.split(",") if n]
+    names = ["single"] + [f"workers={n}" for n in counts]
+    runs: dict[str, list[Run]] = {name: [] for name in names}
     with replay_in_thread(corpus.directory) as server:
         fetch_env = {
             **server.settings_env(),
             "NEWSLINE_FETCH__MIN_HOST_DELAY": str(args.host_delay),
             "NEWSLINE_WEBSUB__ENABLED": "false",
         }
-        counts = [int(n) for n in args.workers.split(",") if n]
-        for name, workers in [("single", 0)] + [(f"workers={n}", n) for n in counts]:
-            run = one_run(name, args.pg_url, corpus.opml, fetch_env, workers, args.threads)
-            runs.append(run)
-            print(
-                f"{name:>10}: feeds {run.rate('feeds'):7.1f}/s  pages {run.rate('pages'):6.1f}/s"
-                f"  enriched {run.rate('enrich'):6.1f}/s",
-                flush=True,
-            )
+        # Each repetition runs every runner once, in turn, so that the machine's other load
+        # falls on all of them alike; ratios are taken within a repetition.
+        for n in range(args.repeat):
+            for name, workers in zip(names, [0, *counts], strict=True):
+                run = one_run(name, args.pg_url, corpus.opml, fetch_env, workers, args.threads)
+                runs[name].append(run)
+                print(
+                    f"{n + 1}/{args.repeat} {name:>10}: feeds {run.rate('feeds'):7.1f}/s"
+                    f"  pages {run.rate('pages'):6.1f}/s  enriched {run.rate('enrich'):6.1f}/s"
+                    f"  (load {os.getloadavg()[0]:.1f})",
+                    flush=True,
+                )
     shutil.rmtree(work, ignore_errors=True)
-    single = runs[0]
-    one = next((r for r in runs if r.name == "workers=1"), None)
-    print("\nrunner        feeds/s  pages/s  enrich/s   feeds x   pages x   (x single; x 1 worker)")
-    for run in runs:
-        line = f"{run.name:<12}"
+    _print(runs, args.repeat)
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def _spread(values: list[float], fmt: str) -> str:
+    if len(values) < 2:
+        return ""
+    return f" ({format(min(values), fmt)} to {format(max(values), fmt)})"
+
+
+def _cpu_ms(run: Run, stage: str) -> float:
+    s = run.stages[stage]
+    assert s.start and s.end
+    return 1000 * (s.end.cpu - s.start.cpu) / max(s.units, 1)
+
+
+def _print(runs: dict[str, list[Run]], repeat: int) -> None:
+    single = runs["single"]
+    one = runs.get("workers=1")
+    what = f"median of {repeat} runs" if repeat > 1 else "one run"
+    print(f"\n{what}: rates, and ratios within each repetition (x single; x 1 worker)")
+    print("runner        feeds/s  pages/s  enrich/s   feeds x   pages x   enrich x")
+    for name, mine in runs.items():
+        line = f"{name:<12}"
         for stage in ("feeds", "pages", "enrich"):
-            line += f" {run.rate(stage):8.1f}"
-        for stage in ("feeds", "pages"):
-            line += f"  {run.rate(stage) / single.rate(stage):4.2f}"
-            if one is not None:
-                line += f"/{run.rate(stage) / one.rate(stage):4.2f}"
-        print(line)
-    if one is not None:
-        print(
-            "\nper unit, workers=1   CPU ms   DB commits   DB rows written   Redis commands"
-            "   CPU ms single   queue overhead"
-        )
-        for stage, unit in (
-            ("feeds", "feed refresh"),
-            ("pages", "page"),
-            ("enrich", "item enriched"),
-        ):
-            s, r = one.stages[stage], single.stages[stage]
-            assert s.start and s.end and r.start and r.end
-            n = max(s.units, 1)  # enrich: items enriched (a unit enriches a batch)
-            cpu = 1000 * (s.end.cpu - s.start.cpu) / n
-            ref = 1000 * (r.end.cpu - r.start.cpu) / max(r.units, 1)
-            print(
-                f"{unit:<20} {cpu:8.1f}"
-                f" {(s.end.commits - s.start.commits) / n:12.2f}"
-                f" {(s.end.rows - s.start.rows) / n:17.2f}"
-                f" {(s.end.redis_ops - s.start.redis_ops) / n:16.1f}"
-                f" {ref:15.1f} {100 * (cpu / ref - 1):15.0f} %"
+            line += f" {_median([r.rate(stage) for r in mine]):8.1f}"
+        for stage in ("feeds", "pages", "enrich"):
+            x_single = _median(
+                [r.rate(stage) / s.rate(stage) for r, s in zip(mine, single, strict=True)]
             )
+            line += f"  {x_single:4.2f}"
+            if one is not None:
+                x_one = [r.rate(stage) / o.rate(stage) for r, o in zip(mine, one, strict=True)]
+                line += f"/{_median(x_one):4.2f}"
+        print(line)
+    if one is None:
+        return
+    print(
+        f"\nper unit, workers=1 ({what})   CPU ms   DB commits   DB rows written   Redis commands"
+        "   CPU ms single   queue overhead   CPU ms of the waiting pass"
+    )
+    for stage, unit in (
+        ("feeds", "feed refresh"),
+        ("pages", "page"),
+        ("enrich", "item enriched"),
+    ):
+
+        def per(attr: str, stage: str = stage) -> float:
+            values = []
+            for r in one:
+                s = r.stages[stage]
+                assert s.start and s.end
+                k = max(s.units, 1)  # enrich: items enriched (a unit enriches a batch)
+                values.append((getattr(s.end, attr) - getattr(s.start, attr)) / k)
+            return _median(values)
+
+        overheads = [
+            100 * (_cpu_ms(r, stage) / _cpu_ms(s, stage) - 1)
+            for r, s in zip(one, single, strict=True)
+        ]
+        print(
+            f"{unit:<20} {_median([_cpu_ms(r, stage) for r in one]):8.1f}"
+            f" {per('commits'):12.2f}"
+            f" {per('rows'):17.2f}"
+            f" {per('redis_ops'):16.1f}"
+            f" {_median([_cpu_ms(s, stage) for s in single]):15.1f}"
+            f" {_median(overheads):8.0f} %{_spread(overheads, '.0f'):<14}"
+            f" {1000 * per('here'):8.2f}"
+        )
 
 
 if __name__ == "__main__":

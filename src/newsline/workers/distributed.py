@@ -45,7 +45,7 @@ from newsline.publish import websub_ping
 from newsline.publish.digest import DigestResult, due_slots
 from newsline.publish.mailer import DeliveryReport
 from newsline.workers.actors import ENRICH_BATCH, Actors, declare, host_batches, queued_key
-from newsline.workers.pipeline import PassReport
+from newsline.workers.pipeline import PassReport, warm_up
 from newsline.workers.progress import LogReporter, Reporter
 from newsline.workers.queue import (
     WORKER_BEAT,
@@ -436,9 +436,14 @@ def serve_worker(settings: Settings, threads: int, stop: threading.Event | None 
     stop = stop or _stop_on_signals()
     dispose_all()  # nothing inherited: this process's own pool, sized for its threads
     size_pool(pool_size_for(threads))
+    warm_up(settings)  # before the first unit: its first units do not pay for it
     broker = make_broker(settings)
     declare(broker, settings)
     worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=500)
+    # No backlog beyond the threads (Dramatiq's default holds twice as many): a message
+    # carries up to 20 feeds or pages (see actors.host_batches), and one that waits in a
+    # busy process is one another process, idle at the end of a pass, cannot take.
+    worker.queue_prefetch = threads
     worker.start()
     log.info("worker %d: %d threads on %s", os.getpid(), threads, "the newsline queue")
     client = redis_client(settings)
