@@ -29,8 +29,12 @@ from newsline.db.channels import sync_channels
 from newsline.db.engine import session_scope
 from newsline.web.app import PagesFirst, create_app
 from newsline.web.csrf import refuse_cross_site
+from tests.support.webdata import seed
 
 PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::([a-z]+))?}")
+HUMAN = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36"}
+#: An age printed on a card ticks between two renders.
+AGE = re.compile(r">[0-9]+[smhd]<")
 PLAIN = {"str": "v0", "int": "7", "path": "v0/v1", "float": "1.5"}
 REACHED = 299  # the probe's answer: the route was chosen, its handler never ran
 
@@ -159,3 +163,56 @@ def test_the_pages_guard_is_what_keeps_fixed_prefixes_reachable(
     wrong = unreached(create_app(settings))
     assert "GET /_sponsor/story/v0: story_page, not click" in wrong
     assert any(line.startswith("GET /_sponsor/topic/v0/seen.gif: item,") for line in wrong)
+
+
+def test_the_pages_called_directly_answer_as_fastapi_does(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PagesFirst calls the reader's page endpoints itself (no FastAPI machinery): each
+    answers exactly as through FastAPI, including refusals, and what FastAPI must judge (a
+    story id that is not plain digits, a method the route lacks) still goes there."""
+    seed(settings)
+    app = create_app(settings)
+    first = app.router.routes[4].original_router  # type: ignore[attr-defined]
+    assert isinstance(first, PagesFirst)
+    assert [route.path for route, call in first.direct if call is None] == []
+    paths = [
+        "/",
+        "/news/newsline",
+        "/news/newsline?before=1-1",
+        "/news/newsline?before=nonsense",
+        "/news/tag/politics",
+        "/news/tag/nosuchtag",
+        "/news/solo/harbor",
+        "/news/solo/nosuchpub",
+        "/news/topic/harbor/harbor-0",
+        "/news/topic/harbor/nosuchitem",
+        "/news/story/1",
+        "/news/story/999999",
+        "/news/story/12x",
+        "/news/story/%D9%A3",
+        "/nosuchchannel/newsline",
+    ]
+
+    def answers(client: TestClient) -> list[tuple[int, str, str]]:
+        out = []
+        for path in paths:
+            for method in ("GET", "HEAD", "POST"):
+                got = client.request(method, path)
+                body = AGE.sub("><", got.text) if method == "GET" else ""
+                out.append((got.status_code, got.headers.get("content-type", ""), body))
+        return out
+
+    with TestClient(app, headers=HUMAN) as client:
+        direct = answers(client)
+        monkeypatch.setattr(first, "direct", [])
+        through_fastapi = answers(client)
+    for path, one, other in zip(
+        [f"{m} {p}" for p in paths for m in ("GET", "HEAD", "POST")],
+        direct,
+        through_fastapi,
+        strict=True,
+    ):
+        assert one == other, path
+    statuses = {status for status, _, _ in direct}
+    assert {200, 400, 404, 405} <= statuses

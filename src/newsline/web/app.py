@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, get_type_hints
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,8 +16,8 @@ from fastapi.routing import APIRoute, APIRouter
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.routing import BaseRoute, Match
-from starlette.types import Scope
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Receive, Scope, Send
 
 from newsline import __version__, urls
 from newsline.config import Settings, load_settings
@@ -146,11 +148,84 @@ class PagesFirst(APIRouter):
         super().__init__(include_in_schema=False)
         self.routes.extend(routes)
         self.reserved = reserved
+        self.direct = [(route, direct_call(route)) for route in routes]
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http" or _first_segment(scope["path"]) in self.reserved:
             return Match.NONE, {}
         return super().matches(scope)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The page's endpoint called directly when its parameters allow (:func:`direct_call`):
+        FastAPI's endpoint machinery (dependencies, parameter models) was ~20-25 % of a page
+        kept by data version. Anything else goes the usual way (a 405, a 422, ...)."""
+        for route, call in self.direct:
+            match, child = Route.matches(route, scope)
+            if match is Match.FULL:
+                if call is not None and await call(route, scope, receive, send, child):
+                    return
+                break
+        await super().handle(scope, receive, send)
+
+
+DirectCall = Callable[[APIRoute, Scope, Receive, Send, Scope], Awaitable[bool]]
+
+
+def direct_call(route: APIRoute) -> DirectCall | None:
+    """A way to call `route`'s endpoint without FastAPI's machinery, for endpoints taking
+    only the request, path parameters (``str`` or ``int``) and optional ``str`` query
+    parameters, with no dependency but the app-wide one (called here, overrides included:
+    tests/integration/test_web_routes.py relies on them); None for any other endpoint. The
+    call answers False (nothing sent) when a value is not what FastAPI would accept as is
+    (an ``int`` that is not plain digits): FastAPI then handles the request."""
+    if route.dependencies or route.dependant.dependencies:
+        return None
+    hints = get_type_hints(route.endpoint)
+    request_name = None
+    texts, ints, queries = [], [], []
+    for name, parameter in inspect.signature(route.endpoint).parameters.items():
+        hint = hints.get(name)
+        if hint is Request:
+            request_name = name
+        elif name in route.param_convertors and parameter.default is inspect.Parameter.empty:
+            if hint is str:
+                texts.append(name)
+            elif hint is int:
+                ints.append(name)
+            else:
+                return None
+        elif name not in route.param_convertors and hint == (str | None):
+            if parameter.default is not None:
+                return None
+            queries.append(name)
+        else:
+            return None
+    endpoint = route.endpoint
+
+    async def call(
+        route: APIRoute, scope: Scope, receive: Receive, send: Send, child: Scope
+    ) -> bool:
+        found = child["path_params"]
+        arguments: dict[str, Any] = {name: found[name] for name in texts}
+        for name in ints:
+            value = found[name]
+            if not (isinstance(value, str) and value.isascii() and value.isdigit()):
+                return False
+            arguments[name] = int(value)
+        scope.update(child)
+        scope["route"] = route
+        request = Request(scope, receive, send)
+        for name in queries:
+            arguments[name] = request.query_params.get(name)
+        if request_name is not None:
+            arguments[request_name] = request
+        app = scope["app"]
+        await app.dependency_overrides.get(refuse_cross_site, refuse_cross_site)(request)
+        response = await endpoint(**arguments)
+        await response(scope, receive, send)
+        return True
+
+    return call
 
 
 def pages_first(routes: list[BaseRoute], first: tuple[str, ...] = PAGES_FIRST) -> PagesFirst:
