@@ -4,14 +4,20 @@ called one unit at a time.
 ========================  =====================================  ===========================
 actor                     calls                                  keyed by
 ========================  =====================================  ===========================
-``refresh_feed``          :func:`newsline.ingest.refresh.refresh_feed`   feed id (advisory lock)
-``finish_item``           :func:`newsline.ingest.refresh.finish_item`    item id (advisory lock)
+``refresh_feeds``         :func:`newsline.ingest.refresh.refresh_feed`   each feed id (advisory lock)
+``finish_items``          :func:`newsline.ingest.refresh.finish_item`    each item id (advisory lock)
+``refresh_feed``          the same, one feed (a unit sent again alone)   feed id (advisory lock)
+``finish_item``           the same, one item                             item id (advisory lock)
 ``tag_batch``             :func:`newsline.enrich.stage.tag_pending`      items (``SKIP LOCKED``)
 ``enrich_batch``          :func:`newsline.enrich.stage.enrich_pending`   the ``ingest`` lease
 ``publish_digest``        :func:`newsline.publish.digest.run_digest`     channel + slot (unique)
 ``send_mail``             :func:`newsline.publish.mailer.deliver_digests`  channel (claims)
 ``websub_due``            :func:`newsline.ingest.websub.run_due`         (idempotent)
 ========================  =====================================  ===========================
+
+A pass and the scheduler send a host's feeds (pages) up to 20 a message
+(:func:`host_batches`): one message handled, one round trip for their locks, one read, one
+fetch-log write and one outcome write for all of them.
 
 Every unit re-reads its row and does nothing when the work is already done (a feed no
 longer due, an item no longer pending, a slot already published), so a message delivered
