@@ -97,6 +97,10 @@ def queued_key(kind: str, key: object) -> str:
 UNITS_PER_MESSAGE = 20
 #: A unit of a batch whose lease was held elsewhere is sent again on its own this much later.
 BUSY_DELAY_MS = 2_000
+#: How long a message of several units may run (Dramatiq's default is 10 minutes): a host's
+#: requests are spaced by up to 30 s (a robots.txt Crawl-delay) and each may take up to
+#: fetch.total_timeout, so 20 of them can take longer than 10 minutes.
+BATCH_TIME_LIMIT_MS = 3_600_000
 
 #: Feed URLs the process's bookkeeping remembers at most (to name feeds in the fetch log).
 BOOK_FEEDS = 10_000
@@ -359,9 +363,13 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
     actors = Actors(
         broker=broker,
         refresh_feed=make(refresh_feed_unit, "refresh_feed", 20, **BUSY_RETRIES),
-        refresh_feeds=make(refresh_feeds_unit, "refresh_feeds", 20, **BUSY_RETRIES),
+        refresh_feeds=make(
+            refresh_feeds_unit, "refresh_feeds", 20, time_limit=BATCH_TIME_LIMIT_MS, **BUSY_RETRIES
+        ),
         finish_item=make(finish_item_unit, "finish_item", 10, **BUSY_RETRIES),
-        finish_items=make(finish_items_unit, "finish_items", 10, **BUSY_RETRIES),
+        finish_items=make(
+            finish_items_unit, "finish_items", 10, time_limit=BATCH_TIME_LIMIT_MS, **BUSY_RETRIES
+        ),
         tag_batch=make(tag_batch_unit, "tag_batch", 25, **RETRIES),
         enrich_batch=make(enrich_batch_unit, "enrich_batch", 30, **BUSY_RETRIES),
         publish_digest=make(publish_digest_unit, "publish_digest", 0, **RETRIES),
