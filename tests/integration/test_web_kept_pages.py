@@ -257,3 +257,48 @@ def test_every_watched_write_bumps_the_version_once_per_transaction(settings: Se
         session.execute(update(Item).values(comment_count=Item.comment_count))
         session.execute(update(Item).values(comment_count=Item.comment_count))
     assert version() == after_seed + 1
+
+
+def test_a_kept_page_never_carries_another_readers_name_or_tokens(
+    settings: Settings, seeded: Seeded, workers: tuple[TestClient, TestClient]
+) -> None:
+    """Two readers whose choices are the same share the kept pages' key: each still gets
+    only their own name and their own session's CSRF token (comment, vote and save forms),
+    and an anonymous visitor neither, on every kind of kept page."""
+    with session_scope(settings.database_url) as session:
+        lead = session.get(Item, seeded.items["harbor-0"])
+        assert lead is not None
+        story_id = add_story(session, "tides", "The tides", [lead])
+        for email, name in [("ada@example.org", "Ada Reader"), ("bo@example.org", "Bo Reader")]:
+            accounts.create_user(session, email, PASSWORD, name, verified=True)
+    pages = [
+        FRONT,
+        f"/news/story/{story_id}",
+        "/news/topic/harbor/harbor-0",
+        "/news/tag/politics",
+        "/news/solo/harbor",
+    ]
+    ada = workers[0]  # both readers on one worker: one each would hide a leak
+    _signed_in(ada, "ada@example.org")
+    with TestClient(ada.app, headers=BROWSER) as bo:
+        _signed_in(bo, "bo@example.org")
+        with TestClient(ada.app, headers=BROWSER) as anonymous:
+            for path in pages:
+                seen: dict[str, set[str]] = {}
+                for who, client in [("ada", ada), ("bo", bo), ("anon", anonymous), ("ada", ada)]:
+                    answer = client.get(path)
+                    assert answer.status_code == 200, path
+                    tree = LexborHTMLParser(answer.text)
+                    tokens = {
+                        str(node.attributes.get("value"))
+                        for node in tree.css('input[name="csrf_token"]')
+                    }
+                    seen.setdefault(who, set()).update(tokens)
+                    names = {n for n in ("Ada Reader", "Bo Reader") if n in answer.text}
+                    assert names == (
+                        {"Ada Reader"} if who == "ada" else {"Bo Reader"} if who == "bo" else set()
+                    ), (path, who, names)
+                if path == pages[2]:  # the item page's save and comment forms
+                    assert seen["ada"] and seen["bo"]
+                assert not seen["ada"] & seen["bo"], path
+                assert not seen["anon"] & (seen["ada"] | seen["bo"]), path
