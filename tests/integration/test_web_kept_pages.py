@@ -302,3 +302,32 @@ def test_a_kept_page_never_carries_another_readers_name_or_tokens(
                     assert seen["ada"] and seen["bo"]
                 assert not seen["ada"] & seen["bo"], path
                 assert not seen["anon"] & (seen["ada"] | seen["bo"]), path
+
+
+def test_a_kept_front_page_stops_showing_a_pin_when_it_ends(
+    settings: Settings,
+    seeded: Seeded,
+    workers: tuple[TestClient, TestClient],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pin ends by time alone, with no write to change the data version: the front page
+    kept while it stood must not be served after (KeptPage.until). The pages' clock is moved
+    by hand (both the page's and the kept page's reading of it)."""
+    from newsline.db.models import utcnow
+    from newsline.web import newsline as newsline_page
+    from newsline.web import render
+
+    clock = [utcnow()]
+    for module in (render, newsline_page):
+        monkeypatch.setattr(module, "utcnow", lambda: clock[0])
+    pinned = "Item harbor-2"
+    with session_scope(settings.database_url) as session:
+        editorial.pin(session, EDITOR, seeded.items["harbor-2"], hours=1, now=clock[0])
+    for page in _both(workers, FRONT):  # each worker keeps the pinned front page
+        assert page.index(pinned) < page.index("Item harbor-0")
+    clock[0] += timedelta(minutes=59)
+    for page in _both(workers, FRONT):  # still pinned a minute before it ends
+        assert page.index(pinned) < page.index("Item harbor-0")
+    clock[0] += timedelta(minutes=1)
+    for page in _both(workers, FRONT):  # ended: back in its own place, below the lead
+        assert page.index("Item harbor-0") < page.index(pinned)
