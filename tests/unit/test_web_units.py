@@ -178,8 +178,32 @@ def test_deploy_nginx_classes_bots_like_the_app() -> None:
         r'map \$http_user_agent \$newsline_agent_class \{.*?"~\*([^"]+)" bot;', conf, re.S
     )
     assert found is not None
-    assert found.group(1).split("|") == _BOT.pattern.split("|")
+    # nginx's copy groups the words by first letter ("b(?:ot|ingpreview)|crawl|..."):
+    # spelled out, they are the app's words, no more, no fewer.
+    words: list[str] = []
+    depth, start, parts = 0, 0, []
+    pattern = found.group(1)
+    for n, ch in enumerate(pattern + "|"):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "|" and depth == 0:
+            parts.append(pattern[start:n])
+            start = n + 1
+    for part in parts:
+        grouped = re.fullmatch(r"([^()|]*)\(\?:([^()]*)\)", part)
+        if grouped:
+            words += [grouped[1] + rest for rest in grouped[2].split("|")]
+        else:
+            assert re.fullmatch(r"[^()|?*+\[\]]+", part), part
+            words.append(part)
+    assert sorted(words) == sorted(_BOT.pattern.split("|"))
+    assert len(words) == len(set(words))
     assert _BOT.flags & re.IGNORECASE  # nginx's ~* is case-insensitive too
+    nginx = re.compile(pattern, re.IGNORECASE)
+    for word in words:
+        agent = f"Mozilla/5.0 (compatible; X{word.upper()}Y/1.0)"
+        assert nginx.search(agent) and _BOT.search(agent), agent
+    browser = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"
+    assert not nginx.search(browser) and not _BOT.search(browser)
 
 
 def test_fts5_query_quotes_terms() -> None:
