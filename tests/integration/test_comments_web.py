@@ -425,3 +425,55 @@ def test_signed_in_readers_share_one_section_with_their_own_parts(site: Site) ->
         assert "Awaiting a moderator" in _comment_li(client.get(path).text, ids["ann"])
         client.cookies = cookies["bob"]
         assert f'id="c{ids["ann"]}"' not in client.get(path).text
+
+
+def test_readers_with_nothing_of_their_own_share_the_blocks_but_not_the_tokens(
+    site: Site,
+) -> None:
+    """Signed-in readers with no comments or votes on an item get its comment blocks kept
+    with the page (web/item.reader_blocks) and only their own token filled in; a vote moves
+    the voter off them on their very next request, and nobody else; a reader who has not
+    verified their address gets no comment form."""
+    NAMES = {"cy": "Cyrilla Quell", "dee": "Deodata Vane", "eve": "Evadne Sorrel"}
+    engine = engine_for(site.settings.database_url)
+    with Session(engine) as session, session.begin():
+        for name, verified in (("cy", True), ("dee", True), ("eve", False)):
+            accounts.create_user(
+                session, f"{name}@example.org", PASSWORD, NAMES[name], verified=verified
+            )
+    client = site.client
+    tokens, cookies = {}, {}
+    for name in ("ann", *NAMES):
+        client.cookies.clear()
+        tokens[name] = _sign_in(client, f"{name}@example.org")
+        cookies[name] = dict(client.cookies)
+    client.cookies = cookies["ann"]
+    posted = client.post(
+        _api(site), json={"body": "The ferry ran late"}, headers={"X-CSRF-Token": tokens["ann"]}
+    )
+    assert posted.status_code == 201, posted.text
+    said = posted.json()["id"]
+
+    def seen(name: str) -> tuple[str, str]:
+        client.cookies = cookies[name]
+        html = client.get(site.item_path).text
+        assert set(re.findall(r'name="csrf_token" value="([^"]+)"', html)) == {tokens[name]}
+        assert {n for n in NAMES if NAMES[n] in html} == {name}  # their name only
+        upvote = re.search(r"<button[^>]*>(Upvote|Upvoted)</button>", _comment_li(html, said))
+        assert upvote is not None
+        return upvote.group(0), html
+
+    for _ in range(2):  # the second round from the blocks kept with the page
+        for name in ("cy", "dee", "eve", "cy"):
+            button, html = seen(name)
+            assert button == '<button type="submit">Upvote</button>', name
+            assert ('class="comment-form"' in html) == (name != "eve"), name
+            assert "Verify your e-mail address to comment" in html if name == "eve" else True
+            assert " mine" not in _comment_li(html, said)
+    client.cookies = cookies["cy"]
+    voted = client.post(f"{_api(site)}/{said}/vote", headers={"X-CSRF-Token": tokens["cy"]})
+    assert voted.status_code == 200, voted.text
+    for name in ("dee", "cy", "eve", "dee", "cy"):
+        button, html = seen(name)
+        assert ("disabled" in button and "Upvoted" in button) == (name == "cy"), name
+        assert "1 point" in _comment_li(html, said)

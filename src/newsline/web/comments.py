@@ -35,7 +35,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, Row, bindparam, select
+from sqlalchemy import Connection, Row, bindparam, select, text
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -44,7 +44,7 @@ from newsline.community import comments
 from newsline.community.comments import CommentError, Shown, ThreadPage
 from newsline.community.limits import RateLimited
 from newsline.community.markdown import MAX_BODY_CHARS
-from newsline.db.models import Comment, CommentVote, Item, User, utcnow
+from newsline.db.models import Comment, Item, User, utcnow
 from newsline.publish.mailer import MailError, send_message
 from newsline.web import queries
 from newsline.web.api import ApiError, ErrorOut
@@ -148,7 +148,7 @@ class Section:
         )
 
 
-def _moderates(found: Viewer | None, channel: ChannelRef) -> bool:
+def moderates(found: Viewer | None, channel: ChannelRef) -> bool:
     return found is not None and found.can("moderator", channel.slug)
 
 
@@ -168,7 +168,7 @@ def build_section(
     `as_stranger`: the thread as a reader with no comments or votes on the item sees it."""
     site = site_of(request)
     found = viewer(request)
-    moderator = _moderates(found, channel) and not as_stranger
+    moderator = moderates(found, channel) and not as_stranger
     with Session(site.engine) as session:
         thread = comments.thread(
             session,
@@ -306,6 +306,46 @@ class _ReaderSections:
             self._entries.popitem(last=False)
 
 
+@dataclass(frozen=True)
+class ReaderMarks:
+    """What of an item's comments is a signed-in reader's own: their comments' statuses by
+    id, and the comments they upvoted."""
+
+    own: dict[int, str]
+    voted: frozenset[int]
+
+    @property
+    def none(self) -> bool:
+        return not self.own and not self.voted
+
+
+NO_MARKS = ReaderMarks({}, frozenset())
+#: A reader's comments and votes on one item, in one prebuilt statement (an ORM select
+#: built per request cost several times the lookup).
+_READER_MARKS = text(
+    "SELECT id, status, 0 AS vote FROM comment WHERE item_id = :item AND author_id = :user "
+    "UNION ALL SELECT comment_vote.comment_id, '', 1 FROM comment_vote "
+    "JOIN comment ON comment.id = comment_vote.comment_id "
+    "WHERE comment.item_id = :item AND comment_vote.user_id = :user"
+)
+
+
+def reader_marks(conn: Connection, item_id: int, user_id: int, state: CommentState) -> ReaderMarks:
+    """The reader's own comments and votes on the item. An item whose comment version is 0
+    has had no comment (every comment write bumps it: community.comments.changed), so no
+    lookup."""
+    if not state.version:
+        return NO_MARKS
+    own: dict[int, str] = {}
+    voted: set[int] = set()
+    for comment_id, status, vote in conn.execute(_READER_MARKS, {"item": item_id, "user": user_id}):
+        if vote:
+            voted.add(int(comment_id))
+        else:
+            own[int(comment_id)] = str(status)
+    return ReaderMarks(own, frozenset(voted))
+
+
 def reader_section(
     request: Request,
     channel: ChannelRef,
@@ -317,60 +357,63 @@ def reader_section(
     sort: str = "oldest",
     page_no: int = 1,
     on_item_page: bool = True,
+    conn: Connection | None = None,
+    marks: ReaderMarks | None = None,
 ) -> tuple[Markup, int] | None:
     """A signed-in reader's section without rendering it all: the section as a reader with
     no comments or votes here sees it, rendered once per version of the item's comments,
     with this reader's own comments and votes re-rendered and their token put in. None for
     moderators and for readers with comments here that only they see (held, hidden, or
-    deleted): their thread differs in shape, :func:`build_section` renders it whole."""
-    if _moderates(found, channel):
+    deleted): their thread differs in shape, :func:`build_section` renders it whole.
+    `conn`: the page's own connection (else one is taken); `marks`: the reader's own
+    comments and votes, when already read (:func:`reader_marks`)."""
+    if moderates(found, channel):
         return None
-    site = site_of(request)
-    with site.engine.connect() as conn:
-        if state is None:
-            state = comment_state(conn, item.id)
-        own = dict(
-            conn.execute(
-                select(Comment.id, Comment.status).where(
-                    Comment.item_id == item.id, Comment.author_id == found.id
-                )
-            ).all()
-        )
-        if any(status != "published" for status in own.values()):
-            return None
-        enabled = channel.cfg.comments.enabled
-        key: tuple[Any, ...] = (channel.slug, item.id, state.version, enabled)
-        key += (found.verified, sort, page_no, on_item_page)
-        cache: _ReaderSections = site.memo(("reader-sections",), _ReaderSections)
-        entry = cache.get(key)
-        if entry is None:
-            # Read after the version: what is stored under a version is never older than it.
-            section = build_section(
+    if conn is None:
+        with site_of(request).engine.connect() as own_conn:
+            return reader_section(
                 request,
                 channel,
                 item,
+                age_of,
+                found,
+                state=state,
                 sort=sort,
                 page_no=page_no,
                 on_item_page=on_item_page,
-                as_stranger=True,
+                conn=own_conn,
+                marks=marks,
             )
-            section.csrf_html, section.marks = Markup(CSRF_MARK), True
-            fragment = render_fragment(
-                request, channel, "_comment_section.html", "section", section
-            )
-            entry = (fragment, {c.id: c for c in section.thread.comments}, state.count)
-            cache.put(key, entry)
-        fragment, shown, total = entry
-        voted: set[int] = set()
-        if shown:
-            voted = set(
-                conn.scalars(
-                    select(CommentVote.comment_id).where(
-                        CommentVote.user_id == found.id,
-                        CommentVote.comment_id.in_(list(shown)),
-                    )
-                )
-            )
+    site = site_of(request)
+    if state is None:
+        state = comment_state(conn, item.id)
+    if marks is None:
+        marks = reader_marks(conn, item.id, found.id, state)
+    own = marks.own
+    if any(status != "published" for status in own.values()):
+        return None
+    enabled = channel.cfg.comments.enabled
+    key: tuple[Any, ...] = (channel.slug, item.id, state.version, enabled)
+    key += (found.verified, sort, page_no, on_item_page)
+    cache: _ReaderSections = site.memo(("reader-sections",), _ReaderSections)
+    entry = cache.get(key)
+    if entry is None:
+        # Read after the version: what is stored under a version is never older than it.
+        section = build_section(
+            request,
+            channel,
+            item,
+            sort=sort,
+            page_no=page_no,
+            on_item_page=on_item_page,
+            as_stranger=True,
+        )
+        section.csrf_html, section.marks = Markup(CSRF_MARK), True
+        fragment = render_fragment(request, channel, "_comment_section.html", "section", section)
+        entry = (fragment, {c.id: c for c in section.thread.comments}, state.count)
+        cache.put(key, entry)
+    fragment, shown, total = entry
+    voted = marks.voted
     csrf = Markup('<input type="hidden" name="{}" value="{}">').format(
         CSRF_FIELD, csrf_token(request)
     )

@@ -14,6 +14,7 @@ import lxml.html
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
+from sqlalchemy import Connection
 
 from newsline import urls
 from newsline.db import data_version
@@ -26,19 +27,25 @@ from newsline.sanitize import web_url
 from newsline.web import queries, render
 from newsline.web.auth import viewer
 from newsline.web.comments import (
+    NO_MARKS,
     CachedSection,
     CommentState,
+    ReaderMarks,
     Section,
     anonymous_section,
     build_section,
     comment_state,
+    moderates,
+    reader_marks,
     reader_section,
 )
+from newsline.web.csrf import csrf_token
 from newsline.web.images import image_links
 from newsline.web.newsline import reader_of
 from newsline.web.render import (
     AgeMarks,
     KeptPage,
+    PageFrame,
     age,
     clip,
     data_context,
@@ -222,27 +229,41 @@ def section_for(
     row: Any,
     age_of: Callable[[datetime], str],
     state: CommentState,
+    conn: Connection | None = None,
+    marks: ReaderMarks | None = None,
 ) -> CachedSection | Section:
     """The item's comment section as this request's reader sees it (what the template
     global ``comment_section`` gives, with the comments' version already read)."""
     me = viewer(request)
     if me is not None:
-        shared = reader_section(request, channel, row, age_of, me, state=state)
+        shared = reader_section(
+            request, channel, row, age_of, me, state=state, conn=conn, marks=marks
+        )
         if shared is None:
             return build_section(request, channel, row, on_item_page=True)
         return CachedSection(*shared)
     return CachedSection(*anonymous_section(request, channel, row, age_of, state=state))
 
 
-def reader_blocks(request: Request, channel: ChannelRef, kept: KeptPage) -> dict[str, str]:
-    """The :data:`READER_BLOCKS` of a kept item page for this request's reader."""
+#: The :data:`READER_BLOCKS` a signed-in reader with no comments or votes on the item sees,
+#: kept with the page (per "verified": an unverified reader gets no comment form): the
+#: same for every such reader but for their forms' token, a hole filled per request.
+STRANGER_BLOCKS = "stranger-blocks"
+_TOKEN_HOLE = "csrf_token"
+
+
+def _render_reader_blocks(
+    request: Request,
+    channel: ChannelRef,
+    kept: KeptPage,
+    age_of: Callable[[datetime | None], str],
+    now: datetime,
+    conn: Connection,
+    marks: ReaderMarks,
+) -> dict[str, str]:
     row, state = kept.data["item"], kept.data["state"]
-    now, zone = utcnow(), channel.cfg.zone
-
-    def age_of(when: datetime | None) -> str:
-        return age(when, now, zone)
-
     template = site_of(request).templates.get_template("item.html")
+    section = section_for(request, channel, row, age_of, state, conn, marks)
     context = template.new_context(
         data_context(
             request,
@@ -251,11 +272,44 @@ def reader_blocks(request: Request, channel: ChannelRef, kept: KeptPage) -> dict
             age_of,
             column=kept.column,
             item=row,
-            comment_block=section_for(request, channel, row, age_of, state),
+            comment_block=section,
             comment_state=state,
         )
     )
     return {name: "".join(template.blocks[name](context)) for name in READER_BLOCKS}
+
+
+def reader_blocks(
+    request: Request, channel: ChannelRef, kept: KeptPage, conn: Connection
+) -> dict[str, str]:
+    """The :data:`READER_BLOCKS` of a kept item page for this request's reader: rendered
+    once per kept page for readers with nothing of their own in its comments (their token
+    and the ages filled per request), else for this reader (their comments, votes, edit
+    links)."""
+    row, state = kept.data["item"], kept.data["state"]
+    me = viewer(request)
+    now, zone = utcnow(), channel.cfg.zone
+    marks = reader_marks(conn, row.id, me.id, state) if me is not None else NO_MARKS
+    if me is None or not marks.none or moderates(me, channel):
+
+        def age_of(when: datetime | None) -> str:
+            return age(when, now, zone)
+
+        return _render_reader_blocks(request, channel, kept, age_of, now, conn, marks)
+    token = csrf_token(request)
+    frames: dict[bool, dict[str, PageFrame]] = kept.data[STRANGER_BLOCKS]
+    found = frames.get(me.verified)
+    if found is None:
+        ages = AgeMarks()
+        rendered = _render_reader_blocks(request, channel, kept, ages, now, conn, marks)
+        hole = f"\x00{_TOKEN_HOLE}\x00"
+        found = {
+            name: PageFrame.of(html.replace(token, hole), ages.stamps)
+            for name, html in rendered.items()
+        }
+        frames[me.verified] = found
+    holes = {_TOKEN_HOLE: token}
+    return {name: frame.fill(now, zone, holes) for name, frame in found.items()}
 
 
 @router.get(urls.ITEM)
@@ -279,7 +333,7 @@ async def item(request: Request, channel_slug: str, publication_tag: str, slug: 
         )
         found = kept_page(request, channel, key)
         if found is not None:
-            own = reader_blocks(request, channel, found) if signed_in else None
+            own = reader_blocks(request, channel, found, conn) if signed_in else None
             return respond_kept(request, channel, found, conn, own)
         row = queries.item_page(conn, channel.id, publication_tag, slug)
         if row is None:
@@ -364,8 +418,8 @@ async def item(request: Request, channel_slug: str, publication_tag: str, slug: 
             marks=marks,
             until=until,
             own_holes=READER_BLOCKS if signed_in else frozenset(),
-            own_blocks=lambda kept: reader_blocks(request, channel, kept),
-            data={"item": row, "state": state},
+            own_blocks=lambda kept: reader_blocks(request, channel, kept, conn),
+            data={"item": row, "state": state, STRANGER_BLOCKS: {}},
             comment_block=section,
             comment_state=state,
             item=row,
