@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 from selectolax.lexbor import LexborHTMLParser
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from newsline import urls
 from newsline.community import accounts, moderation, preferences
@@ -24,7 +24,7 @@ from newsline.config import Settings
 from newsline.db import data_version
 from newsline.db.channels import sync_channels
 from newsline.db.engine import engine_for, session_scope
-from newsline.db.models import Channel, Item, Publication, Story, User
+from newsline.db.models import Channel, Item, Newsline, Publication, Story, User
 from newsline.publish import editorial
 from newsline.web.app import create_app
 from tests.support.webdata import NOW, Seeded, add_item, add_story, seed
@@ -331,3 +331,32 @@ def test_a_kept_front_page_stops_showing_a_pin_when_it_ends(
     clock[0] += timedelta(minutes=1)
     for page in _both(workers, FRONT):  # ended: back in its own place, below the lead
         assert page.index("Item harbor-0") < page.index(pinned)
+
+
+def test_a_publication_renamed_or_dropped_shows_on_its_page_at_once(
+    settings: Settings, seeded: Seeded, workers: tuple[TestClient, TestClient]
+) -> None:
+    """The publication page remembers the publication per data version (web/newsline.
+    publication_of): a rename, or the publication leaving the channel's newsline, shows on
+    the next request of every worker."""
+    path = "/news/solo/valley"
+    for client in workers:
+        for _ in range(2):
+            answer = client.get(path)
+            assert answer.status_code == 200
+            assert "<title>Valley Ledger ·" in answer.text
+    with session_scope(settings.database_url) as session:
+        session.execute(
+            update(Publication)
+            .where(Publication.id == seeded.publications["valley"])
+            .values(name="Valley Evening Ledger")
+            .execution_options(synchronize_session=False)
+        )
+    for client in workers:
+        assert "<title>Valley Evening Ledger ·" in client.get(path).text
+    with session_scope(settings.database_url) as session:
+        session.execute(
+            delete(Newsline).where(Newsline.publication_id == seeded.publications["valley"])
+        )
+    for client in workers:
+        assert client.get(path).status_code == 404

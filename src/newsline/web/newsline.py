@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -270,15 +271,19 @@ def _list_page(
     description: str = "",
     front: bool = False,
     for_you: bool = False,
+    conn: Connection | None = None,
+    version: int | None = None,
 ) -> HTMLResponse:
     """A page of cards; `feeds` are the list's own feed paths by kind (rss, atom, json).
 
     `front`: the channel's front page (an editor's pin leads it; a reader following hashtags
     gets a "For you" band); `for_you`: the list of a reader's followed hashtags. A signed-in
-    reader's switched-off publications are left out of every list."""
+    reader's switched-off publications are left out of every list. `conn`: the page's
+    connection when it has one, and `version` the data version it read on it first."""
     site = site_of(request)
     cursor = cursor_of(channel, before)
-    with site.engine.connect() as conn:
+    opened = site.engine.connect() if conn is None else nullcontext(conn)
+    with opened as conn:
         reader = reader_of(request, channel, conn)
         hidden = reader.hidden if reader else frozenset()
         followed = reader.followed if reader and for_you else []
@@ -287,7 +292,7 @@ def _list_page(
         key = (
             "list",
             channel.id,
-            data_version.read(conn),
+            data_version.read(conn) if version is None else version,
             request.url.path,
             before if cursor else None,
             column,
@@ -433,9 +438,44 @@ async def publication_page(
     site = site_of(request)
     channel = site.channel(channel_slug)
     with site.engine.connect() as conn:
-        publication = queries.publication(conn, channel.id, publication_tag)
-    if publication is None:
-        raise NotFound(f"no publication {publication_tag!r} on this channel", channel)
+        version = data_version.read(conn)
+        publication = publication_of(request, conn, channel, publication_tag, version)
+        if publication is None:
+            raise NotFound(f"no publication {publication_tag!r} on this channel", channel)
+        return _publication_list(request, channel, publication, before, conn, version)
+
+
+#: Publications remembered per worker (by channel and tag, with the data version read).
+PUBLICATIONS_KEPT = 1024
+
+
+def publication_of(
+    request: Request, conn: Connection, channel: ChannelRef, tag: str, version: int
+) -> Any:
+    """The channel's publication `tag` as its page shows it, looked up once per data version
+    and worker (renamed or moved out of the newsline: a write, so a new version)."""
+    memo: dict[tuple[int, str], tuple[int, Any]] = site_of(request).memo(("publications",), dict)
+    found = memo.get((channel.id, tag))
+    if found is not None and found[0] == version:
+        return found[1]
+    # Read after the version: what is kept under a version is never older than it.
+    row = queries.publication_heading(conn, channel.id, tag)
+    if row is not None:  # unknown tags are not remembered: anybody can ask for any
+        if len(memo) >= PUBLICATIONS_KEPT:
+            memo.clear()
+        memo[(channel.id, tag)] = (version, row)
+    return row
+
+
+def _publication_list(
+    request: Request,
+    channel: ChannelRef,
+    publication: Any,
+    before: str | None,
+    conn: Connection,
+    version: int,
+) -> HTMLResponse:
+    site = site_of(request)
     if publication.is_channel_own:
         return _list_page(
             request,
@@ -452,6 +492,8 @@ async def publication_page(
                 if site.settings.email.enabled
                 else " Follow it by feed."
             ),
+            conn=conn,
+            version=version,
         )
     return _list_page(
         request,
@@ -464,6 +506,8 @@ async def publication_page(
             kind: site.urls.publication_feed(channel.slug, publication.tag, kind)
             for kind in urls.FEED_FILES
         },
+        conn=conn,
+        version=version,
     )
 
 

@@ -668,6 +668,19 @@ def publication(conn: Connection, channel_id: int, tag: str) -> Row[Any] | None:
     return conn.execute(query).first()
 
 
+_PUBLICATION_HEADING = text(
+    "SELECT publication.id, publication.tag, publication.name, publication.is_channel_own "
+    "FROM publication WHERE publication.tag = :tag AND publication.id IN "
+    "(SELECT newsline.publication_id FROM newsline WHERE newsline.channel_id = :channel)"
+)
+
+
+def publication_heading(conn: Connection, channel_id: int, tag: str) -> Row[Any] | None:
+    """What a publication's page shows of it (id, tag, name, is_channel_own), by its tag
+    among the channel's newsline: one prebuilt statement."""
+    return conn.execute(_PUBLICATION_HEADING, {"tag": tag, "channel": channel_id}).first()
+
+
 def publications(conn: Connection, channel_id: int) -> Sequence[Row[Any]]:
     """The publications of the channel's newsline, by name."""
     query = (
