@@ -751,6 +751,9 @@ def main() -> None:
             asked: dict[str, str | tuple[str, str]] = {
                 name: (path, sent) if sent else path for name, (path, sent) in pages.items()
             }
+            # The signed-in reader's item page: their comment blocks (comment form, save
+            # button, token) filled per request into the page kept by data version.
+            asked["item page, signed in"] = (targets["item page"], cookie)
             cpu = cpu_per_request(config, {**asked, "/robots.txt": "/robots.txt"}, args.cpu)
             robots, robots_alone = cpu["/robots.txt"]
             print()
