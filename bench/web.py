@@ -38,7 +38,6 @@ import os
 import random
 import re
 import shutil
-import signal
 import socket
 import sqlite3
 import statistics
@@ -52,6 +51,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from procs import stop_group
 from wrk import UA, Result, median, wrk
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -309,16 +309,6 @@ def start_nginx(folder: Path, body: str) -> subprocess.Popen[bytes]:
     )
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 def deploy_conf(listen: int, app_port: int, cache: Path) -> str:
     """The shipped deploy/nginx.conf with this run's ports and folders.
 
@@ -469,7 +459,7 @@ class FetchRunning:
 
     def __exit__(self, *exc: object) -> None:
         for proc in reversed(self.procs):
-            stop(proc)  # type: ignore[arg-type]
+            stop_group(proc)  # type: ignore[arg-type]
 
     def items_stored(self) -> int:
         """Items the fetch stored meanwhile (proof that it really ran)."""
@@ -898,7 +888,7 @@ def main() -> None:
             )
     finally:
         for proc in reversed(procs):
-            stop(proc)
+            stop_group(proc)
         if args.keep:
             print(f"kept {work}")
         else:
