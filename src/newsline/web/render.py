@@ -26,7 +26,7 @@ from newsline.text import truncate_words
 from newsline.urls import Urls
 from newsline.web.auth import viewer
 from newsline.web.safety import highlighted
-from newsline.web.site import ChannelRef, site_of
+from newsline.web.site import ChannelRef, Site, site_of
 
 #: The sponsor's six width bands (CSS classes ``band-0`` … ``band-5``).
 SPONSOR_BANDS = ("lt500", "500-599", "600-899", "900-1199", "1200-1799", "ge1800")
@@ -223,6 +223,20 @@ def page_cache(request: Request) -> FragmentCache:
     return cache
 
 
+def helpers(site: Site, channel: ChannelRef) -> dict[str, Any]:
+    """The functions every page and fragment template calls (``age`` apart: each caller
+    says how it prints a moment)."""
+    return {
+        "item_path": lambda row: item_path(site.urls, channel, row),
+        "source_url": source_url,
+        "clip": clip,
+        "initials": initials,
+        "avatar_class": avatar_class,
+        "web_url": web_url,
+        "highlighted": highlighted,
+    }
+
+
 def render_fragment(
     request: Request, channel: ChannelRef, template: str, macro: str, *args: Any
 ) -> Fragment:
@@ -237,18 +251,7 @@ def render_fragment(
         stamps.append(when)
         return f"\x00{len(stamps) - 1}\x00"
 
-    names = {
-        "channel": channel,
-        "cfg": channel.cfg,
-        "age": mark,
-        "item_path": lambda row: item_path(site.urls, channel, row),
-        "source_url": source_url,
-        "clip": clip,
-        "initials": initials,
-        "avatar_class": avatar_class,
-        "web_url": web_url,
-        "highlighted": highlighted,
-    }
+    names = {"channel": channel, "cfg": channel.cfg, "age": mark, **helpers(site, channel)}
     module = site.templates.get_template(template).make_module(names)
     html = str(getattr(module, macro)(*args))
     pieces = _STAMP_MARK.split(html)
@@ -575,9 +578,10 @@ def data_context(
     age_of: Callable[[datetime | None], str],
     **context: Any,
 ) -> dict[str, Any]:
-    """What a kept page's blocks are rendered with: the page's data, the channel's settings
-    and the request's path, but nothing else of the request (no options, date or online
-    count: :data:`REQUEST_BLOCKS` show those)."""
+    """What a page is rendered with: the page's data (`context`), the channel's settings and
+    the request's path. For a kept page's blocks nothing else of the request (no options,
+    date or online count: :data:`REQUEST_BLOCKS` show those); a page rendered whole passes
+    those in `context` too."""
     site = site_of(request)
     return {
         "request": request,
@@ -590,19 +594,14 @@ def data_context(
         ),
         "path": request.url.path,
         "home": site.urls.newsline(channel.slug),
+        # The channel's digests are its own publication's items.
         "digest_home": site.urls.digests(channel.slug, channel.cfg.own_tag),
         "mail_enabled": site.settings.email.enabled,
         "feeds": per_channel_settings(
             request, "feeds", channel, lambda: feed_links(site.urls, channel)
         ),
         "age": age_of,
-        "item_path": lambda row: item_path(site.urls, channel, row),
-        "source_url": source_url,
-        "clip": clip,
-        "initials": initials,
-        "avatar_class": avatar_class,
-        "web_url": web_url,
-        "highlighted": highlighted,
+        **helpers(site, channel),
         **context,
     }
 
@@ -657,38 +656,18 @@ def page(
     online = online_of(request, channel, conn, now)
     zone = channel.cfg.zone
     options = ReaderOptions.of(request)
-    ctx = {
-        "request": request,  # for globals such as csrf_input()
-        "channel": channel,
-        "cfg": channel.cfg,
-        "now": now,
-        "zone": zone,
-        "dateline": dateline_date(now, zone),
-        "online": online,
-        "sponsors": per_channel_settings(
-            request, "sponsors", channel, lambda: sponsor_links(channel)
-        ),
-        "options": options,
-        "column": column,
-        "title": title,
-        "path": request.url.path,
-        "home": site.urls.newsline(channel.slug),
-        # The channel's digests are its own publication's items.
-        "digest_home": site.urls.digests(channel.slug, channel.cfg.own_tag),
-        "mail_enabled": site.settings.email.enabled,
-        "feeds": per_channel_settings(
-            request, "feeds", channel, lambda: feed_links(site.urls, channel)
-        ),
-        "age": lambda when: age(when, now, zone),
-        "item_path": lambda row: item_path(site.urls, channel, row),
-        "source_url": source_url,
-        "clip": clip,
-        "initials": initials,
-        "avatar_class": avatar_class,
-        "web_url": web_url,
-        "highlighted": highlighted,
+    ctx = data_context(
+        request,
+        channel,
+        now,
+        lambda when: age(when, now, zone),
+        dateline=dateline_date(now, zone),
+        online=online,
+        options=options,
+        column=column,
+        title=title,
         **context,
-    }
+    )
     if template in SPLICED:
         html = render_spliced(request, channel, template, ctx)
     else:
