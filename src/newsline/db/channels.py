@@ -7,11 +7,12 @@ import logging
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from newsline.config import ChannelSettings, Settings
+from newsline.db.data_version import bump_row
 from newsline.db.engine import session_scope
 from newsline.db.models import Channel, ChannelSetting, Newsline, Publication, SettingsVersion
 from newsline.errors import NewslineError
@@ -141,15 +142,7 @@ def settings_version(conn: Connection) -> int:
 def bump_settings_version(session: Session) -> None:
     """Tell every process the channel settings changed (in the writer's transaction, so the
     new number is seen together with the new settings)."""
-    bumped = session.execute(
-        update(SettingsVersion)
-        .where(SettingsVersion.id == 1)
-        .values(version=SettingsVersion.version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if not getattr(bumped, "rowcount", 0):  # the row is made by the migration; just in case
-        session.add(SettingsVersion(id=1, version=1))
-        session.flush()
+    bump_row(session, SettingsVersion)
 
 
 def effective_settings(settings: Settings) -> Settings:

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, event, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from newsline.db.models import DataVersion
+from newsline.db.models import DataVersion, SettingsVersion
 
 #: The tables whose rows the reader's pages show.
 WATCHED = frozenset({"item", "story", "item_hashtag", "publication", "newsline", "digest"})
@@ -59,16 +59,21 @@ def _before_commit(session: Session) -> None:
 
 def bump(session: Session) -> None:
     """Tell every web worker that what the pages show changed (in the writer's transaction)."""
+    bump_row(session, DataVersion)
+    session.info.pop(_CHANGED, None)
+
+
+def bump_row(session: Session, counter: type[DataVersion] | type[SettingsVersion]) -> None:
+    """Add one to a one-row version counter (row id 1) in the session's transaction."""
     bumped = session.execute(
-        update(DataVersion)
-        .where(DataVersion.id == 1)
-        .values(version=DataVersion.version + 1)
+        update(counter)
+        .where(counter.id == 1)
+        .values(version=counter.version + 1)
         .execution_options(synchronize_session=False)
     )
     if not getattr(bumped, "rowcount", 0):  # the row is made by the migration; just in case
-        session.add(DataVersion(id=1, version=1))
+        session.add(counter(id=1, version=1))
         session.flush()
-    session.info.pop(_CHANGED, None)
 
 
 @event.listens_for(Session, "after_commit")

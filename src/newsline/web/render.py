@@ -656,18 +656,15 @@ def page(
     online = online_of(request, channel, conn, now)
     zone = channel.cfg.zone
     options = ReaderOptions.of(request)
-    ctx = data_context(
-        request,
-        channel,
-        now,
-        lambda when: age(when, now, zone),
+    ctx = data_context(request, channel, now, lambda when: age(when, now, zone))
+    ctx.update(
         dateline=dateline_date(now, zone),
         online=online,
         options=options,
         column=column,
         title=title,
-        **context,
     )
+    ctx.update(context)  # the page's own values win (an admin page's own `now`)
     if template in SPLICED:
         html = render_spliced(request, channel, template, ctx)
     else:
