@@ -105,6 +105,17 @@ BATCH_TIME_LIMIT_MS = 3_600_000
 #: Feed URLs the process's bookkeeping remembers at most (to name feeds in the fetch log).
 BOOK_FEEDS = 10_000
 
+#: What a feed unit reads of its feed (one feed, or a message's several), on its lock's
+#: connection.
+DUE_FEED = select(
+    Feed.id,
+    Feed.url,
+    Feed.etag,
+    Feed.last_modified,
+    Feed.interval_seconds,
+    Feed.next_fetch_at,
+)
+
 
 class _Process:
     """What a worker process keeps between units: the fetcher, its politeness, a pool, and
@@ -182,16 +193,7 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
     async def refresh_feed_unit(feed_id: int, *, run: str = "", force: bool = False) -> None:
         with unit_lock(db, LOCK_FEED, feed_id) as conn:
             # Read on the lock's connection: no second checkout for one row.
-            feed = conn.execute(
-                select(
-                    Feed.id,
-                    Feed.url,
-                    Feed.etag,
-                    Feed.last_modified,
-                    Feed.interval_seconds,
-                    Feed.next_fetch_at,
-                ).where(Feed.id == feed_id)
-            ).first()
+            feed = conn.execute(DUE_FEED.where(Feed.id == feed_id)).first()
             due = feed is not None and (
                 force or feed.next_fetch_at is None or feed.next_fetch_at <= utcnow()
             )
@@ -216,19 +218,7 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
         # where one message a feed paid each of those per feed. Politeness is per host,
         # as for one feed a message.
         with unit_locks(db, LOCK_FEED, feed_ids) as (conn, held):
-            rows = {
-                row.id: row
-                for row in conn.execute(
-                    select(
-                        Feed.id,
-                        Feed.url,
-                        Feed.etag,
-                        Feed.last_modified,
-                        Feed.interval_seconds,
-                        Feed.next_fetch_at,
-                    ).where(Feed.id.in_(held))
-                )
-            }
+            rows = {row.id: row for row in conn.execute(DUE_FEED.where(Feed.id.in_(held)))}
             now = utcnow()
             results: dict[int, FeedOutcome] = {}
             todo: list[DueFeed] = []
