@@ -683,6 +683,16 @@ def start_session(
     return row
 
 
+def session_expired(created_at: datetime, expires_at: datetime, now: datetime) -> bool:
+    """Whether a session has ended: idle too long, or older than :data:`SESSION_MAX`."""
+    return expires_at <= now or created_at + SESSION_MAX <= now
+
+
+def session_due_touch(last_seen_at: datetime, now: datetime) -> bool:
+    """Whether a live session's idle clock is due to restart (every :data:`TOUCH_EVERY`)."""
+    return now - last_seen_at >= TOUCH_EVERY
+
+
 def session_user(
     session: Session, sid: str, now: datetime | None = None
 ) -> tuple[AuthSession, User] | None:
@@ -697,10 +707,10 @@ def session_user(
     if found is None:
         return None
     row, user = found
-    if row.expires_at <= now or row.created_at + SESSION_MAX <= now:
+    if session_expired(row.created_at, row.expires_at, now):
         session.delete(row)
         return None
-    if now - row.last_seen_at >= TOUCH_EVERY:
+    if session_due_touch(row.last_seen_at, now):
         row.last_seen_at = now
         row.expires_at = min(now + SESSION_IDLE, row.created_at + SESSION_MAX)
     return row, user

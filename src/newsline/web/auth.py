@@ -31,12 +31,12 @@ from sqlalchemy import Engine
 
 from newsline import urls
 from newsline.community.accounts import (
-    SESSION_MAX,
-    TOUCH_EVERY,
     api_token_user,
     channel_roles,
     has_role,
     secret_hash,
+    session_due_touch,
+    session_expired,
     session_user,
 )
 from newsline.db.engine import session_scope
@@ -113,11 +113,7 @@ def _session_viewer(engine: Engine, sid: str) -> Viewer | bool | None:
     if not rows:
         return None
     created, seen, expires, user_id, email, name, role, verified = rows[0][:8]
-    if (
-        aware(expires) <= now
-        or aware(created) + SESSION_MAX <= now
-        or now - aware(seen) >= TOUCH_EVERY
-    ):
+    if session_expired(aware(created), aware(expires), now) or session_due_touch(aware(seen), now):
         return False
     return Viewer(
         id=user_id,
