@@ -12,8 +12,9 @@ PG_URL = os.environ.get("NEWSLINE_TEST_PG_URL", "")
 
 
 @contextmanager
-def migrated_database(prefix: str = "nl") -> Iterator[str]:
-    """A new database migrated to the newest schema; its URL, and dropped afterwards."""
+def migrated_database(prefix: str = "nl", *, migrate: bool = True) -> Iterator[str]:
+    """A new database migrated to the newest schema (left empty with ``migrate=False``);
+    its URL, and dropped afterwards."""
     import psycopg
 
     from newsline.db.engine import dispose_all
@@ -25,7 +26,8 @@ def migrated_database(prefix: str = "nl") -> Iterator[str]:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = f"{PG_URL.rpartition('/')[0]}/{name}"
     try:
-        upgrade(url)
+        if migrate:
+            upgrade(url)
         yield url
     finally:
         dispose_all()

@@ -153,11 +153,13 @@ def main_callback(
 
 
 def prepare_database(settings: Settings) -> None:
-    """Apply pending migrations and create the configured channels' rows (idempotent)."""
+    """Apply pending migrations and create the configured channels' rows (idempotent; one
+    process at a time, so servers and workers may start together)."""
     from newsline.db.channels import sync_channels
     from newsline.db.engine import session_scope
-    from newsline.db.migrate import upgrade
+    from newsline.db.migrate import one_at_a_time, upgrade
 
-    upgrade(settings.database_url)
-    with session_scope(settings.database_url) as session:
-        sync_channels(session, settings)
+    with one_at_a_time(settings.database_url):
+        upgrade(settings.database_url)
+        with session_scope(settings.database_url) as session:
+            sync_channels(session, settings)
