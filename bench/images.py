@@ -36,6 +36,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from newsline.db.migrate import upgrade
 from newsline.urls import Urls
+from procs import stop_group
 from web import (
     Result,
     deploy_conf,
@@ -43,7 +44,6 @@ from web import (
     median,
     start_app,
     start_nginx,
-    stop,
     wait_for,
     wrk,
 )
@@ -188,7 +188,7 @@ def main() -> None:
     finally:
         host.shutdown()
         for proc in procs:
-            stop(proc)
+            stop_group(proc)
         if args.keep:
             print(f"kept {work}")
         else:

@@ -29,7 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from newsline.testing import lighthouse
-from web import free_port, start_nginx, stop, wait_for
+from procs import stop_group
+from web import free_port, start_nginx, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMS = {"mobile": False, "desktop": True}
@@ -135,8 +136,8 @@ def main() -> None:
                         print(" | ".join(row))
         finally:
             if nginx is not None:
-                stop(nginx)
-            stop(demo)
+                stop_group(nginx)
+            stop_group(demo)
 
 
 if __name__ == "__main__":

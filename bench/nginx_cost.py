@@ -44,6 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import web
+from procs import stop_group
 from web import (
     CONFIG,
     NGINX_MAIN,
@@ -53,7 +54,6 @@ from web import (
     free_port,
     generate,
     start_app,
-    stop,
     wait_for,
 )
 from wrk import UA
@@ -250,7 +250,7 @@ def main() -> None:
                 print(f"| {page} | {name} | {shown} | {value / reference:.2f} |", flush=True)
     finally:
         if app is not None:
-            stop(app)
+            stop_group(app)
         shutil.rmtree(work, ignore_errors=True)
 
 
