@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.orm import Session
 
 from newsline.db.models import ReaderHashtag, ReaderPublication, SavedItem, utcnow
+from newsline.db.raw import raw_rows
 from newsline.errors import NewslineError
 
 #: A reader follows at most this many hashtags per channel, and saves at most this many items.
@@ -35,9 +36,11 @@ class ReaderChoices:
 
     hidden_publications: frozenset[int] = frozenset()
     hashtags: frozenset[str] = frozenset()
+    #: How many items the reader saved (in every channel).
+    saved: int = 0
 
     def __bool__(self) -> bool:
-        """Whether the reader chose anything (else their lists are everybody's)."""
+        """Whether the reader narrowed the channel's lists (else they are everybody's)."""
         return bool(self.hidden_publications or self.hashtags)
 
 
@@ -50,34 +53,30 @@ def keeps(choices: ReaderChoices, publication_id: int, item_hashtags: Iterable[s
     return True
 
 
-def hidden_publication_ids(session: Session, user_id: int, channel_id: int) -> set[int]:
-    """The publications the reader switched off in the channel."""
-    return set(
-        session.scalars(
-            select(ReaderPublication.publication_id).where(
-                ReaderPublication.user_id == user_id, ReaderPublication.channel_id == channel_id
-            )
-        )
-    )
+_CHOICES = (
+    "SELECT 0, publication_id, NULL FROM reader_publication "
+    "WHERE user_id = :user AND channel_id = :channel "
+    "UNION ALL SELECT 1, NULL, hashtag FROM reader_hashtag "
+    "WHERE user_id = :user AND channel_id = :channel "
+    "UNION ALL SELECT 2, count(*), NULL FROM saved_item WHERE user_id = :user"
+)
 
 
-def followed_hashtags(session: Session, user_id: int, channel_id: int) -> set[str]:
-    """The hashtags the reader follows in the channel."""
-    return set(
-        session.scalars(
-            select(ReaderHashtag.hashtag).where(
-                ReaderHashtag.user_id == user_id, ReaderHashtag.channel_id == channel_id
-            )
-        )
-    )
-
-
-def choices(session: Session, user_id: int, channel_id: int) -> ReaderChoices:
-    """Everything the reader chose for the channel."""
-    return ReaderChoices(
-        frozenset(hidden_publication_ids(session, user_id, channel_id)),
-        frozenset(followed_hashtags(session, user_id, channel_id)),
-    )
+def choices(conn: Connection, user_id: int, channel_id: int) -> ReaderChoices:
+    """Everything the reader chose for the channel, and how many items they saved: one
+    statement on the driver's cursor (every signed-in list page reads it; the ORM's three
+    reads cost ~10x more). A session's writes are seen on ``session.connection()``."""
+    hidden: set[int] = set()
+    followed: set[str] = set()
+    saved = 0
+    for kind, number, tag in raw_rows(conn, _CHOICES, {"user": user_id, "channel": channel_id}):
+        if kind == 0:
+            hidden.add(int(number))
+        elif kind == 1:
+            followed.add(tag)
+        else:
+            saved = int(number or 0)
+    return ReaderChoices(frozenset(hidden), frozenset(followed), saved)
 
 
 def set_hidden_publications(

@@ -41,9 +41,10 @@ from newsline.community.accounts import (
 )
 from newsline.db.engine import session_scope
 from newsline.db.models import User, utcnow
+from newsline.db.raw import raw_rows
 from newsline.errors import NewslineError
 from newsline.web.csrf import require_csrf
-from newsline.web.queries import aware, raw_rows
+from newsline.web.queries import aware
 from newsline.web.session import is_signed_in_id, session_id
 from newsline.web.site import Refused, site_of
 

@@ -16,6 +16,7 @@ from markupsafe import Markup
 from sqlalchemy import Connection
 
 from newsline import urls
+from newsline.community import preferences
 from newsline.community.preferences import ReaderChoices
 from newsline.db import data_version
 from newsline.db.models import utcnow
@@ -104,7 +105,6 @@ class Reader:
     """A signed-in reader's choices as a channel's lists honour them."""
 
     choices: ReaderChoices
-    saved: int
 
     @property
     def hidden(self) -> frozenset[int]:
@@ -121,6 +121,11 @@ class Reader:
         """Whether the reader's lists differ from everybody's (else: today's page)."""
         return bool(self.choices) or self.saved > 0
 
+    @property
+    def saved(self) -> int:
+        """How many items the reader saved."""
+        return self.choices.saved
+
 
 def reader_of(
     request: Request, channel: ChannelRef, conn: Connection | None = None
@@ -132,10 +137,8 @@ def reader_of(
         return None
     if conn is None:
         with site_of(request).engine.connect() as own:
-            hidden, followed, saved = queries.reader_choices(own, me.id, channel.id)
-    else:
-        hidden, followed, saved = queries.reader_choices(conn, me.id, channel.id)
-    return Reader(ReaderChoices(hidden_publications=hidden, hashtags=followed), saved)
+            return Reader(preferences.choices(own, me.id, channel.id))
+    return Reader(preferences.choices(conn, me.id, channel.id))
 
 
 def story_cards(

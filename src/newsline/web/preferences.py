@@ -60,8 +60,7 @@ def _form_context(request: Request, channel: ChannelRef, me: Viewer) -> dict[str
             for row in queries.publications(conn, channel.id)
             if row.tag != channel.cfg.own_tag
         ]
-    with session_scope(site.settings.database_url) as session:
-        chosen = preferences.choices(session, me.id, channel.id)
+        chosen = preferences.choices(conn, me.id, channel.id)
     return {
         "publications": [
             {"id": pid, "name": name, "tag": tag, "shown": pid not in chosen.hidden_publications}
@@ -258,7 +257,7 @@ def private_feed(request: Request, token: str, channel_slug: str, name: str) -> 
         user = accounts.user_by_feed_token(session, token)
         if user is None:
             raise NotFound("This private feed address is not valid (any more).", channel)
-        chosen = preferences.choices(session, user.id, channel.id)
+        chosen = preferences.choices(session.connection(), user.id, channel.id)
         owner = user.display_name
     with site.engine.connect() as conn:
         rows, _ = queries.list_items(conn, channel.id, limit=PRIVATE_FEED_SCAN, with_body=True)

@@ -233,56 +233,6 @@ class Entry:
         return (self.id, self.enriched_at, self.title, self.story_id, self.story_updated_at)
 
 
-_NAMED = re.compile(r":([a-z_]+)")
-
-
-@lru_cache(maxsize=64)
-def _driver_sql(sql: str, dialect: str) -> str:
-    # sqlite3 takes ``:name`` as it is; psycopg takes ``%(name)s``.
-    return sql if dialect == "sqlite" else _NAMED.sub(r"%(\1)s", sql)
-
-
-def raw_rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[Any]:
-    """The rows of a hot read on the driver's own cursor (``:name`` parameters): SQLAlchemy's
-    statement and result machinery cost several times these small reads. Stamps come back
-    as the driver gives them (:func:`aware` converts them)."""
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(_driver_sql(sql, conn.dialect.name), params)
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
-
-
-_READER_CHOICES = (
-    "SELECT 0, publication_id, NULL FROM reader_publication "
-    "WHERE user_id = :user AND channel_id = :channel "
-    "UNION ALL SELECT 1, NULL, hashtag FROM reader_hashtag "
-    "WHERE user_id = :user AND channel_id = :channel "
-    "UNION ALL SELECT 2, count(*), NULL FROM saved_item WHERE user_id = :user"
-)
-
-
-def reader_choices(
-    conn: Connection, user_id: int, channel_id: int
-) -> tuple[frozenset[int], frozenset[str], int]:
-    """A signed-in reader's publications switched off and hashtags followed on a channel,
-    and how many items they saved: one statement (the ORM's three cost ~10x more)."""
-    hidden: set[int] = set()
-    followed: set[str] = set()
-    saved = 0
-    for kind, number, tag in raw_rows(
-        conn, _READER_CHOICES, {"user": user_id, "channel": channel_id}
-    ):
-        if kind == 0:
-            hidden.add(int(number))
-        elif kind == 1:
-            followed.add(tag)
-        else:
-            saved = int(number or 0)
-    return frozenset(hidden), frozenset(followed), saved
-
-
 def list_stories(
     conn: Connection,
     channel_id: int,
