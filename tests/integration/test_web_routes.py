@@ -27,6 +27,7 @@ from starlette.routing import Match, Route
 from newsline.config import Settings
 from newsline.db.channels import sync_channels
 from newsline.db.engine import session_scope
+from newsline.web import app as web_app
 from newsline.web.app import PagesFirst, create_app
 from newsline.web.csrf import refuse_cross_site
 from tests.support.webdata import seed
@@ -216,3 +217,57 @@ def test_the_pages_called_directly_answer_as_fastapi_does(
         assert one == other, path
     statuses = {status for status, _, _ in direct}
     assert {200, 400, 404, 405} <= statuses
+
+
+async def _by_request(request: Request) -> str:
+    return request.url.path
+
+
+async def _solved(request: Request, path: str = Depends(_by_request)) -> str:
+    return path
+
+
+def _plain(request: Request) -> str:
+    return request.url.path
+
+
+@pytest.mark.parametrize(
+    ("kind", "direct"), [("a coroutine of the request", True), ("solved", False), ("sync", False)]
+)
+def test_the_pages_called_directly_run_every_app_wide_dependency(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, kind: str, direct: bool
+) -> None:
+    """A dependency added to the app's own (``FastAPI(dependencies=...)``) runs before every
+    reader's page: called on the direct path when it is a coroutine of the request alone,
+    else the page goes through FastAPI, which solves it."""
+    seen: list[tuple[str, bool]] = []
+
+    async def watch(request: Request) -> None:
+        seen.append((request.url.path, "fastapi_inner_astack" not in request.scope))
+
+    async def watch_solved(request: Request, path: str = Depends(_solved)) -> None:
+        await watch(request)
+
+    def watch_sync(request: Request, path: str = Depends(_plain)) -> None:
+        seen.append((request.url.path, "fastapi_inner_astack" not in request.scope))
+
+    added = {"a coroutine of the request": watch, "solved": watch_solved, "sync": watch_sync}
+
+    class WithOneMore(FastAPI):
+        def __init__(self, **options: Any) -> None:
+            options["dependencies"] = [*options["dependencies"], Depends(added[kind])]
+            super().__init__(**options)
+
+    seed(settings)
+    monkeypatch.setattr(web_app, "FastAPI", WithOneMore)
+    paths = [
+        "/",
+        "/news/newsline",
+        "/news/tag/politics",
+        "/news/solo/harbor",
+        "/news/topic/harbor/harbor-0",
+    ]
+    with TestClient(create_app(settings), headers=HUMAN) as client:
+        for path in paths:
+            assert client.get(path).status_code == 200, path
+    assert seen == [(path, direct) for path in paths]

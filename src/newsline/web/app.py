@@ -6,9 +6,10 @@ import hashlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from typing import Any, get_type_hints
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
@@ -149,6 +150,32 @@ class PagesFirst(APIRouter):
         self.routes.extend(routes)
         self.reserved = reserved
         self.direct = [(route, direct_call(route)) for route in routes]
+        self._included_with: list[params.Depends | None] | None = None
+
+    def app_wide(self, app: FastAPI) -> list[Callable[[Request], Awaitable[Any]]] | None:
+        """The dependencies FastAPI runs before each of these pages, overrides applied, as the
+        direct path calls them: the app's own (``FastAPI(dependencies=...)``) and those the
+        app included this router with, read from the app so that none added later is skipped.
+        None when one is not a coroutine function of the request alone (FastAPI must solve
+        it), or the app did not include this router: its pages then go the usual way."""
+        if self._included_with is None:
+            inclusion = next(
+                (r for r in app.router.routes if getattr(r, "original_router", None) is self),
+                None,
+            )
+            context = getattr(inclusion, "include_context", None)
+            # Not included (or FastAPI kept no context): what must run is unknown, so None.
+            self._included_with = list(context.dependencies) if context is not None else [None]
+        calls = []
+        for depends in self._included_with:
+            dependency = depends.dependency if depends is not None else None
+            if dependency is None:
+                return None
+            call = app.dependency_overrides.get(dependency, dependency)
+            if not _of_the_request(call):
+                return None
+            calls.append(call)
+        return calls
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http" or _first_segment(scope["path"]) in self.reserved:
@@ -162,22 +189,41 @@ class PagesFirst(APIRouter):
         for route, call in self.direct:
             match, child = Route.matches(route, scope)
             if match is Match.FULL:
-                if call is not None and await call(route, scope, receive, send, child):
-                    return
+                wide = self.app_wide(scope["app"]) if call is not None else None
+                if call is not None and wide is not None:
+                    sent = await call(route, scope, receive, send, child, wide)
+                    if sent:
+                        return
                 break
         await super().handle(scope, receive, send)
 
 
-DirectCall = Callable[[APIRoute, Scope, Receive, Send, Scope], Awaitable[bool]]
+@lru_cache(maxsize=64)
+def _of_the_request(call: Callable[..., Any]) -> bool:
+    """Whether `call` is a coroutine function taking the request alone."""
+    if not inspect.iscoroutinefunction(call):
+        return False
+    parameters = list(inspect.signature(call).parameters.values())
+    return (
+        len(parameters) == 1
+        and get_type_hints(call).get(parameters[0].name) is Request
+        and parameters[0].default is inspect.Parameter.empty
+    )
+
+
+DirectCall = Callable[
+    [APIRoute, Scope, Receive, Send, Scope, list[Callable[[Request], Awaitable[Any]]]],
+    Awaitable[bool],
+]
 
 
 def direct_call(route: APIRoute) -> DirectCall | None:
     """A way to call `route`'s endpoint without FastAPI's machinery, for endpoints taking
     only the request, path parameters (``str`` or ``int``) and optional ``str`` query
-    parameters, with no dependency but the app-wide one (called here, overrides included:
-    tests/integration/test_web_routes.py relies on them); None for any other endpoint. The
-    call answers False (nothing sent) when a value is not what FastAPI would accept as is
-    (an ``int`` that is not plain digits): FastAPI then handles the request."""
+    parameters, with no dependency of their own; None for any other endpoint. The call runs
+    the app-wide dependencies it is given (:meth:`PagesFirst.app_wide`) first, and answers
+    False (nothing sent) when a value is not what FastAPI would accept as is (an ``int`` that
+    is not plain digits): FastAPI then handles the request."""
     if route.dependencies or route.dependant.dependencies:
         return None
     hints = get_type_hints(route.endpoint)
@@ -203,7 +249,12 @@ def direct_call(route: APIRoute) -> DirectCall | None:
     endpoint = route.endpoint
 
     async def call(
-        route: APIRoute, scope: Scope, receive: Receive, send: Send, child: Scope
+        route: APIRoute,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        child: Scope,
+        app_wide: list[Callable[[Request], Awaitable[Any]]],
     ) -> bool:
         found = child["path_params"]
         arguments: dict[str, Any] = {name: found[name] for name in texts}
@@ -219,8 +270,8 @@ def direct_call(route: APIRoute) -> DirectCall | None:
             arguments[name] = request.query_params.get(name)
         if request_name is not None:
             arguments[request_name] = request
-        app = scope["app"]
-        await app.dependency_overrides.get(refuse_cross_site, refuse_cross_site)(request)
+        for dependency in app_wide:
+            await dependency(request)
         response = await endpoint(**arguments)
         await response(scope, receive, send)
         return True
