@@ -52,7 +52,7 @@ from newsline.web.auth import Viewer, csrf_unless_token, require_viewer, viewer
 from newsline.web.clients import client_ip, client_key
 from newsline.web.csrf import FIELD as CSRF_FIELD
 from newsline.web.csrf import csrf_token, form_fields, require_csrf
-from newsline.web.render import Fragment, age, fragment_cache, page, render_fragment
+from newsline.web.render import Fragment, ages, fragment_cache, page, render_fragment
 from newsline.web.site import ChannelRef, NotFound, Refused, Site, site_of
 
 log = logging.getLogger(__name__)
@@ -509,12 +509,9 @@ def _shared_page(
     """A comments page of threads from the shared sections (:func:`anonymous_section`,
     :func:`reader_section`), or rendered whole for the readers those do not serve."""
     site = site_of(request)
-    now, zone = utcnow(), channel.cfg.zone
+    now = utcnow()
     found = viewer(request)
-
-    def age_of(when: datetime) -> str:
-        return age(when, now, zone)
-
+    age_of = ages(channel, now)
     shared = (
         anonymous_section(
             request, channel, row, age_of, sort=sort, page_no=page_no, on_item_page=False

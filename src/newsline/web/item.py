@@ -46,7 +46,7 @@ from newsline.web.render import (
     AgeMarks,
     KeptPage,
     PageFrame,
-    age,
+    ages,
     clip,
     data_context,
     item_path,
@@ -288,28 +288,24 @@ def reader_blocks(
     links)."""
     row, state = kept.data["item"], kept.data["state"]
     me = viewer(request)
-    now, zone = utcnow(), channel.cfg.zone
+    now = utcnow()
     marks = reader_marks(conn, row.id, me.id, state) if me is not None else NO_MARKS
     if me is None or not marks.none or moderates(me, channel):
-
-        def age_of(when: datetime | None) -> str:
-            return age(when, now, zone)
-
-        return _render_reader_blocks(request, channel, kept, age_of, now, conn, marks)
+        return _render_reader_blocks(request, channel, kept, ages(channel, now), now, conn, marks)
     token = csrf_token(request)
     frames: dict[bool, dict[str, PageFrame]] = kept.data[STRANGER_BLOCKS]
     found = frames.get(me.verified)
     if found is None:
-        ages = AgeMarks()
-        rendered = _render_reader_blocks(request, channel, kept, ages, now, conn, marks)
+        stamps = AgeMarks()
+        rendered = _render_reader_blocks(request, channel, kept, stamps, now, conn, marks)
         hole = f"\x00{_TOKEN_HOLE}\x00"
         found = {
-            name: PageFrame.of(html.replace(token, hole), ages.stamps)
+            name: PageFrame.of(html.replace(token, hole), stamps.stamps)
             for name, html in rendered.items()
         }
         frames[me.verified] = found
     holes = {_TOKEN_HOLE: token}
-    return {name: frame.fill(now, zone, holes) for name, frame in found.items()}
+    return {name: frame.fill(now, channel.cfg.zone, holes) for name, frame in found.items()}
 
 
 @router.get(urls.ITEM)
@@ -394,7 +390,7 @@ async def item(request: Request, channel_slug: str, publication_tag: str, slug: 
                 request,
                 channel,
                 row,
-                marks if keeping else (lambda when: age(when, now, channel.cfg.zone)),
+                marks if keeping else ages(channel, now),
                 state,
             )
         modified = page_date(row.enriched_at or row.first_seen_at, state.changed_at, now)

@@ -25,7 +25,7 @@ from newsline.web.auth import Viewer, require_viewer, viewer
 from newsline.web.queries import Cursor, CursorError, Entry
 from newsline.web.render import (
     AgeMarks,
-    age,
+    ages,
     fragment_cache,
     kept_page,
     page,
@@ -188,13 +188,7 @@ def story_cards(
             )
             cache.put(key, fragment)
             fragments[n] = fragment
-    if age_of is None:
-        now = utcnow()
-        zone = channel.cfg.zone
-
-        def age_of(when: Any) -> str:
-            return age(when, now, zone)
-
+    age_of = age_of or ages(channel)
     return [Markup(f.fill(age_of)) for f in fragments if f is not None]
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -54,6 +54,12 @@ def age(when: datetime | None, now: datetime, zone: Any = UTC) -> str:
         return f"{seconds // 86400}d"
     local = when.astimezone(zone)
     return f"{local.day} {local:%b} {local.year}"
+
+
+def ages(channel: ChannelRef, now: datetime | None = None) -> Callable[[datetime | None], str]:
+    """Each moment's age (:func:`age`) as the channel's pages print it at `now` (by default,
+    the current time), in the channel's time zone."""
+    return partial(age, now=now or utcnow(), zone=channel.cfg.zone)
 
 
 def dateline_date(now: datetime, zone: Any) -> str:
@@ -656,7 +662,7 @@ def page(
     online = online_of(request, channel, conn, now)
     zone = channel.cfg.zone
     options = ReaderOptions.of(request)
-    ctx = data_context(request, channel, now, lambda when: age(when, now, zone))
+    ctx = data_context(request, channel, now, ages(channel, now))
     ctx.update(
         dateline=dateline_date(now, zone),
         online=online,

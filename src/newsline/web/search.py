@@ -17,11 +17,10 @@ from markupsafe import Markup
 from sqlalchemy import Connection, Row, bindparam, text
 
 from newsline import urls
-from newsline.db.models import utcnow
 from newsline.web import queries
 from newsline.web.newsline import PERSONAL, reader_of
 from newsline.web.queries import CARD_SQL, LISTED_SQL, STAMP_TYPES
-from newsline.web.render import age, page, render_fragment
+from newsline.web.render import ages, page, render_fragment
 from newsline.web.safety import MARK_END, MARK_START, highlighted
 from newsline.web.site import ChannelRef, site_of
 from newsline.web.snippets import snippet
@@ -157,11 +156,7 @@ def grouped(
     members = queries.story_members(conn, channel.id, story_ids)
     seen_stories: set[int] = set()
     seen_titles: set[str] = set()
-    now, zone = utcnow(), channel.cfg.zone
-
-    def age_of(when: Any) -> str:
-        return age(when, now, zone)
-
+    age_of = ages(channel)
     out = []
     for hit in hits:
         words = queries.title_key(hit.title)

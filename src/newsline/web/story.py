@@ -13,13 +13,12 @@ from sqlalchemy import Connection
 
 from newsline import urls
 from newsline.db import data_version
-from newsline.db.models import utcnow
 from newsline.web import queries
 from newsline.web.newsline import PERSONAL, cursor_of, reader_of
 from newsline.web.queries import Entry
 from newsline.web.render import (
     AgeMarks,
-    age,
+    ages,
     fragment_cache,
     kept_page,
     page,
@@ -56,12 +55,7 @@ def item_cards(
                 )
                 cache.put(key, fragment)
                 fragments[n] = fragment
-    if age_of is None:
-        now, zone = utcnow(), channel.cfg.zone
-
-        def age_of(when: Any) -> str:
-            return age(when, now, zone)
-
+    age_of = age_of or ages(channel)
     return [Markup(f.fill(age_of)) for f in fragments if f]
 
 
