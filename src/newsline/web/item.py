@@ -373,9 +373,7 @@ async def item(request: Request, channel_slug: str, publication_tag: str, slug: 
         related: list[Any] = []
         if row.story_id is not None and not digest:
             members = queries.story_members(conn, channel.id, [row.story_id]).get(row.story_id, [])
-            if hidden:  # what the reader switched off
-                members = [m for m in members if m.publication_id not in hidden]
-            related = queries.coverage(row, members)[:RELATED]
+            related = queries.card_coverage(row, members, hidden)[0][:RELATED]
         more = queries.more_from(conn, row.publication_id, row.id, MORE_FROM)
         url = site.urls.absolute(item_path(site.urls, channel, row))
         description = clip(shown if digest else row.summary or row.teaser or "", 300)

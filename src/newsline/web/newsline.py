@@ -170,10 +170,7 @@ def story_cards(
                 continue
             row = rows[entry.id]
             story = members.get(entry.story_id, []) if entry.story_id is not None else []
-            if hidden:
-                story = [m for m in story if m.publication_id not in hidden]
-            others = queries.coverage(row, story)
-            sources = len({m.publication_id for m in story} | {row.publication_id})
+            others, sources = queries.card_coverage(row, story, hidden)
             fragment = render_fragment(
                 request,
                 channel,

@@ -393,6 +393,18 @@ def story_members(
     return found
 
 
+def card_coverage(
+    lead: Any, members: Sequence[Any], hidden: Collection[int] = ()
+) -> tuple[list[Any], int]:
+    """What a story card shows beside its `lead` of the story's `members`: the other coverage
+    (:func:`coverage`) and how many publications cover the story, leaving out the `hidden`
+    publications (a signed-in reader switched them off)."""
+    if hidden:
+        members = [m for m in members if m.publication_id not in hidden]
+    sources = len({m.publication_id for m in members} | {lead.publication_id})
+    return coverage(lead, members), sources
+
+
 def coverage(lead: Any, members: Sequence[Any]) -> list[Any]:
     """The other coverage a story card names beside its lead: one item per other
     publication (its newest), no near-duplicate of an item shown and no repeated headline."""

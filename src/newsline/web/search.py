@@ -166,10 +166,7 @@ def grouped(
             seen_stories.add(hit.story_id)
         seen_titles.add(words)
         story = members.get(hit.story_id, []) if hit.story_id is not None else []
-        if hidden:
-            story = [m for m in story if m.publication_id not in hidden]
-        others = queries.coverage(hit, story)
-        sources = len({m.publication_id for m in story} | {hit.publication_id})
+        others, sources = queries.card_coverage(hit, story, hidden)
         fragment = render_fragment(
             request,
             channel,
