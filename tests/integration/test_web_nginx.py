@@ -168,6 +168,10 @@ def test_anonymous_pages_are_micro_cached_per_variant(proxied: httpx.Client) -> 
     assert 'class="theme-dark"' in proxied.get("/news/newsline", headers=dark).text
     assert statuses(proxied, "/news/newsline", 1, headers={"cookie": "nl_theme=x1"}) == ["HIT"]
     assert statuses(proxied, "/news/newsline", headers={"cookie": "nl_dense=1"})[1] == "HIT"
+    # An anonymous session (every reader with scripts on has one after the first
+    # heartbeat) changes nothing on a page: it gets the shared copy, as from the app.
+    anonymous = {"cookie": "nl_theme=dark; nl_sid=Zm9vYmFyYmF6cXV4cXV1eDEy"}
+    assert statuses(proxied, "/news/newsline", 1, headers=anonymous) == ["HIT"]
     # Bots (0 readers online) and humans get separate copies, classed as the app classes them.
     bot = {"user-agent": "Mozilla/5.0 (compatible; Googlebot/2.1)"}
     assert statuses(proxied, "/news/newsline", headers=bot) == ["MISS", "HIT"]
@@ -186,6 +190,8 @@ def test_anonymous_pages_are_micro_cached_per_variant(proxied: httpx.Client) -> 
 def test_personal_requests_and_responses_are_never_cached(proxied: httpx.Client) -> None:
     for headers in (
         {"cookie": "nl_session=abc"},
+        {"cookie": "nl_sid=S.Zm9vYmFyYmF6cXV4cXV1eDEyMzQ1Njc4OTAxMjM0NTY3"},  # signed in
+        {"cookie": "nl_sidx=abc"},
         {"cookie": "nl_theme=dark; session=abc"},
         {"authorization": "Bearer t0ken"},
     ):
