@@ -183,9 +183,7 @@ async def hashtag_feed(request: Request, channel_slug: str, hashtag: str, name: 
     site = site_of(request)
     channel = site.channel(channel_slug)
     kind = _kind(name, channel)
-    hashtag_cfg = next((h for h in channel.cfg.hashtags if h.tag == hashtag.lower()), None)
-    if hashtag_cfg is None:
-        raise NotFound(f"no hashtag #{hashtag} on this channel", channel)
+    hashtag_cfg = channel.hashtag(hashtag)
     with site.engine.connect() as conn:
         return _feed_response(
             request,

@@ -512,10 +512,7 @@ async def hashtag_page(
     """One hashtag's items."""
     site = site_of(request)
     channel = site.channel(channel_slug)
-    wanted = hashtag.lower().lstrip("#")
-    hashtag_cfg = next((h for h in channel.cfg.hashtags if h.tag == wanted), None)
-    if hashtag_cfg is None:
-        raise NotFound(f"no hashtag #{hashtag} on this channel", channel)
+    hashtag_cfg = channel.hashtag(hashtag)
     return _list_page(
         request,
         channel,

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from newsline.community.limits import DatabaseLimits, Limits
 from newsline.community.limits_redis import RedisLimits
-from newsline.config import ChannelSettings, Settings
+from newsline.config import ChannelSettings, HashtagSettings, Settings
 from newsline.db.channels import channel_row, effective_settings, settings_version
 from newsline.db.engine import engine_for, session_scope
 from newsline.errors import NewslineError
@@ -75,6 +75,14 @@ class ChannelRef:
     @property
     def slug(self) -> str:
         return self.cfg.slug
+
+    def hashtag(self, name: str) -> HashtagSettings:
+        """The channel's hashtag `name` (any case, with or without its "#"), or NotFound."""
+        wanted = name.lower().lstrip("#")
+        found = next((h for h in self.cfg.hashtags if h.tag == wanted), None)
+        if found is None:
+            raise NotFound(f"no hashtag #{name} on this channel", self)
+        return found
 
 
 class Site:
