@@ -451,8 +451,13 @@ async def sign_up(request: Request) -> Response:
     )
 
 
-def _link_page(request: Request, heading: str, text: str, action: str, token: str) -> Response:
-    """A mailed link's landing page: a button that posts the token (GETs never act)."""
+def _link_page(
+    request: Request, token: str, purpose: str, heading: str, text: str, action: str
+) -> Response:
+    """A mailed link's landing page: a button that posts the token (GETs never act); the
+    "not valid" page when the token is not a live one for `purpose`."""
+    if not _peek(request, token, purpose):
+        return _link_invalid(request)
     return _page(
         request,
         "auth/page.html",
@@ -482,14 +487,13 @@ def _peek(request: Request, token: str, purpose: str) -> bool:
 @router.get(urls.VERIFY)
 def verify_form(request: Request, token: str = "") -> Response:
     """The verification link: a button."""
-    if not _peek(request, token, "verify"):
-        return _link_invalid(request)
     return _link_page(
         request,
+        token,
+        "verify",
         "Confirm my address",
         "Press the button to confirm your e-mail address and sign in.",
         urls.VERIFY,
-        token,
     )
 
 
@@ -593,10 +597,13 @@ def sign_in_link_form(request: Request, token: str = "") -> Response:
     """Without a token: ask for a link. With one (the mailed link): a button."""
     if not token:
         return _ask_page(request, "link")
-    if not _peek(request, token, "signin"):
-        return _link_invalid(request)
     return _link_page(
-        request, "Sign in", "Press the button to sign in on this browser.", urls.SIGN_IN_LINK, token
+        request,
+        token,
+        "signin",
+        "Sign in",
+        "Press the button to sign in on this browser.",
+        urls.SIGN_IN_LINK,
     )
 
 
@@ -864,14 +871,13 @@ async def account_action(
 @router.get(urls.EMAIL_CONFIRM)
 def email_confirm_form(request: Request, token: str = "") -> Response:
     """The link sent to a new address: a button."""
-    if not _peek(request, token, "email"):
-        return _link_invalid(request)
     return _link_page(
         request,
+        token,
+        "email",
         "Confirm the new address",
         "Press the button to make this the e-mail address of your account.",
         urls.EMAIL_CONFIRM,
-        token,
     )
 
 
