@@ -233,6 +233,26 @@ class Entry:
         return (self.id, self.enriched_at, self.title, self.story_id, self.story_updated_at)
 
 
+def _list_params(
+    channel_id: int,
+    rows: int,
+    cursor: Cursor | None,
+    publication_id: int | None,
+    hashtag: str | None,
+) -> dict[str, Any]:
+    """A list statement's parameters: the channel, how many `rows`, and the publication, the
+    hashtag and the cursor's position when given."""
+    params: dict[str, Any] = {"channel": channel_id, "limit": rows}
+    if publication_id is not None:
+        params["publication"] = publication_id
+    if hashtag is not None:
+        params["hashtag"] = hashtag
+    if cursor is not None:
+        params["after_at"] = cursor.sort_at
+        params["after_id"] = cursor.id
+    return params
+
+
 def list_stories(
     conn: Connection,
     channel_id: int,
@@ -252,14 +272,7 @@ def list_stories(
     (a story of only those disappears) and, when `followed` names hashtags, only items
     carrying one of them are listed."""
     # Most stories have one item on a page: half a page more rows is enough to fill it.
-    params: dict[str, Any] = {"channel": channel_id, "limit": limit + limit // 2 + 1}
-    if publication_id is not None:
-        params["publication"] = publication_id
-    if hashtag is not None:
-        params["hashtag"] = hashtag
-    if cursor is not None:
-        params["after_at"] = cursor.sort_at
-        params["after_id"] = cursor.id
+    params = _list_params(channel_id, limit + limit // 2 + 1, cursor, publication_id, hashtag)
     if hidden:
         params["hidden"] = sorted(hidden)
     if followed:
@@ -534,14 +547,7 @@ def list_items(
     with_body: bool = False,
 ) -> tuple[Sequence[Row[Any]], Cursor | None]:
     """One page of a channel's items, newest first, and the cursor of the next page."""
-    params: dict[str, Any] = {"channel": channel_id, "limit": limit + 1}
-    if publication_id is not None:
-        params["publication"] = publication_id
-    if hashtag is not None:
-        params["hashtag"] = hashtag
-    if cursor is not None:
-        params["after_at"] = cursor.sort_at
-        params["after_id"] = cursor.id
+    params = _list_params(channel_id, limit + 1, cursor, publication_id, hashtag)
     statement = _list_statement(
         with_body, publication_id is not None, hashtag is not None, cursor is not None
     )
