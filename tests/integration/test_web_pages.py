@@ -378,9 +378,15 @@ def test_xss_payloads_are_escaped_or_removed(client: TestClient) -> None:
 def test_security_headers_and_no_inline_script_or_style(client: TestClient) -> None:
     for path in ("/usc/newsline", "/usc/topic/harbor/harbor-0", "/usc/publications", "/nope"):
         response = client.get(path)
-        csp = response.headers["content-security-policy"]
-        assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp
-        assert "style-src 'self'" in csp and "object-src 'none'" in csp
+        csp = dict(
+            part.strip().partition(" ")[::2]
+            for part in response.headers["content-security-policy"].split(";")
+        )
+        # What a script, a style, a font or a fetch may load: its own directive, else
+        # default-src (CSP's fallback). Only our own files; no inline code.
+        for kind in ("script-src", "style-src", "font-src", "connect-src"):
+            assert csp.get(kind, csp["default-src"]) == "'self'", kind
+        assert csp["object-src"] == "'none'" and csp["frame-ancestors"] == "'none'"
         assert response.headers["x-content-type-options"] == "nosniff"
         page = lxml.html.fromstring(response.text)
         # Scripts are files, or JSON-LD data blocks (never executed, so no CSP concern).
