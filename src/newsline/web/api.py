@@ -138,7 +138,8 @@ def _json(data: Any) -> JSONResponse:
     return JSONResponse(data, headers={"cache-control": API_CACHE})
 
 
-def _channel(site: Site, slug: str) -> ChannelRef:
+def api_channel(site: Site, slug: str) -> ChannelRef:
+    """The channel `slug` names, or the API's 404."""
     try:
         return site.channel(slug)
     except NotFound as exc:
@@ -207,14 +208,14 @@ async def channels(request: Request) -> JSONResponse:
 async def channel(request: Request, channel: ChannelSlug) -> JSONResponse:
     """One channel."""
     site = site_of(request)
-    return _json(_channel_out(site, _channel(site, channel)).model_dump(mode="json"))
+    return _json(_channel_out(site, api_channel(site, channel)).model_dump(mode="json"))
 
 
 @router.get(urls.API_PUBLICATIONS, response_model=list[PublicationOut], responses=NOT_FOUND)
 async def publications(request: Request, channel: ChannelSlug) -> JSONResponse:
     """The publications of the channel's newsline."""
     site = site_of(request)
-    ref = _channel(site, channel)
+    ref = api_channel(site, channel)
     with site.engine.connect() as conn:
         rows = queries.publications(conn, ref.id)
     out = [
@@ -246,7 +247,7 @@ async def items(
 ) -> JSONResponse:
     """The channel's items, newest first, optionally of one publication or hashtag."""
     site = site_of(request)
-    ref = _channel(site, channel)
+    ref = api_channel(site, channel)
     try:
         position = Cursor.decode(cursor) if cursor else None
     except CursorError as exc:
@@ -279,7 +280,7 @@ async def item(
 ) -> JSONResponse:
     """One item, with its sanitized body when its publication is republished in full."""
     site = site_of(request)
-    ref = _channel(site, channel)
+    ref = api_channel(site, channel)
     with site.engine.connect() as conn:
         row = queries.item_by_id(conn, ref.id, item_id)
         if row is None:
@@ -317,7 +318,7 @@ async def search(
 ) -> JSONResponse:
     """Items matching `q`, best first, with highlighted snippets."""
     site = site_of(request)
-    ref = _channel(site, channel)
+    ref = api_channel(site, channel)
     offset = int(cursor) if cursor else 0
     with site.engine.connect() as conn:
         hits = search_items(conn, ref.id, q, limit=limit + 1, offset=offset)

@@ -47,7 +47,7 @@ from newsline.community.markdown import MAX_BODY_CHARS
 from newsline.db.models import Comment, Item, User, utcnow
 from newsline.publish.mailer import MailError, send_message
 from newsline.web import queries
-from newsline.web.api import ApiError, ErrorOut
+from newsline.web.api import ApiError, ChannelSlug, ErrorOut, api_channel
 from newsline.web.auth import Viewer, csrf_unless_token, require_viewer, viewer
 from newsline.web.clients import client_ip, client_key
 from newsline.web.csrf import FIELD as CSRF_FIELD
@@ -1077,7 +1077,6 @@ class FlagOut(BaseModel):
 
 ItemId = Annotated[int, Path(ge=1, le=2**62)]
 CommentId = Annotated[int, Path(ge=1, le=2**62)]
-ChannelSlug = Annotated[str, Path(description="Channel slug", max_length=64)]
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Not accepted (the message says why)"},
     401: {"model": ErrorOut, "description": "Not signed in"},
@@ -1090,10 +1089,7 @@ WRITE_DEPENDENCIES = [Depends(require_viewer), Depends(csrf_unless_token)]
 
 
 def _api_item(site: Site, channel: str, item_id: int) -> tuple[ChannelRef, Row[Any]]:
-    try:
-        ref = site.channel(channel)
-    except NotFound as exc:
-        raise ApiError(404, f"no channel {channel!r}") from exc
+    ref = api_channel(site, channel)
     with site.engine.connect() as conn:
         row = queries.item_by_id(conn, ref.id, item_id)
     if row is None:

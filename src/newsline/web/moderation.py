@@ -21,7 +21,7 @@ from newsline.community import moderation
 from newsline.community.audit import Actor
 from newsline.community.comments import CommentError, writing
 from newsline.db.models import Ban, Comment, User
-from newsline.web.api import ApiError, ErrorOut
+from newsline.web.api import ApiError, ChannelSlug, ErrorOut, api_channel
 from newsline.web.auth import Viewer, csrf_unless_token, require_viewer
 from newsline.web.csrf import form_fields, require_csrf
 from newsline.web.render import page
@@ -38,13 +38,6 @@ def _user(session: Session, found: Viewer) -> User:
     if user is None:
         raise Refused("This account no longer exists.", status=403)
     return user
-
-
-def _channel(site: Site, slug: str) -> ChannelRef:
-    try:
-        return site.channel(slug)
-    except NotFound as exc:
-        raise ApiError(404, f"no channel {slug!r}") from exc
 
 
 def require_moderator(request: Request) -> Viewer:
@@ -130,7 +123,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "No such channel or comment"},
     409: {"model": ErrorOut, "description": "Not in a state that allows it"},
 }
-ChannelSlug = Annotated[str, Path(description="Channel slug", max_length=64)]
 
 
 def _queue(
@@ -174,7 +166,7 @@ def queue(
 ) -> JSONResponse:
     """The moderators' queue of a channel."""
     site = site_of(request)
-    ref = _channel(site, channel)
+    ref = api_channel(site, channel)
     out = QueueOut(queue=kind, comments=_queue(site, ref, kind, before))
     return JSONResponse(out.model_dump(mode="json"), headers=NO_STORE)
 
@@ -212,7 +204,7 @@ def act(
     """Hide, restore (also: approve a held comment, dismiss reports), delete or mark spam;
     audited, and it teaches the channel's spam model."""
     site = site_of(request)
-    ref = _channel(site, channel)
+    ref = api_channel(site, channel)
     try:
         comment = _act(site, require_viewer(request), ref, comment_id, data.action, data.reason)
     except NotFound as exc:
@@ -232,7 +224,7 @@ def act(
 def ban(request: Request, channel: ChannelSlug, data: BanIn) -> JSONResponse:
     """Bar an account or an IP range from commenting on this channel; audited."""
     site = site_of(request)
-    ref = _channel(site, channel)
+    ref = api_channel(site, channel)
     found = require_viewer(request)
     try:
         with writing(site.engine) as session:
