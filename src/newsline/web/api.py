@@ -121,6 +121,8 @@ BAD_CURSOR: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Invalid cursor"}
 }
 ChannelSlug = Annotated[str, Path(description="Channel slug", max_length=64)]
+#: A row id in a path (an item, a comment): 1 to 2**62, as the database keeps them.
+RowId = Annotated[int, Path(ge=1, le=2**62)]
 Limit = Annotated[int, Query(ge=1, le=100, description="Items per page")]
 CursorParam = Annotated[
     str | None,
@@ -275,9 +277,7 @@ async def items(
 
 
 @router.get(urls.API_ITEM, response_model=ItemDetailOut, responses=NOT_FOUND_OR_GONE)
-async def item(
-    request: Request, channel: ChannelSlug, item_id: Annotated[int, Path(ge=1, le=2**62)]
-) -> JSONResponse:
+async def item(request: Request, channel: ChannelSlug, item_id: RowId) -> JSONResponse:
     """One item, with its sanitized body when its publication is republished in full."""
     site = site_of(request)
     ref = api_channel(site, channel)

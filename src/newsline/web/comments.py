@@ -29,7 +29,7 @@ from functools import cached_property
 from typing import Annotated, Any, Literal
 from xml.sax.saxutils import escape as xml_escape
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import pass_context
 from jinja2.runtime import Context
@@ -47,7 +47,7 @@ from newsline.community.markdown import MAX_BODY_CHARS
 from newsline.db.models import Comment, Item, User, utcnow
 from newsline.publish.mailer import MailError, send_message
 from newsline.web import queries
-from newsline.web.api import ApiError, ChannelSlug, ErrorOut, api_channel
+from newsline.web.api import ApiError, ChannelSlug, ErrorOut, RowId, api_channel
 from newsline.web.auth import Viewer, csrf_unless_token, require_viewer, viewer
 from newsline.web.clients import client_ip, client_key
 from newsline.web.csrf import FIELD as CSRF_FIELD
@@ -553,7 +553,7 @@ async def permalink(
     channel_slug: str,
     publication_tag: str,
     slug: str,
-    comment_id: Annotated[int, Path(ge=1, le=2**62)],
+    comment_id: RowId,
 ) -> Response:
     """A comment's permalink: the whole thread it belongs to."""
     site = site_of(request)
@@ -581,7 +581,7 @@ async def action_form(
     channel_slug: str,
     publication_tag: str,
     slug: str,
-    comment_id: Annotated[int, Path(ge=1, le=2**62)],
+    comment_id: RowId,
     action: str,
 ) -> Response:
     """The form of one action on a comment (reply, edit, flag, delete), for readers
@@ -870,7 +870,7 @@ async def action_post(
     channel_slug: str,
     publication_tag: str,
     slug: str,
-    comment_id: Annotated[int, Path(ge=1, le=2**62)],
+    comment_id: RowId,
     action: str,
 ) -> Response:
     """Edit, delete, vote on or report a comment from a plain form: 303 to its permalink."""
@@ -1075,8 +1075,6 @@ class FlagOut(BaseModel):
     flagged: bool
 
 
-ItemId = Annotated[int, Path(ge=1, le=2**62)]
-CommentId = Annotated[int, Path(ge=1, le=2**62)]
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Not accepted (the message says why)"},
     401: {"model": ErrorOut, "description": "Not signed in"},
@@ -1135,7 +1133,7 @@ def _retry_after(exc: CommentError | RateLimited) -> int | None:
 def list_comments(
     request: Request,
     channel: ChannelSlug,
-    item_id: ItemId,
+    item_id: RowId,
     sort: SortParam = "oldest",
     page: PageParam = 1,
 ) -> JSONResponse:
@@ -1189,7 +1187,7 @@ def _write_route(
 
 @_write_route("post", urls.API_COMMENTS, status_code=201)
 def create_comment(
-    request: Request, channel: ChannelSlug, item_id: ItemId, data: CommentIn
+    request: Request, channel: ChannelSlug, item_id: RowId, data: CommentIn
 ) -> JSONResponse:
     """Post a comment (session cookie + ``X-CSRF-Token``, or an API token). Its ``status`` is
     ``held`` when a spam signal holds it for a moderator."""
@@ -1208,8 +1206,8 @@ def create_comment(
 def edit_comment(
     request: Request,
     channel: ChannelSlug,
-    item_id: ItemId,
-    comment_id: CommentId,
+    item_id: RowId,
+    comment_id: RowId,
     data: CommentEdit,
 ) -> JSONResponse:
     """Edit your comment, within the channel's edit window (15 minutes by default)."""
@@ -1218,7 +1216,7 @@ def edit_comment(
 
 @_write_route("delete", urls.API_COMMENT)
 def delete_comment(
-    request: Request, channel: ChannelSlug, item_id: ItemId, comment_id: CommentId
+    request: Request, channel: ChannelSlug, item_id: RowId, comment_id: RowId
 ) -> JSONResponse:
     """Delete your comment: its text goes, replies to it stay."""
     return _api_write(request, channel, item_id, comment_id, "delete", {})
@@ -1226,7 +1224,7 @@ def delete_comment(
 
 @_write_route("post", urls.API_COMMENT_VOTE)
 def vote_comment(
-    request: Request, channel: ChannelSlug, item_id: ItemId, comment_id: CommentId
+    request: Request, channel: ChannelSlug, item_id: RowId, comment_id: RowId
 ) -> JSONResponse:
     """Upvote a comment (once; not your own)."""
     return _api_write(request, channel, item_id, comment_id, "vote", {})
@@ -1234,7 +1232,7 @@ def vote_comment(
 
 @_write_route("post", urls.API_COMMENT_FLAG, model=FlagOut)
 def flag_comment(
-    request: Request, channel: ChannelSlug, item_id: ItemId, comment_id: CommentId, data: FlagIn
+    request: Request, channel: ChannelSlug, item_id: RowId, comment_id: RowId, data: FlagIn
 ) -> JSONResponse:
     """Report a comment to the moderators (once per reader)."""
     return _api_write(request, channel, item_id, comment_id, "flag", {"reason": data.reason})

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.orm import Session
@@ -21,7 +21,7 @@ from newsline.community import moderation
 from newsline.community.audit import Actor
 from newsline.community.comments import CommentError, writing
 from newsline.db.models import Ban, Comment, User
-from newsline.web.api import ApiError, ChannelSlug, ErrorOut, api_channel
+from newsline.web.api import ApiError, ChannelSlug, ErrorOut, RowId, api_channel
 from newsline.web.auth import Viewer, csrf_unless_token, require_viewer
 from newsline.web.csrf import form_fields, require_csrf
 from newsline.web.render import page
@@ -198,7 +198,7 @@ def _act(
 def act(
     request: Request,
     channel: ChannelSlug,
-    comment_id: Annotated[int, Path(ge=1, le=2**62)],
+    comment_id: RowId,
     data: ActionIn,
 ) -> JSONResponse:
     """Hide, restore (also: approve a held comment, dismiss reports), delete or mark spam;
@@ -285,9 +285,7 @@ async def queue_page(
 
 
 @router.post(urls.MODERATION_ACTION, dependencies=[Depends(require_csrf)])
-async def queue_action(
-    request: Request, comment_id: Annotated[int, Path(ge=1, le=2**62)]
-) -> Response:
+async def queue_action(request: Request, comment_id: RowId) -> Response:
     """A button of the queue page: act on the comment, then back to the queue (303)."""
     found = require_viewer(request)
     site = site_of(request)
