@@ -104,6 +104,7 @@ log_level = "WARNING"
 
 [web]
 base_url = "http://127.0.0.1:{port}"
+proxy_adds_security_headers = true  # as deploy/nginx.conf asks (it adds them)
 
 [scheduler]
 enabled = false

@@ -245,6 +245,10 @@ class WebSettings(BaseModel):
             raise ValueError(f"{v!r} is not an http(s) URL")
         return v
 
+    # The proxy in front adds the security headers (CSP, nosniff, referrer policy, frame
+    # options) itself, as deploy/nginx.conf does: the app leaves them off what it answers
+    # through a proxy (requests with X-Forwarded-For; never those straight to it).
+    proxy_adds_security_headers: bool = False
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (IPs or networks).
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
     # Request bodies larger than this are refused with 413 before they are read.

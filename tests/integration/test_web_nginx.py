@@ -100,7 +100,9 @@ def proxied(
     trust: ssl.SSLContext,
     plain_port: int,
 ) -> Iterator[httpx.Client]:
-    settings = make_settings(web={"render_cache_seconds": 0})  # every miss really renders
+    settings = make_settings(  # every miss really renders; deployed as the config says
+        web={"render_cache_seconds": 0, "proxy_adds_security_headers": True}
+    )
     seed(settings)
     folder = tmp_path / "nginx"
     port = free_port()
@@ -213,6 +215,19 @@ def test_personal_requests_and_responses_are_never_cached(proxied: httpx.Client)
     beat = proxied.post("/news/online", json={"visitor": "abcdefgh12345678"})
     assert beat.status_code == 200 and beat.headers.get("x-cache", "") != "HIT"
     assert proxied.post("/news/online", json={"visitor": "abcdefgh12345678"}).json()["online"] >= 1
+
+
+def test_security_headers_come_once_from_nginx(proxied: httpx.Client) -> None:
+    from newsline.web.middleware import SECURITY_HEADERS
+
+    answers = [
+        *(proxied.get("/news/newsline") for _ in range(2)),  # a miss, then a hit
+        proxied.get("/news/no-such-page"),
+        proxied.post("/news/online", json={}),
+    ]
+    for answer in answers:
+        for name, value in SECURITY_HEADERS:
+            assert answer.headers.get_list(name.decode()) == [value.decode()], (answer, name)
 
 
 def test_static_files_and_compression(proxied: httpx.Client) -> None:

@@ -402,6 +402,34 @@ def test_security_headers_and_no_inline_script_or_style(client: TestClient) -> N
         ]
 
 
+def test_security_headers_left_to_a_proxy_that_adds_them(settings: Any, seeded: Seeded) -> None:
+    # web.proxy_adds_security_headers: through a proxy (X-Forwarded-For) the app leaves them
+    # to it (deploy/nginx.conf adds them); straight to the app they are always there.
+    from newsline.web.middleware import SECURITY_HEADERS
+
+    names = [name.decode() for name, _ in SECURITY_HEADERS]
+    via = {"x-forwarded-for": "203.0.113.9"}
+    for adds in (False, True):
+        settings.web.proxy_adds_security_headers = adds
+        client = TestClient(create_app(settings), headers=HUMAN)
+        first = client.get("/usc/newsline", headers=via)
+        answers = {
+            "page via proxy": first,
+            "304 via proxy": client.get(
+                "/usc/newsline", headers={**via, "if-none-match": first.headers["etag"]}
+            ),
+            "404 via proxy": client.get("/usc/nope", headers=via),
+            "POST via proxy": client.post("/usc/online", headers=via),
+            "page, direct": client.get("/usc/newsline"),
+            "POST, direct": client.post("/usc/online"),
+        }
+        assert answers["304 via proxy"].status_code == 304
+        for what, answer in answers.items():
+            sent = [name for name in names if name in answer.headers]
+            left_off = adds and "via proxy" in what
+            assert sent == ([] if left_off else names), (adds, what)
+
+
 def test_conditional_get(client: TestClient) -> None:
     for path in (
         "/usc/feed.xml",

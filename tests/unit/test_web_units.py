@@ -206,6 +206,26 @@ def test_deploy_nginx_classes_bots_like_the_app() -> None:
     assert not nginx.search(browser) and not _BOT.search(browser)
 
 
+def test_deploy_nginx_adds_the_apps_security_headers() -> None:
+    import re
+
+    from newsline.web.middleware import SECURITY_HEADERS
+    from tests.support import PROJECT_ROOT
+
+    conf = (PROJECT_ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+    wanted = {(name.decode(), value.decode()) for name, value in SECURITY_HEADERS}
+    for location in ("/", "/img/"):
+        block = re.search(
+            r"\n    location " + re.escape(location) + r" \{(.*?)\n    \}", conf, re.S
+        )
+        assert block is not None, location
+        added = {
+            (name.lower(), value.strip('"'))
+            for name, value in re.findall(r"add_header (\S+) (\"[^\"]*\"|\S+) always;", block[1])
+        }
+        assert wanted <= added, (location, wanted - added)
+
+
 def _nginx_browser_shortcut() -> str:
     import re
 

@@ -436,7 +436,10 @@ def create_app(settings: Settings, *, sitemap_max_urls: int = MAX_URLS) -> FastA
         # WebSub hubs deliver whole feeds to their callback.
         larger={urls.WEBSUB_CALLBACK.split("{")[0]: settings.fetch.max_body_bytes},
     )
-    app.add_middleware(SiteHeadersMiddleware)  # validators over cached bodies too
+    app.add_middleware(  # validators over cached bodies too
+        SiteHeadersMiddleware,
+        proxy_adds_security_headers=settings.web.proxy_adds_security_headers,
+    )
     # Outermost: text compressed when served without nginx (deploy/nginx.conf asks the app
     # for identity and compresses itself); the render cache keeps the plain bodies.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
