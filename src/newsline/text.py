@@ -34,3 +34,9 @@ def truncate_words(text: str, limit: int = 280, ellipsis: str = "...") -> str:
     if space > limit // 2:
         cut = cut[:space]
     return cut.rstrip(" ,;:.-–—") + ellipsis
+
+
+def hashtag_name(text: str) -> str:
+    """A hashtag as typed (``#Politics``, `` politics``) as the name it is stored under:
+    without its "#" and surrounding spaces, in lower case."""
+    return text.strip().lstrip("#").lower()

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from newsline.db.models import ReaderHashtag, ReaderPublication, SavedItem, utcnow
 from newsline.db.raw import raw_rows
 from newsline.errors import NewslineError
+from newsline.text import hashtag_name
 
 #: A reader follows at most this many hashtags per channel, and saves at most this many items.
 MAX_HASHTAGS = 100
@@ -111,7 +112,7 @@ def set_followed_hashtags(
     allowed: Iterable[str],
 ) -> None:
     """Follow exactly these hashtags (of `allowed`, the channel's)."""
-    wanted = {tag.strip().lstrip("#").lower() for tag in hashtags if tag.strip()}
+    wanted = {hashtag_name(tag) for tag in hashtags if tag.strip()}
     if wanted - set(allowed):
         raise PreferenceError("That hashtag is not one of this channel's.")
     if len(wanted) > MAX_HASHTAGS:

@@ -61,6 +61,7 @@ from newsline.publish.digest import (
     unpublished_among,
 )
 from newsline.publish.mailer import MailError, digest_edition, digest_message, smtp_session
+from newsline.text import hashtag_name
 
 DIGEST_CHOICES = ("include", "exclude")
 #: The longest pin: a week.
@@ -279,7 +280,7 @@ def retag(
             )
         ]
     slug = apply_retag(settings, item_id, hashtag, channel)
-    tag = hashtag.strip().lstrip("#").lower()
+    tag = hashtag_name(hashtag)
     with session_scope(settings.database_url) as session:
         item = item_of(session, item_id)
         row = channel_row(session, settings, slug)

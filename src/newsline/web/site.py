@@ -20,6 +20,7 @@ from newsline.config import ChannelSettings, HashtagSettings, Settings
 from newsline.db.channels import channel_row, effective_settings, settings_version
 from newsline.db.engine import engine_for, session_scope
 from newsline.errors import NewslineError
+from newsline.text import hashtag_name
 from newsline.urls import Urls
 
 HERE = Path(__file__).parent
@@ -78,7 +79,7 @@ class ChannelRef:
 
     def hashtag(self, name: str) -> HashtagSettings:
         """The channel's hashtag `name` (any case, with or without its "#"), or NotFound."""
-        wanted = name.lower().lstrip("#")
+        wanted = hashtag_name(name)
         found = next((h for h in self.cfg.hashtags if h.tag == wanted), None)
         if found is None:
             raise NotFound(f"no hashtag #{name} on this channel", self)

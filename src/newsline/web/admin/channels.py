@@ -20,6 +20,7 @@ from newsline.db.channels import OVERRIDABLE, channel_row, stored_overrides
 from newsline.db.engine import session_scope
 from newsline.errors import NewslineError
 from newsline.publish import editorial
+from newsline.text import hashtag_name
 from newsline.web.admin.common import (
     CHANNEL_EDITOR,
     CSRF,
@@ -95,7 +96,7 @@ def hashtags_from(rows: list[HashtagRow]) -> list[dict[str, Any]]:
     for n, row in enumerate(rows, 1):
         if row.remove or row.blank:
             continue
-        tag = row.tag.strip().lstrip("#").lower()
+        tag = hashtag_name(row.tag)
         if not tag:
             problems.append(f"row {n}: give the hashtag a name")
         elif not tag.replace("_", "").isalnum() or len(tag) > 64:

@@ -16,6 +16,7 @@ from newsline.db.engine import session_scope
 from newsline.db.models import Channel, Item, ItemHashtag, Newsline, Publication, utcnow
 from newsline.errors import NewslineError
 from newsline.publish import editorial
+from newsline.text import hashtag_name
 from newsline.web.admin.common import (
     CHANNEL_EDITOR,
     CSRF,
@@ -73,7 +74,7 @@ def item_query(
         query = query.where(Publication.tag == filters["publication"])
     if filters.get("hashtag"):
         tagged = select(ItemHashtag.item_id).where(
-            ItemHashtag.hashtag == filters["hashtag"].lstrip("#").lower()
+            ItemHashtag.hashtag == hashtag_name(filters["hashtag"])
         )
         if channel_id is not None:
             tagged = tagged.where(ItemHashtag.channel_id == channel_id)
