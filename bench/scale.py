@@ -14,7 +14,11 @@ Printed per runner: feed refreshes/s, pages/s and items enriched/s, as ratios to
 transactions and rows written, from pg_stat_database) and Redis commands (INFO stats,
 which counts the commands inside Lua scripts), each stage measured on its own, beside the
 single runner's CPU per unit counted the same way (this whole process, less the replay
-server's thread; neither counts PostgreSQL's or Redis's own CPU). ``--repeat N`` runs
+server's thread; neither counts PostgreSQL's or Redis's own CPU). Printed too, per stage:
+the cores each runner kept busy (CPU over wall-clock) and, for the worker runs, the cores'
+worth of time their threads were runnable but waiting for a CPU (/proc schedstat): on a
+shared machine that is the other jobs' share, which the rates suffer and the CPU per unit
+does not. ``--repeat N`` runs
 every runner N times in turn and prints medians, ratios taken within a repetition, and
 the range of the queue's overhead (the machine's other load moves CPU per unit too).
 Usage:
@@ -26,6 +30,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -57,6 +62,7 @@ class Snapshot:
     rows: int
     redis_ops: int
     here: float = 0.0  # seconds, this process less the replay server (the waiting pass)
+    queued: float = 0.0  # seconds the same threads spent runnable, waiting for a CPU
 
 
 @dataclass
@@ -98,6 +104,28 @@ def _cpu_of(pids: list[int]) -> float:
     return total
 
 
+def _run_queue_wait(pids: list[int]) -> float:
+    """Seconds the threads of `pids` and their children spent runnable but waiting for a
+    CPU (/proc/PID/task/TID/schedstat: the machine's other load, not their own waiting)."""
+    total = 0
+    seen: set[int] = set()
+    todo = list(pids)
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                    total += int((task / "schedstat").read_text().split()[1])
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            todo.extend(int(c) for c in children)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total / 1e9
+
+
 def _replay_cpu() -> float:
     """CPU seconds of this process's replay-server thread (not the single runner's work)."""
     tick = os.sysconf("SC_CLK_TCK")
@@ -130,7 +158,8 @@ class Probe:
         ops = int(self.redis.info("stats")["total_commands_processed"]) if self.redis else 0
         here = time.process_time() - _replay_cpu()
         cpu = _cpu_of(self.pids) if self.pids else here
-        return Snapshot(time.monotonic(), cpu, int(row[0]), int(row[1]), ops, here)
+        queued = _run_queue_wait(self.pids) if self.pids else 0.0
+        return Snapshot(time.monotonic(), cpu, int(row[0]), int(row[1]), ops, here, queued)
 
 
 class TimingReporter:
@@ -379,6 +408,12 @@ def _cpu_ms(run: Run, stage: str) -> float:
     return 1000 * (s.end.cpu - s.start.cpu) / max(s.units, 1)
 
 
+def _cores(run: Run, stage: str, attr: str) -> float:
+    s = run.stages[stage]
+    assert s.start and s.end
+    return (getattr(s.end, attr) - getattr(s.start, attr)) / max(s.end.at - s.start.at, 1e-9)
+
+
 def _print(runs: dict[str, list[Run]], repeat: int) -> None:
     single = runs["single"]
     one = runs.get("workers=1")
@@ -397,6 +432,24 @@ def _print(runs: dict[str, list[Run]], repeat: int) -> None:
             if one is not None:
                 x_one = [r.rate(stage) / o.rate(stage) for r, o in zip(mine, one, strict=True)]
                 line += f"/{_median(x_one):4.2f}"
+        print(line)
+    print(
+        f"\nwhere each runner's wall-clock went ({what}): cores busy (CPU / wall) and cores"
+        " waiting for a CPU (runnable threads the machine's other load kept off one); 1.00 ="
+        " one core all the time"
+    )
+    print("runner        feeds busy/queued   pages busy/queued   enrich busy/queued")
+    for name, mine in runs.items():
+        line = f"{name:<12}"
+        for stage in ("feeds", "pages", "enrich"):
+            busy = _median([_cores(r, stage, "cpu") for r in mine])
+            # The single runner's extraction thread ends with its pass, and its count with it.
+            queued = (
+                "    -"
+                if name == "single"
+                else f"{_median([_cores(r, stage, 'queued') for r in mine]):5.2f}"
+            )
+            line += f"      {busy:5.2f} / {queued}"
         print(line)
     if one is None:
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import multiprocessing
 import os
 import shutil
@@ -408,3 +409,45 @@ def test_a_late_second_start_report_does_not_free_a_pending_grant(tmp_path: Path
             await politeness.close()
 
     asyncio.run(main())
+
+
+@needs_redis
+def test_a_process_alone_on_a_host_asks_redis_once_a_request(tmp_path: Path) -> None:
+    """Requests of one process to one host ask Redis for their turn once each: a request
+    waits in the process for the previous one's start report and the delay before it asks.
+    Asked while another grant waited for its request to leave, Redis could only answer "not
+    yet", with its longest poll (0.25 s): in bench/scale.py a host's turns came 0.10-0.14 s
+    apart for a delay of 0.05 s. The spacing is still Redis's, checked against its clock."""
+    import redis
+
+    from newsline.ingest.politeness import RedisPoliteness
+
+    _fresh_redis_long_up()
+    client = redis.Redis.from_url(REDIS_URL)
+    starts: list[float] = []
+
+    async def main() -> int:
+        politeness = RedisPoliteness(REDIS_URL)
+        asked = 0
+        take = politeness._take
+
+        async def counted(**kwargs: Any) -> Any:
+            nonlocal asked
+            asked += 1
+            return await take(**kwargs)
+
+        politeness._take = counted
+
+        async def one() -> None:
+            async with politeness.turn("once.example", concurrency=PER_HOST, delay=0.05) as turn:
+                seconds, micros = client.time()
+                starts.append(seconds + micros / 1e6)
+                await turn.started()
+
+        await asyncio.gather(*(one() for _ in range(6)))
+        await politeness.close()
+        return asked
+
+    assert asyncio.run(main()) == 6
+    starts.sort()
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.05 - 0.001

@@ -142,8 +142,8 @@ class LocalPoliteness:
 # (a key of its own, expiring with it: a grant's placeholder or a start report in KEYS[2]
 # must not shorten it).
 # ARGV: token, concurrency, start ttl ms, turn ttl ms, delay ms. Returns 0 when granted, else
-# ms to wait. A grant holds the host until the turn reports its start (_STARTED), at most
-# start ttl. A Redis restarted without persistence has forgotten every host's next start and
+# ms to wait (while a grant awaits its start report, the delay: the soonest the next start can
+# be). A grant holds the host until the turn reports its start (_STARTED), at most start ttl. A Redis restarted without persistence has forgotten every host's next start and
 # every grant still on its way out (a worker's event loop may take a while to send it): no
 # host gets a turn sooner than start ttl (at least its delay) after the state began again,
 # the bound a grant holds a host for, so whatever was granted before the restart has left
@@ -171,6 +171,12 @@ if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
   return math.max(1, math.min(250, tonumber(first[2]) - now))
 end
 if nxt > now then
+  if redis.call('EXISTS', KEYS[2] .. ':pending') == 1 then
+    -- A grant has not reported its start yet: the next start is at least the delay after
+    -- that report, which Redis has not had, so no sooner than now + delay (not the
+    -- placeholder's start ttl, which made a waiter sleep its longest poll each time).
+    return math.max(1, math.min(nxt - now, math.max(5, tonumber(ARGV[5]))))
+  end
   return nxt - now
 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[1])
@@ -211,11 +217,14 @@ return 0
 class _RedisTurn:
     """A turn granted by Redis; :meth:`started` sets when the next one may start."""
 
-    def __init__(self, script: Any, key: str, delay_ms: int, token: str) -> None:
+    def __init__(
+        self, script: Any, key: str, delay_ms: int, token: str, local: asyncio.Future[float]
+    ) -> None:
         self._script = script
         self._token = token
         self._key = key
         self._delay_ms = delay_ms
+        self._local = local
         self.reported = False
 
     async def started(self) -> None:
@@ -228,6 +237,22 @@ class _RedisTurn:
             # The request goes on; the host stays held until the grant's start expiry (or
             # Redis, restarting, forgets it): more polite, never less.
             log.warning("politeness: could not report a request started (%s)", exc)
+        if not self._local.done():
+            # Taken once Redis has stamped the start: this process's next turn on the host,
+            # asking `delay` after this, finds the delay over in Redis too.
+            self._local.set_result(time.monotonic())
+
+
+@dataclass
+class _HostChain:
+    """This process's requests to one host: at most `concurrency` ask Redis at once, and
+    each asks only once the previous one has reported its start and the delay has passed."""
+
+    gate: asyncio.Semaphore
+    users: int = 0
+    #: Resolves to when this process's latest turn on the host reported its start
+    #: (monotonic), or to the one before it when it never got a turn.
+    last: asyncio.Future[float] | None = None
 
 
 class RedisPoliteness:
@@ -254,8 +279,8 @@ class RedisPoliteness:
         self._take = self.client.register_script(_TAKE_TURN)
         self._started = self.client.register_script(_STARTED)
         self._hold = self.client.register_script(_HOLD_OFF)
-        #: host -> (this process's gate, how many use it): see turn().
-        self._local: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
+        #: host -> this process's requests to it: see turn().
+        self._local: dict[str, _HostChain] = {}
 
     def _keys(self, host: str) -> list[str]:
         return [f"{self.prefix}:turns:{host}", f"{self.prefix}:next:{host}"]
@@ -265,23 +290,52 @@ class RedisPoliteness:
 
     @asynccontextmanager
     async def turn(self, host: str, *, concurrency: int, delay: float) -> AsyncIterator[Turn]:
-        # Within this process at most `concurrency` requests to a host ask Redis at once;
-        # the rest wait here without asking (a message of 20 feeds of one host polled
-        # Redis 20 times where 2 suffice). Never less polite: Redis still decides.
-        gate, users = self._local.get(host) or self._local.setdefault(
-            host, (asyncio.Semaphore(max(1, concurrency)), [0])
+        # Within this process at most `concurrency` requests to a host ask Redis at once; the
+        # rest wait here without asking (a message of 20 feeds of one host polled Redis 20
+        # times where 2 suffice). And a request asks only once this process's previous one
+        # has reported its start and the delay has passed since: asked earlier, Redis could
+        # only say "not yet" (a round trip each time, on an event loop that other units keep
+        # busy, so each came back late). Never less polite: Redis still decides.
+        chain = self._local.get(host) or self._local.setdefault(
+            host, _HostChain(asyncio.Semaphore(max(1, concurrency)))
         )
-        users[0] += 1
+        chain.users += 1
         try:
-            async with gate, self._turn(host, concurrency=concurrency, delay=delay) as turn:
-                yield turn
+            async with chain.gate:
+                previous = chain.last
+                mine: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+                chain.last = mine
+                since = 0.0
+                try:
+                    since = await self._previous_start(previous)
+                    wait = since + max(delay, 0.0) - time.monotonic()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    async with self._turn(
+                        host, concurrency=concurrency, delay=delay, local=mine
+                    ) as turn:
+                        yield turn
+                finally:
+                    if not mine.done():  # no turn granted: the next one waits for ours
+                        mine.set_result(since)
         finally:
-            users[0] -= 1
-            if not users[0]:
+            chain.users -= 1
+            if not chain.users:
                 self._local.pop(host, None)
 
+    async def _previous_start(self, previous: asyncio.Future[float] | None) -> float:
+        """When this process's previous turn on the host reported its start (0: none)."""
+        if previous is None:
+            return 0.0
+        try:
+            return await asyncio.wait_for(asyncio.shield(previous), self.start_ttl)
+        except TimeoutError:  # Redis holds the host for it no longer than that either
+            return 0.0
+
     @asynccontextmanager
-    async def _turn(self, host: str, *, concurrency: int, delay: float) -> AsyncIterator[Turn]:
+    async def _turn(
+        self, host: str, *, concurrency: int, delay: float, local: asyncio.Future[float]
+    ) -> AsyncIterator[Turn]:
         token = uuid.uuid4().hex
         keys = self._keys(host)
         args: list[int | str] = [
@@ -307,7 +361,7 @@ class RedisPoliteness:
             if wait <= 0:
                 break
             await asyncio.sleep(min(wait / 1000, MAX_POLL))
-        turn = _RedisTurn(self._started, keys[1], int(max(delay, 0.0) * 1000), token)
+        turn = _RedisTurn(self._started, keys[1], int(max(delay, 0.0) * 1000), token, local)
         try:
             yield turn
         finally:

@@ -6,8 +6,6 @@ actor                     calls                                  keyed by
 ========================  =====================================  ===========================
 ``refresh_feeds``         :func:`newsline.ingest.refresh.refresh_feed`   each feed id (advisory lock)
 ``finish_items``          :func:`newsline.ingest.refresh.finish_item`    each item id (advisory lock)
-``refresh_feed``          the same, one feed (a unit sent again alone)   feed id (advisory lock)
-``finish_item``           the same, one item                             item id (advisory lock)
 ``tag_batch``             :func:`newsline.enrich.stage.tag_pending`      items (``SKIP LOCKED``)
 ``enrich_batch``          :func:`newsline.enrich.stage.enrich_pending`   the ``ingest`` lease
 ``publish_digest``        :func:`newsline.publish.digest.run_digest`     channel + slot (unique)
@@ -17,7 +15,10 @@ actor                     calls                                  keyed by
 
 A pass and the scheduler send a host's feeds (pages) up to 20 a message
 (:func:`host_batches`): one message handled, one round trip for their locks, one read, one
-fetch-log write and one outcome write for all of them.
+fetch-log write and one outcome write for all of them. A feed (page) is sent in a message
+of its own when it is sent again (its lease was held, or a waiting pass resends it); each
+is still reported, and recorded when it fails for good, as the unit ``refresh_feed`` /
+``finish_item`` under its id.
 
 Every unit re-reads its row and does nothing when the work is already done (a feed no
 longer due, an item no longer pending, a slot already published), so a message delivered
@@ -70,7 +71,6 @@ from newsline.workers.queue import (
     QUEUE,
     Outcomes,
     UnitBusy,
-    unit_lock,
     unit_locks,
 )
 
@@ -167,9 +167,7 @@ class Actors:
     """The declared actors of one broker, and what their processes share."""
 
     broker: RedisBroker
-    refresh_feed: dramatiq.Actor[..., Any]
     refresh_feeds: dramatiq.Actor[..., Any]
-    finish_item: dramatiq.Actor[..., Any]
     finish_items: dramatiq.Actor[..., Any]
     tag_batch: dramatiq.Actor[..., Any]
     enrich_batch: dramatiq.Actor[..., Any]
@@ -190,34 +188,15 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
     def done(kind: str, key: object) -> None:
         broker.client.delete(queued_key(kind, key))
 
-    async def refresh_feed_unit(feed_id: int, *, run: str = "", force: bool = False) -> None:
-        with unit_lock(db, LOCK_FEED, feed_id) as conn:
-            # Read on the lock's connection: no second checkout for one row.
-            feed = conn.execute(DUE_FEED.where(Feed.id == feed_id)).first()
-            due = feed is not None and (
-                force or feed.next_fetch_at is None or feed.next_fetch_at <= utcnow()
-            )
-            unit = (
-                DueFeed(feed.id, feed.url, feed.etag, feed.last_modified, feed.interval_seconds)
-                if feed is not None and due
-                else None
-            )
-            if unit is None:  # removed, or refreshed meanwhile by another message
-                url = feed.url if feed is not None else f"feed {feed_id}"
-                outcome = FeedOutcome(url, "unchanged")
-            else:
-                outcome = await refresh_feed(settings, await process.fetcher(), unit, process.book)
-                process.flush(conn)
-        outcomes.put(run, "feeds", str(feed_id), asdict(outcome), done=queued_key("feed", feed_id))
-
     async def refresh_feeds_unit(
         feed_ids: list[int], *, run: str = "", force: bool = False
     ) -> None:
         # Several feeds (of one host) in one message: one message handled, one round trip
         # to lock them all, one to read them, one fetch-log write and one outcome write,
-        # where one message a feed paid each of those per feed. Politeness is per host,
-        # as for one feed a message.
+        # where one message a feed paid each of those per feed. Politeness is per host.
+        # A message of one feed is the feed sent again on its own (see _again).
         with unit_locks(db, LOCK_FEED, feed_ids) as (conn, held):
+            _wait_alone(LOCK_FEED, feed_ids, held)
             rows = {row.id: row for row in conn.execute(DUE_FEED.where(Feed.id.in_(held)))}
             now = utcnow()
             results: dict[int, FeedOutcome] = {}
@@ -247,11 +226,12 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
             [(str(k), asdict(v)) for k, v in results.items()],
             done=[queued_key("feed", k) for k in results],
         )
-        _again(actors.refresh_feed, feed_ids, held, run=run, force=force)
+        _again(actors.refresh_feeds, feed_ids, held, run=run, force=force)
 
     async def finish_items_unit(item_ids: list[int], *, run: str = "") -> None:
         # Several pages (of one host) in one message, as refresh_feeds_unit.
         with unit_locks(db, LOCK_ITEM, item_ids) as (conn, held):
+            _wait_alone(LOCK_ITEM, item_ids, held)
             rows = {
                 row.id: row
                 for row in conn.execute(
@@ -285,27 +265,7 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
             [(str(k), v) for k, v in results.items()],
             done=[queued_key("item", k) for k in results],
         )
-        _again(actors.finish_item, item_ids, held, run=run)
-
-    async def finish_item_unit(item_id: int, *, run: str = "") -> None:
-        with unit_lock(db, LOCK_ITEM, item_id) as conn:
-            row = conn.execute(
-                select(Item.state, Item.link, Item.url, Item.content_source).where(
-                    Item.id == item_id
-                )
-            ).first()
-            if row is None:
-                data: dict[str, Any] = {"url": f"item {item_id}", "state": "missing"}
-                data["from_page"] = False
-            elif row.state != "pending":  # finished meanwhile by another message
-                data = {"url": row.link or row.url, "state": row.state}
-                data["from_page"] = row.content_source == "page"
-            else:
-                item = PendingItem(item_id, row.link or row.url)
-                outcome = await finish_item(settings, await process.fetcher(), item, process.pool)
-                process.flush(conn)
-                data = asdict(outcome)
-        outcomes.put(run, "items", str(item_id), data, done=queued_key("item", item_id))
+        _again(actors.finish_items, item_ids, held, run=run)
 
     def tag_batch_unit(*, run: str = "", seq: int = 0, slot: int = -1) -> None:
         # Any unit takes any untagged items (claimed in the database), so a pass sends as
@@ -352,11 +312,9 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
 
     actors = Actors(
         broker=broker,
-        refresh_feed=make(refresh_feed_unit, "refresh_feed", 20, **BUSY_RETRIES),
         refresh_feeds=make(
             refresh_feeds_unit, "refresh_feeds", 20, time_limit=BATCH_TIME_LIMIT_MS, **BUSY_RETRIES
         ),
-        finish_item=make(finish_item_unit, "finish_item", 10, **BUSY_RETRIES),
         finish_items=make(
             finish_items_unit, "finish_items", 10, time_limit=BATCH_TIME_LIMIT_MS, **BUSY_RETRIES
         ),
@@ -370,15 +328,24 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
     return actors
 
 
+def _wait_alone(kind: int, keys: list[int], held: list[int]) -> None:
+    """A message of one unit whose lease another worker holds waits for it: UnitBusy,
+    retried with back-off (it reports once it has run, or as failed after its last retry)."""
+    if len(keys) == 1 and not held:
+        raise UnitBusy(f"unit {kind:x}:{keys[0]} is being worked on by another worker")
+
+
 def _again(
     actor: dramatiq.Actor[..., Any], keys: list[int], held: list[int], **kwargs: Any
 ) -> None:
-    """Send one message each for the units of a batch whose lease another worker held:
-    they wait for it there (UnitBusy, retried with back-off) and report then."""
+    """Send a message of its own for each unit of several whose lease another worker held:
+    it waits for the lease there (see _wait_alone) and reports then."""
+    if len(keys) == 1:
+        return
     taken = set(held)
     for key in keys:
         if key not in taken:
-            actor.send_with_options(args=(key,), kwargs=kwargs, delay=BUSY_DELAY_MS)
+            actor.send_with_options(args=([key],), kwargs=kwargs, delay=BUSY_DELAY_MS)
 
 
 def host_batches(

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -63,7 +64,8 @@ log = logging.getLogger(__name__)
 
 #: A pass enqueues again the units that reported nothing for this long.
 STALL_SECONDS = 30.0
-#: How often a waiting pass looks for outcomes.
+#: How long a waiting pass waits for a unit's report before it looks around (a Redis
+#: restart, a stall, no worker alive); a report wakes it at once.
 POLL_SECONDS = 0.2
 #: A pass gives up, saying so, when no worker process has been alive for this long.
 NO_WORKER_SECONDS = 60.0
@@ -166,7 +168,12 @@ class Waiter:
                 unsent |= missing
                 progress = time.monotonic()
             if len(got) < len(units):
-                time.sleep(POLL_SECONDS)
+                try:
+                    self.outcomes.wait_for_new(self.run, self.stage, POLL_SECONDS)
+                except redis.RedisError:
+                    time.sleep(POLL_SECONDS)
+        with contextlib.suppress(redis.RedisError):  # else it expires
+            self.client.delete(Outcomes.signal_key(self.run, self.stage))
         return got
 
 
@@ -206,7 +213,7 @@ def run_distributed_pass(
         sync_channels(session, settings)
         store.prune_fetch_log(session)
         feeds = due_feeds(session, publication=publication, force=force)
-    sends = {str(f.id): _sender(actors.refresh_feed, f.id, run=run, force=force) for f in feeds}
+    sends = {str(f.id): _sender(actors.refresh_feeds, [f.id], run=run, force=force) for f in feeds}
     groups = [
         ([str(k) for k in ids], _sender(actors.refresh_feeds, ids, run=run, force=force))
         for ids in host_batches([(f.id, f.url) for f in feeds])
@@ -219,7 +226,7 @@ def run_distributed_pass(
 
     with session_scope(settings.database_url) as session:
         pending = pending_items(session, publication=publication)
-    sends = {str(i.id): _sender(actors.finish_item, i.id, run=run) for i in pending}
+    sends = {str(i.id): _sender(actors.finish_items, [i.id], run=run) for i in pending}
     groups = [
         ([str(k) for k in ids], _sender(actors.finish_items, ids, run=run))
         for ids in host_batches([(i.id, i.url) for i in pending])

@@ -7,9 +7,9 @@ re-reads its row and does nothing when another worker already did the work. A lo
 scheduler's next tick, or the waiting ``newsline fetch --once``, enqueues it again.
 
 - :func:`make_broker`: the Redis broker, its retry policy and our middleware.
-- :func:`unit_lock`: a per-feed / per-item lease, a PostgreSQL advisory lock held on its own
-  connection for the unit's duration, so two workers never refresh one feed at once; it dies
-  with the connection, so a worker killed with ``kill -9`` holds nothing.
+- :func:`unit_locks`: per-feed / per-item leases, PostgreSQL advisory locks held on their own
+  connection for the units' duration, so two workers never refresh one feed at once; they
+  die with the connection, so a worker killed with ``kill -9`` holds nothing.
 - :class:`Outcomes`: units report what they did to the pass that enqueued them (a Redis
   list per pass and stage), for the report ``newsline fetch`` prints.
 - :class:`DeadLetters`: a unit that failed its last retry is recorded where the operator
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,8 +36,8 @@ from typing import Any
 
 import dramatiq
 import redis
-from dramatiq.broker import MessageProxy
-from dramatiq.brokers.redis import RedisBroker
+from dramatiq.broker import Consumer, MessageProxy
+from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.errors import Retry
 from dramatiq.middleware import AsyncIO, Middleware, Retries
 from sqlalchemy import Connection, text, update
@@ -94,10 +95,63 @@ def require_distributed(settings: Settings) -> None:
         )
 
 
+#: How long an idle worker waits at most before it looks for messages again (milliseconds):
+#: the first message of a pass's stage waits for it (Dramatiq's default of up to the worker
+#: timeout, 0.25-0.5 s, was paid at the start of every stage).
+IDLE_POLL_MS = 100
+
+
+class _PromptConsumer(_RedisConsumer):
+    """Dramatiq's Redis consumer, taking the next message as soon as a thread is free.
+
+    Dramatiq's consumer, with as many messages out as it may prefetch (every thread busy),
+    sleeps an exponential back-off, up to its timeout, before it looks again: a thread that
+    finished its message sat idle for that long (0.12-0.16 s a message, median, in
+    bench/scale.py's 1-worker run) while messages waited in Redis. This one waits for a
+    message to be acknowledged instead, and an idle one polls the queue at most
+    IDLE_POLL_MS apart."""
+
+    def __init__(self, broker: RedisBroker, queue_name: str, prefetch: int, timeout: int) -> None:
+        super().__init__(broker, queue_name, prefetch, min(timeout, IDLE_POLL_MS))
+        self._freed = threading.Event()
+
+    def ack(self, message: MessageProxy) -> None:
+        try:
+            super().ack(message)
+        finally:
+            self._freed.set()
+
+    def nack(self, message: MessageProxy) -> None:
+        try:
+            super().nack(message)
+        finally:
+            self._freed.set()
+
+    def __next__(self) -> MessageProxy | None:
+        if not self.message_cache and self.outstanding_message_count >= self.prefetch:
+            # Every thread is busy: wait for one to finish its message (or the timeout,
+            # for the worker to look at its delayed messages and whether it is stopping).
+            self._freed.clear()
+            if self.outstanding_message_count >= self.prefetch:
+                self._freed.wait(self.timeout / 1000)
+            return None
+        return super().__next__()
+
+
+class _Broker(RedisBroker):
+    """Dramatiq's Redis broker with :class:`_PromptConsumer` on the work queue (the delay
+    queue keeps Dramatiq's own: its messages wait seconds anyway)."""
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
+        if queue_name == QUEUE:
+            return _PromptConsumer(self, queue_name, prefetch, timeout)
+        return super().consume(queue_name, prefetch, timeout)
+
+
 def make_broker(settings: Settings, *, middleware: list[Middleware] | None = None) -> RedisBroker:
     """The Redis broker of `settings.queue_url`, with our retry policy and dead letters."""
     require_distributed(settings)
-    broker = RedisBroker(
+    broker = _Broker(
         url=settings.queue_url,
         namespace=PREFIX,
         heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
@@ -144,37 +198,15 @@ def live_workers(client: redis.Redis) -> int:
 
 
 @contextmanager
-def unit_lock(url: str, kind: int, key: int) -> Iterator[Connection]:
-    """Hold the lease of one unit (a feed, an item) for the block; :class:`UnitBusy` when
-    another worker holds it. A PostgreSQL session advisory lock on a connection of its own:
-    released at the end, or by the server when the worker dies.
-
-    The connection is in autocommit (one round trip a statement, never idle in a
-    transaction while the unit fetches) and is yielded: the unit reads its row on it rather
-    than checking out a second connection (each checkout is pinged: a round trip)."""
-    engine = engine_for(url)
-    conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        got = conn.scalar(text("SELECT pg_try_advisory_lock(:k, :i)"), {"k": kind, "i": key})
-        if not got:
-            raise UnitBusy(f"unit {kind:x}:{key} is being worked on by another worker")
-        try:
-            yield conn
-        finally:
-            try:
-                conn.execute(text("SELECT pg_advisory_unlock(:k, :i)"), {"k": kind, "i": key})
-            except Exception:  # a broken connection: closing it releases the lock
-                log.warning("could not release unit lock %x:%d; dropping the connection", kind, key)
-                conn.invalidate()
-    finally:
-        conn.close()
-
-
-@contextmanager
 def unit_locks(url: str, kind: int, keys: list[int]) -> Iterator[tuple[Connection, list[int]]]:
-    """Hold the leases of several units of one kind for the block, as :func:`unit_lock`
-    does for one, in one round trip to take them and one to release them: yields the
-    connection and the keys whose lease it got (another worker holds the rest)."""
+    """Hold the leases of units of one kind (feeds, items) for the block: yields a
+    connection and the keys whose lease it got (another worker holds the rest).
+
+    A PostgreSQL session advisory lock per unit, all taken in one round trip and released
+    in one, on a connection of its own: released at the end, or by the server when the
+    worker dies (``kill -9`` leaves nothing held). The connection is in autocommit (never
+    idle in a transaction while the units fetch) and is yielded: the units read their rows
+    on it rather than checking out a second connection (each checkout is pinged)."""
     engine = engine_for(url)
     conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     held: list[int] = []
@@ -242,6 +274,15 @@ class Outcomes:
     def key(run: str, stage: str) -> str:
         return f"{PREFIX}:run:{run}:{stage}"
 
+    @staticmethod
+    def signal_key(run: str, stage: str) -> str:
+        """A list a unit pushes to as it reports, which the waiting pass blocks on."""
+        return f"{PREFIX}:run:{run}:{stage}:new"
+
+    def wait_for_new(self, run: str, stage: str, seconds: float) -> None:
+        """Return when a unit has reported since the last call, or after `seconds`."""
+        self.client.blpop([self.signal_key(run, stage)], timeout=seconds)
+
     def put(
         self, run: str, stage: str, key: str, data: dict[str, Any], *, done: str | None = None
     ) -> None:
@@ -249,9 +290,7 @@ class Outcomes:
         delete the key `done` (the unit's "queued" marker) in the same round trip."""
         pipe = self.client.pipeline(transaction=False)
         if run:
-            name = self.key(run, stage)
-            pipe.rpush(name, json.dumps({"key": key, "data": data}))
-            pipe.expire(name, OUTCOME_TTL)
+            self._push(pipe, run, stage, [json.dumps({"key": key, "data": data})])
         if done:
             pipe.delete(done)
         if len(pipe):
@@ -264,13 +303,18 @@ class Outcomes:
         trip (a message of several units, see actors.py)."""
         pipe = self.client.pipeline(transaction=False)
         if run and outcomes:
-            name = self.key(run, stage)
-            pipe.rpush(name, *(json.dumps({"key": k, "data": d}) for k, d in outcomes))
-            pipe.expire(name, OUTCOME_TTL)
+            self._push(pipe, run, stage, [json.dumps({"key": k, "data": d}) for k, d in outcomes])
         if done:
             pipe.delete(*done)
         if len(pipe):
             pipe.execute()
+
+    def _push(self, pipe: Any, run: str, stage: str, values: list[str]) -> None:
+        name, signal = self.key(run, stage), self.signal_key(run, stage)
+        pipe.rpush(name, *values)
+        pipe.expire(name, OUTCOME_TTL)
+        pipe.rpush(signal, 1)  # wakes the waiting pass now, not at its next poll
+        pipe.expire(signal, OUTCOME_TTL)
 
     def since(self, run: str, stage: str, offset: int) -> list[Outcome]:
         """The outcomes recorded after the first `offset`."""
