@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -53,14 +53,13 @@ from newsline.web.clients import client_ip, client_key
 from newsline.web.csrf import csrf_token, form_fields, require_csrf
 from newsline.web.render import page
 from newsline.web.session import is_signed_in_id, rotate_session, session_id
-from newsline.web.site import Refused, site_of
+from newsline.web.site import NO_STORE, Refused, see_other, site_of
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix=urls.API, tags=["accounts"])
 
-NO_STORE = {"cache-control": "no-store"}
 #: What a page says after a redirect (``?done=``): fixed texts, nothing echoed.
 DONE = {
     "signed-in": "You are signed in.",
@@ -118,10 +117,6 @@ def _message(
     return _page(
         request, "auth/page.html", heading, status=status, paragraphs=paragraphs, **context
     )
-
-
-def _redirect(target: str) -> RedirectResponse:
-    return RedirectResponse(target, status_code=303, headers=NO_STORE)
 
 
 def _refused(exc: RateLimited | AttemptsThrottled) -> Refused:
@@ -308,7 +303,7 @@ def sign_in_form(request: Request, next: str = "") -> Response:
     """The sign-in form (signed in already: straight on)."""
     target = safe_next(next)
     if viewer(request) is not None:
-        return _redirect(target)
+        return see_other(target)
     return _sign_in_page(request, target)
 
 
@@ -326,14 +321,14 @@ async def sign_in(request: Request) -> Response:
         response = _sign_in_page(request, target, str(exc), email, status=429)
         response.headers["retry-after"] = str(exc.retry_after)
         return response
-    return _redirect(target)
+    return see_other(target)
 
 
 @router.post(urls.SIGN_OUT, dependencies=[Depends(require_csrf)])
 async def sign_out(request: Request) -> Response:
     """Sign this browser out."""
     await run_in_threadpool(_close_session, request)
-    return _redirect(site_of(request).urls.home())
+    return see_other(site_of(request).urls.home())
 
 
 # --- sign up and verification -------------------------------------------------------------
@@ -366,7 +361,7 @@ def sign_up_form(request: Request, next: str = "") -> Response:
     """The sign-up form."""
     target = safe_next(next)
     if viewer(request) is not None:
-        return _redirect(target)
+        return see_other(target)
     return _sign_up_page(request, target)
 
 
@@ -439,7 +434,7 @@ async def sign_up(request: Request) -> Response:
     except AccountError as exc:
         return _sign_up_page(request, target, str(exc), 400, email=email, display_name=name)
     if signed_in:
-        return _redirect(site_of(request).urls.account() + "?done=signed-in")
+        return see_other(site_of(request).urls.account() + "?done=signed-in")
     failed = await run_in_threadpool(_send, request, message)
     if failed is not None:
         return failed
@@ -519,7 +514,7 @@ async def verify(request: Request) -> Response:
         await run_in_threadpool(_use_link_sync, request, token, "verify")
     except LinkInvalid:
         return _link_invalid(request)
-    return _redirect(site_of(request).urls.account() + "?done=verified")
+    return see_other(site_of(request).urls.account() + "?done=verified")
 
 
 # --- sign-in links and password resets by e-mail ------------------------------------------
@@ -617,7 +612,7 @@ async def sign_in_link(request: Request) -> Response:
         await run_in_threadpool(_use_link_sync, request, token, "signin")
     except LinkInvalid:
         return _link_invalid(request)
-    return _redirect(site_of(request).urls.account() + "?done=signed-in")
+    return see_other(site_of(request).urls.account() + "?done=signed-in")
 
 
 def _new_password_page(
@@ -674,7 +669,7 @@ async def reset(request: Request) -> Response:
         return _link_invalid(request)
     except WeakPassword as exc:
         return _new_password_page(request, token, str(exc), 400)
-    return _redirect(site_of(request).urls.account() + "?done=password-reset")
+    return see_other(site_of(request).urls.account() + "?done=password-reset")
 
 
 # --- account settings ---------------------------------------------------------------------
@@ -852,7 +847,7 @@ async def account_action(
         if failed is not None:
             return failed
         done = "verify-sent" if action == "resend-verification" else "email-sent"
-        return _redirect(urls_.account() + f"?done={done}")
+        return see_other(urls_.account() + f"?done={done}")
     if isinstance(outcome, dict):
         return await run_in_threadpool(_account_page, request, me, "", 200, **outcome)
     if outcome in ("signed-out-everywhere", "deleted"):
@@ -864,8 +859,8 @@ async def account_action(
                 "Your account is deleted",
                 "Your account and its settings are gone; you are signed out.",
             )
-        return _redirect(urls_.sign_in())
-    return _redirect(urls_.account() + f"?done={outcome}")
+        return see_other(urls_.sign_in())
+    return see_other(urls_.account() + f"?done={outcome}")
 
 
 @router.get(urls.EMAIL_CONFIRM)
@@ -900,7 +895,7 @@ async def email_confirm(request: Request) -> Response:
         return _link_invalid(request)
     except AccountError as exc:
         return _message(request, "Address not changed", str(exc), status=400)
-    return _redirect(site_of(request).urls.account() + "?done=email")
+    return see_other(site_of(request).urls.account() + "?done=email")
 
 
 # The reader's choices, saved items and private feeds: served with these pages.

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from sqlalchemy import Engine
@@ -46,7 +46,7 @@ from newsline.errors import NewslineError
 from newsline.web.csrf import require_csrf
 from newsline.web.queries import aware
 from newsline.web.session import is_signed_in_id, session_id
-from newsline.web.site import Refused, site_of
+from newsline.web.site import Refused, see_other, site_of
 
 _VIEWER = "newsline_viewer"
 _METHOD = "newsline_auth_method"
@@ -260,6 +260,6 @@ def install(app: FastAPI) -> None:
     async def sign_in_required(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, SignInRequired)
         target = site_of(request).urls.sign_in(safe_next(exc.next_path))
-        return RedirectResponse(target, status_code=303, headers={"cache-control": "no-store"})
+        return see_other(target)
 
     app.add_exception_handler(SignInRequired, sign_in_required)

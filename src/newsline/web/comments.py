@@ -53,13 +53,12 @@ from newsline.web.clients import client_ip, client_key
 from newsline.web.csrf import FIELD as CSRF_FIELD
 from newsline.web.csrf import csrf_token, form_fields, require_csrf
 from newsline.web.render import Fragment, ages, fragment_cache, page, render_fragment
-from newsline.web.site import ChannelRef, NotFound, Refused, Site, site_of
+from newsline.web.site import NO_STORE, ChannelRef, NotFound, Refused, Site, see_other, site_of
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix=urls.API, tags=["comments"])
-NO_STORE = {"cache-control": "private, no-store"}
 FEED_SIZE = 50
 #: Threads shown under the item itself; the comments pages show 100 at a time. (A page
 #: with a thousand comments weighs half a megabyte: the item stays light to read.)
@@ -795,7 +794,7 @@ def _comment_write(
 
 def _see_permalink(site: Site, channel: ChannelRef, row: Any, comment_id: int) -> RedirectResponse:
     target = site.urls.comment(channel.slug, row.publication_tag, row.slug or row.id, comment_id)
-    return RedirectResponse(target, status_code=303, headers=NO_STORE)
+    return see_other(target)
 
 
 def _parent(value: str) -> int | None:

@@ -48,7 +48,7 @@ from newsline.publish.mailer import MailError, confirmation_message, send_messag
 from newsline.web.clients import client_key
 from newsline.web.csrf import form_fields, require_csrf
 from newsline.web.render import page
-from newsline.web.site import ChannelRef, NotFound, Refused, site_of
+from newsline.web.site import NO_STORE, ChannelRef, NotFound, Refused, site_of
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,6 @@ router = APIRouter(include_in_schema=False)
 FEED_DIGESTS = 30
 #: The archive's first page names the days of at most this many recent Digests.
 ARCHIVE_MAX_DIGESTS = 5000
-NO_STORE = {"cache-control": "no-store"}
 DEFAULT_DAILY_HOUR = 7
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -25,11 +25,10 @@ from newsline.web.api import ApiError, ChannelSlug, ErrorOut, RowId, api_channel
 from newsline.web.auth import Viewer, csrf_unless_token, require_viewer
 from newsline.web.csrf import form_fields, require_csrf
 from newsline.web.render import page
-from newsline.web.site import ChannelRef, NotFound, Refused, Site, site_of
+from newsline.web.site import NO_STORE, ChannelRef, NotFound, Refused, Site, see_other, site_of
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix=urls.API, tags=["moderation"])
-NO_STORE = {"cache-control": "private, no-store"}
 QUEUE_SIZE = 50
 
 
@@ -303,4 +302,4 @@ async def queue_action(request: Request, comment_id: RowId) -> Response:
         )
     except CommentError as exc:
         raise Refused(str(exc), status=exc.status) from exc
-    return RedirectResponse(back, status_code=303, headers=NO_STORE)
+    return see_other(back)

@@ -11,7 +11,7 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 
 from newsline import urls
@@ -20,7 +20,7 @@ from newsline.db.engine import session_scope
 from newsline.web.clients import client_key, set_cookie
 from newsline.web.safety import local_path
 from newsline.web.session import ensure_session
-from newsline.web.site import site_of
+from newsline.web.site import see_other, site_of
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -59,8 +59,7 @@ def options(
     next: str = "/",
 ) -> Response:
     """Set reader options by cookie (the no-JavaScript path of the option buttons)."""
-    response = RedirectResponse(local_path(next), status_code=303)
-    response.headers["cache-control"] = "no-store"
+    response = see_other(local_path(next))
     if theme == "auto":
         response.delete_cookie("nl_theme", path="/")
     elif theme:

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
@@ -35,11 +35,10 @@ from newsline.web.auth import Viewer, require_viewer, safe_next
 from newsline.web.csrf import MAX_FORM_BYTES, require_csrf
 from newsline.web.feeds import FEED_ITEMS, feed_entries
 from newsline.web.render import page
-from newsline.web.site import ChannelRef, NotFound, site_of
+from newsline.web.site import NO_STORE, ChannelRef, NotFound, see_other, site_of
 
 router = APIRouter(include_in_schema=False)
 
-NO_STORE = {"cache-control": "no-store"}
 #: How many of the channel's newest items a private feed picks its entries from.
 PRIVATE_FEED_SCAN = 400
 
@@ -147,7 +146,7 @@ async def preferences_save(
     except PreferenceError as exc:
         return await run_in_threadpool(_prefs_page, request, channel, me, str(exc), 400)
     target = site_of(request).urls.preferences(channel.slug) + "?done=1"
-    return RedirectResponse(target, status_code=303, headers=NO_STORE)
+    return see_other(target)
 
 
 def _save_sync(
@@ -182,7 +181,7 @@ async def save_or_unsave(
     except PreferenceError as exc:
         return await run_in_threadpool(_saved_page, request, me, str(exc), 400)
     target = safe_next((form.get("next") or [""])[0], site.urls.saved())
-    return RedirectResponse(target, status_code=303, headers=NO_STORE)
+    return see_other(target)
 
 
 def _saved_page(request: Request, me: Viewer, notice: str = "", status: int = 200) -> HTMLResponse:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
+from fastapi.responses import RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,6 +30,8 @@ STATIC = HERE / "static"
 #: How often a process asks whether the console's channel settings changed when the render
 #: cache is off (else as often as cached pages expire, ``web.render_cache_seconds``).
 OVERRIDES_CHECK_SECONDS = 1.0
+#: Headers of a response no cache may keep (tokens, addresses, a reader's own data).
+NO_STORE = {"cache-control": "no-store"}
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,11 @@ class Refused(NewslineError):
         self.status = status
         self.channel = channel
         self.retry_after = retry_after
+
+
+def see_other(target: str) -> RedirectResponse:
+    """The answer to a form: a 303 to `target`, kept by no cache."""
+    return RedirectResponse(target, status_code=303, headers=NO_STORE)
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,10 @@ from newsline.community.presence import is_bot
 from newsline.db.engine import session_scope
 from newsline.publish.editorial import count_sponsor
 from newsline.web.render import SPONSOR_BANDS, sponsor_links
-from newsline.web.site import NotFound, site_of
+from newsline.web.site import NO_STORE, NotFound, site_of
 
 router = APIRouter(include_in_schema=False)
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
-NO_STORE = {"cache-control": "no-store"}
 
 
 def _count(request: Request, channel_slug: str, band: str, *, click: bool) -> None:

@@ -16,10 +16,9 @@ from starlette.concurrency import run_in_threadpool
 
 from newsline import urls
 from newsline.ingest import websub
-from newsline.web.site import site_of
+from newsline.web.site import NO_STORE, site_of
 
 router = APIRouter(include_in_schema=False)
-NO_STORE = {"cache-control": "no-store"}
 
 
 @router.get(urls.WEBSUB_CALLBACK)

@@ -17,7 +17,7 @@ from newsline.db.models import Channel, Digest, Item, Newsline, Publication
 from newsline.web.auth import Viewer, require_role, require_role_somewhere
 from newsline.web.csrf import require_csrf
 from newsline.web.render import page
-from newsline.web.site import BadRequest, Refused, site_of
+from newsline.web.site import NO_STORE, BadRequest, Refused, see_other, site_of
 
 #: The install-wide sections (people, roles, the audit log) need an install-wide editor.
 EDITOR = Depends(require_role("editor"))
@@ -41,7 +41,6 @@ FLASH = Depends(_flash)
 #: Forms are small; bulk actions name at most this many items.
 MAX_FORM_BYTES = 64 * 1024
 MAX_BULK = 500
-NO_STORE = {"cache-control": "private, no-store"}
 
 
 OUT_OF_SCOPE = "That belongs to a channel your editor role does not cover."
@@ -200,4 +199,4 @@ def back_to(default: str, form: Mapping[str, list[str]], **message: str) -> Redi
     ]
     query += [(k, v[:300]) for k, v in message.items() if v]
     location = parts.path + (f"?{urlencode(query)}" if query else "")
-    return RedirectResponse(location, status_code=303, headers=NO_STORE)
+    return see_other(location)

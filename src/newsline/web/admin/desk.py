@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import func, select
 
 from newsline import urls
@@ -13,9 +13,9 @@ from newsline.community.audit import entries
 from newsline.db.engine import session_scope
 from newsline.db.models import Feed, Item, Publication, Subscriber, utcnow
 from newsline.publish.editorial import UNPUBLISHED
-from newsline.web.admin.common import FLASH, NO_STORE, admin_page
+from newsline.web.admin.common import FLASH, admin_page
 from newsline.web.auth import Viewer, require_viewer
-from newsline.web.site import Refused, site_of
+from newsline.web.site import Refused, see_other, site_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -33,9 +33,9 @@ async def desk(request: Request, viewer: Viewer = Depends(require_viewer)) -> Re
     if not viewer.can("editor"):
         if any(viewer.can("editor", c) for c in viewer.channel_roles):
             # A channel's editor: the desk's figures are the whole site's; their items.
-            return RedirectResponse(site.urls.admin("items"), status_code=303, headers=NO_STORE)
+            return see_other(site.urls.admin("items"))
         if _moderates(viewer):
-            return RedirectResponse(site.urls.moderation(), status_code=303, headers=NO_STORE)
+            return see_other(site.urls.moderation())
         raise Refused(
             "The console needs the editor role, which your account does not have.", status=403
         )

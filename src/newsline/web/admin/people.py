@@ -21,7 +21,6 @@ from newsline.web.admin.common import (
     CSRF,
     EDITOR,
     FLASH,
-    NO_STORE,
     actor_of,
     admin_page,
     back_to,
@@ -29,7 +28,7 @@ from newsline.web.admin.common import (
     form_lists,
 )
 from newsline.web.auth import Viewer
-from newsline.web.site import BadRequest, Refused, site_of
+from newsline.web.site import NO_STORE, BadRequest, Refused, site_of
 
 router = APIRouter(include_in_schema=False)
 LIMIT = 500
