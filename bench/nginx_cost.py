@@ -16,7 +16,8 @@ builds it):
 - nginx static, site headers: the same file with the headers the site sends (security
   headers, Vary, Cache-Control, HSTS) and deploy/nginx.conf's open_file_cache and gzip:
   what a static copy of the site would be configured like;
-- deploy/nginx.conf (cache hit), and the same with `--before REV`'s config;
+- deploy/nginx.conf (cache hit), and the same with `--before REV`'s config (its app sends
+  its own security headers: configs before 76be5a2 did not add them);
 - two ablations, for the breakdown only (not configurations to ship): without the
   bot/human class in the key (`$newsline_agent_class` constant), and with a plain
   `$request_uri` key (no maps at all, no bypass).
@@ -179,14 +180,27 @@ def main() -> None:
             raise SystemExit(f"{tool} not found (Debian package {tool})")
 
     work = Path(tempfile.mkdtemp(prefix="newsline-bench-nginx-"))
-    app = None
+    apps: list[subprocess.Popen[bytes]] = []
     try:
         app_port = free_port()
         db, config = work / "bench.db", work / "newsline.toml"
         config.write_text(CONFIG.format(db=db, port=app_port), encoding="utf-8")
         generate(db, config, 2000)
-        app = start_app(config, app_port, work / "serve.log", cache=True)
+        apps.append(start_app(config, app_port, work / "serve.log", cache=True))
         wait_for(app_port)
+        # An older config may not add the security headers itself: its app sends them.
+        before_port = app_port
+        if args.before:
+            before_port = free_port()
+            before = work / "before.toml"
+            before.write_text(
+                CONFIG.format(db=db, port=before_port).replace(
+                    "proxy_adds_security_headers = true", "proxy_adds_security_headers = false"
+                ),
+                encoding="utf-8",
+            )
+            apps.append(start_app(before, before_port, work / "before.log", cache=True))
+            wait_for(before_port)
         base = f"http://127.0.0.1:{app_port}"
         request = urllib.request.Request(base + PAGES["front"], headers={"User-Agent": UA})
         with urllib.request.urlopen(request) as resp:
@@ -234,7 +248,8 @@ def main() -> None:
                     web.DEPLOY_CONF = folder / "deploy.conf"
                     web.DEPLOY_CONF.write_text(source, encoding="utf-8")
                 try:
-                    text = change(deploy_conf(port, app_port, folder / "tls" / "cache"))
+                    upstream = app_port if source is None else before_port
+                    text = change(deploy_conf(port, upstream, folder / "tls" / "cache"))
                 finally:
                     web.DEPLOY_CONF = shipped
                 # Hits only: nothing expires during the count (the refresh is the app's work).
@@ -249,7 +264,7 @@ def main() -> None:
                 shown = f"{value:.1f}" if args.syscalls else f"{value:,.0f}"
                 print(f"| {page} | {name} | {shown} | {value / reference:.2f} |", flush=True)
     finally:
-        if app is not None:
+        for app in apps:
             stop_group(app)
         shutil.rmtree(work, ignore_errors=True)
 
