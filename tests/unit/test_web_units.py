@@ -116,10 +116,25 @@ def test_bad_cursors(token: str) -> None:
         Cursor.decode(token)
 
 
-def test_local_path() -> None:
-    assert local_path("/news/newsline") == "/news/newsline"
-    for bad in ("//evil.example", "https://evil.example", "/\\evil", "", None):
-        assert local_path(bad) == "/"
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("/news/newsline", "/news/newsline"),
+        ("/account?done=1", "/account?done=1"),
+        ("", "/"),
+        (None, "/"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/x", "/"),
+        ("/\\evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+        ("news/newsline", "/"),
+        ("/ok\r\nSet-Cookie: x=1", "/"),
+        ("/" + "x" * 2000, "/"),
+    ],
+)
+def test_redirects_go_only_to_our_own_paths(value: str | None, expected: str) -> None:
+    """After signing in, a form or a reader option: never another site, never a header."""
+    assert local_path(value) == expected
 
 
 def test_highlighted_escapes_everything_but_marks() -> None:

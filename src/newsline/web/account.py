@@ -48,10 +48,11 @@ from newsline.db.models import User
 from newsline.publish.mailer import MailError, send_message
 from newsline.web import preferences
 from newsline.web.api import ErrorOut
-from newsline.web.auth import Viewer, forget_viewer, require_viewer, safe_next, viewer
+from newsline.web.auth import Viewer, forget_viewer, require_viewer, viewer
 from newsline.web.clients import client_ip, client_key
 from newsline.web.csrf import csrf_token, form_fields, require_csrf
 from newsline.web.render import page
+from newsline.web.safety import local_path
 from newsline.web.session import is_signed_in_id, rotate_session, session_id
 from newsline.web.site import NO_STORE, Refused, see_other, site_of
 
@@ -301,7 +302,7 @@ def _sign_in_page(
 @router.get(urls.SIGN_IN)
 def sign_in_form(request: Request, next: str = "") -> Response:
     """The sign-in form (signed in already: straight on)."""
-    target = safe_next(next)
+    target = local_path(next)
     if viewer(request) is not None:
         return see_other(target)
     return _sign_in_page(request, target)
@@ -312,7 +313,7 @@ async def sign_in(request: Request) -> Response:
     """Check the password; a new session, then on to ``next``."""
     form = await form_fields(request)
     email, password = form.get("email", "").strip(), form.get("password", "")
-    target = safe_next(form.get("next"))
+    target = local_path(form.get("next"))
     try:
         await run_in_threadpool(_password_sign_in, request, email, password)
     except BadCredentials as exc:
@@ -359,7 +360,7 @@ def _sign_up_page(
 @router.get(urls.SIGN_UP)
 def sign_up_form(request: Request, next: str = "") -> Response:
     """The sign-up form."""
-    target = safe_next(next)
+    target = local_path(next)
     if viewer(request) is not None:
         return see_other(target)
     return _sign_up_page(request, target)
@@ -424,7 +425,7 @@ async def sign_up(request: Request) -> Response:
     form = await form_fields(request)
     email = form.get("email", "").strip()
     name = form.get("display_name", "")
-    target = safe_next(form.get("next"))
+    target = local_path(form.get("next"))
     try:
         message, signed_in = await run_in_threadpool(
             _sign_up_sync, request, email, name, form.get("password", "")

@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -45,6 +44,7 @@ from newsline.db.raw import raw_rows
 from newsline.errors import NewslineError
 from newsline.web.csrf import require_csrf
 from newsline.web.queries import aware
+from newsline.web.safety import local_path
 from newsline.web.session import is_signed_in_id, session_id
 from newsline.web.site import Refused, see_other, site_of
 
@@ -181,18 +181,6 @@ def is_api(request: Request) -> bool:
     return request.url.path.startswith(urls.API + "/")
 
 
-def safe_next(value: str | None, default: str = "/") -> str:
-    """A local path to go to after signing in; anything else (another site) becomes `default`."""
-    if not value or len(value) > 2000:
-        return default
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
-        return default
-    if "\\" in value or any(ord(ch) < 32 for ch in value):
-        return default
-    return value
-
-
 def require_viewer(request: Request) -> Viewer:
     """Dependency: the signed-in reader; else 401 (API) or a redirect to sign in (pages)."""
     found = viewer(request)
@@ -259,7 +247,7 @@ def install(app: FastAPI) -> None:
 
     async def sign_in_required(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, SignInRequired)
-        target = site_of(request).urls.sign_in(safe_next(exc.next_path))
+        target = site_of(request).urls.sign_in(local_path(exc.next_path))
         return see_other(target)
 
     app.add_exception_handler(SignInRequired, sign_in_required)

@@ -31,10 +31,11 @@ from newsline.db.engine import session_scope
 from newsline.db.models import Channel, Item, Newsline, Publication
 from newsline.publish.feeds_out import MEDIA_TYPES, FeedInfo, render
 from newsline.web import queries
-from newsline.web.auth import Viewer, require_viewer, safe_next
+from newsline.web.auth import Viewer, require_viewer
 from newsline.web.csrf import MAX_FORM_BYTES, require_csrf
 from newsline.web.feeds import FEED_ITEMS, feed_entries
 from newsline.web.render import page
+from newsline.web.safety import local_path
 from newsline.web.site import NO_STORE, ChannelRef, NotFound, see_other, site_of
 
 router = APIRouter(include_in_schema=False)
@@ -180,7 +181,7 @@ async def save_or_unsave(
         await run_in_threadpool(_save_sync, request, channel, me, action, item_id)
     except PreferenceError as exc:
         return await run_in_threadpool(_saved_page, request, me, str(exc), 400)
-    target = safe_next((form.get("next") or [""])[0], site.urls.saved())
+    target = local_path((form.get("next") or [""])[0], site.urls.saved())
     return see_other(target)
 
 

@@ -7,6 +7,7 @@ only the web needs (Markup for Jinja, caching of the pass per body, ``<mark>`` s
 from __future__ import annotations
 
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 from markupsafe import Markup, escape
 
@@ -48,7 +49,13 @@ def highlighted(text: str) -> Markup:
 
 
 def local_path(target: str | None, default: str = "/") -> str:
-    """`target` when it is a path on this site (for redirects), else `default`."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """`target` when it is a path on this site, to redirect to (after signing in, a form, a
+    reader option); anything else (another site, a control character) becomes `default`."""
+    if not target or len(target) > 2000:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target or any(ord(ch) < 32 for ch in target):
         return default
     return target
