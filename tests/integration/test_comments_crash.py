@@ -71,7 +71,7 @@ def test_sigkill_while_posting_loses_no_acknowledged_comment(
     # Twelve authors, each from its own address, post until the server is killed.
     authors = Authors(base, item_id, AUTHORS, password=PASSWORD)
     try:
-        wait_for_port(port, proc)
+        wait_for_port(port, proc, log=tmp_path / "serve.log")
         authors.start()
         deadline = time.monotonic() + 60
         while len(authors.acknowledged) < 60 and time.monotonic() < deadline:

@@ -83,8 +83,8 @@ def servers(
                     start_new_session=True,
                 )
             )
-        for port, proc in zip(ports, procs, strict=True):
-            wait_for_port(port, proc)
+        for n, (port, proc) in enumerate(zip(ports, procs, strict=True)):
+            wait_for_port(port, proc, log=tmp_path / f"serve{n}.log")
         yield bases, item_id
     finally:
         for proc in procs:

@@ -96,7 +96,7 @@ def newsline_serve(config: Path, port: int, *, workers: int, log: Path) -> Itera
             start_new_session=True,
         )
         try:
-            wait_for_port(port, proc)
+            wait_for_port(port, proc, log=log)
             yield
         finally:
             stop_group(proc)

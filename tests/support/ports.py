@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -17,13 +18,18 @@ def free_port() -> int:
 
 
 def wait_for_port(
-    port: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = 60
+    port: int,
+    proc: subprocess.Popen[bytes] | None = None,
+    timeout: float = 60,
+    log: Path | None = None,
 ) -> None:
-    """Block until something accepts connections on 127.0.0.1:`port`."""
+    """Block until something accepts connections on 127.0.0.1:`port`; if `proc` exits
+    first, say so with the end of its `log` (why it exited)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
+            said = log.read_text(encoding="utf-8", errors="replace")[-3000:] if log else ""
+            raise RuntimeError(f"server exited with {proc.returncode}\n{said}".rstrip())
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return
