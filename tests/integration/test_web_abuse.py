@@ -29,6 +29,7 @@ from newsline.config import Settings
 from newsline.db.engine import session_scope
 from newsline.db.models import Subscriber
 from newsline.web.app import create_app
+from newsline.web.csrf import MAX_FORM_BYTES
 from tests.support.forms import FIELD, form_fields
 from tests.support.mail import Inbox, body
 from tests.support.ports import free_port
@@ -274,6 +275,22 @@ def test_large_bodies_get_413_and_422s_stay_small(base: str) -> None:
         resp = httpx.get(f"{base}{urls.API}/channels/news/{path}", params=query)
         assert resp.status_code == 422, path
         assert len(resp.content) < 2048 and "zzzz" not in resp.text and "9999" not in resp.text
+
+
+def test_a_form_over_the_form_limit_is_refused_clearly(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """With the body limit raised above the form limit (web.max_body_bytes), a larger form
+    gets the one clear answer every form handler gives: 400, "This form is too large" (the
+    token check read it as a form without a token: a 403 that blamed the form's age)."""
+    settings = make_settings(web={"max_body_bytes": 1024 * 1024})
+    with TestClient(create_app(settings), headers=BROWSER) as client:
+        token = form_fields(client.get(urls.SIGN_IN).text)[1][FIELD]
+        padding = "x" * (MAX_FORM_BYTES + 1)
+        for path in ("/news/digest/subscribe", urls.PREFERENCES.format(channel_slug="news")):
+            refused = client.post(path, data={FIELD: token, "email": "a@b.example", "p": padding})
+            assert refused.status_code == 400, path
+            assert "This form is too large." in refused.text, path
 
 
 # --- item 9: cookie flags -------------------------------------------------------------------

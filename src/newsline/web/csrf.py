@@ -36,16 +36,16 @@ from newsline.db.engine import session_scope
 from newsline.db.models import SiteSecret
 from newsline.web.clients import is_tls
 from newsline.web.session import ensure_session, session_id
-from newsline.web.site import Refused, site_of
+from newsline.web.site import BadRequest, Refused, site_of
 
 #: The form field (and, for scripts, the ``X-CSRF-Token`` header) that carries the token.
 FIELD = "csrf_token"
 HEADER = "x-csrf-token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SECRET_NAME = "csrf"
-#: A body larger than this is not read for a token. A comment form carries up to 10,000
-#: characters, which URL-encoding makes up to ~60 KB in other scripts (the app's own body
-#: limit, web.max_body_bytes, is 64 KiB by default).
+#: A form larger than this is refused (400). A comment form carries up to 10,000 characters,
+#: which URL-encoding makes up to ~60 KB in other scripts (the app's own body limit,
+#: web.max_body_bytes, is 64 KiB by default).
 MAX_FORM_BYTES = 64 * 1024
 
 
@@ -142,13 +142,18 @@ async def refuse_cross_site(request: Request) -> None:
         raise CrossSiteRefused("This request came from another site and was refused.")
 
 
-async def form_fields(request: Request) -> dict[str, str]:
-    """A urlencoded form's fields (first value of each); empty when the body is too large."""
+async def form_lists(request: Request) -> dict[str, list[str]]:
+    """A urlencoded form's fields, every value of each (checkbox lists); :class:`BadRequest`
+    when the body is over :data:`MAX_FORM_BYTES`."""
     raw = await request.body()  # Starlette keeps it: the handler may read it again
     if len(raw) > MAX_FORM_BYTES:
-        return {}
-    parsed = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
-    return {k: v[0] for k, v in parsed.items() if v}
+        raise BadRequest("This form is too large.")
+    return parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """A urlencoded form's fields, the first value of each (:func:`form_lists`)."""
+    return {k: v[0] for k, v in (await form_lists(request)).items() if v}
 
 
 def valid_token(request: Request, token: str) -> bool:

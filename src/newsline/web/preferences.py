@@ -17,7 +17,6 @@ anonymous readers and readers without choices get the shared, cacheable pages.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -32,7 +31,7 @@ from newsline.db.models import Channel, Item, Newsline, Publication
 from newsline.publish.feeds_out import MEDIA_TYPES, FeedInfo, render
 from newsline.web import queries
 from newsline.web.auth import Viewer, require_viewer
-from newsline.web.csrf import MAX_FORM_BYTES, require_csrf
+from newsline.web.csrf import form_lists, require_csrf
 from newsline.web.feeds import FEED_ITEMS, feed_entries
 from newsline.web.render import page
 from newsline.web.safety import local_path
@@ -42,14 +41,6 @@ router = APIRouter(include_in_schema=False)
 
 #: How many of the channel's newest items a private feed picks its entries from.
 PRIVATE_FEED_SCAN = 400
-
-
-async def _multi_form(request: Request) -> dict[str, list[str]]:
-    """A urlencoded form with every value of repeated fields (checkbox lists)."""
-    raw = await request.body()
-    if len(raw) > MAX_FORM_BYTES:
-        return {}
-    return parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
 
 
 def _form_context(request: Request, channel: ChannelRef, me: Viewer) -> dict[str, Any]:
@@ -141,7 +132,7 @@ async def preferences_save(
 ) -> Response:
     """Record the form: publications shown (``show``), hashtags followed (``follow``)."""
     channel = site_of(request).channel(channel_slug)
-    form = await _multi_form(request)
+    form = await form_lists(request)
     try:
         await run_in_threadpool(_save_choices, request, channel, me, form)
     except PreferenceError as exc:
@@ -172,7 +163,7 @@ async def save_or_unsave(
     channel = site.channel(channel_slug)
     if action not in ("save", "unsave"):
         raise NotFound("no such preference action", channel)
-    form = await _multi_form(request)
+    form = await form_lists(request)
     try:
         item_id = int((form.get("item_id") or [""])[0])
     except ValueError as exc:

@@ -29,10 +29,10 @@ from newsline.web.admin.common import (
     admin_page,
     back_to,
     first,
-    form_lists,
     scope_of,
 )
 from newsline.web.auth import Viewer
+from newsline.web.csrf import form_lists
 from newsline.web.render import SPONSOR_BANDS
 from newsline.web.site import site_of
 

@@ -38,8 +38,7 @@ def _flash(notice: str = "", problem: str = "") -> None:
 
 #: Every console page declares it (and its own filters) for that reason.
 FLASH = Depends(_flash)
-#: Forms are small; bulk actions name at most this many items.
-MAX_FORM_BYTES = 64 * 1024
+#: Bulk actions name at most this many items.
 MAX_BULK = 500
 
 
@@ -153,14 +152,6 @@ def admin_page(
         section=section,
         **context,
     )
-
-
-async def form_lists(request: Request) -> dict[str, list[str]]:
-    """A urlencoded form's fields, every value of each (checkbox lists)."""
-    raw = await request.body()
-    if len(raw) > MAX_FORM_BYTES:
-        raise BadRequest("This form is too large.")
-    return parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
 
 
 def first(form: Mapping[str, list[str]], name: str, default: str = "") -> str:

@@ -21,10 +21,10 @@ from newsline.web.admin.common import (
     admin_page,
     back_to,
     first,
-    form_lists,
     scope_of,
 )
 from newsline.web.auth import Viewer
+from newsline.web.csrf import form_lists
 from newsline.web.safety import clean_digest_body
 from newsline.web.site import Refused, site_of
 

@@ -26,11 +26,11 @@ from newsline.web.admin.common import (
     admin_page,
     back_to,
     first,
-    form_lists,
     ids_of,
     scope_of,
 )
 from newsline.web.auth import Viewer
+from newsline.web.csrf import form_lists
 from newsline.web.site import NotFound, Refused, site_of
 
 router = APIRouter(include_in_schema=False)

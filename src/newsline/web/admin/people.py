@@ -25,9 +25,9 @@ from newsline.web.admin.common import (
     admin_page,
     back_to,
     first,
-    form_lists,
 )
 from newsline.web.auth import Viewer
+from newsline.web.csrf import form_lists
 from newsline.web.site import NO_STORE, BadRequest, Refused, site_of
 
 router = APIRouter(include_in_schema=False)
