@@ -313,6 +313,10 @@ def test_comments_feed_and_reply_notification_with_one_click_unsubscribe(
     unsubscribe = mail["List-Unsubscribe"].strip("<>")
     path = unsubscribe.split("://", 1)[1].split("/", 1)[1]
     site.client.cookies.clear()
+    shown = site.client.get("/" + path)  # a mail scanner following the link: only a button
+    assert shown.status_code == 200 and "<form" in shown.text
+    unknown = site.client.post("/" + path.split("?", 1)[0] + "?token=nosuchtoken")
+    assert unknown.status_code == 404
     done = site.client.post("/" + path)
     assert done.status_code == 200
     with Session(engine_for(site.settings.database_url)) as session:

@@ -973,13 +973,9 @@ def _unsubscribe(site: Site, token: str) -> bool:
         return True
 
 
-@router.get(urls.REPLIES_UNSUBSCRIBE)
-async def unsubscribe_form(
-    request: Request, token: Annotated[str, Query(max_length=64)] = ""
-) -> Response:
-    """The unsubscribe link of a reply notification: a button (mail scanners follow links)."""
-    site = site_of(request)
-    channel = site.default_channel()
+def _unsubscribe_page(request: Request, token: str, done: bool | None) -> HTMLResponse:
+    """The reply notifications' unsubscribe page: its button (`done` None), or the outcome."""
+    channel = site_of(request).default_channel()
     return page(
         request,
         channel,
@@ -987,10 +983,19 @@ async def unsubscribe_form(
         None,
         column="comments",
         title=f"Reply notifications · {channel.cfg.display_name}",
+        status_code=404 if done is False else 200,
         headers=NO_STORE,
         token=token,
-        done=None,
+        done=done,
     )
+
+
+@router.get(urls.REPLIES_UNSUBSCRIBE)
+async def unsubscribe_form(
+    request: Request, token: Annotated[str, Query(max_length=64)] = ""
+) -> Response:
+    """The unsubscribe link of a reply notification: a button (mail scanners follow links)."""
+    return _unsubscribe_page(request, token, None)
 
 
 @router.post(urls.REPLIES_UNSUBSCRIBE)
@@ -998,21 +1003,8 @@ async def unsubscribe(
     request: Request, token: Annotated[str, Query(max_length=64)] = ""
 ) -> Response:
     """One click (RFC 8058; no CSRF token: the unguessable token is the authority)."""
-    site = site_of(request)
-    done = await run_in_threadpool(_unsubscribe, site, token)
-    channel = site.default_channel()
-    return page(
-        request,
-        channel,
-        "comment_unsubscribe.html",
-        None,
-        column="comments",
-        title=f"Reply notifications · {channel.cfg.display_name}",
-        status_code=200 if done else 404,
-        headers=NO_STORE,
-        token=token,
-        done=done,
-    )
+    done = await run_in_threadpool(_unsubscribe, site_of(request), token)
+    return _unsubscribe_page(request, token, done)
 
 
 # --- the JSON API -------------------------------------------------------------------------
