@@ -13,7 +13,18 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, and_, bindparam, func, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Result,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    func,
+    select,
+    text,
+)
 
 from newsline.db.models import Feed, Item, Newsline, Publication, UTCDateTime
 
@@ -502,11 +513,7 @@ def story_items(
     }
     if hidden:
         params["hidden"] = sorted(hidden)
-    rows = conn.execute(_story_items_statement(bool(hidden)), params).all()
-    following = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        following = Cursor(rows[-1].sort_at, rows[-1].id)
+    rows, following = _one_page(conn.execute(_story_items_statement(bool(hidden)), params), limit)
     return [Entry(r.id, story_id, r.sort_at, r.enriched_at, None) for r in rows], following
 
 
@@ -551,12 +558,17 @@ def list_items(
     statement = _list_statement(
         with_body, publication_id is not None, hashtag is not None, cursor is not None
     )
-    rows = conn.execute(statement, params).all()
-    following = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        following = Cursor(rows[-1].sort_at, rows[-1].id)
-    return rows, following
+    return _one_page(conn.execute(statement, params), limit)
+
+
+def _one_page(result: Result[Any], limit: int) -> tuple[Sequence[Row[Any]], Cursor | None]:
+    """A page of `limit` rows of a result read one row further (sort_at, id newest first),
+    and the next page's cursor when that row was there."""
+    rows = result.all()
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, Cursor(rows[-1].sort_at, rows[-1].id)
 
 
 _ITEM_BASE = (
