@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from newsline.errors import NewslineError
+from newsline.text import hashtag_name
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class HashtagSettings(BaseModel):
     @field_validator("tag")
     @classmethod
     def _strip_hash(cls, v: str) -> str:
-        v = v.strip().lstrip("#").lower()
+        v = hashtag_name(v)
         if not v or not v.replace("_", "").isalnum():
             raise ValueError(f"hashtag {v!r} must be letters, digits or '_'")
         return v

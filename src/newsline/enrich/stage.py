@@ -39,6 +39,7 @@ from newsline.enrich.hashtags import ChannelClassifier, Example, hashtags_of
 from newsline.enrich.stories import NearDuplicateIndex, StoryIndex
 from newsline.enrich.summarize import Summarizer, summarizer_for
 from newsline.errors import NewslineError
+from newsline.text import hashtag_name
 
 log = logging.getLogger(__name__)
 
@@ -517,7 +518,7 @@ def retag(settings: Settings, item_id: int, hashtag: str, channel: str | None = 
     Returns the channel's slug. The row has ``source='editor'``: enrichment never
     overwrites it, and it becomes a training example for that channel.
     """
-    tag = hashtag.strip().lstrip("#").lower()
+    tag = hashtag_name(hashtag)
     slug = channel or settings.web.default_channel
     cfg = settings.channel(slug)
     if cfg is None:
