@@ -22,6 +22,7 @@ from sqlalchemy import Connection, event, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from newsline.db.models import DataVersion, SettingsVersion
+from newsline.db.raw import raw_rows
 
 #: The tables whose rows the reader's pages show.
 WATCHED = frozenset({"item", "story", "item_hashtag", "publication", "newsline", "digest"})
@@ -85,10 +86,5 @@ def _forget(session: Session) -> None:
 def read(conn: Connection) -> int:
     """The current data version: one read by primary key, on the driver's own cursor
     (SQLAlchemy's statement and result machinery cost several times this one-row read)."""
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(_SQL)
-        found = cursor.fetchone()
-    finally:
-        cursor.close()
-    return int(found[0]) if found else 0
+    found = raw_rows(conn, _SQL, {})
+    return int(found[0][0]) if found else 0
