@@ -310,6 +310,27 @@ def _reported(stage: str, count: int) -> dict[str, dict[str, Any]]:
     return {o.key: o.data for o in outcomes.since("r1", stage, 0)}
 
 
+def test_a_message_carries_whole_hosts_several_while_they_fit() -> None:
+    """Feeds (pages) go to the workers a host's together, several hosts a message up to
+    20 units: a message of one host with 5 pages took as long as that host's spacing,
+    its thread idle meanwhile, and paid its handling, locks and writes for 5 units."""
+    from newsline.workers.actors import host_batches
+
+    units = [(n, f"http://h{n % 7}.example/{n}") for n in range(7 * 5)]  # 7 hosts, 5 each
+    units += [(100 + n, f"http://big.example/{n}") for n in range(23)]  # 1 host of 23
+    units += [(200, "http://h0.example/late")]  # a host seen before, listed again
+    messages = host_batches(units)
+    assert sorted(k for m in messages for k in m) == sorted(k for k, _ in units)
+    assert all(len(m) <= 20 for m in messages)
+    host = {k: url.split("/")[2] for k, url in units}
+    for name in {host[k] for k, _ in units} - {"big.example"}:  # a host's in one message
+        assert sum(any(host[k] == name for k in m) for m in messages) == 1, name
+    assert sum(any(host[k] == "big.example" for k in m) for m in messages) == 2
+    # h0 (6 with the late one), h1, h2: 16, and h3 would make 21; then h3-h6: 20; big: 20 + 3
+    assert [len({host[k] for k in m}) for m in messages] == [3, 4, 1, 1]
+    assert [len(m) for m in messages] == [16, 20, 20, 3]
+
+
 @needs_redis
 def test_workers_write_the_fetch_log(
     tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch

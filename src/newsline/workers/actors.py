@@ -13,8 +13,8 @@ actor                     calls                                  keyed by
 ``websub_due``            :func:`newsline.ingest.websub.run_due`         (idempotent)
 ========================  =====================================  ===========================
 
-A pass and the scheduler send a host's feeds (pages) up to 20 a message
-(:func:`host_batches`): one message handled, one round trip for their locks, one read, one
+A pass and the scheduler send feeds (pages) up to 20 a message, a host's together and
+several hosts' while they fit (:func:`host_batches`): one message handled, one round trip for their locks, one read, one
 fetch-log write and one outcome write for all of them. A feed (page) is sent in a message
 of its own when it is sent again (its lease was held, or a waiting pass resends it); each
 is still reported, and recorded when it fails for good, as the unit ``refresh_feed`` /
@@ -93,7 +93,7 @@ def queued_key(kind: str, key: object) -> str:
     return f"{PREFIX}:queued:{kind}:{key}"
 
 
-#: Feeds or pages one message carries at most (all of one host: see host_batches).
+#: Feeds or pages one message carries at most (see host_batches).
 UNITS_PER_MESSAGE = 20
 #: A unit of a batch whose lease was held elsewhere is sent again on its own this much later.
 BUSY_DELAY_MS = 2_000
@@ -351,12 +351,26 @@ def _again(
 def host_batches(
     units: Sequence[tuple[int, str]], size: int = UNITS_PER_MESSAGE
 ) -> list[list[int]]:
-    """Ids grouped by their URL's host, at most `size` a group, in the order first seen:
-    the messages of :func:`refresh_feeds` / :func:`finish_items`."""
+    """The messages of :func:`refresh_feeds` / :func:`finish_items`: at most `size` ids
+    each, a host's ids together (its politeness stays within one process), and several
+    hosts' in one message while they fit, in the order first seen.
+
+    A message of one host is as long as that host's requests spaced by its delay, whatever
+    the worker's CPU; several hosts in it run side by side on the worker's event loop
+    (as the single-process runner runs every host at once), and its handling, locks, row
+    read, fetch-log write and outcome write are shared by more units."""
     by_host: dict[str, list[int]] = {}
     for key, url in units:
         by_host.setdefault((urlsplit(url).hostname or "").lower(), []).append(key)
-    return [ids[n : n + size] for ids in by_host.values() for n in range(0, len(ids), size)]
+    messages: list[list[int]] = []
+    for ids in by_host.values():
+        for n in range(0, len(ids), size):
+            part = ids[n : n + size]
+            if messages and len(messages[-1]) + len(part) <= size:
+                messages[-1].extend(part)
+            else:
+                messages.append(part)
+    return messages
 
 
 # -- the units' work, without the queue (a pass of run_pass does the same, in one process) ---

@@ -340,7 +340,7 @@ def schedule_once(
             )
         )
         waiting = untagged(session) if unenriched else 0
-    # Several feeds (pages) of one host a message; each keeps its own "queued" marker.
+    # Several feeds (pages) a message, a host's together; each keeps its own "queued" marker.
     claimed = set(claim_many("feed", [f.id for f in feeds]))
     for ids in host_batches([(f.id, f.url) for f in feeds if f.id in claimed]):
         actors.refresh_feeds.send(ids)

@@ -384,13 +384,13 @@ class DeadLetters(Middleware):
                     log.warning("could not tell pass %s that %s%s failed", run, unit, args)
 
 
-#: Actors whose message carries several units (a list of ids, its first argument) -> the
-#: actor of one such unit, under whose name each is reported.
+#: Actors whose message carries one or more units (a list of ids, its first argument) ->
+#: the name each of those units is reported and recorded under (``refresh_feed 12``).
 BATCH_OF = {"refresh_feeds": "refresh_feed", "finish_items": "finish_item"}
 
 
 def members(actor: str, args: tuple[Any, ...]) -> list[tuple[str, tuple[Any, ...]]]:
-    """The units of one message, each as (its actor's name, its arguments)."""
+    """The units of one message, each as (its unit's name, its arguments)."""
     single = BATCH_OF.get(actor)
     if single is None:
         return [(actor, args)]
