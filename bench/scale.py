@@ -18,7 +18,11 @@ server's thread; neither counts PostgreSQL's or Redis's own CPU). Printed too, p
 the cores each runner kept busy (CPU over wall-clock) and, for the worker runs, the cores'
 worth of time their threads were runnable but waiting for a CPU (/proc schedstat): on a
 shared machine that is the other jobs' share, which the rates suffer and the CPU per unit
-does not. ``--repeat N`` runs
+does not. And the whole machine's share: the runner's CPU, the waiting pass's, and the
+servers' (this database's PostgreSQL backends, found in pg_stat_activity and read from /proc,
+so only with the cluster on this machine; Redis; the replay server), per stage in cores and
+per unit: on a machine of N cores, N over a 1-worker run's cores is the most that any
+number of workers could reach. ``--repeat N`` runs
 every runner N times in turn and prints medians, ratios taken within a repetition, and
 the range of the queue's overhead (the machine's other load moves CPU per unit too).
 Usage:
@@ -63,6 +67,7 @@ class Snapshot:
     redis_ops: int
     here: float = 0.0  # seconds, this process less the replay server (the waiting pass)
     queued: float = 0.0  # seconds the same threads spent runnable, waiting for a CPU
+    servers: float = 0.0  # seconds: this database's PostgreSQL backends, Redis, replay server
 
 
 @dataclass
@@ -140,11 +145,22 @@ def _replay_cpu() -> float:
 class Probe:
     """Snapshots of CPU, database writes and Redis commands."""
 
-    def __init__(self, admin: str, dbname: str, redis_url: str | None, pids: list[int]) -> None:
+    def __init__(
+        self,
+        admin: str,
+        dbname: str,
+        redis_url: str | None,
+        pids: list[int],
+        redis_pid: int | None = None,
+    ) -> None:
         self.admin = admin
         self.dbname = dbname
         self.redis = redis.Redis.from_url(redis_url) if redis_url else None
         self.pids = pids
+        self.redis_pid = redis_pid
+        #: CPU seconds of each PostgreSQL backend of the database, as last seen (a backend
+        #: gone since keeps what it had then; the runners' pools keep theirs open).
+        self.backends: dict[int, float] = {}
 
     def snap(self) -> Snapshot:
         with psycopg.connect(self.admin, autocommit=True) as conn:
@@ -154,12 +170,21 @@ class Probe:
                 "FROM pg_stat_database WHERE datname = %s",
                 (self.dbname,),
             ).fetchone()
+            for (pid,) in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (self.dbname,),
+            ):
+                if Path(f"/proc/{pid}").exists():  # the cluster runs on this machine
+                    self.backends[pid] = _cpu_of([pid])
         assert row is not None
+        servers = sum(self.backends.values()) + _replay_cpu()
+        if self.redis_pid is not None:
+            servers += _cpu_of([self.redis_pid])
         ops = int(self.redis.info("stats")["total_commands_processed"]) if self.redis else 0
         here = time.process_time() - _replay_cpu()
         cpu = _cpu_of(self.pids) if self.pids else here
         queued = _run_queue_wait(self.pids) if self.pids else 0.0
-        return Snapshot(time.monotonic(), cpu, int(row[0]), int(row[1]), ops, here, queued)
+        return Snapshot(time.monotonic(), cpu, int(row[0]), int(row[1]), ops, here, queued, servers)
 
 
 class TimingReporter:
@@ -285,7 +310,13 @@ def one_run(
         else:
             warm_up(settings)  # the one-time loading a worker does as it starts, here too
         run = Run(name)
-        probe = Probe(admin, dbname, overrides.get("queue_url"), pids)
+        probe = Probe(
+            admin,
+            dbname,
+            overrides.get("queue_url"),
+            pids,
+            redis_proc.pid if redis_proc is not None else None,
+        )
         reporter = TimingReporter(run, probe)
         runner = run_distributed_pass if workers else run_pass
         runner(settings, reporter=reporter, enrich=False, publish=False)
@@ -451,11 +482,26 @@ def _print(runs: dict[str, list[Run]], repeat: int) -> None:
             )
             line += f"      {busy:5.2f} / {queued}"
         print(line)
+    print(
+        "\nthe whole machine's share of each run, cores (CPU / wall-clock): the runner (the"
+        " worker processes, or the single process), the waiting pass, and the servers"
+        " (this database's PostgreSQL backends, Redis, the replay server)"
+    )
+    print("runner        feeds all (servers)   pages all (servers)   enrich all (servers)")
+    for name, mine in runs.items():
+        line = f"{name:<12}"
+        for stage in ("feeds", "pages", "enrich"):
+            servers = _median([_cores(r, stage, "servers") for r in mine])
+            here = 0.0 if name == "single" else _median([_cores(r, stage, "here") for r in mine])
+            total = _median([_cores(r, stage, "cpu") for r in mine]) + here + servers
+            line += f"      {total:5.2f} ({servers:4.2f})"
+        print(line)
     if one is None:
         return
     print(
         f"\nper unit, workers=1 ({what})   CPU ms   DB commits   DB rows written   Redis commands"
         "   CPU ms single   queue overhead   CPU ms of the waiting pass"
+        "   server CPU ms (single)"
     )
     for stage, unit in (
         ("feeds", "feed refresh"),
@@ -463,9 +509,9 @@ def _print(runs: dict[str, list[Run]], repeat: int) -> None:
         ("enrich", "item enriched"),
     ):
 
-        def per(attr: str, stage: str = stage) -> float:
+        def per(attr: str, stage: str = stage, runs: list[Run] = one) -> float:
             values = []
-            for r in one:
+            for r in runs:
                 s = r.stages[stage]
                 assert s.start and s.end
                 k = max(s.units, 1)  # enrich: items enriched (a unit enriches a batch)
@@ -484,6 +530,7 @@ def _print(runs: dict[str, list[Run]], repeat: int) -> None:
             f" {_median([_cpu_ms(s, stage) for s in single]):15.1f}"
             f" {_median(overheads):8.0f} %{_spread(overheads, '.0f'):<14}"
             f" {1000 * per('here'):8.2f}"
+            f" {1000 * per('servers'):12.1f} ({1000 * per('servers', runs=single):.1f})"
         )
 
 
