@@ -14,11 +14,11 @@ actor                     calls                                  keyed by
 ========================  =====================================  ===========================
 
 A pass and the scheduler send feeds (pages) up to 20 a message, a host's together and
-several hosts' while they fit (:func:`host_batches`): one message handled, one round trip for their locks, one read, one
-fetch-log write and one outcome write for all of them. A feed (page) is sent in a message
-of its own when it is sent again (its lease was held, or a waiting pass resends it); each
-is still reported, and recorded when it fails for good, as the unit ``refresh_feed`` /
-``finish_item`` under its id.
+several hosts' while they fit (:func:`host_batches`): one message handled, one round trip
+for their locks, one read, one fetch-log write and one outcome write for all of them. A
+feed (page) is sent in a message of its own when it is sent again (its lease was held, or
+a waiting pass resends it); each is still reported, and recorded when it fails for good,
+as the unit ``refresh_feed`` / ``finish_item`` under its id.
 
 Every unit re-reads its row and does nothing when the work is already done (a feed no
 longer due, an item no longer pending, a slot already published), so a message delivered
@@ -191,10 +191,10 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
     async def refresh_feeds_unit(
         feed_ids: list[int], *, run: str = "", force: bool = False
     ) -> None:
-        # Several feeds (of one host) in one message: one message handled, one round trip
-        # to lock them all, one to read them, one fetch-log write and one outcome write,
-        # where one message a feed paid each of those per feed. Politeness is per host.
-        # A message of one feed is the feed sent again on its own (see _again).
+        # Several feeds (a host's together) in one message: one message handled, one round
+        # trip to lock them all, one to read them, one fetch-log write and one outcome
+        # write, where one message a feed paid each of those per feed. Politeness is per
+        # host. A message of one feed is the feed sent again on its own (see _again).
         with unit_locks(db, LOCK_FEED, feed_ids) as (conn, held):
             _wait_alone(LOCK_FEED, feed_ids, held)
             rows = {row.id: row for row in conn.execute(DUE_FEED.where(Feed.id.in_(held)))}
@@ -229,7 +229,7 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
         _again(actors.refresh_feeds, feed_ids, held, run=run, force=force)
 
     async def finish_items_unit(item_ids: list[int], *, run: str = "") -> None:
-        # Several pages (of one host) in one message, as refresh_feeds_unit.
+        # Several pages (a host's together) in one message, as refresh_feeds_unit.
         with unit_locks(db, LOCK_ITEM, item_ids) as (conn, held):
             _wait_alone(LOCK_ITEM, item_ids, held)
             rows = {

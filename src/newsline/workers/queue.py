@@ -109,7 +109,9 @@ class _PromptConsumer(_RedisConsumer):
     finished its message sat idle for that long (0.12-0.16 s a message, median, in
     bench/scale.py's 1-worker run) while messages waited in Redis. This one waits for a
     message to be acknowledged instead, and an idle one polls the queue at most
-    IDLE_POLL_MS apart."""
+    IDLE_POLL_MS apart. It leans on the Redis consumer's own attributes (``message_cache``,
+    ``outstanding_message_count``, Dramatiq 2.x); tests/integration/test_distributed_units.py
+    checks it against the installed Dramatiq."""
 
     def __init__(self, broker: RedisBroker, queue_name: str, prefetch: int, timeout: int) -> None:
         super().__init__(broker, queue_name, prefetch, min(timeout, IDLE_POLL_MS))
