@@ -327,6 +327,8 @@ class RedisPoliteness:
         """When this process's previous turn on the host reported its start (0: none)."""
         if previous is None:
             return 0.0
+        if previous.done():  # the usual case: no task and timer for wait_for
+            return previous.result()
         try:
             return await asyncio.wait_for(asyncio.shield(previous), self.start_ttl)
         except TimeoutError:  # Redis holds the host for it no longer than that either
