@@ -45,6 +45,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,10 +89,8 @@ class Run:
         return s.units / max(s.end.at - s.start.at, 1e-9)
 
 
-def _cpu_of(pids: list[int]) -> float:
-    """User + system CPU seconds of `pids` and their children (from /proc)."""
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
+def _process_tree(pids: list[int]) -> Iterator[int]:
+    """`pids` and every process they started, each once (from /proc; gone ones skipped)."""
     seen: set[int] = set()
     todo = list(pids)
     while todo:
@@ -99,13 +98,20 @@ def _cpu_of(pids: list[int]) -> float:
         if pid in seen:
             continue
         seen.add(pid)
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
+        yield pid
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
             todo.extend(int(c) for c in children)
-        except (FileNotFoundError, ProcessLookupError):
-            continue
+
+
+def _cpu_of(pids: list[int]) -> float:
+    """User + system CPU seconds of `pids` and their children (from /proc)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in _process_tree(pids):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
     return total
 
 
@@ -113,21 +119,11 @@ def _run_queue_wait(pids: list[int]) -> float:
     """Seconds the threads of `pids` and their children spent runnable but waiting for a
     CPU (/proc/PID/task/TID/schedstat: the machine's other load, not their own waiting)."""
     total = 0
-    seen: set[int] = set()
-    todo = list(pids)
-    while todo:
-        pid = todo.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        try:
+    for pid in _process_tree(pids):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             for task in Path(f"/proc/{pid}/task").iterdir():
                 with contextlib.suppress(FileNotFoundError, ProcessLookupError):
                     total += int((task / "schedstat").read_text().split()[1])
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            todo.extend(int(c) for c in children)
-        except (FileNotFoundError, ProcessLookupError):
-            continue
     return total / 1e9
 
 
