@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from newsline.testing.replay import ARRIVAL_RESOLUTION
+
 REDIS_URL = os.environ.get("NEWSLINE_TEST_REDIS_URL", "")
 needs_redis = pytest.mark.skipif(
     not REDIS_URL, reason="NEWSLINE_TEST_REDIS_URL is not set (scripts/test starts redis-server)"
@@ -24,11 +26,6 @@ HOST_DELAY = 0.2
 #: Every answer takes this long, longer than HOST_DELAY: requests to a host overlap at the
 #: server unless the per-host concurrency limit holds them back.
 LATENCY = 0.4
-#: How far below HOST_DELAY the server may stamp two arrivals: each turn's delay counts
-#: from when the previous request's headers were sent, so only the server's own delay in
-#: reading a request head is left (its thread waiting for a CPU on a busy machine: tens of
-#: milliseconds at worst). Far below what unshared limits give (see the control).
-ARRIVAL_JITTER = 0.1
 #: A host of the corpus the measured hosts' counters leave out.
 WARM_UP = "http://news002.example/articles/00-report.html"
 
@@ -116,10 +113,10 @@ def test_redis_politeness_holds_per_host_limits_across_processes(tmp_path: Path)
     assert sum(load.requests for load in shared.values()) == 2 * 5 * 4 + 2
     assert len(robots) == 2
     assert max(load.peak for load in shared.values()) <= PER_HOST
-    assert min(load.min_gap or 1.0 for load in shared.values()) >= HOST_DELAY - ARRIVAL_JITTER
+    assert min(load.min_gap or 1.0 for load in shared.values()) >= HOST_DELAY - ARRIVAL_RESOLUTION
     # Without Redis, three processes together exceed what each one respects.
     assert max(load.peak for load in alone.values()) > PER_HOST
-    assert min(load.min_gap or 1.0 for load in alone.values()) < HOST_DELAY - ARRIVAL_JITTER
+    assert min(load.min_gap or 1.0 for load in alone.values()) < HOST_DELAY - ARRIVAL_RESOLUTION
 
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
@@ -218,7 +215,7 @@ def test_the_delay_counts_from_when_the_request_left_not_from_before(tmp_path: P
         load = server.host_load["news000.example"]
     assert load.requests == 30
     assert load.peak <= PER_HOST
-    assert load.min_gap is not None and load.min_gap >= HOST_DELAY - ARRIVAL_JITTER, load
+    assert load.min_gap is not None and load.min_gap >= HOST_DELAY - ARRIVAL_RESOLUTION, load
 
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
@@ -270,7 +267,7 @@ def test_a_redis_restart_does_not_shorten_the_delay(tmp_path: Path) -> None:
             server.kill()
             server.wait(30)
     assert load.requests == 2
-    assert load.min_gap is not None and load.min_gap >= delay - ARRIVAL_JITTER, load
+    assert load.min_gap is not None and load.min_gap >= delay - ARRIVAL_RESOLUTION, load
 
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
@@ -349,7 +346,7 @@ def test_a_grant_sent_after_a_redis_restart_is_still_spaced(tmp_path: Path) -> N
             server.kill()
             server.wait(30)
     assert load.requests == 2
-    assert load.min_gap is not None and load.min_gap >= delay - ARRIVAL_JITTER, load
+    assert load.min_gap is not None and load.min_gap >= delay - ARRIVAL_RESOLUTION, load
 
 
 @needs_redis

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +15,12 @@ import aiohttp
 import pytest
 
 from newsline.testing.corpus import FAULTS, CorpusError
-from newsline.testing.replay import FAULT_FEED, ReplayServer, replay_in_thread
+from newsline.testing.replay import (
+    ARRIVAL_RESOLUTION,
+    FAULT_FEED,
+    ReplayServer,
+    replay_in_thread,
+)
 from tests.support.net import LoopbackResolver
 
 LAST_MODIFIED = "Tue, 04 Jun 2024 10:00:00 GMT"
@@ -204,6 +210,28 @@ async def test_keep_alive_serves_many_requests_on_one_connection(server: ReplayS
         assert await reader.readexactly(11) == b"beta seven\n"
     writer.close()
     await writer.wait_closed()
+
+
+async def test_arrivals_are_stamped_when_they_reached_the_host_not_when_read(
+    server: ReplayServer,
+) -> None:
+    """Per-host spacing is judged by when requests arrived: a busy loop reading two of them
+    together must not make them look close (the distributed test failed on such stamps)."""
+    request = b"GET /news?id=7&x=~a HTTP/1.1\r\nHost: beta.example\r\n\r\n"
+    # Blocking calls from the server's own loop: it reads nothing until this test awaits.
+    first = socket.create_connection(("127.0.0.1", server.http_port))
+    second = socket.create_connection(("127.0.0.1", server.http_port))
+    first.sendall(request)
+    time.sleep(0.3)  # noqa: ASYNC251 -- blocking the loop is the point
+    second.sendall(request)
+    loop = asyncio.get_running_loop()
+    for sock in (first, second):
+        sock.setblocking(False)
+        assert (await loop.sock_recv(sock, 4096)).startswith(b"HTTP/1.1 200")
+        sock.close()
+    load = server.host_load["beta.example"]
+    assert load.requests == 2
+    assert load.min_gap is not None and load.min_gap >= 0.3 - ARRIVAL_RESOLUTION, load
 
 
 async def test_host_header_with_our_own_port(server: ReplayServer) -> None:
