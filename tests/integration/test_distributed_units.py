@@ -332,6 +332,40 @@ def test_a_message_carries_whole_hosts_several_while_they_fit() -> None:
 
 
 @needs_redis
+def test_a_process_runs_one_tagging_unit_at_a_time(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tagging is CPU-bound Python: a worker's threads taking several tagging units run them
+    one after another (8 at once shared one core through the GIL and cost more CPU per item),
+    each still reported."""
+    import threading
+
+    from newsline.enrich.stage import EnrichReport
+    from newsline.workers import actors as actors_module
+
+    lock = threading.Lock()
+    running: list[int] = [0]
+    most: list[int] = [0]
+
+    def tag_pending(settings: Any, *, limit: int) -> EnrichReport:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.3)  # what tagging a batch takes, give or take
+        with lock:
+            running[0] -= 1
+        return EnrichReport(enriched=limit)
+
+    monkeypatch.setattr(actors_module, "tag_pending", tag_pending)
+    with _worker_on_corpus(tmp_path, pg_url, monkeypatch, 1) as (actors, _feeds):
+        for seq in range(4):
+            actors.tag_batch.send(run="r1", seq=seq)
+        reported = _reported("tag", 4)
+    assert sorted(reported) == ["0", "1", "2", "3"]
+    assert most[0] == 1  # the worker has 2 threads: both took a unit, one waited
+
+
+@needs_redis
 def test_workers_write_the_fetch_log(
     tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -92,6 +93,11 @@ def queued_key(kind: str, key: object) -> str:
     """The scheduler's "already in the queue" marker of one unit (see distributed.py)."""
     return f"{PREFIX}:queued:{kind}:{key}"
 
+
+#: Held by a process's tagging and enrichment units while they work: CPU-bound Python, of
+#: which a process runs one at a time (its GIL runs one anyway). Its threads running several
+#: at once contended for it, each item costing more CPU (docs/benchmarks.md, wave 8).
+_MODEL_WORK = threading.Lock()
 
 #: Feeds or pages one message carries at most (see host_batches).
 UNITS_PER_MESSAGE = 20
@@ -270,7 +276,8 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
     def tag_batch_unit(*, run: str = "", seq: int = 0, slot: int = -1) -> None:
         # Any unit takes any untagged items (claimed in the database), so a pass sends as
         # many as it needs and a lost one costs nothing: enrich_batch tags what is left.
-        report = tag_pending(effective_settings(settings), limit=TAG_BATCH)
+        with _MODEL_WORK:
+            report = tag_pending(effective_settings(settings), limit=TAG_BATCH)
         outcomes.put(
             run,
             "tag",
@@ -280,7 +287,8 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
         )
 
     def enrich_batch_unit(*, run: str = "", seq: int = 0) -> None:
-        report = enrich_unit(settings)
+        with _MODEL_WORK:
+            report = enrich_unit(settings)
         outcomes.put(run, "enrich", str(seq), {"enriched": report.enriched})
         done("enrich", "batch")
 
