@@ -45,7 +45,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.ports import free_port, wait_for_port  # noqa: E402
+
+#: The pass's stages, in order, as the tables print them.
+STAGES = ("feeds", "pages", "enrich")
 
 
 @dataclass
@@ -441,6 +444,12 @@ def _cores(run: Run, stage: str, attr: str) -> float:
     return (getattr(s.end, attr) - getattr(s.start, attr)) / max(s.end.at - s.start.at, 1e-9)
 
 
+def _stage_rows(runs: dict[str, list[Run]], cell: Callable[[str, list[Run], str], str]) -> None:
+    """One line per runner: its name, then `cell` of each stage."""
+    for name, mine in runs.items():
+        print(f"{name:<12}" + "".join(cell(name, mine, stage) for stage in STAGES))
+
+
 def _print(runs: dict[str, list[Run]], repeat: int) -> None:
     single = runs["single"]
     one = runs.get("workers=1")
@@ -449,9 +458,9 @@ def _print(runs: dict[str, list[Run]], repeat: int) -> None:
     print("runner        feeds/s  pages/s  enrich/s   feeds x   pages x   enrich x")
     for name, mine in runs.items():
         line = f"{name:<12}"
-        for stage in ("feeds", "pages", "enrich"):
+        for stage in STAGES:
             line += f" {_median([r.rate(stage) for r in mine]):8.1f}"
-        for stage in ("feeds", "pages", "enrich"):
+        for stage in STAGES:
             x_single = _median(
                 [r.rate(stage) / s.rate(stage) for r, s in zip(mine, single, strict=True)]
             )
@@ -466,32 +475,32 @@ def _print(runs: dict[str, list[Run]], repeat: int) -> None:
         " one core all the time"
     )
     print("runner        feeds busy/queued   pages busy/queued   enrich busy/queued")
-    for name, mine in runs.items():
-        line = f"{name:<12}"
-        for stage in ("feeds", "pages", "enrich"):
-            busy = _median([_cores(r, stage, "cpu") for r in mine])
-            # The single runner's extraction thread ends with its pass, and its count with it.
-            queued = (
-                "    -"
-                if name == "single"
-                else f"{_median([_cores(r, stage, 'queued') for r in mine]):5.2f}"
-            )
-            line += f"      {busy:5.2f} / {queued}"
-        print(line)
+
+    def busy_queued(name: str, mine: list[Run], stage: str) -> str:
+        busy = _median([_cores(r, stage, "cpu") for r in mine])
+        # The single runner's extraction thread ends with its pass, and its count with it.
+        queued = (
+            "    -"
+            if name == "single"
+            else f"{_median([_cores(r, stage, 'queued') for r in mine]):5.2f}"
+        )
+        return f"      {busy:5.2f} / {queued}"
+
+    _stage_rows(runs, busy_queued)
     print(
         "\nthe whole machine's share of each run, cores (CPU / wall-clock): the runner (the"
         " worker processes, or the single process), the waiting pass, and the servers"
         " (this database's PostgreSQL backends, Redis, the replay server)"
     )
     print("runner        feeds all (servers)   pages all (servers)   enrich all (servers)")
-    for name, mine in runs.items():
-        line = f"{name:<12}"
-        for stage in ("feeds", "pages", "enrich"):
-            servers = _median([_cores(r, stage, "servers") for r in mine])
-            here = 0.0 if name == "single" else _median([_cores(r, stage, "here") for r in mine])
-            total = _median([_cores(r, stage, "cpu") for r in mine]) + here + servers
-            line += f"      {total:5.2f} ({servers:4.2f})"
-        print(line)
+
+    def machine(name: str, mine: list[Run], stage: str) -> str:
+        servers = _median([_cores(r, stage, "servers") for r in mine])
+        here = 0.0 if name == "single" else _median([_cores(r, stage, "here") for r in mine])
+        total = _median([_cores(r, stage, "cpu") for r in mine]) + here + servers
+        return f"      {total:5.2f} ({servers:4.2f})"
+
+    _stage_rows(runs, machine)
     if one is None:
         return
     print(
