@@ -659,6 +659,13 @@ class ReplayServer:
         await writer.drain()
 
 
+#: struct tcp_info's head (linux/tcp.h): eight u8 fields, then u32s from tcpi_rto on; and
+#: the socket option that reads it (Linux only).
+_TCP_INFO = struct.Struct("8B13I")
+_LAST_DATA_RECV = 8 + 11  # tcpi_rto .. tcpi_fackets (9), last_data_sent, last_ack_sent
+_TCP_INFO_OPTION: int | None = getattr(socket, "TCP_INFO", None)
+
+
 def _arrived(writer: asyncio.StreamWriter, now: float) -> float:
     """When the request just read reached this host: `now` (loop time) less how long ago the
     kernel received the connection's latest data (TCP_INFO's ``tcpi_last_data_recv``, ms).
@@ -670,21 +677,15 @@ def _arrived(writer: asyncio.StreamWriter, now: float) -> float:
     with a GET), so the latest data is the request's. Off Linux, `now` as before.
     """
     sock = writer.get_extra_info("socket")
-    option = getattr(socket, "TCP_INFO", None)
-    if sock is None or option is None:
+    if sock is None or _TCP_INFO_OPTION is None:
         return now
     try:
-        info = sock.getsockopt(socket.IPPROTO_TCP, option, _TCP_INFO.size)
+        info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO_OPTION, _TCP_INFO.size)
     except OSError:
         return now
     if len(info) < _TCP_INFO.size:
         return now
     return now - _TCP_INFO.unpack_from(info)[_LAST_DATA_RECV] / 1000
-
-
-#: struct tcp_info's head (linux/tcp.h): eight u8 fields, then u32s from tcpi_rto on.
-_TCP_INFO = struct.Struct("8B13I")
-_LAST_DATA_RECV = 8 + 11  # tcpi_rto .. tcpi_fackets (9), last_data_sent, last_ack_sent
 
 
 def _not_modified(entry: Entry, headers: dict[str, str]) -> bool:
