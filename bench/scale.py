@@ -45,7 +45,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.ports import free_port, wait_for_port  # noqa: E402
+
+from procs import cpu_of, process_tree  # noqa: E402
 
 #: The pass's stages, in order, as the tables print them.
 STAGES = ("feeds", "pages", "enrich")
@@ -92,37 +94,11 @@ class Run:
         return s.units / max(s.end.at - s.start.at, 1e-9)
 
 
-def _process_tree(pids: list[int]) -> Iterator[int]:
-    """`pids` and every process they started, each once (from /proc; gone ones skipped)."""
-    seen: set[int] = set()
-    todo = list(pids)
-    while todo:
-        pid = todo.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        yield pid
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            todo.extend(int(c) for c in children)
-
-
-def _cpu_of(pids: list[int]) -> float:
-    """User + system CPU seconds of `pids` and their children (from /proc)."""
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    for pid in _process_tree(pids):
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
-
-
 def _run_queue_wait(pids: list[int]) -> float:
     """Seconds the threads of `pids` and their children spent runnable but waiting for a
     CPU (/proc/PID/task/TID/schedstat: the machine's other load, not their own waiting)."""
     total = 0
-    for pid in _process_tree(pids):
+    for pid in process_tree(pids):
         with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             for task in Path(f"/proc/{pid}/task").iterdir():
                 with contextlib.suppress(FileNotFoundError, ProcessLookupError):
@@ -174,14 +150,14 @@ class Probe:
                 (self.dbname,),
             ):
                 if Path(f"/proc/{pid}").exists():  # the cluster runs on this machine
-                    self.backends[pid] = _cpu_of([pid])
+                    self.backends[pid] = cpu_of([pid])
         assert row is not None
         servers = sum(self.backends.values()) + _replay_cpu()
         if self.redis_pid is not None:
-            servers += _cpu_of([self.redis_pid])
+            servers += cpu_of([self.redis_pid])
         ops = int(self.redis.info("stats")["total_commands_processed"]) if self.redis else 0
         here = time.process_time() - _replay_cpu()
-        cpu = _cpu_of(self.pids) if self.pids else here
+        cpu = cpu_of(self.pids) if self.pids else here
         queued = _run_queue_wait(self.pids) if self.pids else 0.0
         return Snapshot(time.monotonic(), cpu, int(row[0]), int(row[1]), ops, here, queued, servers)
 

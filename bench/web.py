@@ -47,11 +47,12 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import MutableMapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from procs import stop_group
+from procs import cpu_of, stop_group
 from wrk import UA, Result, median, wrk
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -660,6 +661,61 @@ def fetch(url: str, cookie: str | None = None) -> bytes:
         return bytes(response.read())
 
 
+#: The servers main() starts, in the order it starts them.
+SERVERS = ("app", "app, render cache off", "bare FastAPI", "nginx static", "nginx proxy")
+#: Which of them serve each measured run (the rest are "other servers").
+OWN = {
+    "nginx static (reference)": ("nginx static",),
+    "bare FastAPI, same bytes (calibration)": ("bare FastAPI",),
+    "app, uvicorn --workers 2": ("app",),
+    "app, render cache off": ("app, render cache off",),
+    "app behind deploy/nginx.conf": ("nginx proxy", "app"),
+}
+
+
+def cpu_snapshot(servers: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each server's processes, and of the whole machine ("")."""
+    snap = {name: cpu_of([pid]) for name, pid in servers.items()}
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    snap[""] = (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    return snap
+
+
+@dataclass(frozen=True)
+class Spent:
+    """What one wrk run cost: the measured server's CPU per request (microseconds), the
+    other servers' CPU meanwhile (seconds: they should be idle), and the whole machine's
+    busy cores (wrk included)."""
+
+    own_us: float
+    others_s: float
+    machine_cores: float
+
+    @classmethod
+    def between(
+        cls,
+        before: dict[str, float],
+        after: dict[str, float],
+        own: tuple[str, ...],
+        result: Result,
+        args: argparse.Namespace,
+    ) -> Spent:
+        used = {name: after[name] - before[name] for name in before}
+        mine = sum(used[name] for name in own)
+        others = sum(v for name, v in used.items() if name and name not in own)
+        requests = max(result.rps * args.duration, 1.0)
+        return cls(1e6 * mine / requests, others, used[""] / args.duration)
+
+    @staticmethod
+    def median(found: list[Spent]) -> Spent:
+        return Spent(
+            statistics.median(s.own_us for s in found),
+            statistics.median(s.others_s for s in found),
+            statistics.median(s.machine_cores for s in found),
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=100_000)
@@ -667,6 +723,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--rounds", type=int, default=3, help="runs per server (median)")
+    parser.add_argument(
+        "--pages",
+        default="",
+        help="comma-separated page names to measure (e.g. 'item page'); all by default",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument(
         "--hold", type=int, default=0, help="seconds to keep the app up (profiling)"
@@ -738,6 +799,12 @@ def main() -> None:
             "front page, signed in": (targets["front page"], cookie),
             **pages,
         }
+        if args.pages:
+            wanted = [name.strip() for name in args.pages.split(",")]
+            unknown = [name for name in wanted if name not in pages]
+            if unknown:
+                raise SystemExit(f"unknown page {unknown[0]!r}: choose from {', '.join(pages)}")
+            pages = {name: pages[name] for name in wanted}
         if args.cpu:
             asked: dict[str, str | tuple[str, str]] = {
                 name: (path, sent) if sent else path for name, (path, sent) in pages.items()
@@ -810,6 +877,8 @@ def main() -> None:
         wait_for(static_port)
         wait_for(proxy_port)
         wait_for(bare_port)
+        # Each server's processes, to count the CPU each run costs it and the others.
+        servers = dict(zip(SERVERS, (proc.pid for proc in procs), strict=True))
         if args.hold:
             print(
                 f"app on {base}, behind nginx on http://127.0.0.1:{proxy_port}, "
@@ -865,32 +934,45 @@ def main() -> None:
             # read 0.81 and 0.86 of static right after the uncached app's run, 0.91 right
             # after static's, in one afternoon at 20,000 items: docs/benchmarks.md).
             samples: dict[str, list[Result]] = {label: [] for label in runs}
+            spent: dict[str, list[Spent]] = {label: [] for label in runs}
             order = list(runs.items())
             for round_no in range(args.rounds):
                 shift = round_no % len(order)
                 for label, url in order[shift:] + order[:shift]:
                     wrk(url, 1, args.connections, args.threads, headers=headers)  # warm-up
-                    samples[label].append(
-                        wrk(url, args.duration, args.connections, args.threads, headers=headers)
+                    before = cpu_snapshot(servers)
+                    result = wrk(
+                        url, args.duration, args.connections, args.threads, headers=headers
+                    )
+                    samples[label].append(result)
+                    spent[label].append(
+                        Spent.between(before, cpu_snapshot(servers), OWN[label], result, args)
                     )
             results = {label: median(found) for label, found in samples.items()}
             reference = results["nginx static (reference)"].rps
             for label, result in results.items():
-                rows.append((name, label, result, result.rps / reference))
+                used = Spent.median(spent[label])
+                rows.append((name, label, result, result.rps / reference, used))
                 print(
                     f"  {name:10} {label:38} {result.rps:9.0f} req/s  "
                     f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  "
-                    f"ratio {result.rps / reference:5.3f}  errors {result.errors}",
+                    f"ratio {result.rps / reference:5.3f}  errors {result.errors}  "
+                    f"server {used.own_us:5.1f} us/req  others {used.others_s:4.2f} s  "
+                    f"machine {used.machine_cores:4.2f} cores",
                     flush=True,
                 )
 
         print()
-        print("| page | server | req/s | p50 ms | p99 ms | ratio to static | errors |")
-        print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
-        for name, label, result, ratio in rows:
+        print(
+            "| page | server | req/s | p50 ms | p99 ms | ratio to static | errors "
+            "| server CPU us/req | other servers' CPU s | machine busy cores |"
+        )
+        print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for name, label, result, ratio, used in rows:
             print(
                 f"| {name} | {label} | {result.rps:.0f} | {result.p50_ms:.2f} | "
-                f"{result.p99_ms:.2f} | {ratio:.3f} | {result.errors} |"
+                f"{result.p99_ms:.2f} | {ratio:.3f} | {result.errors} | {used.own_us:.1f} | "
+                f"{used.others_s:.2f} | {used.machine_cores:.2f} |"
             )
     finally:
         for proc in reversed(procs):
