@@ -466,6 +466,48 @@ def test_flawed_opml_is_read_and_only_broken_outlines_are_skipped() -> None:
     assert "Broken" in document.skipped[0] and "Empty" in document.skipped[1]
 
 
+LEGACY_TITLES = [
+    "Café du Monde",
+    "Le Télégramme",
+    "Süddeutsche Zeitung",
+    "El País",
+    "Dagens Nyheter – Ekonomi",
+    "“Quoted” blog",
+]
+
+
+@pytest.mark.parametrize(
+    "declaration",
+    ['<?xml version="1.0"?>', '<?xml version="1.0" encoding="UTF-8"?>', ""],
+    ids=["undeclared", "declared-utf8-wrongly", "no-declaration"],
+)
+def test_opml_saved_in_windows_1252_keeps_its_titles(declaration: str) -> None:
+    """An export from a Windows tool in windows-1252, saying so or not (or claiming UTF-8):
+    decoded as feeds are, so no title loses its accents to U+FFFD."""
+    outlines = "".join(
+        f'<outline text="{title}" type="rss" xmlUrl="https://f{n}.example/rss"/>'
+        for n, title in enumerate(LEGACY_TITLES)
+    )
+    text = f"{declaration}<opml version='2.0'><body>{outlines}</body></opml>"
+    document = load_opml(text.encode("cp1252"))
+    assert [s.title for s in document.sources] == LEGACY_TITLES
+
+
+def test_opml_in_utf16_and_with_upper_case_element_names() -> None:
+    upper = (
+        b'<OPML VERSION="1.0"><BODY>'
+        b'<OUTLINE TEXT="A" XMLURL="https://a.example/feed"/></BODY></OPML>'
+    )
+    assert [s.xml_url for s in load_opml(upper).sources] == ["https://a.example/feed"]
+    utf16 = (
+        '<?xml version="1.0" encoding="UTF-16"?><opml><body>'
+        '<outline text="Ü" xmlUrl="https://b.example/feed"/></body></opml>'
+    )
+    assert [(s.title, s.xml_url) for s in load_opml(utf16.encode("utf-16")).sources] == [
+        ("Ü", "https://b.example/feed")
+    ]
+
+
 def test_opml_without_body_and_with_category_attributes() -> None:
     """Outlines straight under <opml> are read; an outline in no folder takes its OPML 2.0
     ``category`` attribute's first path, a folder wins over it."""

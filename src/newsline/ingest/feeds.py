@@ -723,7 +723,12 @@ def load_opml(body: bytes) -> OpmlDocument:
     """
     if _ENTITY_DECL.search(body) or _ENTITY_DECL.search(body.replace(b"\x00", b"")):
         raise FeedError("OPML with entity declarations is refused")
+    # Decoded as feeds are (one place: newsline.ingest.decode), so a file saved in
+    # windows-1252 or Latin-1 without saying so keeps its accents, and one whose
+    # declaration lies is read in what it really is; lxml is then given UTF-8.
+    text = parseable_text(decode_xml(body).text).lstrip(_XML_SPACE)
     parser = etree.XMLParser(
+        encoding="utf-8",
         recover=True,
         resolve_entities=False,
         no_network=True,
@@ -736,7 +741,7 @@ def load_opml(body: bytes) -> OpmlDocument:
         remove_pis=True,
     )
     try:
-        root = etree.fromstring(_repair_references(body), parser)
+        root = etree.fromstring(_repair_references(text.encode("utf-8")), parser)
     except etree.XMLSyntaxError as exc:
         raise FeedError(f"OPML is not well-formed XML: {exc}") from exc
     errors = [f"line {e.line}: {e.message}" for e in parser.error_log]
@@ -750,7 +755,7 @@ def load_opml(body: bytes) -> OpmlDocument:
     if _local(root.tag).lower() != "opml":
         raise FeedError(f"not an OPML document (root element is <{_local(root.tag)}>)")
     body_el = next((el for el in root if _local(el.tag).lower() == "body"), None)
-    if body_el is None and any(_local(el.tag) == "outline" for el in root):
+    if body_el is None and any(_local(el.tag).lower() == "outline" for el in root):
         body_el = root  # outlines straight under <opml>, as some exporters write them
     if body_el is None:
         if errors:
@@ -763,7 +768,7 @@ def load_opml(body: bytes) -> OpmlDocument:
     # lxml walks the tree in document order without recursion (files nest deeply).
     paths: dict[Any, tuple[str, ...]] = {body_el: ()}
     for child in body_el.iter():
-        if child is body_el or not isinstance(child.tag, str) or _local(child.tag) != "outline":
+        if child is body_el or _local(child.tag).lower() != "outline":
             continue
         path = paths.get(child.getparent(), ())
         attrs = {(k if k.startswith("{") else k.lower()): v for k, v in child.attrib.items()}
