@@ -508,6 +508,19 @@ def test_opml_in_utf16_and_with_upper_case_element_names() -> None:
     ]
 
 
+def test_opml_url_wrapped_over_lines_is_joined_and_a_space_inside_is_encoded() -> None:
+    body = (
+        b"<opml><body>"
+        b'<outline text="Wrapped" xmlUrl="https://a.example/a/very/long/\n        path/feed.xml"/>'
+        b'<outline text="Spaced" xmlUrl=" https://b.example/My Feed.xml "/>'
+        b"</body></opml>"
+    )
+    assert [s.xml_url for s in load_opml(body).sources] == [
+        "https://a.example/a/very/long/path/feed.xml",
+        "https://b.example/My%20Feed.xml",
+    ]
+
+
 def test_opml_without_body_and_with_category_attributes() -> None:
     """Outlines straight under <opml> are read; an outline in no folder takes its OPML 2.0
     ``category`` attribute's first path, a folder wins over it."""

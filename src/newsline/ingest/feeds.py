@@ -696,9 +696,20 @@ def _repair_references(body: bytes) -> bytes:
     return _NAMED_REF.sub(named, body)
 
 
+# White space that wraps a long URL over lines: a line break and the indentation around it,
+# which XML hands over as a run of spaces (attribute values are normalised).
+_URL_WRAP = re.compile(r"\s{2,}|\s*[\r\n\t]\s*")
+
+
+def _opml_href(value: str) -> str:
+    """An OPML URL attribute as the URL it means: unwrapped where a tool broke it over
+    lines, and a space left inside it (``/My Feed.xml``) sent as ``%20``, as browsers do."""
+    return _URL_WRAP.sub("", value.strip()).replace(" ", "%20")
+
+
 def _opml_url(value: str, bases: list[str | None]) -> str | None:
     """An outline's feed URL as an absolute http(s) URL, or None when it has no usable one."""
-    url = _WS.sub("", value)
+    url = _opml_href(value)
     if url.lower().startswith("feed:"):  # feed://host/x and feed:https://host/x
         url = url[5:]
         url = url if url.lower().startswith(("http:", "https:")) else "http:" + url
@@ -777,7 +788,7 @@ def load_opml(body: bytes) -> OpmlDocument:
         raw_url = attrs.get("xmlurl") or (
             attrs.get("url") if kind in ("rss", "atom", "feed", "json") else None
         )
-        html_url = _resolve("", _WS.sub("", attrs.get("htmlurl") or "")) or None
+        html_url = _resolve("", _opml_href(attrs.get("htmlurl") or "")) or None
         label = f"outline {title or '(untitled)'!r}"
         if raw_url is not None and raw_url.strip():
             xml_url = _opml_url(raw_url, [child.base, html_url])
