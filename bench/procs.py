@@ -47,3 +47,10 @@ def cpu_of(pids: list[int]) -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / tick
     return total
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has been busy since boot, all cores (/proc/stat: every
+    state but idle and iowait), whatever ran: what per-process counts can miss."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")

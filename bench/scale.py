@@ -58,7 +58,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support.ports import free_port, wait_for_port  # noqa: E402
 
-from procs import cpu_of, process_tree  # noqa: E402
+from procs import cpu_of, machine_busy, process_tree  # noqa: E402
 
 #: The pass's stages, in order, as the tables print them.
 STAGES = ("feeds", "pages", "enrich")
@@ -74,6 +74,7 @@ class Snapshot:
     here: float = 0.0  # seconds, this process less the replay server (the waiting pass)
     queued: float = 0.0  # seconds the same threads spent runnable, waiting for a CPU
     servers: float = 0.0  # seconds: this database's PostgreSQL backends, Redis, replay server
+    machine: float = 0.0  # seconds: the whole machine's busy CPU (/proc/stat)
 
 
 @dataclass
@@ -159,7 +160,17 @@ class Probe:
         here = time.process_time() - _replay_cpu()
         cpu = cpu_of(self.pids) if self.pids else here
         queued = _run_queue_wait(self.pids) if self.pids else 0.0
-        return Snapshot(time.monotonic(), cpu, int(row[0]), int(row[1]), ops, here, queued, servers)
+        return Snapshot(
+            time.monotonic(),
+            cpu,
+            int(row[0]),
+            int(row[1]),
+            ops,
+            here,
+            queued,
+            servers,
+            machine_busy(),
+        )
 
 
 class TimingReporter:
@@ -464,17 +475,23 @@ def _print(runs: dict[str, list[Run]], repeat: int) -> None:
 
     _stage_rows(runs, busy_queued)
     print(
-        "\nthe whole machine's share of each run, cores (CPU / wall-clock): the runner (the"
-        " worker processes, or the single process), the waiting pass, and the servers"
-        " (this database's PostgreSQL backends, Redis, the replay server)"
+        "\nthe whole machine's share of each run, cores (CPU / wall-clock): counted, the runner"
+        " (the worker processes, or the single process), the waiting pass and the servers"
+        " (this database's PostgreSQL backends, Redis, the replay server), servers in"
+        " brackets; and the whole machine busy by /proc/stat (everything: PostgreSQL's other"
+        " processes, the kernel's work, this process), 2.00 = both cores all the time"
     )
-    print("runner        feeds all (servers)   pages all (servers)   enrich all (servers)")
+    print(
+        "runner        feeds counted (servers) machine   pages counted (servers) machine"
+        "   enrich counted (servers) machine"
+    )
 
     def machine(name: str, mine: list[Run], stage: str) -> str:
         servers = _median([_cores(r, stage, "servers") for r in mine])
         here = 0.0 if name == "single" else _median([_cores(r, stage, "here") for r in mine])
         total = _median([_cores(r, stage, "cpu") for r in mine]) + here + servers
-        return f"      {total:5.2f} ({servers:4.2f})"
+        whole = _median([_cores(r, stage, "machine") for r in mine])
+        return f"        {total:5.2f} ({servers:4.2f})    {whole:5.2f}"
 
     _stage_rows(runs, machine)
     if one is None:

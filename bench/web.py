@@ -52,7 +52,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from procs import cpu_of, stop_group
+from procs import cpu_of, machine_busy, stop_group
 from wrk import UA, Result, median, wrk
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -676,9 +676,7 @@ OWN = {
 def cpu_snapshot(servers: dict[str, int]) -> dict[str, float]:
     """CPU seconds so far of each server's processes, and of the whole machine ("")."""
     snap = {name: cpu_of([pid]) for name, pid in servers.items()}
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    snap[""] = (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    snap[""] = machine_busy()
     return snap
 
 
