@@ -673,11 +673,9 @@ OWN = {
 }
 
 
-def cpu_snapshot(servers: dict[str, int]) -> dict[str, float]:
-    """CPU seconds so far of each server's processes, and of the whole machine ("")."""
-    snap = {name: cpu_of([pid]) for name, pid in servers.items()}
-    snap[""] = machine_busy()
-    return snap
+def cpu_snapshot(servers: dict[str, int]) -> tuple[dict[str, float], float, float]:
+    """CPU seconds so far of each server's processes and of the whole machine, and when."""
+    return {name: cpu_of([pid]) for name, pid in servers.items()}, machine_busy(), time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -693,17 +691,19 @@ class Spent:
     @classmethod
     def between(
         cls,
-        before: dict[str, float],
-        after: dict[str, float],
+        before: tuple[dict[str, float], float, float],
+        after: tuple[dict[str, float], float, float],
         own: tuple[str, ...],
         result: Result,
-        args: argparse.Namespace,
+        duration: int,
     ) -> Spent:
-        used = {name: after[name] - before[name] for name in before}
+        used = {name: after[0][name] - before[0][name] for name in before[0]}
         mine = sum(used[name] for name in own)
-        others = sum(v for name, v in used.items() if name and name not in own)
-        requests = max(result.rps * args.duration, 1.0)
-        return cls(1e6 * mine / requests, others, used[""] / args.duration)
+        others = sum(v for name, v in used.items() if name not in own)
+        requests = max(result.rps * duration, 1.0)
+        # Over the wall-clock between the snapshots: wrk's start and exit are in both counts.
+        cores = (after[1] - before[1]) / max(after[2] - before[2], 1e-9)
+        return cls(1e6 * mine / requests, others, cores)
 
     @staticmethod
     def median(found: list[Spent]) -> Spent:
@@ -944,7 +944,9 @@ def main() -> None:
                     )
                     samples[label].append(result)
                     spent[label].append(
-                        Spent.between(before, cpu_snapshot(servers), OWN[label], result, args)
+                        Spent.between(
+                            before, cpu_snapshot(servers), OWN[label], result, args.duration
+                        )
                     )
             results = {label: median(found) for label, found in samples.items()}
             reference = results["nginx static (reference)"].rps

@@ -732,12 +732,13 @@ def load_opml(body: bytes) -> OpmlDocument:
     :attr:`OpmlDocument.skipped`. Nested outlines are categories (kept as "A / B").
     Entity declarations are refused and external entities are never loaded.
     """
-    if _ENTITY_DECL.search(body) or _ENTITY_DECL.search(body.replace(b"\x00", b"")):
-        raise FeedError("OPML with entity declarations is refused")
     # Decoded as feeds are (one place: newsline.ingest.decode), so a file saved in
     # windows-1252 or Latin-1 without saying so keeps its accents, and one whose
-    # declaration lies is read in what it really is; lxml is then given UTF-8.
-    text = parseable_text(decode_xml(body).text).lstrip(_XML_SPACE)
+    # declaration lies is read in what it really is; lxml is then given these UTF-8 bytes,
+    # so they are what the entity check reads, whatever the file's own encoding.
+    data = parseable_text(decode_xml(body).text).lstrip(_XML_SPACE).encode("utf-8")
+    if _ENTITY_DECL.search(data):
+        raise FeedError("OPML with entity declarations is refused")
     parser = etree.XMLParser(
         encoding="utf-8",
         recover=True,
@@ -752,7 +753,7 @@ def load_opml(body: bytes) -> OpmlDocument:
         remove_pis=True,
     )
     try:
-        root = etree.fromstring(_repair_references(text.encode("utf-8")), parser)
+        root = etree.fromstring(_repair_references(data), parser)
     except etree.XMLSyntaxError as exc:
         raise FeedError(f"OPML is not well-formed XML: {exc}") from exc
     errors = [f"line {e.line}: {e.message}" for e in parser.error_log]
