@@ -1,7 +1,8 @@
 """Distributed mode's throughput and per-unit cost, against the single-process runner.
 
 One corpus (newsline.testing.scalecorpus: 2,000 feeds and 500 pages on 100 hosts by
-default), served by the replay server in a thread of this process. For each runner, a fresh
+default; ``--pages-per-host`` and ``--page-bytes`` for more pages, and pages of a real
+article page's size and markup, where extraction weighs as it does in a real crawl), served by the replay server in a thread of this process. For each runner, a fresh
 PostgreSQL database gets the corpus's OPML and one pass (``fetch --once``):
 
 - ``single``: the single-process runner (``run_pass``, as ``newsline fetch`` without a queue);
@@ -28,7 +29,8 @@ the range of the queue's overhead (the machine's other load moves CPU per unit t
 Usage:
 
     .venv/bin/python bench/scale.py --pg-url postgresql+psycopg://USER@127.0.0.1:PORT/postgres \\
-        [--hosts 100 --feeds-per-host 20 --workers 1,2,4 --threads 8 --repeat 3]
+        [--hosts 100 --feeds-per-host 20 --pages-per-host 5 --page-bytes 0 --workers 1,2,4
+         --threads 8 --repeat 3]
 """
 
 from __future__ import annotations
@@ -365,6 +367,14 @@ def main() -> None:
     parser.add_argument("--pg-url", default=os.environ.get("NEWSLINE_TEST_PG_URL", ""))
     parser.add_argument("--hosts", type=int, default=100)
     parser.add_argument("--feeds-per-host", type=int, default=20)
+    parser.add_argument("--pages-per-host", type=int, default=5)
+    parser.add_argument(
+        "--page-bytes",
+        type=int,
+        default=0,
+        help="wrap each article page in a news site's chrome up to about this many bytes "
+        "(0: bare pages of about 1.5 KB)",
+    )
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--host-delay", type=float, default=0.05)
@@ -382,7 +392,13 @@ def main() -> None:
     from newsline.testing.scalecorpus import write_scale_corpus
 
     work = Path(tempfile.mkdtemp(prefix="nl-scale-corpus-"))
-    corpus = write_scale_corpus(work, hosts=args.hosts, feeds_per_host=args.feeds_per_host)
+    corpus = write_scale_corpus(
+        work,
+        hosts=args.hosts,
+        feeds_per_host=args.feeds_per_host,
+        pages_per_host=args.pages_per_host,
+        page_bytes=args.page_bytes,
+    )
     print(f"corpus: {corpus.feeds} feeds, {corpus.pages} pages on {corpus.hosts} hosts")
     counts = [int(n) for n in args.workers.split(",") if n]
     names = ["single"] + [f"workers={n}" for n in counts]
