@@ -8,7 +8,8 @@ corpus's fictional paragraphs (:mod:`newsline.testing.demo_content`) with a sent
 their own, so no two pages share a body; pages are bare (about 1.5 KB) or wrapped in a
 news site's furniture up to a realistic size (``page_bytes``), around the same article.
 Feeds are listed host by host in turn (feed 1 of every host, then feed 2, ...), so a pass
-in feed order spreads over the hosts as a real crawl does. Entries are listed in the same (URL) order in every feed.
+in feed order spreads over the hosts as a real crawl does. Entries are listed in the same
+(URL) order in every feed.
 """
 
 from __future__ import annotations
@@ -114,8 +115,9 @@ def _with_chrome(
     # size, then the page's state as a script (other stories' teasers, as a framework's
     # hydration data carries them) for the rest.
     cards: list[str] = []
+    length = len(page)
     k = 300
-    while len(page) + sum(map(len, cards)) < size // 3:
+    while length < size // 3:
         section = SECTIONS[k % len(SECTIONS)]
         href = f"https://{host}/{section.lower()}/{k:04d}.html"
         cards.append(
@@ -131,15 +133,18 @@ def _with_chrome(
             '0 15 7l-7 3.5a3 3 0 1 0 0 3l7 3.5A3 3 0 1 0 18 16z"/></svg></button></span>'
             "</div></div></div>"
         )
+        length += len(cards[-1])
         k += 1
     page = page.replace(
         "</body>",
         f'<section class="related"><h2>More news</h2>{"".join(cards)}</section></body>',
     )
     state: list[str] = []
-    while len(page) + sum(map(len, state)) < size:
+    length = len(page)
+    while length < size:
         teaser = escape(paragraphs[(n * 11 + k) % len(paragraphs)])
         state.append(f'{{"id":{k},"headline":"{headline(k)}","teaser":"{teaser}"}},')
+        length += len(state[-1])
         k += 1
     script = '<script id="state" type="application/json">{"items":[' + "".join(state)
     return page.replace("</body>", script.rstrip(",") + "]}</script></body>")
@@ -156,12 +161,12 @@ def write_scale_corpus(
 ) -> ScaleCorpus:
     """Write the corpus (manifest, bodies) and ``subscriptions.opml`` into `directory`.
 
-    Every feed lists up to 3 of its host's pages, so ``pages_per_host`` above
-    ``feeds_per_host + 2`` leaves pages that no feed lists. ``page_bytes`` > 0 wraps each
+    Every feed lists ``ENTRIES_PER_FEED`` of its host's pages, so ``pages_per_host`` above
+    ``feeds_per_host + ENTRIES_PER_FEED - 1`` leaves pages that no feed lists. ``page_bytes`` > 0 wraps each
     article in a news site's chrome (navigation, inline style and state, related and most-read
     lists, footer) up to about that many bytes, as real article pages are: the shared
     article corpora's sets have medians of 15, 42, 93 and 149 KB. 0 writes a bare page
-    (about 3 KB), where fetching and storing weigh more than extraction."""
+    (about 1.5 KB), where fetching and storing weigh more than extraction."""
     out = Path(directory)
     now = now or datetime.now(UTC)
     writer = CorpusWriter(out)
