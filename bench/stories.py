@@ -20,11 +20,10 @@ Items arrive in a fixed shuffled order (within one timestamp they must not come 
 by story). "largest" is the biggest predicted cluster.
 
 merges: where each set's clusters come from. The same flow as ``cluster`` through a
-tracing ``StoryIndex``: B-cubed after the joins alone (before ``consolidate()``), then every
-consolidation merge, called wrong when the two sides' majority stories differ, with the
-medians of what the merge test sees (the mean similarity across the two stories, the
-absorbing story's cohesion, the absorbed side's size) for right and wrong merges, and how
-often the runner-up merge candidate is from the same true story as the best one.
+tracing ``StoryIndex``: B-cubed after the joins alone (before ``consolidate()``), the merge
+bar learned from the items, then every consolidation merge, called wrong when the two
+sides' majority stories differ, with the medians of the average link and of the two
+sides' sizes for right and wrong merges.
 
 stage: ``enrich_pending`` (hashtags, summary, near-duplicates, story, all DB writes) on
 a SQLite file of ``--items`` items from five publications, against the same steps in
@@ -52,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from newsline.enrich.stories import StoryIndex, StoryState, _dot, cluster
+from newsline.enrich.stories import StoryIndex, StoryState, cluster
 from newsline.testing.metrics import bcubed, pairwise_f1
 
 DAY0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -239,55 +238,28 @@ class TracingIndex(StoryIndex):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.members: dict[str, list[int]] = {}
-        #: (absorbing members, absorbed members, cross similarity, absorbing cohesion,
-        #: runner-up candidate's members or None, cosine of best and runner-up)
-        self.merge_log: list[tuple[list[int], list[int], float, float, Any, float]] = []
+        #: (absorbing members, absorbed members, average link between them)
+        self.merge_log: list[tuple[list[int], list[int], float]] = []
 
     def _join(self, story: StoryState, item_id: Any, *args: Any) -> None:
         self.members.setdefault(story.key, []).append(item_id)
         super()._join(story, item_id, *args)
 
-    def _maybe_merge(self, story: StoryState) -> StoryState:
-        # What the merge test sees, taken before the merge changes the centroids.
-        passing = []
-        for key in self._candidates(story.centroid):
-            other = self.stories[key]
-            span = max(story.last_seen, other.last_seen) - min(story.first_seen, other.first_seen)
-            if key == story.key or span > self.max_span:
-                continue
-            dot = _dot(story.centroid, other.centroid)
-            if self._cohesive_merge(story, other, dot):
-                cross = dot / (story.weight * other.weight or 1.0)
-                big = story if story.size >= other.size else other
-                passing.append((dot / (story.norm * other.norm or 1.0), other, cross, big))
-        passing.sort(key=lambda p: -p[0])
-        seen = [(p[1].key, p[2], p[3].cohesion() or 0.0) for p in passing[:1]]
-        runner, pair_cos = None, float("nan")
-        if len(passing) >= 2:
-            first, second = passing[0][1], passing[1][1]
-            runner = list(self.members.get(second.key, []))
-            pair_cos = _dot(first.centroid, second.centroid) / (first.norm * second.norm or 1.0)
-        keep = super()._maybe_merge(story)
-        if not seen or (seen[0][0] in self.stories and story.key in self.stories):
-            return keep  # no merge
-        other_key, cross, cohesion = seen[0]
-        lost = other_key if keep.key == story.key else story.key
-        a, b = self.members.get(keep.key, []), self.members.get(lost, [])
-        self.merge_log.append((list(a), list(b), cross, cohesion, runner, pair_cos))
+    def _merge(self, story: StoryState, other: StoryState) -> StoryState:
+        link = self._link(story, other)
+        keep = super()._merge(story, other)
+        lost = other.key if keep is story else story.key
+        a, b = self.members.get(keep.key, []), self.members.pop(lost, [])
+        self.merge_log.append((list(a), list(b), link))
         self.members[keep.key] = a + b
-        self.members.pop(lost, None)
         return keep
 
 
 def merges(root: Path, params: dict[str, Any]) -> None:
-    """Joins alone vs consolidation, and what right and wrong merges look like, per set."""
+    """Joins alone vs consolidation, the merge bar learned, and right and wrong merges."""
 
     def majority(ids: list[int], gold: list[Any]) -> Any:
         return Counter(gold[i] for i in ids).most_common(1)[0][0]
-
-    def med(values: list[float]) -> str:
-        values = [v for v in values if v == v]
-        return f"{float(np.median(values)):.3f}" if values else "-"
 
     for name, docs, gold in quality_sets(root):
         index = TracingIndex(**params)
@@ -302,24 +274,19 @@ def merges(root: Path, params: dict[str, Any]) -> None:
         final = [index.resolve(k) for k in keys]
         fp, fr, ff = bcubed(gold, final)
         print(
-            f"{name}: joins alone B3 P {jp:.3f} R {jr:.3f} F1 {jf:.3f}; "
-            f"after consolidation P {fp:.3f} R {fr:.3f} F1 {ff:.3f}"
+            f"{name}: joins alone B3 P {jp:.3f} R {jr:.3f} F1 {jf:.3f}; after consolidation "
+            f"(merge bar {index.current_bar:.4f}) P {fp:.3f} R {fr:.3f} F1 {ff:.3f}"
         )
         right = [m for m in index.merge_log if majority(m[0], gold) == majority(m[1], gold)]
         wrong = [m for m in index.merge_log if majority(m[0], gold) != majority(m[1], gold)]
         print(f"  merges {len(index.merge_log)}: right {len(right)}, wrong {len(wrong)}")
         for label, group in (("right", right), ("wrong", wrong)):
-            if not group:
-                continue
-            runners = [m for m in group if m[4]]
-            same = [majority(m[4], gold) == majority(m[0] + m[1], gold) for m in runners]
-            print(
-                f"  {label:5} medians: cross {med([m[2] for m in group])}, absorbing cohesion "
-                f"{med([m[3] for m in group])}, sizes {med([float(len(m[0])) for m in group])}"
-                f" + {med([float(len(m[1])) for m in group])}; runner-up from the same story "
-                f"{(sum(same) / len(same)) if same else 0:.2f}, best-runner-up cosine "
-                f"{med([m[5] for m in runners])}"
-            )
+            if group:
+                print(
+                    f"  {label:5} medians: average link {np.median([m[2] for m in group]):.3f}, "
+                    f"sizes {np.median([len(m[0]) for m in group]):.0f} + "
+                    f"{np.median([len(m[1]) for m in group]):.0f}"
+                )
 
 
 def load_texts(root: Path) -> list[tuple[str, str]]:
@@ -337,7 +304,10 @@ def stream(root: Path, n_items: int, per_day: int, batch: int = 500) -> None:
     index = StoryIndex()
     t_start = time.perf_counter()
     print(f"{len(texts)} distinct corpus texts reused; {per_day} items/day; window {index.window}")
-    print(f"{'items':>8} {'day':>5} {'items/s':>8} {'live stories':>13} {'RSS MiB':>10}")
+    print(
+        f"{'items':>8} {'day':>5} {'items/s':>8} {'live stories':>13} {'RSS MiB':>10} "
+        f"{'merge bar':>10}"
+    )
     cpu_start = time.process_time()
     last_t = t_start
     last_n = 0
@@ -357,7 +327,8 @@ def stream(root: Path, n_items: int, per_day: int, batch: int = 500) -> None:
             current = rss_bytes()
             rate = (n - last_n) / (now - last_t)
             print(
-                f"{n:>8} {n // per_day:>5} {rate:>8.0f} {len(index):>13} {current / 2**20:>10.1f}"
+                f"{n:>8} {n // per_day:>5} {rate:>8.0f} {len(index):>13} "
+                f"{current / 2**20:>10.1f} {index.current_bar:>10.4f}"
             )
             last_t, last_n = now, n
     total = time.perf_counter() - t_start

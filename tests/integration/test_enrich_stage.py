@@ -212,7 +212,7 @@ def test_merged_stories_move_their_items(
     # Joining is impossible, so every item starts its own story; the batch's merge step
     # must then bring each event's stories together and move the items in the database.
     monkeypatch.setattr(
-        stage, "StoryIndex", functools.partial(StoryIndex, threshold=2.0, merge_threshold=0.12)
+        stage, "StoryIndex", functools.partial(StoryIndex, threshold=2.0, merge_bar=0.12)
     )
     settings = make_settings()
     ids = seed_reports(settings)

@@ -9,12 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from newsline.enrich.stories import (
+    DEFAULT_MERGE_BAR,
     NearDuplicateIndex,
     StoryIndex,
     _term_counts,
     cluster,
+    learn_merge_bar,
     names,
     primary_of,
+    silhouette,
     words,
 )
 from newsline.testing.metrics import bcubed, pairwise_f1
@@ -141,6 +144,92 @@ def test_busy_hour_keeps_same_subject_events_apart() -> None:
         assert precision >= 0.8 and recall == 1.0, (seed, precision, recall)
         scores.append(f1)
     assert sum(scores) / len(scores) >= 0.95, scores
+
+
+def _busy_day(seed: int) -> tuple[list[dict[str, object]], list[int]]:
+    """Twenty events on one subject, three reports each, at one timestamp (60 items)."""
+    rng = random.Random(seed)
+    pool = [
+        f"{a}{b}" for a in ("fen", "mar", "tol", "vir", "gal") for b in ("da", "ko", "ru", "se")
+    ]
+    items, gold = [], []
+    for event in range(20):
+        place, person = f"Kor{chr(97 + event)}ville", f"Ada {chr(65 + event)}ransk"
+        specific = rng.sample(pool, 4)
+        for k in range(3):
+            s = rng.sample(SUBJECT, 4)
+            sp = specific[k:] + specific[:k]
+            items.append(
+                {
+                    "title": f"{place} {sp[0]} {s[0]} plan draws {sp[1]} debate",
+                    "text": f"{person} said {s[1]} in {place} would press ahead with the {sp[0]} "
+                    f"plan for {s[2]}. The {sp[1]} and {sp[2]} rules follow weeks of argument "
+                    f"over {s[3]} and {sp[3]}.",
+                    "published": T0,
+                }
+            )
+            gold.append(event)
+    return items, gold
+
+
+def _loose_topics(seed: int) -> tuple[list[dict[str, object]], list[int]]:
+    """Four broad subjects, fifteen items each, sharing only a few of their subject's words."""
+    rng = random.Random(seed)
+    items, gold = [], []
+    for topic, name in enumerate(("harbor", "orchard", "quarry", "glacier")):
+        vocab = [f"{name}{c}" for c in "abcdefghijkl"]
+        for k in range(15):
+            shared = rng.sample(vocab, 4)
+            own = [f"{name}{k}{c}unique" for c in "abcdefghijkl"]
+            items.append(
+                {
+                    "title": " ".join(shared[:2] + own[:2]),
+                    "text": " ".join(shared[2:] + own[2:]),
+                    "published": T0,
+                }
+            )
+            gold.append(topic)
+    return items, gold
+
+
+def test_the_merge_bar_is_learned_from_the_news_at_hand() -> None:
+    # One set of defaults for two kinds of news: many events on one subject must stay
+    # apart, loose reports of a few broad subjects must come together. No constant bar
+    # does both; the bar learned from the items (best silhouette) does.
+    shuffle = random.Random(0).shuffle
+    for seed in range(3):
+        busy, busy_gold = _busy_day(seed)
+        loose, loose_gold = _loose_topics(seed)
+        for items, gold in ((busy, busy_gold), (loose, loose_gold)):
+            order = list(range(len(items)))
+            shuffle(order)
+            items[:], gold[:] = [items[i] for i in order], [gold[i] for i in order]
+        busy_p, _, busy_f1 = bcubed(busy_gold, cluster(busy))
+        assert busy_p >= 0.8 and busy_f1 >= 0.9, (seed, busy_p, busy_f1)
+        assert bcubed(loose_gold, cluster(loose))[2] >= 0.9, seed
+        # Fixed bars: the default keeps the loose subjects in pieces, a low one chains the
+        # busy day's events into one.
+        assert bcubed(loose_gold, cluster(loose, merge_bar=DEFAULT_MERGE_BAR))[2] < 0.5
+        assert bcubed(busy_gold, cluster(busy, merge_bar=0.01))[2] < 0.5
+
+
+def test_silhouette_matches_scikit_learn() -> None:
+    import numpy as np
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(3)
+    points = rng.random((40, 6))
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    sims = points @ points.T
+    labels = rng.integers(0, 7, size=40)
+    labels[0] = 7  # a cluster of one item scores 0
+    expected = silhouette_score(np.clip(1 - sims, 0, None), labels, metric="precomputed")
+    assert silhouette(sims, labels) == pytest.approx(expected, abs=1e-9)
+
+
+def test_learn_merge_bar_needs_two_groups() -> None:
+    assert learn_merge_bar([{"a": 1.0}, {"b": 1.0}]) is None  # too few items
+    assert learn_merge_bar([{"a": 1.0}] * 10) is None  # all alike: no cut gives two groups
 
 
 def test_cohesion_is_the_mean_similarity_of_two_members() -> None:

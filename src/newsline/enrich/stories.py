@@ -13,17 +13,24 @@ one above the threshold or starts a new story. Stories idle for longer than the 
 (default 3 days) are evicted, so memory follows the window, not the history.
 
 Time is only a guard (the window, and a story spans at most ``max_span``); the evidence
-is content, checked against the story's own cohesion so that many events on one subject
-arriving together (a busy day) chain less into one topic:
+is content. Joins are strict, so that many events on one subject arriving together (a
+busy day) do not chain into one topic:
 * a story tracks the mean similarity of two of its members (from its centroid's norm,
   its weight and the sum of squared weights, without keeping the members); an item joins
   only if its mean similarity to the members (average link) reaches ``cohesion`` times
   that, so a tight story of one event refuses what is merely on its subject;
 * an item that fits two stories about equally well (the runner-up above ``ambiguity``
   times the best, below the ``strong`` score) starts its own story and leaves the choice
-  to consolidation;
-* consolidation merges two stories only if they are about as close to each other as
-  their members are (``merge_cohesion`` times their mean cohesion).
+  to consolidation.
+
+Consolidation is average-link agglomeration over the live stories: the closest pair
+(mean similarity of their members, from the centroids) merges first, as long as it
+reaches the merge bar. How close two reports of one story are depends on the news
+(short wire headlines of one big event, long features on one subject, many events on few
+subjects at once), so the bar is not a constant: it is learned from the window's recent
+items as the cut of their own average-link dendrogram with the best mean silhouette
+(:func:`learn_merge_bar`), i.e. where the items' groups are most separated from each
+other relative to how spread they are inside.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ import math
 import re
 import uuid
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -132,6 +139,75 @@ def _top(weights: dict[str, float], n: int) -> list[tuple[str, float]]:
     return sorted(weights.items(), key=itemgetter(1), reverse=True)[:n]
 
 
+#: the merge bars tried by :func:`learn_merge_bar`: average-link similarities from 0.4 (two
+#: reports of one event, worded alike) down to 0.008 (a loose topic), evenly on a log scale
+MERGE_BARS = tuple(0.4 * (0.008 / 0.4) ** (i / 39) for i in range(40))
+#: fewer recent items than this and the bar is not learned: ``DEFAULT_MERGE_BAR`` serves
+MIN_SAMPLE = 50
+DEFAULT_MERGE_BAR = 0.2
+
+
+def learn_merge_bar(vectors: list[dict[str, float]]) -> float | None:
+    """The average-link similarity at which these items' stories are best told apart.
+
+    The items (unit sparse vectors) are clustered by average link; of the cuts at
+    ``MERGE_BARS``, the one with the highest mean silhouette wins (the finer one on a
+    tie). None when no cut gives two groups or more (too few, or all alike).
+    """
+    import numpy as np
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.sparse import csr_matrix
+
+    n = len(vectors)
+    if n < 3:
+        return None
+    vocab: dict[str, int] = {}
+    rows, cols, vals = [], [], []
+    for i, vec in enumerate(vectors):
+        for term, w in vec.items():
+            rows.append(i)
+            cols.append(vocab.setdefault(term, len(vocab)))
+            vals.append(w)
+    matrix = csr_matrix((vals, (rows, cols)), shape=(n, max(len(vocab), 1)))
+    sims = (matrix @ matrix.T).toarray()
+    distances = np.clip(1.0 - sims[np.triu_indices(n, k=1)], 0.0, 1.0)
+    tree = linkage(distances, method="average")
+    best, best_score = None, -2.0
+    for bar in MERGE_BARS:
+        labels = fcluster(tree, t=1.0 - bar, criterion="distance") - 1
+        if 1 < labels.max() + 1 < n:
+            score = silhouette(sims, labels)
+            if score > best_score:
+                best, best_score = bar, score
+    return best
+
+
+def silhouette(sims: Any, labels: Any) -> float:
+    """Mean silhouette of a clustering, with cosine distance (1 - ``sims``).
+
+    ``sims``: the items' n x n similarity matrix; ``labels``: cluster numbers 0..k-1. An
+    item alone in its cluster scores 0, as in scikit-learn's ``silhouette_score``, which
+    this matches but needs k x n memory instead of n x n per cut.
+    """
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+    n = len(labels)
+    k = int(labels.max()) + 1
+    members = csr_matrix((np.ones(n), (np.arange(n), labels)), shape=(n, k))
+    sums = np.asarray((members.T @ sims).T)  # n x k: each item's summed similarity per cluster
+    sizes = np.bincount(labels, minlength=k).astype(float)
+    rows = np.arange(n)
+    own_size = sizes[labels]
+    within = 1.0 - (sums[rows, labels] - np.diagonal(sims)) / np.maximum(own_size - 1.0, 1.0)
+    means = sums / sizes
+    means[rows, labels] = -np.inf
+    between = 1.0 - means.max(axis=1)
+    spread = np.maximum(within, between)
+    score = np.where(spread > 0, (between - within) / np.where(spread > 0, spread, 1.0), 0.0)
+    return float(np.where(own_size > 1, score, 0.0).mean())
+
+
 @dataclass
 class StoryState:
     """A live story in the index."""
@@ -145,8 +221,8 @@ class StoryState:
     size: int = 0
     #: the item count decayed over time (half-life = the window): how crowded it is now
     weight: float = 0.0
-    #: size at the last merge check; the next check waits until the size has doubled
-    checked_size: int = 0
+    #: bumped by every merge into the story: queued merge scores of older versions are stale
+    version: int = 0
     best_item: Any = None
     best_title: str = ""
     best_score: float = -1.0
@@ -171,7 +247,8 @@ class StoryIndex:
         *,
         window: timedelta = timedelta(days=3),
         threshold: float = 0.15,
-        merge_threshold: float = 0.12,
+        merge_bar: float | None = None,
+        sample_size: int = 2000,
         doc_terms: int = 60,
         story_terms: int = 400,
         posted_terms: int = 80,
@@ -179,14 +256,20 @@ class StoryIndex:
         max_candidates: int = 15,
         crowd_size: int = 50,
         cohesion: float = 0.6,
-        merge_cohesion: float = 0.3,
         ambiguity: float = 0.5,
         strong: float = 0.4,
         max_span: timedelta = timedelta(days=2),
     ) -> None:
         self.window = window
         self.threshold = threshold
-        self.merge_threshold = merge_threshold
+        #: a fixed average-link bar for merges; None learns it from the window (see
+        #: :func:`learn_merge_bar`)
+        self.merge_bar = merge_bar
+        #: the bar in use, learned from the recent items or fixed
+        self.current_bar = DEFAULT_MERGE_BAR if merge_bar is None else merge_bar
+        #: the recent items' (published, vector) the bar is learned from: bounded
+        self._sample: deque[tuple[datetime, dict[str, float]]] = deque(maxlen=sample_size)
+        self._unlearned = 0  # items added since the bar was last learned
         #: absorbed story key -> the story it was merged into (drained by the caller)
         self.merges: dict[str, str] = {}
         self.doc_terms = doc_terms
@@ -196,7 +279,6 @@ class StoryIndex:
         self.max_candidates = max_candidates
         self.crowd_size = crowd_size
         self.cohesion = cohesion
-        self.merge_cohesion = merge_cohesion
         self.ambiguity = ambiguity
         self.strong = strong
         #: a story takes no item published later than this after its first one: a
@@ -253,6 +335,8 @@ class StoryIndex:
         self._observe(tf)
         vec = self._vector(tf)
         self._advance(published)
+        self._sample.append((published, vec))
+        self._unlearned += 1
         if story_key is not None:
             story = self.stories.get(story_key)
             if story is None:
@@ -268,29 +352,59 @@ class StoryIndex:
             self._dirty[story.key] = None
         return story.key
 
-    def consolidate(self, max_passes: int = 5) -> int:
+    def consolidate(self) -> int:
         """Merge live stories that have grown alike; return the number of merges.
 
-        Only stories changed since the last call are checked, each against the few
-        stories the inverted index proposes. Call it after each batch of ``add``.
+        Average link, best pair first: each story changed since the last call (every live
+        story when the bar has just been learned again) proposes the few stories the
+        inverted index finds; pairs at or above the merge bar go into a queue and the
+        closest merges first, its new pairs joining the queue. Call it after each batch
+        of ``add``.
         """
+        bar, relearned = self._learn_bar()
+        keys = list(self.stories) if relearned else [k for k in self._dirty if k in self.stories]
+        self._dirty = {}
+        queue: list[tuple[float, str, str, int, int]] = []
+        for key in keys:
+            self._queue_pairs(queue, self.stories[key], bar)
         made = 0
-        for _ in range(max_passes):
-            dirty, self._dirty = self._dirty, {}
-            before = len(self.merges)
-            for key in sorted(
-                dirty, key=lambda k: -self.stories[k].size if k in self.stories else 0
-            ):
-                story = self.stories.get(key)
-                # Checked again only once it has doubled: amortized O(1) checks per item.
-                if story is not None and story.size >= 1.0 * story.checked_size:
-                    story.checked_size = story.size
-                    self._maybe_merge(story)
-            made += len(self.merges) - before
-            if len(self.merges) == before:
-                break
-        self._dirty.clear()
+        while queue:
+            _, a, b, version_a, version_b = heapq.heappop(queue)
+            first, second = self.stories.get(a), self.stories.get(b)
+            if first is None or second is None:
+                continue
+            if (version_a, version_b) != (first.version, second.version):
+                link = self._link(first, second)  # one of them has grown since: score again
+                if link >= bar:
+                    heapq.heappush(queue, (-link, a, b, first.version, second.version))
+                continue
+            self._queue_pairs(queue, self._merge(first, second), bar)
+            made += 1
         return made
+
+    def _learn_bar(self) -> tuple[float, bool]:
+        """The merge bar, and whether it has just been learned again.
+
+        Learned from the window's recent items (at most ``sample_size``) once there are
+        ``MIN_SAMPLE`` of them, then again each time the new items are as many as the
+        others (at 50, 100, 200... items, then every ``sample_size / 2``: learning from
+        2,000 items takes about 0.3 s).
+        """
+        if self.merge_bar is not None:
+            return self.merge_bar, False
+        due = self._unlearned >= max(MIN_SAMPLE, len(self._sample) - self._unlearned)
+        if self._clock is None or not due:
+            return self.current_bar, False
+        horizon = self._clock - self.window
+        recent = [vec for published, vec in self._sample if published >= horizon]
+        self._unlearned = 0
+        if len(recent) < MIN_SAMPLE:
+            return self.current_bar, False
+        learned = learn_merge_bar(recent)
+        if learned is None:
+            return self.current_bar, False
+        self.current_bar = learned
+        return learned, True
 
     @property
     def clock(self) -> datetime | None:
@@ -311,31 +425,33 @@ class StoryIndex:
             seen += 1
         return key
 
-    def _maybe_merge(self, story: StoryState) -> StoryState:
-        """Merge the story with its most similar live story when they have grown alike.
+    def _link(self, story: StoryState, other: StoryState) -> float:
+        """Average link: the mean similarity of the two stories' members (-1 past the span)."""
+        span = max(story.last_seen, other.last_seen) - min(story.first_seen, other.first_seen)
+        if span > self.max_span:
+            return -1.0
+        self.comparisons += 1
+        return _dot(story.centroid, other.centroid) / (story.weight * other.weight or 1.0)
 
-        Single-pass clustering splits an event whose first reports differ; merging
-        micro-stories whose centroids converge repairs that, still via the index only.
-        """
-        best: StoryState | None = None
-        best_score = 0.0
+    def _queue_pairs(
+        self, queue: list[tuple[float, str, str, int, int]], story: StoryState, bar: float
+    ) -> None:
+        """Queue the story's pairs with the stories the index proposes, at the bar or above."""
         for key in self._candidates(story.centroid):
             if key == story.key:
                 continue
             other = self.stories[key]
-            span = max(story.last_seen, other.last_seen) - min(story.first_seen, other.first_seen)
-            if span > self.max_span:
-                continue
-            self.comparisons += 1
-            dot = _dot(story.centroid, other.centroid)
-            score = dot / (story.norm * other.norm or 1.0)
-            if not self._cohesive_merge(story, other, dot):
-                continue
-            if score > best_score:
-                best, best_score = other, score
-        if best is None or best_score < self._bar(self.merge_threshold, story.weight + best.weight):
-            return story
-        keep, gone = (best, story) if best.size >= story.size else (story, best)
+            link = self._link(story, other)
+            if link >= bar:
+                heapq.heappush(queue, (-link, story.key, key, story.version, other.version))
+
+    def _merge(self, story: StoryState, other: StoryState) -> StoryState:
+        """Merge two stories into the larger one; return it.
+
+        Single-pass clustering splits an event whose first reports differ; merging the
+        fragments once their members are alike repairs that, via the index only.
+        """
+        keep, gone = (other, story) if other.size >= story.size else (story, other)
         for t, w in gone.centroid.items():
             keep.centroid[t] = keep.centroid.get(t, 0.0) + w
         if len(keep.centroid) > self.story_terms:
@@ -343,6 +459,7 @@ class StoryIndex:
         keep.size += gone.size
         keep.weight += gone.weight
         keep.sq += gone.sq
+        keep.version += 1
         if gone.best_score > keep.best_score:
             keep.best_item, keep.best_title, keep.best_score = (
                 gone.best_item,
@@ -356,23 +473,9 @@ class StoryIndex:
         self._unpost(gone)
         del self.stories[gone.key]
         self._dirty.pop(gone.key, None)
-        self._dirty[keep.key] = None
         self.merges[gone.key] = keep.key
         self._repost(keep)
         return keep
-
-    def _cohesive_merge(self, story: StoryState, other: StoryState, dot: float) -> bool:
-        """Whether two stories are about as close to each other as their members are.
-
-        The mean similarity across them (average link: the centroids' dot product over
-        both weights) must reach ``merge_cohesion`` times their mean cohesion. Two tight
-        reports of different events on one subject (two vaccine decisions on a busy day)
-        stay apart; fragments of one loosely worded story, whose members are no closer to
-        each other than to the other fragment, still merge.
-        """
-        cross = dot / (story.weight * other.weight or 1.0)
-        cohesions = [c for c in (story.cohesion(), other.cohesion()) if c is not None]
-        return not cohesions or cross >= self.merge_cohesion * sum(cohesions) / len(cohesions)
 
     def _bar(self, threshold: float, size: float) -> float:
         """The similarity a story of ``size`` items needs: higher for crowded stories.
