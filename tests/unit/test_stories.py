@@ -232,6 +232,31 @@ def test_learn_merge_bar_needs_two_groups() -> None:
     assert learn_merge_bar([{"a": 1.0}] * 10) is None  # all alike: no cut gives two groups
 
 
+def test_a_lower_bar_reconsiders_stories_that_did_not_change() -> None:
+    # Consolidation scores only the stories changed since its last call, except when the
+    # bar has fallen: pairs it refused before may pass now.
+    index = StoryIndex(threshold=0.9, merge_bar=0.9)
+    index.add(1, "Kessel River floods Riverton", "Riverton homes flooded as the river rose.", T0)
+    index.add(2, "Riverton flood shelters open", "Shelters opened in Riverton for the flood.", T0)
+    assert index.consolidate() == 0 and len(index) == 2
+    index.merge_bar = 0.05
+    assert index.consolidate() == 1 and len(index) == 1
+
+
+def test_equal_merge_scores_are_taken_in_arrival_order() -> None:
+    # The first report is as close to the second as to the third, which share nothing:
+    # whichever merges with it first keeps the other out. Story keys are random, so the
+    # tie must not be broken on them: the earlier story goes first, in every run.
+    items = [
+        {"title": "kessel riverton", "text": "", "published": T0},
+        {"title": "kessel", "text": "", "published": T0},
+        {"title": "riverton", "text": "", "published": T0},
+    ]
+    for _ in range(20):
+        keys = cluster(items, threshold=0.9, merge_bar=0.5)
+        assert keys[0] == keys[1] != keys[2]
+
+
 def test_cohesion_is_the_mean_similarity_of_two_members() -> None:
     index = StoryIndex(threshold=0.0, cohesion=0.0, ambiguity=1.0)
     texts = [
@@ -331,6 +356,12 @@ def test_words_drop_stop_words_and_fold_plurals() -> None:
     # The stop-word list ships as package data (enrich/data/stopwords_en.txt).
     text = "The councils said on Monday that they would vote, according to Mr Lee's aide"
     assert words(text) == ["council", "vote", "lee", "aide"]
+
+
+def test_words_keep_numbers_that_tell_events_apart() -> None:
+    # A count, a sum, a page count: one event's details, which its other reports repeat.
+    text = "A 16-page FBI report, 54 percent of voters and a $3.5 trillion bill in 2021"
+    assert words(text) == ["16-page", "fbi", "report", "54", "voter", "trillion", "bill", "2021"]
 
 
 def test_near_duplicates_by_shingles_and_title() -> None:
