@@ -408,7 +408,7 @@ class StoryIndex:
         Learned from the window's recent items (at most ``sample_size``) once there are
         ``MIN_SAMPLE`` of them, then again each time the new items are as many as the
         others (at 50, 100, 200... items, then every ``sample_size / 2``: learning from
-        2,000 items takes about 0.3 s).
+        2,000 items takes about 0.25 s).
         """
         if self.merge_bar is not None:
             self.current_bar = self.merge_bar
