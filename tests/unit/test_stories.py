@@ -243,6 +243,15 @@ def test_a_lower_bar_reconsiders_stories_that_did_not_change() -> None:
     assert index.consolidate() == 1 and len(index) == 1
 
 
+def test_restored_stories_meet_the_bar_on_the_first_consolidation() -> None:
+    # Stories rebuilt from the database are not "changed", but this process's bar may
+    # merge what the last one's kept apart.
+    index = StoryIndex(threshold=0.9, merge_bar=0.05)
+    index.add(1, "Kessel River floods Riverton", "Riverton homes flooded.", T0, story_key="a")
+    index.add(2, "Riverton flood shelters open", "Shelters open in Riverton.", T0, story_key="b")
+    assert index.consolidate() == 1 and len(index) == 1
+
+
 def test_equal_merge_scores_are_taken_in_arrival_order() -> None:
     # The first report is as close to the second as to the third, which share nothing:
     # whichever merges with it first keeps the other out. Story keys are random, so the

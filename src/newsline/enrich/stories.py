@@ -311,6 +311,7 @@ class StoryIndex:
         self._dirty: dict[str, None] = {}  # insertion-ordered: repeatable
         self.comparisons = 0  # candidate stories scored, for the benchmarks
         self._opened = 0  # stories opened so far: the next one's serial
+        self._scanned = False  # whether consolidate() has scored every live story yet
 
     # document frequencies ------------------------------------------------------------
     def observe(self, title: str, text: str) -> None:
@@ -374,15 +375,19 @@ class StoryIndex:
     def consolidate(self) -> int:
         """Merge live stories that have grown alike; return the number of merges.
 
-        Average link, best pair first: each story changed since the last call (every live
-        story when the bar has just been learned lower than it was, as pairs refused before
-        may pass now) proposes the few stories the inverted index finds; pairs at or above
-        the merge bar go into a queue and the closest merges first, its new pairs joining
-        the queue. Call it after each batch of ``add``.
+        Average link, best pair first: each story changed since the last call proposes the
+        few stories the inverted index finds (every live story does on the first call, and
+        when the bar has just been learned lower than it was, as pairs refused before may
+        pass now); pairs at or above the merge bar go into a queue and the closest merges
+        first, its new pairs joining the queue. Call it after each batch of ``add``.
         """
         before = self.current_bar
         bar = self._learn_bar()
-        keys = list(self.stories) if bar < before else [k for k in self._dirty if k in self.stories]
+        if bar < before or not self._scanned:
+            keys = list(self.stories)  # restored stories, too, meet this process's bar
+            self._scanned = True
+        else:
+            keys = [k for k in self._dirty if k in self.stories]
         self._dirty = {}
         queue: list[_Pair] = []
         for key in keys:
