@@ -73,7 +73,7 @@ DF_BUCKETS = 1 << 20
 @functools.lru_cache(maxsize=1 << 17)
 def _content_word(token: str) -> str:
     """A token's content word ('' for a stop word or one character): possessive and plural
-    's' folded. Numbers stay: "54 percent", "a 16-page report" tell one event from another.
+    's' folded. Numbers stay: "54 percent", "400 jobs" tell one event from another.
 
     Cached: news vocabulary repeats, and this per-token work was the largest cost of
     the streaming index.
