@@ -373,6 +373,15 @@ def test_words_keep_numbers_that_tell_events_apart() -> None:
     assert words(text) == ["16-page", "fbi", "report", "54", "voter", "trillion", "bill", "2021"]
 
 
+def test_acronyms_are_words_even_where_their_lower_case_is_a_stop_word() -> None:
+    # "US", "U.S." and "WHO" name the country and the agency; "us" and "who" are pronouns.
+    assert words("The US and the U.S. asked us who would pay") == ["us", "us", "asked", "pay"]
+    assert words("WHO warns of measles") == ["who", "warn", "measle"]
+    assert words("Leaders who met us in Paris") == ["leader", "met", "paris"]
+    # A headline in capitals has no acronyms to tell apart: its stop words go as usual.
+    assert words("TRUMP WARNS US ALL") == ["trump", "warn"]
+
+
 def test_near_duplicates_by_shingles_and_title() -> None:
     base = " ".join(
         f"Sentence {i} of the wire report about the Kessel River flood in Riverton."

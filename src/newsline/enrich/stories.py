@@ -51,7 +51,8 @@ from typing import Any
 
 # --- text features ------------------------------------------------------------------------
 
-_WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*[a-z0-9]|[a-z0-9]")
+# A word, a number or a dotted acronym ("U.S.", "U.N.").
+_WORD = re.compile(r"(?:[A-Z]\.){2,}|[A-Za-z0-9][A-Za-z0-9'\-]*[A-Za-z0-9]|[A-Za-z0-9]")
 _NAME = re.compile(r"(?<![.!?\"“]\s)\b([A-Z][^\W\d_A-Z]+(?:\s+[A-Z][^\W\d_A-Z]+){0,3})")
 
 
@@ -72,12 +73,19 @@ DF_BUCKETS = 1 << 20
 
 @functools.lru_cache(maxsize=1 << 17)
 def _content_word(token: str) -> str:
-    """A token's content word ('' for a stop word or one character): possessive and plural
-    's' folded. Numbers stay: "54 percent", "400 jobs" tell one event from another.
+    """A token's content word, lower-cased ('' for a stop word or one character): possessive
+    and plural 's' folded. Numbers stay: "54 percent", "400 jobs" tell one event from
+    another. A token in capitals is an acronym and stays whatever its lower case means:
+    "US" is not "us", nor "WHO" "who", nor "IT" "it".
 
     Cached: news vocabulary repeats, and this per-token work was the largest cost of
     the streaming index.
     """
+    if token[-1] == ".":
+        return token.replace(".", "").lower()
+    if len(token) > 1 and token.isupper() and token.isalpha():
+        return token.lower()
+    token = token.lower()
     if token.endswith("'s"):
         token = token[:-2]
     if len(token) > 3 and token.endswith("s") and not token.endswith(("ss", "us", "is")):
@@ -88,8 +96,11 @@ def _content_word(token: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Lower-cased content words and numbers (stop words dropped, plural 's' folded)."""
-    found = map(_content_word, _WORD.findall(text.lower().replace("\u2019", "'")))
+    """Lower-cased content words, acronyms and numbers (stop words dropped, plural 's'
+    folded). A text all in capitals (a shouted headline) has no acronyms to tell apart."""
+    if text.isupper():
+        text = text.lower()
+    found = map(_content_word, _WORD.findall(text.replace("\u2019", "'")))
     return [w for w in found if w]
 
 
