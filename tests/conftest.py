@@ -17,6 +17,14 @@ from tests.support.pg import PG_URL, migrated_database
 # Never pick up a developer's ./newsline.toml: tests build their settings explicitly.
 os.environ["NEWSLINE_CONFIG"] = str(PROJECT_ROOT / "tests" / "no-config.toml")
 
+# Under pytest-xdist each worker process has a Redis database of its own: tests empty
+# theirs (FLUSHDB) and must not empty another worker's.
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _xdist_worker and os.environ.get("NEWSLINE_TEST_REDIS_URL"):
+    _redis_server = os.environ["NEWSLINE_TEST_REDIS_URL"].rpartition("/")[0]
+    _redis_db = 1 + int(_xdist_worker.removeprefix("gw"))
+    os.environ["NEWSLINE_TEST_REDIS_URL"] = f"{_redis_server}/{_redis_db}"
+
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # Tests marked `postgres` that use `database_url` run on SQLite and, when the test
