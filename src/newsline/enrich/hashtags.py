@@ -310,11 +310,12 @@ class SoftKeywordModel:
     ) -> None:
         import numpy as np
 
-        # One product per word: a matrix product's rows depend, in their last bits, on how
-        # many rows it has, so a word's vote would depend on which words were new with it
-        # (threads learning at once split the new words differently).
+        # One product per word (a stack of 1-row products, which numpy runs one by one): a
+        # matrix product's rows depend, in their last bits, on how many rows it has, so a
+        # word's vote would depend on which words were new with it (threads learning at
+        # once split the new words differently).
         with _one_blas_thread():
-            sims = np.stack([self.anchors @ v for v in vecs])
+            sims = np.matmul(vecs[:, None, :], self.anchors.T)[:, 0, :]
         aff = np.full((len(found), self.n_tags), -1.0, dtype=np.float32)
         for t, lo, hi in self.segments:
             seg = sims[:, lo:hi]
