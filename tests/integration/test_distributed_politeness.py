@@ -409,6 +409,55 @@ def test_a_late_second_start_report_does_not_free_a_pending_grant(tmp_path: Path
 
 
 @needs_redis
+def test_a_cancelled_turn_stops_waiting_when_its_redis_command_swallows_the_cancel(
+    tmp_path: Path,
+) -> None:
+    """redis-py can lose a cancellation that arrives while a command is on its way (the
+    command returns as if none had come). A turn cancelled by its caller's timeout then went
+    on polling and took the host when the grant it waited behind expired: found under load,
+    where the test above saw its third turn granted 30 s later instead of timing out. Here
+    the command that swallows the cancel is made to last long enough to receive it."""
+    import time
+
+    from newsline.ingest.politeness import RedisPoliteness
+
+    _fresh_redis_long_up()
+
+    async def main() -> None:
+        holder = RedisPoliteness(REDIS_URL, start_ttl=3.0)  # its grant holds the host 3 s
+        waiter = RedisPoliteness(REDIS_URL)
+        real_take = waiter._take
+
+        async def swallowing_take(**kwargs: Any) -> Any:
+            async def slow() -> Any:
+                await asyncio.sleep(0.3)
+                return await real_take(**kwargs)
+
+            answer = asyncio.ensure_future(slow())
+            while True:
+                try:
+                    return await asyncio.shield(answer)
+                except asyncio.CancelledError:
+                    continue  # as redis-py can: the answer comes, the cancel is lost
+
+        waiter._take = swallowing_take
+
+        async def a_turn() -> None:
+            async with waiter.turn("swallow.example", concurrency=3, delay=0.1):
+                pass
+
+        async with holder.turn("swallow.example", concurrency=3, delay=0.1):
+            began = time.monotonic()
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(a_turn(), 0.1)
+            assert time.monotonic() - began < 2.0  # not when the holder's grant expires
+        for politeness in (holder, waiter):
+            await politeness.close()
+
+    asyncio.run(main())
+
+
+@needs_redis
 def test_a_process_alone_on_a_host_asks_redis_once_a_request(tmp_path: Path) -> None:
     """Requests of one process to one host ask Redis for their turn once each: a request
     waits in the process for the previous one's start report and the delay before it asks.

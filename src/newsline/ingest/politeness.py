@@ -255,6 +255,16 @@ class _HostChain:
     last: asyncio.Future[float] | None = None
 
 
+def _raise_if_cancelled() -> None:
+    """Raise the cancellation a Redis command swallowed. redis-py can lose a cancellation
+    that arrives during a command (the command then returns as if none had come), so a
+    turn whose fetch was cancelled went on polling, and took the host when granted: up to
+    a pending grant's start ttl later (30 s), for a request nobody waits for."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class RedisPoliteness:
     """Politeness shared through Redis (``redis.asyncio``) by every process that uses it.
 
@@ -362,9 +372,11 @@ class RedisPoliteness:
                 continue
             if wait <= 0:
                 break
+            _raise_if_cancelled()
             await asyncio.sleep(min(wait / 1000, MAX_POLL))
         turn = _RedisTurn(self._started, keys[1], int(max(delay, 0.0) * 1000), token, local)
         try:
+            _raise_if_cancelled()  # granted to a task cancelled meanwhile: given back below
             yield turn
         finally:
             try:
