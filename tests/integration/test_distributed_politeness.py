@@ -417,8 +417,6 @@ def test_a_cancelled_turn_stops_waiting_when_its_redis_command_swallows_the_canc
     on polling and took the host when the grant it waited behind expired: found under load,
     where the test above saw its third turn granted 30 s later instead of timing out. Here
     the command that swallows the cancel is made to last long enough to receive it."""
-    import time
-
     from newsline.ingest.politeness import RedisPoliteness
 
     _fresh_redis_long_up()
@@ -447,10 +445,10 @@ def test_a_cancelled_turn_stops_waiting_when_its_redis_command_swallows_the_canc
                 pass
 
         async with holder.turn("swallow.example", concurrency=3, delay=0.1):
-            began = time.monotonic()
+            # Without the check the turn is granted once the holder's grant expires (3 s)
+            # and wait_for returns its result instead of timing out.
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(a_turn(), 0.1)
-            assert time.monotonic() - began < 2.0  # not when the holder's grant expires
         for politeness in (holder, waiter):
             await politeness.close()
 
