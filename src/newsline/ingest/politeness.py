@@ -365,6 +365,7 @@ class RedisPoliteness:
                     )
                 )
             except RedisError as exc:
+                _raise_if_cancelled()  # a command cut short by a cancellation it swallowed
                 # Redis is away (restarting): no turn without it, so wait rather than fail
                 # the fetch. Its state starts afresh when it is back (see docs/scaling.md).
                 log.warning("politeness: Redis unavailable (%s); waiting for it", exc)
