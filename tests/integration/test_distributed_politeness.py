@@ -409,9 +409,7 @@ def test_a_late_second_start_report_does_not_free_a_pending_grant(tmp_path: Path
 
 
 @needs_redis
-def test_a_cancelled_turn_stops_waiting_when_its_redis_command_swallows_the_cancel(
-    tmp_path: Path,
-) -> None:
+def test_a_cancelled_turn_stops_waiting_when_its_redis_command_swallows_the_cancel() -> None:
     """redis-py can lose a cancellation that arrives while a command is on its way (the
     command returns as if none had come). A turn cancelled by its caller's timeout then went
     on polling and took the host when the grant it waited behind expired: found under load,
