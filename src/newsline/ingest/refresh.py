@@ -231,11 +231,13 @@ async def _refresh_feed(
 
 
 async def finish_item(
-    settings: Settings, fetcher: Fetcher, item: PendingItem, pool: Executor
+    settings: Settings, fetcher: Fetcher, item: PendingItem, pool: Executor | None
 ) -> ItemOutcome:
     """Fetch and extract one pending item's page (its feed content when that fails).
 
-    Extraction is CPU-bound and runs in `pool`, keeping the event loop free for I/O.
+    Extraction is CPU-bound. It runs in `pool` when one is given, keeping the event loop
+    free for I/O while it works; with None it runs on the event loop's own thread (see
+    :func:`_page_content`).
     Never raises (cancellation aside): when even the feed's content cannot be stored, the
     failure is recorded on the item, which the next pass tries again (until
     ``store.MAX_ITEM_ATTEMPTS``, when it is marked ``failed``).
@@ -272,9 +274,16 @@ async def finish_item(
 
 
 async def _page_content(
-    fetcher: Fetcher, url: str, pool: Executor
+    fetcher: Fetcher, url: str, pool: Executor | None
 ) -> tuple[Extracted | None, str | None]:
-    """The extracted page, or (None, reason) when the feed's own content must do."""
+    """The extracted page, or (None, reason) when the feed's own content must do.
+
+    Extracted in `pool`, or with None on this thread, blocking the event loop meanwhile
+    (about 20 ms for a 100 KB page). A distributed worker process is one of N for N cores,
+    with no core left for a second busy thread: handing its pages to one cost each page
+    about a quarter more CPU, and two such processes on two cores spent much of the page
+    stage waiting for a CPU (docs/benchmarks.md, issue 15, wave 14).
+    """
     try:
         result = await fetcher.get(url, kind="page", accept=PAGE_ACCEPT)
     except RobotsDisallowedError:
@@ -283,13 +292,17 @@ async def _page_content(
         return None, f"{exc.reason}; kept the feed's content"
     if result.content_type not in HTML_TYPES:
         return None, f"not an HTML page ({result.content_type}); kept the feed's content"
-    loop = asyncio.get_running_loop()
     content_type = result.headers.get("content-type", "")
+
+    def work() -> Extracted:
+        return extract(result.body, result.final_url, content_type=content_type)
+
     try:
-        page = await loop.run_in_executor(
-            pool, lambda: extract(result.body, result.final_url, content_type=content_type)
-        )
-        return page, None
+        if pool is None:
+            page = work()
+            await asyncio.sleep(0)  # let the loop see to its other fetches before storing
+            return page, None
+        return await asyncio.get_running_loop().run_in_executor(pool, work), None
     except ExtractError as exc:
         return None, f"extraction failed: {exc}; kept the feed's content"
     except Exception as exc:  # a bug of ours or of a library: recorded, never silent

@@ -25,7 +25,8 @@ longer due, an item no longer pending, a slot already published), so a message d
 twice (a retry, a redelivery after a worker died, a pass and the scheduler both asking) does
 the work once. Fetching and extraction run on the worker process's event loop with one
 :class:`~newsline.ingest.fetch.Fetcher` per process whose politeness is shared through Redis
-(:class:`~newsline.ingest.politeness.RedisPoliteness`).
+(:class:`~newsline.ingest.politeness.RedisPoliteness`); extraction runs on the loop's own
+thread (a process is one of N for N cores; see ``refresh._page_content``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ import asyncio
 import logging
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -124,14 +124,13 @@ DUE_FEED = select(
 
 
 class _Process:
-    """What a worker process keeps between units: the fetcher, its politeness, a pool, and
-    the bookkeeping of its HTTP attempts (the fetch log), written by each unit as it ends."""
+    """What a worker process keeps between units: the fetcher, its politeness, and the
+    bookkeeping of its HTTP attempts (the fetch log), written by each unit as it ends."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._fetcher: Fetcher | None = None
         self._politeness: RedisPoliteness | None = None
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="extract")
         self.book = Bookkeeping(settings)
 
     def flush(self, conn: Connection) -> None:
@@ -165,7 +164,6 @@ class _Process:
         if self._politeness is not None:
             await self._politeness.close()
             self._politeness = None
-        self.pool.shutdown(wait=False)
 
 
 @dataclass
@@ -261,7 +259,7 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
             if todo:
                 fetcher = await process.fetcher()
                 done = await asyncio.gather(
-                    *(finish_item(settings, fetcher, item, process.pool) for item in todo)
+                    *(finish_item(settings, fetcher, item, None) for item in todo)
                 )
                 results.update((item.id, asdict(o)) for item, o in zip(todo, done, strict=True))
                 process.flush(conn)
