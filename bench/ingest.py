@@ -157,7 +157,9 @@ def bench_feeds(tmp: Path, count: int, concurrency: int, hosts: int) -> tuple[fl
     from newsline.workers.pipeline import run_pass
 
     body = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
-    w = CorpusWriter(tmp / f"feeds-corpus-{hosts}")
+    # A directory per call: with --feeds 50 both calls spread the feeds on 50 hosts.
+    run = Path(tempfile.mkdtemp(dir=tmp, prefix=f"feeds-{hosts}-"))
+    w = CorpusWriter(run / "corpus")
     urls = [f"http://host{i % hosts}.example/feed/{i}" for i in range(count)]
     for i in range(count):
         w.add(
@@ -167,7 +169,7 @@ def bench_feeds(tmp: Path, count: int, concurrency: int, hosts: int) -> tuple[fl
             headers={"ETag": '"v1"'},
         )
     corpus = w.finish()
-    db = f"sqlite:///{tmp / f'feeds-{hosts}.db'}"
+    db = f"sqlite:///{run / 'feeds.db'}"
     upgrade(db)
     with session_scope(db) as s:
         s.execute(
