@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 from sqlalchemy import Connection, or_, select
 from sqlalchemy.orm import Session
@@ -173,15 +174,42 @@ def failure_line(error: BaseException) -> str:
     return text
 
 
+T = TypeVar("T")
+
+
+async def off_loop(pool: Executor | None, work: Callable[[], T]) -> T:
+    """Run CPU-bound `work` (parsing a feed, extracting a page) in `pool`, keeping the event
+    loop free for I/O meanwhile; or, with None, on the loop's own thread, then yield once so
+    that the loop sees to its other requests before the unit goes on.
+
+    A distributed worker process passes None: it is one of N for N cores, with no core left
+    for a second busy thread. Handing its pages to a thread cost each page about a quarter
+    more CPU, and two such processes on two cores spent much of the page stage waiting for
+    a CPU (docs/benchmarks.md, issue 15, wave 14). The loop is blocked meanwhile (about 20
+    ms for a 100 KB page), far inside fetch timeouts and politeness's TTLs.
+    """
+    if pool is None:
+        result = work()
+        await asyncio.sleep(0)
+        return result
+    return await asyncio.get_running_loop().run_in_executor(pool, work)
+
+
 async def refresh_feed(
-    settings: Settings, fetcher: Fetcher, feed: DueFeed, book: Bookkeeping
+    settings: Settings,
+    fetcher: Fetcher,
+    feed: DueFeed,
+    book: Bookkeeping,
+    pool: Executor | None,
 ) -> FeedOutcome:
     """Fetch and parse one feed; store its new entries as pending items.
 
-    Never raises (cancellation aside): a failure of any kind is recorded on the feed.
+    Parsing is CPU-bound and runs in `pool`, or with None on the event loop's own thread
+    (see :func:`off_loop`). Never raises (cancellation aside): a failure of any kind is
+    recorded on the feed.
     """
     try:
-        return await _refresh_feed(settings, fetcher, feed, book)
+        return await _refresh_feed(settings, fetcher, feed, book, pool)
     except Exception as exc:
         log.exception("refreshing feed %s failed", feed.url)
         failure = UnitFailure(exc)
@@ -194,7 +222,11 @@ async def refresh_feed(
 
 
 async def _refresh_feed(
-    settings: Settings, fetcher: Fetcher, feed: DueFeed, book: Bookkeeping
+    settings: Settings,
+    fetcher: Fetcher,
+    feed: DueFeed,
+    book: Bookkeeping,
+    pool: Executor | None,
 ) -> FeedOutcome:
     db = settings.database_url
     book.feed_ids[feed.url] = feed.id
@@ -214,8 +246,9 @@ async def _refresh_feed(
         book.not_modified(feed)
         return FeedOutcome(feed.url, "unchanged")
     try:
-        parsed = await asyncio.to_thread(
-            parse_feed, result.body, result.final_url, result.headers.get("content-type", "")
+        content_type = result.headers.get("content-type", "")
+        parsed = await off_loop(
+            pool, lambda: parse_feed(result.body, result.final_url, content_type)
         )
     except FeedError as exc:
         with session_scope(db) as session:
@@ -235,9 +268,8 @@ async def finish_item(
 ) -> ItemOutcome:
     """Fetch and extract one pending item's page (its feed content when that fails).
 
-    Extraction is CPU-bound. It runs in `pool` when one is given, keeping the event loop
-    free for I/O while it works; with None it runs on the event loop's own thread (see
-    :func:`_page_content`).
+    Extraction is CPU-bound and runs in `pool`, or with None on the event loop's own
+    thread (see :func:`off_loop`).
     Never raises (cancellation aside): when even the feed's content cannot be stored, the
     failure is recorded on the item, which the next pass tries again (until
     ``store.MAX_ITEM_ATTEMPTS``, when it is marked ``failed``).
@@ -276,14 +308,7 @@ async def finish_item(
 async def _page_content(
     fetcher: Fetcher, url: str, pool: Executor | None
 ) -> tuple[Extracted | None, str | None]:
-    """The extracted page, or (None, reason) when the feed's own content must do.
-
-    Extracted in `pool`, or with None on this thread, blocking the event loop meanwhile
-    (about 20 ms for a 100 KB page). A distributed worker process is one of N for N cores,
-    with no core left for a second busy thread: handing its pages to one cost each page
-    about a quarter more CPU, and two such processes on two cores spent much of the page
-    stage waiting for a CPU (docs/benchmarks.md, issue 15, wave 14).
-    """
+    """The extracted page, or (None, reason) when the feed's own content must do."""
     try:
         result = await fetcher.get(url, kind="page", accept=PAGE_ACCEPT)
     except RobotsDisallowedError:
@@ -293,16 +318,11 @@ async def _page_content(
     if result.content_type not in HTML_TYPES:
         return None, f"not an HTML page ({result.content_type}); kept the feed's content"
     content_type = result.headers.get("content-type", "")
-
-    def work() -> Extracted:
-        return extract(result.body, result.final_url, content_type=content_type)
-
     try:
-        if pool is None:
-            page = work()
-            await asyncio.sleep(0)  # let the loop see to its other fetches before storing
-            return page, None
-        return await asyncio.get_running_loop().run_in_executor(pool, work), None
+        page = await off_loop(
+            pool, lambda: extract(result.body, result.final_url, content_type=content_type)
+        )
+        return page, None
     except ExtractError as exc:
         return None, f"extraction failed: {exc}; kept the feed's content"
     except Exception as exc:  # a bug of ours or of a library: recorded, never silent

@@ -25,8 +25,8 @@ longer due, an item no longer pending, a slot already published), so a message d
 twice (a retry, a redelivery after a worker died, a pass and the scheduler both asking) does
 the work once. Fetching and extraction run on the worker process's event loop with one
 :class:`~newsline.ingest.fetch.Fetcher` per process whose politeness is shared through Redis
-(:class:`~newsline.ingest.politeness.RedisPoliteness`); extraction runs on the loop's own
-thread (a process is one of N for N cores; see ``refresh._page_content``).
+(:class:`~newsline.ingest.politeness.RedisPoliteness`); parsing and extraction run on the
+loop's own thread (a process is one of N for N cores; see ``refresh.off_loop``).
 """
 
 from __future__ import annotations
@@ -220,7 +220,7 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
             if todo:
                 fetcher = await process.fetcher()
                 done = await asyncio.gather(
-                    *(refresh_feed(settings, fetcher, unit, process.book) for unit in todo)
+                    *(refresh_feed(settings, fetcher, unit, process.book, None) for unit in todo)
                 )
                 results.update((unit.id, outcome) for unit, outcome in zip(todo, done, strict=True))
                 process.flush(conn)

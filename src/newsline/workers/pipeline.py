@@ -184,24 +184,24 @@ async def ingest_due(
         feeds = due_feeds(session, publication=publication, force=force)
     book = Bookkeeping(settings)
     limit = asyncio.Semaphore(settings.fetch.concurrency)
-    async with Fetcher(settings.fetch, on_attempt=book.attempt) as fetcher:
-        reporter.stage("feeds", len(feeds))
+    # Parsing and extraction are CPU-bound: one thread keeps the event loop free for I/O.
+    with ThreadPoolExecutor(1, thread_name_prefix="parse") as pool:
+        async with Fetcher(settings.fetch, on_attempt=book.attempt) as fetcher:
+            reporter.stage("feeds", len(feeds))
 
-        async def one_feed(feed: DueFeed) -> None:
-            async with limit:
-                outcome = await refresh_feed(settings, fetcher, feed, book)
-            report.count_feed(outcome)
-            reporter.advance("feeds", outcome.message)
-            book.flush(at_least=BOOKKEEPING_BATCH)
+            async def one_feed(feed: DueFeed) -> None:
+                async with limit:
+                    outcome = await refresh_feed(settings, fetcher, feed, book, pool)
+                report.count_feed(outcome)
+                reporter.advance("feeds", outcome.message)
+                book.flush(at_least=BOOKKEEPING_BATCH)
 
-        await run_isolated(one_feed, feeds, report, what="feed")
-        book.flush()
+            await run_isolated(one_feed, feeds, report, what="feed")
+            book.flush()
 
-        with session_scope(settings.database_url) as session:
-            pending = pending_items(session, publication=publication)
-        reporter.stage("pages", len(pending))
-        # Extraction is CPU-bound: one worker thread keeps the event loop free for I/O.
-        with ThreadPoolExecutor(1, thread_name_prefix="extract") as pool:
+            with session_scope(settings.database_url) as session:
+                pending = pending_items(session, publication=publication)
+            reporter.stage("pages", len(pending))
 
             async def one_item(item: PendingItem) -> None:
                 async with limit:
@@ -211,7 +211,7 @@ async def ingest_due(
                 reporter.advance("pages", message)
 
             await run_isolated(one_item, pending, report, what="page")
-        book.flush()
+            book.flush()
 
 
 #: What warm_up() extracts, tags, summarizes and indexes (written for it).
