@@ -360,14 +360,15 @@ def test_sponsor_counts_the_band_seen_and_the_click(browser: Any, site: dict[str
         context.expect_page(),
     ):
         page.locator(".sponsor .band-0 a").click()
-    context.close()
-    # The browser does not wait for the ping's answer: wait until the click is stored.
+    # The browser does not wait for the ping's answer: wait until the click is stored, the
+    # context still open (closing it can abort the ping before it reaches the server).
     deadline = time.monotonic() + 15
     after = sponsor_counts(site)
     while after.get("lt500", (0, 0))[1] == before.get("lt500", (0, 0))[1]:
         assert time.monotonic() < deadline, "the click was never counted"
         time.sleep(0.05)
         after = sponsor_counts(site)
+    context.close()
     seen, clicked = after["lt500"]
     was_seen, was_clicked = before.get("lt500", (0, 0))
     assert seen == was_seen + 1 and clicked == was_clicked + 1
