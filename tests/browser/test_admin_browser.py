@@ -308,6 +308,12 @@ def test_people_and_audit(editor: Any, site: dict[str, Any], output_dir: Path) -
     page.click("nav.adminnav >> text=People")
     expect(page.locator("body")).to_contain_text("rita@example.org")
     shot(page, output_dir, "people")
+    # An item action of this test's own: the audit log must not depend on other tests
+    # having run first in this process.
+    page.goto(site["base"] + f"/admin/items/{site['items']['valley-2']}")
+    page.fill("form:has(button[value=pin]) input[name=hours]", "1")
+    page.click("button[value=pin]")
+    expect(page.locator(".notice")).to_contain_text("Pin")
     page.click("nav.adminnav >> text=Audit log")
     page.fill("input[name=action]", "item.")
     page.click("form.filters button[type=submit]")
