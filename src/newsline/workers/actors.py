@@ -220,7 +220,10 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
             if todo:
                 fetcher = await process.fetcher()
                 done = await asyncio.gather(
-                    *(refresh_feed(settings, fetcher, unit, process.book, None) for unit in todo)
+                    *(
+                        refresh_feed(settings, fetcher, unit, process.book, pool=None)
+                        for unit in todo
+                    )
                 )
                 results.update((unit.id, outcome) for unit, outcome in zip(todo, done, strict=True))
                 process.flush(conn)
@@ -259,7 +262,7 @@ def declare(broker: RedisBroker, settings: Settings) -> Actors:
             if todo:
                 fetcher = await process.fetcher()
                 done = await asyncio.gather(
-                    *(finish_item(settings, fetcher, item, None) for item in todo)
+                    *(finish_item(settings, fetcher, item, pool=None) for item in todo)
                 )
                 results.update((item.id, asdict(o)) for item, o in zip(todo, done, strict=True))
                 process.flush(conn)
